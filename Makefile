@@ -1,0 +1,42 @@
+# mqlog — make targets. `make test` is what CI runs (.ci/run); it stays under 10 minutes on 2 cores.
+GO       ?= go
+FUZZTIME ?= 2m
+
+.PHONY: test race vet bench bench-quick fuzz torture build
+
+build:
+	$(GO) build -o mqlog ./cmd/mqlog
+
+vet:
+	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above"; exit 1)
+	$(GO) vet ./...
+
+# The sampled suite (-short), then the concurrent packages again under the race detector.
+test: vet
+	$(GO) test -short -count=1 -timeout 8m ./...
+	$(GO) test -short -count=1 -race -timeout 8m . ./wal/... ./index/...
+
+race:
+	$(GO) test -count=1 -race -timeout 20m ./...
+
+# testing.B benchmarks of mqlog beside the raw baselines, then the bench tool's full comparison.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 30m .
+	$(GO) run ./cmd/mqlog bench --full
+
+bench-quick:
+	$(GO) run ./cmd/mqlog bench --quick
+
+# Every fuzz target for FUZZTIME each (go test -fuzz takes one target per run).
+fuzz:
+	@set -e; for pkg in ./segment ./wal .; do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+# The long versions of the crash, torn-tail and kill tests.
+torture:
+	MQLOG_TORTURE=1 $(GO) test -count=1 -timeout 80m -run 'Crash|Torn|Kill|Fault' -v . ./wal/... | grep -E '^(---|===|ok|FAIL|PASS)|crash points|variants|kills|seed' || true
+	MQLOG_TORTURE=1 $(GO) test -count=1 -timeout 80m -run 'Crash|Torn|Kill|Fault' . ./wal/...

@@ -1,0 +1,39 @@
+// Package index is mqlog's Pebble store for one data directory (<data>/index): consumer group offsets,
+// topic metadata, the durable state of each partition's log, and the sparse offset indexes of the logs.
+//
+// It knows nothing of segment bytes and imports nothing of mqlog. Every file goes through the vfs.FS
+// given in Options, and Pebble's log messages go to the *slog.Logger given (nowhere when it is nil).
+//
+// # Durability
+//
+// Group offsets, topic configurations and log states are primary data: every write of them is one
+// Pebble batch committed with pebble.Sync, and concurrent commits share fsyncs in Pebble's commit
+// pipeline. Sparse entries are derived from the segments: AddEntries and DeleteEntriesBefore write
+// without sync, so a crash may lose them (or, after a later synced commit, keep them), and the caller
+// clamps and rebuilds them from the segments. DeleteEntriesFrom is synced, because recovery uses it to
+// drop the entries past a cut tail.
+//
+// # Key layout
+//
+// The first byte of a key says what it holds. Topic and group names end with 0x00 (topic names are
+// [a-zA-Z0-9._-], group names are rejected when they contain 0x00), so that no name is a prefix of
+// another's keys ("a" and "a.b") and keys sort by name. Partitions are 4-byte and offsets 8-byte big
+// endian, both non-negative, so that keys sort numerically. Values are fixed-width big endian, except the
+// opaque configuration and log state blobs.
+//
+//	kind  key                                            value
+//	----  ---------------------------------------------  -----------------------------------------------
+//	't'   't' topic 0x00                                 topic configuration (opaque bytes)
+//	'l'   'l' topic 0x00 partition[4]                    log state (opaque bytes)
+//	'x'   'x' topic 0x00 partition[4] offset[8]          position[8] timestamp[8] (sparse entry)
+//	'g'   'g' group 0x00 topic 0x00 partition[4]         offset[8] (next offset the group will read)
+//
+// For example, group "billing" at offset 42 of partition 3 of topic "orders":
+//
+//	+---+---------+----+--------+----+-------------+-------------------------+
+//	| g | billing | 00 | orders | 00 | 00 00 00 03 | -> 00 00 00 00 00 00 00 2a |
+//	+---+---------+----+--------+----+-------------+-------------------------+
+//
+// The kind bytes and the layout are on-disk format: they are frozen. A value of the wrong length is
+// reported as ErrCorruptValue naming its key, never a panic.
+package index

@@ -1,0 +1,106 @@
+package mqlog
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/mqlog/mqlog/segment"
+	"github.com/mqlog/mqlog/wal"
+)
+
+// SyncPolicy says when appended messages are fsynced.
+type SyncPolicy = wal.SyncPolicy
+
+// Sync policies. SyncAlways, the default, acknowledges an Append only once its messages are on disk.
+const (
+	SyncAlways   = wal.SyncAlways
+	SyncInterval = wal.SyncInterval
+	SyncNever    = wal.SyncNever
+)
+
+// Compression is a batch codec, with Kafka's ids.
+type Compression = segment.Compression
+
+// Codecs.
+const (
+	CompressionNone   = segment.CompressionNone
+	CompressionGzip   = segment.CompressionGzip
+	CompressionSnappy = segment.CompressionSnappy
+	CompressionLZ4    = segment.CompressionLZ4
+	CompressionZstd   = segment.CompressionZstd
+)
+
+// Options configure a DB. The zero value (or nil) gives the documented defaults.
+type Options struct {
+	// FS is the filesystem every file goes through; nil means the operating system's (vfs.Default).
+	FS vfs.FS
+	// Sync is the fsync policy of every partition (default SyncAlways); SyncInterval is its period under
+	// SyncInterval (default 100ms).
+	Sync         SyncPolicy
+	SyncInterval time.Duration
+	// Compression is the codec of written batches (default none).
+	Compression Compression
+	// MaxBatchBytes and MaxMessageBytes bound what is written and what reading may allocate (defaults
+	// 16 MiB and 1 MiB).
+	MaxBatchBytes   int
+	MaxMessageBytes int
+	// Logger receives notes on recovery (a cut torn tail) and Pebble's logging. Nil is silent.
+	Logger *slog.Logger
+}
+
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.FS == nil {
+		c.FS = vfs.Default
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func (o *Options) limits() segment.Limits {
+	return segment.Limits{MaxBatchBytes: o.MaxBatchBytes, MaxMessageBytes: o.MaxMessageBytes}
+}
+
+// CleanupPolicy says how a topic reclaims space.
+type CleanupPolicy string
+
+// Cleanup policies, as Kafka names them.
+const (
+	CleanupDelete  CleanupPolicy = "delete"
+	CleanupCompact CleanupPolicy = "compact"
+)
+
+// TopicConfig is a topic's settings. Zero fields take the defaults: 1 partition, 64 MiB segments, no
+// retention limit, cleanup by delete.
+type TopicConfig struct {
+	Partitions     int           `json:"partitions"`
+	SegmentBytes   int64         `json:"segment_bytes"`
+	RetentionBytes int64         `json:"retention_bytes,omitempty"` // per partition; 0 = unlimited
+	RetentionMs    int64         `json:"retention_ms,omitempty"`    // 0 = unlimited
+	CleanupPolicy  CleanupPolicy `json:"cleanup_policy"`
+}
+
+// Default topic settings.
+const (
+	DefaultPartitions   = 1
+	DefaultSegmentBytes = wal.DefaultSegmentBytes
+)
+
+func (c TopicConfig) withDefaults() TopicConfig {
+	if c.Partitions <= 0 {
+		c.Partitions = DefaultPartitions
+	}
+	if c.SegmentBytes <= 0 {
+		c.SegmentBytes = DefaultSegmentBytes
+	}
+	if c.CleanupPolicy == "" {
+		c.CleanupPolicy = CleanupDelete
+	}
+	return c
+}

@@ -1,0 +1,32 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors returned by the log. Corruption is reported as *segment.CorruptionError.
+var (
+	// ErrClosed is returned by calls on a closed log.
+	ErrClosed = errors.New("mqlog/wal: log closed")
+	// ErrReadOnly is returned by writes to a log opened with OpenReadOnly.
+	ErrReadOnly = errors.New("mqlog/wal: log is read-only")
+	// ErrOutOfRange is returned for an offset below the log's start or past its readable end.
+	ErrOutOfRange = errors.New("mqlog/wal: offset out of range")
+	// ErrFailStop wraps the I/O error that stopped the log: after a failed write or fsync, every later
+	// Append returns it until the log is reopened (DESIGN.md decision 5).
+	ErrFailStop = errors.New("mqlog/wal: log stopped after an I/O error; reopen to recover")
+	// ErrUnexpectedFile is returned by Open for a file in the partition directory that is not a segment.
+	ErrUnexpectedFile = errors.New("mqlog/wal: unexpected file in partition directory")
+	// ErrMissingSegment is returned when a segment recorded as closed is absent.
+	ErrMissingSegment = errors.New("mqlog/wal: segment missing")
+	// ErrBadState is returned when the saved state blob cannot be decoded.
+	ErrBadState = errors.New("mqlog/wal: bad saved state")
+	// ErrEmptyBatch is returned by Append with no records.
+	ErrEmptyBatch = errors.New("mqlog/wal: append of no records")
+)
+
+// failStop builds the sticky error of a failed write or sync.
+func failStop(op, path string, err error) error {
+	return fmt.Errorf("%w: %s %s: %w", ErrFailStop, op, path, err)
+}

@@ -1,0 +1,198 @@
+package wal
+
+import (
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/mqlog/mqlog/internal/fsutil"
+	"github.com/mqlog/mqlog/segment"
+)
+
+// flusherState is owned by the flusher goroutine while it runs, and by Open and Close around it.
+type flusherState struct {
+	active       *segmentFile
+	file         vfs.File // write handle of the active segment
+	writer       *segment.Writer
+	closed       []closedSegment
+	nextOffset   int64 // offset after the last written record
+	maxTimestamp int64
+	lastEntryPos int64 // position of the last sparse index entry in the active segment
+	entries      []IndexEntry
+	unsynced     bool // written since the last fsync
+	spare        []byte
+	spareFrames  []pendingFrame
+}
+
+// flushLoop is the flusher: it takes everything queued, writes it with one write per segment, fsyncs once
+// and releases every appender waiting on that generation. A failure is sticky.
+func (l *Log) flushLoop() {
+	defer close(l.flusherDone)
+	f := &l.flusher
+	for {
+		l.mu.Lock()
+		for len(l.mu.frames) == 0 && !l.mu.syncRequested && !l.mu.closing {
+			l.mu.cond.Wait()
+		}
+		if len(l.mu.frames) == 0 && !l.mu.syncRequested {
+			l.mu.Unlock()
+			return // closing, nothing queued
+		}
+		buf, frames, gen := l.mu.pending, l.mu.frames, l.mu.gen
+		syncRequested := l.mu.syncRequested
+		l.mu.pending, l.mu.frames, l.mu.syncRequested = f.spare[:0], f.spareFrames[:0], false
+		l.mu.gen = newFlushGeneration()
+		err := l.mu.err
+		l.mu.Unlock()
+
+		if err == nil {
+			if err = l.flush(buf, frames, syncRequested); err != nil {
+				l.mu.Lock()
+				l.mu.err = err
+				l.mu.Unlock()
+			}
+		}
+		gen.err = err
+		close(gen.done)
+		f.spare, f.spareFrames = buf[:0], frames[:0]
+	}
+}
+
+// flush writes queued frames, rolling the segment where the next frame would pass SegmentBytes, syncs as
+// the policy says and publishes the new high watermark.
+func (l *Log) flush(buf []byte, frames []pendingFrame, syncRequested bool) error {
+	f := &l.flusher
+	runStart, off := 0, 0
+	for _, fr := range frames {
+		runBytes := int64(off - runStart)
+		if pos := f.writer.Pos() + runBytes; pos > 0 && pos+int64(fr.size) > l.opts.SegmentBytes {
+			if err := l.write(buf[runStart:off]); err != nil {
+				return err
+			}
+			if err := l.roll(fr.base); err != nil {
+				return err
+			}
+			runStart = off
+		}
+		l.noteFrame(fr, f.writer.Pos()+int64(off-runStart))
+		off += fr.size
+	}
+	if err := l.write(buf[runStart:off]); err != nil {
+		return err
+	}
+	if l.opts.Sync == SyncAlways || (syncRequested && f.unsynced) {
+		if err := l.syncActive(); err != nil {
+			return err
+		}
+	}
+	l.publish(f.active, f.writer.Pos(), f.nextOffset, f.maxTimestamp)
+	return l.flushEntries()
+}
+
+// noteFrame accounts for a frame about to be written at pos of the active segment.
+func (l *Log) noteFrame(fr pendingFrame, pos int64) {
+	f := &l.flusher
+	f.nextOffset = fr.next
+	f.maxTimestamp = max(f.maxTimestamp, fr.maxTimestamp)
+	if pos-f.lastEntryPos >= int64(l.opts.IndexIntervalBytes) {
+		f.entries = append(f.entries, IndexEntry{Offset: fr.base, Position: pos, Timestamp: f.maxTimestamp})
+		f.lastEntryPos = pos
+	}
+	l.metrics.batches.Add(1)
+	l.metrics.records.Add(uint64(fr.next - fr.base))
+}
+
+func (l *Log) write(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	f := &l.flusher
+	if err := f.writer.Write(b); err != nil {
+		return failStop("write", f.active.path, err)
+	}
+	f.unsynced = true
+	l.metrics.bytes.Add(uint64(len(b)))
+	l.metrics.writes.Add(1)
+	return nil
+}
+
+func (l *Log) syncActive() error {
+	f := &l.flusher
+	start := time.Now()
+	if err := f.file.SyncData(); err != nil {
+		return failStop("fsync", f.active.path, err)
+	}
+	l.metrics.syncs.Add(1)
+	l.metrics.syncNanos.Add(uint64(time.Since(start)))
+	f.unsynced = false
+	return nil
+}
+
+// flushEntries stores the sparse index entries of what was just published.
+func (l *Log) flushEntries() error {
+	f := &l.flusher
+	if len(f.entries) == 0 {
+		return nil
+	}
+	err := l.opts.Index.AddEntries(f.entries)
+	f.entries = f.entries[:0]
+	if err != nil {
+		return failStop("index", l.opts.Dir, err)
+	}
+	return nil
+}
+
+// roll closes the active segment and starts one at newBase (DESIGN.md decision 7): trim the old segment to
+// its written end and fsync it; create the new one, preallocate, fsync it and the directory; then record
+// the new state, synced. A crash between any two steps leaves a log that recover accepts.
+func (l *Log) roll(newBase int64) error {
+	f := &l.flusher
+	old, size := f.active, f.writer.Pos()
+	if err := l.finishActive(); err != nil {
+		return err
+	}
+	f.unsynced = false
+	if err := f.file.Close(); err != nil {
+		return failStop("close", old.path, err)
+	}
+	f.closed = append(f.closed, closedSegment{base: old.base, size: size, nextOffset: f.nextOffset, maxTimestamp: f.maxTimestamp})
+	if err := l.flushEntries(); err != nil {
+		return err
+	}
+
+	path := l.opts.FS.PathJoin(l.opts.Dir, segment.FileName(newBase))
+	wf, err := l.opts.FS.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return failStop("create", path, err)
+	}
+	f.file = wf
+	if !l.opts.NoPreallocate {
+		if err := fsutil.Preallocate(wf, l.opts.SegmentBytes); err != nil {
+			return failStop("preallocate", path, err)
+		}
+	}
+	if err := wf.Sync(); err != nil {
+		return failStop("fsync", path, err)
+	}
+	if err := fsutil.SyncDir(l.opts.FS, l.opts.Dir); err != nil {
+		return failStop("fsync directory", l.opts.Dir, err)
+	}
+	if err := l.saveState(newBase, 0, false); err != nil {
+		return failStop("record roll", path, err)
+	}
+	next, err := l.openSegmentFile(newBase)
+	if err != nil {
+		return failStop("open", path, err)
+	}
+	next.nextOffset.Store(newBase)
+	l.segs.Lock()
+	l.segs.list = append(l.segs.list, next)
+	l.segs.Unlock()
+	old.closed.Store(true)
+	l.publish(old, size, f.nextOffset, f.maxTimestamp)
+
+	f.active = next
+	f.writer = segment.NewWriter(wf, 0)
+	f.lastEntryPos = -int64(l.opts.IndexIntervalBytes)
+	l.metrics.rolls.Add(1)
+	return nil
+}

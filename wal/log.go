@@ -1,0 +1,197 @@
+package wal
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/mqlog/mqlog/segment"
+)
+
+// Log is one partition's log: an ordered list of segment files, the last of which (the active segment)
+// takes appends. It is safe for concurrent use: any number of goroutines may Append and read at once.
+//
+// Appends are group-committed: appenders queue encoded batches under mu, one flusher goroutine writes
+// everything queued with one write, fsyncs once (under SyncAlways) and releases every waiter. The high
+// watermark (the offset after the last readable record) advances only after the fsync that covers it, and
+// readers never pass it.
+type Log struct {
+	opts     Options
+	readOnly bool
+	epoch    int32 // write epoch of this open, stamped in every batch's partitionLeaderEpoch
+
+	segs struct {
+		sync.RWMutex
+		list []*segmentFile // by base offset; the last one is the active segment
+	}
+	startOffset   atomic.Int64
+	highWatermark atomic.Int64
+	notify        struct {
+		sync.Mutex
+		ch chan struct{} // closed and replaced when the high watermark advances or the log closes
+	}
+
+	mu struct {
+		sync.Mutex
+		cond          sync.Cond // signals the flusher: work queued, sync requested or closing
+		err           error     // sticky: set by a failed write or sync, returned by every later Append
+		closing       bool
+		closed        bool
+		syncRequested bool
+		nextOffset    int64 // offset the next queued batch gets
+		pending       []byte
+		frames        []pendingFrame
+		gen           *flushGeneration // the generation that pending will be flushed in
+	}
+
+	flusher     flusherState // owned by the flusher goroutine while it runs
+	flusherDone chan struct{}
+	syncerStop  chan struct{}
+	syncerDone  chan struct{}
+
+	metrics metricsCounters
+}
+
+// segmentFile is one segment as the log sees it. Fields other than the atomics are fixed at creation.
+type segmentFile struct {
+	base int64
+	path string
+	file vfs.File // read handle shared by readers
+
+	readableEnd  atomic.Int64 // readers may read bytes [0, readableEnd)
+	nextOffset   atomic.Int64 // offset after the last readable record
+	maxTimestamp atomic.Int64
+	closed       atomic.Bool // no more writes; readableEnd is the file size
+}
+
+// pendingFrame describes one batch queued for the flusher.
+type pendingFrame struct {
+	base, next   int64 // first offset, and offset after the last record
+	size         int
+	maxTimestamp int64
+}
+
+// flushGeneration is the set of appends written and synced together. done is closed when they are durable
+// (or failed, with err set before the close).
+type flushGeneration struct {
+	done chan struct{}
+	err  error
+}
+
+func newFlushGeneration() *flushGeneration { return &flushGeneration{done: make(chan struct{})} }
+
+// Dir returns the partition directory.
+func (l *Log) Dir() string { return l.opts.Dir }
+
+// Epoch returns the write epoch of this open (0 for a read-only log).
+func (l *Log) Epoch() int32 { return l.epoch }
+
+// HighWatermark returns the offset after the last readable record: durable under SyncAlways, written
+// under the other policies. Readers never read at or past it.
+func (l *Log) HighWatermark() int64 { return l.highWatermark.Load() }
+
+// StartOffset returns the first offset the log still holds.
+func (l *Log) StartOffset() int64 { return l.startOffset.Load() }
+
+// Changed returns a channel that is closed the next time the high watermark advances or the log closes.
+// Take it before checking HighWatermark, so that no advance is missed.
+func (l *Log) Changed() <-chan struct{} {
+	l.notify.Lock()
+	defer l.notify.Unlock()
+	return l.notify.ch
+}
+
+func (l *Log) wakeReaders() {
+	l.notify.Lock()
+	close(l.notify.ch)
+	l.notify.ch = make(chan struct{})
+	l.notify.Unlock()
+}
+
+// publish makes records up to next readable in seg (whose readable bytes now end at end).
+func (l *Log) publish(seg *segmentFile, end, next, maxTimestamp int64) {
+	seg.readableEnd.Store(end)
+	seg.nextOffset.Store(next)
+	seg.maxTimestamp.Store(maxTimestamp)
+	l.highWatermark.Store(next)
+	l.wakeReaders()
+}
+
+// Segments describes the log's segments, oldest first.
+func (l *Log) Segments() []SegmentInfo {
+	l.segs.RLock()
+	defer l.segs.RUnlock()
+	out := make([]SegmentInfo, len(l.segs.list))
+	for i, s := range l.segs.list {
+		out[i] = SegmentInfo{
+			Path:         s.path,
+			BaseOffset:   s.base,
+			NextOffset:   s.nextOffset.Load(),
+			Size:         s.readableEnd.Load(),
+			MaxTimestamp: s.maxTimestamp.Load(),
+			Active:       !s.closed.Load(),
+		}
+	}
+	return out
+}
+
+// SegmentInfo describes one segment file.
+type SegmentInfo struct {
+	Path         string
+	BaseOffset   int64
+	NextOffset   int64 // offset after its last readable record
+	Size         int64 // readable bytes
+	MaxTimestamp int64
+	Active       bool
+}
+
+// segmentFor returns the segment that holds offset: the last one whose base is <= offset.
+func (l *Log) segmentFor(offset int64) (*segmentFile, int) {
+	l.segs.RLock()
+	defer l.segs.RUnlock()
+	list := l.segs.list
+	i := sort.Search(len(list), func(i int) bool { return list[i].base > offset }) - 1
+	if i < 0 {
+		return nil, -1
+	}
+	return list[i], i
+}
+
+// segmentAfter returns the segment following seg, or nil.
+func (l *Log) segmentAfter(seg *segmentFile) *segmentFile {
+	l.segs.RLock()
+	defer l.segs.RUnlock()
+	for i, s := range l.segs.list {
+		if s == seg && i+1 < len(l.segs.list) {
+			return l.segs.list[i+1]
+		}
+	}
+	return nil
+}
+
+func (l *Log) openSegmentFile(base int64) (*segmentFile, error) {
+	path := l.opts.FS.PathJoin(l.opts.Dir, segment.FileName(base))
+	f, err := l.opts.FS.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("mqlog/wal: open segment: %w", err)
+	}
+	return &segmentFile{base: base, path: path, file: f}, nil
+}
+
+func (l *Log) closeSegments() error {
+	l.segs.Lock()
+	defer l.segs.Unlock()
+	var first error
+	for _, s := range l.segs.list {
+		if err := s.file.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	l.segs.list = nil
+	return first
+}
+
+// ReadOnly reports whether the log was opened with OpenReadOnly.
+func (l *Log) ReadOnly() bool { return l.readOnly }

@@ -1,0 +1,117 @@
+package wal
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/mqlog/mqlog/segment"
+)
+
+// SyncPolicy says when appended batches are fsynced.
+type SyncPolicy int
+
+const (
+	// SyncAlways fsyncs before Append returns: an acknowledged batch survives a crash. The readable end is
+	// the durable end. It is the default.
+	SyncAlways SyncPolicy = iota
+	// SyncInterval writes before Append returns and fsyncs at most SyncInterval later. The readable end is
+	// the written end; a crash may lose up to one interval of acknowledged batches.
+	SyncInterval
+	// SyncNever writes before Append returns and fsyncs only at segment rolls and Close.
+	SyncNever
+)
+
+// String returns the policy's name as the CLI spells it.
+func (p SyncPolicy) String() string {
+	switch p {
+	case SyncAlways:
+		return "always"
+	case SyncInterval:
+		return "interval"
+	case SyncNever:
+		return "never"
+	}
+	return "unknown"
+}
+
+// Defaults of Options' zero fields.
+const (
+	DefaultSegmentBytes       = 64 << 20
+	DefaultSyncInterval       = 100 * time.Millisecond
+	DefaultIndexIntervalBytes = 4096
+)
+
+// Options configure one partition's log. Zero fields take the defaults above.
+type Options struct {
+	// FS is the filesystem every file goes through. Required.
+	FS vfs.FS
+	// Dir is the partition's directory. Open creates it (and syncs its parents) when it is missing.
+	Dir string
+	// Index stores the log's durable state and its sparse offset index. Required for Open; unused by
+	// OpenReadOnly.
+	Index Index
+	// SegmentBytes is the size at which the active segment is closed and a new one started.
+	SegmentBytes int64
+	// Sync is the fsync policy; SyncInterval is its period under SyncInterval.
+	Sync         SyncPolicy
+	SyncInterval time.Duration
+	// Compression is the codec of the batches this log writes.
+	Compression segment.Compression
+	// Limits bound batch and message sizes, on write and on read.
+	Limits segment.Limits
+	// Compacted allows gaps between the offsets of successive batches (a key-compacted topic).
+	Compacted bool
+	// IndexIntervalBytes is the spacing, in segment bytes, of sparse offset index entries.
+	IndexIntervalBytes int
+	// NoPreallocate turns off growing each segment to SegmentBytes ahead of its writes.
+	NoPreallocate bool
+	// Logger receives recovery notes (a cut torn tail, removed leftovers). Nil is silent.
+	Logger *slog.Logger
+}
+
+func (o *Options) withDefaults() Options {
+	c := *o
+	if c.SegmentBytes <= 0 {
+		c.SegmentBytes = DefaultSegmentBytes
+	}
+	if c.SyncInterval <= 0 {
+		c.SyncInterval = DefaultSyncInterval
+	}
+	if c.IndexIntervalBytes <= 0 {
+		c.IndexIntervalBytes = DefaultIndexIntervalBytes
+	}
+	if c.Limits.MaxBatchBytes <= 0 {
+		c.Limits.MaxBatchBytes = segment.DefaultMaxBatchBytes
+	}
+	if c.Limits.MaxMessageBytes <= 0 {
+		c.Limits.MaxMessageBytes = segment.DefaultMaxMessageBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Index is what the log needs from the metadata store (the root package wires Pebble in). The state blob is
+// primary data and must be durable when SaveState returns; entries are derived data, written without sync.
+type Index interface {
+	// LoadState returns the last saved state blob, or nil when there is none.
+	LoadState() ([]byte, error)
+	// SaveState stores the state blob durably (synced) before it returns.
+	SaveState(state []byte) error
+	// AddEntries stores sparse index entries, without sync.
+	AddEntries(entries []IndexEntry) error
+	// FloorEntry returns the entry with the greatest Offset <= offset.
+	FloorEntry(offset int64) (IndexEntry, bool, error)
+	// DeleteEntriesFrom removes the entries with Offset >= offset, durably.
+	DeleteEntriesFrom(offset int64) error
+}
+
+// IndexEntry says that the batch whose base offset is Offset starts at byte Position of the segment that
+// holds that offset. Timestamp is the greatest record timestamp of the log up to that batch.
+type IndexEntry struct {
+	Offset    int64
+	Position  int64
+	Timestamp int64
+}

@@ -1,0 +1,146 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mqlog/mqlog/segment"
+)
+
+// Reader reads a log's records in offset order, from a starting offset up to the high watermark. It finds
+// its start without scanning from the segment's beginning: a binary search over the segments, then the
+// sparse offset index. A Reader is not safe for concurrent use; any number of Readers may read one Log.
+type Reader struct {
+	log  *Log
+	next int64 // the offset Next returns next (or the first after it, in a compacted log)
+	copy bool  // records own their bytes, instead of aliasing the read buffer
+
+	seg        *segmentFile
+	sr         *segment.Reader
+	expectBase int64 // when >= 0, the base offset the first batch read must have (an index entry's promise)
+	batch      []segment.Record
+	i          int
+}
+
+// NewReader returns a Reader positioned at offset from, which must lie between StartOffset and
+// HighWatermark (ErrOutOfRange otherwise). With copyRecords false, a returned record's Key, Value and
+// header values alias the Reader's buffer and stay valid only until the batch after it is read; with
+// copyRecords true they are the caller's to keep.
+func (l *Log) NewReader(from int64, copyRecords bool) (*Reader, error) {
+	if l.isClosed() {
+		return nil, ErrClosed
+	}
+	if start, hw := l.StartOffset(), l.HighWatermark(); from < start || from > hw {
+		return nil, fmt.Errorf("%w: offset %d, log holds [%d, %d)", ErrOutOfRange, from, start, hw)
+	}
+	return &Reader{log: l, next: from, copy: copyRecords, expectBase: -1}, nil
+}
+
+// Offset returns the offset the reader reads next.
+func (r *Reader) Offset() int64 { return r.next }
+
+// Next returns the next record. At the high watermark it returns io.EOF: there is nothing more for now
+// (wait on Log.Changed, then call Next again). Damaged data is a *segment.CorruptionError.
+func (r *Reader) Next() (*segment.Record, error) {
+	for {
+		for r.i < len(r.batch) {
+			rec := &r.batch[r.i]
+			r.i++
+			if rec.Offset >= r.next {
+				r.next = rec.Offset + 1
+				return rec, nil
+			}
+		}
+		if r.next >= r.log.HighWatermark() {
+			if r.log.isClosed() {
+				return nil, ErrClosed
+			}
+			return nil, io.EOF
+		}
+		if err := r.readBatch(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// SetOffset moves the reader to offset, under the same rules as NewReader.
+func (r *Reader) SetOffset(offset int64) error {
+	if start, hw := r.log.StartOffset(), r.log.HighWatermark(); offset < start || offset > hw {
+		return fmt.Errorf("%w: offset %d, log holds [%d, %d)", ErrOutOfRange, offset, start, hw)
+	}
+	r.next, r.seg, r.sr, r.batch, r.i = offset, nil, nil, r.batch[:0], 0
+	return nil
+}
+
+// readBatch decodes the next batch that holds records at or after r.next.
+func (r *Reader) readBatch() error {
+	limits := r.log.opts.Limits
+	for {
+		if r.sr == nil {
+			if err := r.position(); err != nil {
+				return err
+			}
+		}
+		pos, b, err := r.sr.Next()
+		switch {
+		case err == nil:
+			if r.expectBase >= 0 && b.Header.BaseOffset != r.expectBase {
+				// The sparse index is derived data: if its entry does not match, read from the segment start.
+				r.log.opts.Logger.Warn("mqlog: sparse index entry does not match segment; scanning", "path", r.seg.path, "position", pos)
+				r.sr = r.newSegmentReader(r.seg, 0)
+				r.expectBase = -1
+				continue
+			}
+			r.expectBase = -1
+			if b.Header.LastOffset() < r.next {
+				continue
+			}
+			r.batch, err = b.Records(r.batch[:0], r.copy, limits)
+			r.i = 0
+			if err != nil {
+				return &segment.CorruptionError{Path: r.seg.path, Offset: pos, Err: err}
+			}
+			return nil
+		case errors.Is(err, io.EOF) || (r.log.readOnly && errors.Is(err, io.ErrUnexpectedEOF)):
+			if end := r.seg.readableEnd.Load(); r.sr.Pos() < end {
+				r.sr = r.newSegmentReader(r.seg, r.sr.Pos())
+				continue
+			}
+			if r.seg.closed.Load() {
+				if next := r.log.segmentAfter(r.seg); next != nil {
+					r.seg, r.sr = next, r.newSegmentReader(next, 0)
+					continue
+				}
+			}
+			return io.EOF
+		default:
+			return err
+		}
+	}
+}
+
+// position finds the segment and byte position to read r.next from.
+func (r *Reader) position() error {
+	seg, _ := r.log.segmentFor(r.next)
+	if seg == nil {
+		return fmt.Errorf("%w: offset %d is before the log's first segment", ErrOutOfRange, r.next)
+	}
+	r.seg, r.expectBase = seg, -1
+	pos := int64(0)
+	if idx := r.log.opts.Index; idx != nil {
+		e, ok, err := idx.FloorEntry(r.next)
+		if err != nil {
+			return err
+		}
+		if ok && e.Offset >= seg.base && e.Position < seg.readableEnd.Load() {
+			pos, r.expectBase = e.Position, e.Offset
+		}
+	}
+	r.sr = r.newSegmentReader(seg, pos)
+	return nil
+}
+
+func (r *Reader) newSegmentReader(seg *segmentFile, pos int64) *segment.Reader {
+	return segment.NewReader(seg.file, seg.path, pos, seg.readableEnd.Load(), r.log.opts.Limits)
+}

@@ -1,0 +1,115 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/mqlog/mqlog/segment"
+)
+
+// OpenReadOnly opens the log in opts.Dir for reading only (DESIGN.md decision 8): it takes no lock, writes
+// nothing, creates nothing and needs no index. It reads segments directly: closed segments are taken as
+// they are, and the last one is scanned to find where its valid frames end; an incomplete or invalid last
+// frame is taken as not yet written. Refresh follows a writer that appends in another process.
+func OpenReadOnly(opts Options) (*Log, error) {
+	if opts.FS == nil {
+		return nil, errors.New("mqlog/wal: OpenReadOnly needs Options.FS")
+	}
+	o := opts.withDefaults()
+	o.Index = nil
+	l := newLog(o, true)
+	if err := l.Refresh(); err != nil {
+		l.closeSegments()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Refresh brings a read-only log up to date with the files on disk: segments added or removed by the
+// writer and frames appended to the last segment. It wakes readers when the high watermark moves.
+func (l *Log) Refresh() error {
+	if !l.readOnly {
+		return nil
+	}
+	bases, err := listSegments(l.opts.FS, l.opts.Dir, false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	l.segs.Lock()
+	defer l.segs.Unlock()
+	// Drop segments that retention removed.
+	for len(l.segs.list) > 0 && (len(bases) == 0 || l.segs.list[0].base < bases[0]) {
+		l.segs.list[0].file.Close()
+		l.segs.list = l.segs.list[1:]
+	}
+	var known int64 = -1
+	if n := len(l.segs.list); n > 0 {
+		known = l.segs.list[n-1].base
+	}
+	for _, b := range bases {
+		if b <= known {
+			continue
+		}
+		s, err := l.openSegmentFile(b)
+		if err != nil {
+			return err
+		}
+		s.nextOffset.Store(b)
+		if n := len(l.segs.list); n > 0 {
+			last := l.segs.list[n-1]
+			// The writer rolled: the previous last segment is complete.
+			if err := l.advanceReadOnly(last); err != nil {
+				return err
+			}
+			last.closed.Store(true)
+		} else {
+			l.startOffset.Store(b)
+		}
+		l.segs.list = append(l.segs.list, s)
+	}
+	if len(l.segs.list) == 0 {
+		return nil
+	}
+	l.startOffset.Store(l.segs.list[0].base)
+	for _, s := range l.segs.list[:len(l.segs.list)-1] {
+		if !s.closed.Load() {
+			// Segments found at open, before the last, are closed: readable to their size.
+			info, err := s.file.Stat()
+			if err != nil {
+				return err
+			}
+			s.readableEnd.Store(info.Size())
+			s.closed.Store(true)
+		}
+	}
+	return l.advanceReadOnly(l.segs.list[len(l.segs.list)-1])
+}
+
+// advanceReadOnly scans s from its readable end to its current size and publishes what is valid there.
+func (l *Log) advanceReadOnly(s *segmentFile) error {
+	info, err := s.file.Stat()
+	if err != nil {
+		return err
+	}
+	from := s.readableEnd.Load()
+	if info.Size() <= from {
+		return nil
+	}
+	next := s.nextOffset.Load()
+	expect := next
+	if l.opts.Compacted || from == 0 {
+		expect = -1
+	}
+	res, err := segment.Scan(s.file, from, info.Size(), segment.ScanOptions{
+		Path: s.path, Limits: l.opts.Limits, NextOffset: expect, Contiguous: !l.opts.Compacted,
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("mqlog/wal: scan %s: %w", s.path, err)
+	}
+	if res.Batches == 0 {
+		return nil
+	}
+	l.publish(s, res.ValidEnd, res.LastOffset+1, max(s.maxTimestamp.Load(), res.MaxTimestamp))
+	return nil
+}
