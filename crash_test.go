@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,9 @@ import (
 )
 
 var crashSeed = flag.Uint64("crash.seed", 0, "seed of the randomized crash tests (0 = fixed default)")
+
+// torture reports whether the long versions of the randomized tests run (make torture).
+func torture() bool { return os.Getenv("MQLOG_TORTURE") != "" }
 
 func testSeed(t *testing.T) uint64 {
 	seed := *crashSeed
@@ -156,7 +160,10 @@ func checkRecovered(t *testing.T, p crashPoint) {
 
 func TestCrashAtEveryWriteOp(t *testing.T) {
 	messages := 60
-	if testing.Short() {
+	switch {
+	case torture():
+		messages = 1200
+	case testing.Short():
 		messages = 24
 	}
 	for _, unsynced := range []int{0, 50} {

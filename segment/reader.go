@@ -147,10 +147,10 @@ func isZero(b []byte) bool {
 }
 
 // isZeroRange reports whether the bytes of f in [from, to) are all zero, reading in chunks into scratch (or a
-// new buffer of readAhead bytes if scratch is small). Bytes past the end of the file count as zero.
+// new buffer of at most readAhead bytes if scratch is smaller). Bytes past the end of the file count as zero.
 func isZeroRange(f io.ReaderAt, from, to int64, scratch []byte) (bool, error) {
-	if len(scratch) < readAhead {
-		scratch = make([]byte, readAhead)
+	if int64(len(scratch)) < min(readAhead, to-from) {
+		scratch = make([]byte, min(readAhead, to-from))
 	}
 	for from < to {
 		chunk := scratch[:min(int64(len(scratch)), to-from)]
