@@ -142,7 +142,13 @@ func readAllLimited(r io.Reader, compressedSize, limit int) ([]byte, error) {
 
 // --- gzip ---
 
-// gzipWriterPools holds gzip writers by level (index level+2 for levels -2..9).
+// gzipWriter is a pooled gzip writer with the output it appends to.
+type gzipWriter struct {
+	w   *gzip.Writer
+	out appendWriter
+}
+
+// gzipWriterPools holds gzipWriters by level (index level+2 for levels -2..9).
 var gzipWriterPools [12]sync.Pool
 
 func compressGzip(dst, src []byte, level int) ([]byte, error) {
@@ -152,27 +158,27 @@ func compressGzip(dst, src []byte, level int) ([]byte, error) {
 	if level < gzip.HuffmanOnly || level > gzip.BestCompression {
 		return dst, fmt.Errorf("%w: gzip level %d", ErrCompression, level)
 	}
-	out := &appendWriter{b: dst}
 	pool := &gzipWriterPools[level+2]
-	w, _ := pool.Get().(*gzip.Writer)
-	if w == nil {
+	gw, _ := pool.Get().(*gzipWriter)
+	if gw == nil {
+		gw = &gzipWriter{}
 		var err error
-		if w, err = gzip.NewWriterLevel(out, level); err != nil {
+		if gw.w, err = gzip.NewWriterLevel(&gw.out, level); err != nil {
 			return dst, fmt.Errorf("%w: %v", ErrCompression, err)
 		}
-	} else {
-		w.Reset(out)
 	}
-	_, err := w.Write(src)
+	gw.out.b = dst
+	gw.w.Reset(&gw.out)
+	_, err := gw.w.Write(src)
 	if err == nil {
-		err = w.Close()
+		err = gw.w.Close()
 	}
-	w.Reset(nil)
-	pool.Put(w)
+	dst, gw.out.b = gw.out.b, nil
+	pool.Put(gw)
 	if err != nil {
 		return dst, fmt.Errorf("%w: %v", ErrCompression, err)
 	}
-	return out.b, nil
+	return dst, nil
 }
 
 var gzipReaderPool sync.Pool
@@ -249,40 +255,46 @@ func decompressSnappy(src []byte, limit int) ([]byte, error) {
 
 // --- lz4 (frame format) ---
 
-// lz4WriterPools holds lz4 writers by level (0 = Fast, 1..9 = Level1..Level9).
+// lz4Writer is a pooled lz4 writer with the output it appends to.
+type lz4Writer struct {
+	w   *lz4.Writer
+	out appendWriter
+}
+
+// lz4WriterPools holds lz4Writers by level (0 = Fast, 1..9 = Level1..Level9).
 var lz4WriterPools [10]sync.Pool
 
 func compressLZ4(dst, src []byte, level int) ([]byte, error) {
 	if level < 0 || level > 9 {
 		return dst, fmt.Errorf("%w: lz4 level %d", ErrCompression, level)
 	}
-	out := &appendWriter{b: dst}
 	pool := &lz4WriterPools[level]
-	w, _ := pool.Get().(*lz4.Writer)
-	if w == nil {
-		w = lz4.NewWriter(out)
+	lw, _ := pool.Get().(*lz4Writer)
+	if lw == nil {
+		lw = &lz4Writer{}
+		lw.w = lz4.NewWriter(&lw.out)
 		lzLevel := lz4.Fast
 		if level > 0 {
 			lzLevel = lz4.CompressionLevel(1 << (8 + level)) // Level1 = 1<<9 ... Level9 = 1<<17
 		}
 		// 64 KiB blocks, as Kafka's own writer uses: small buffers for small batches.
-		err := w.Apply(lz4.BlockSizeOption(lz4.Block64Kb), lz4.CompressionLevelOption(lzLevel))
+		err := lw.w.Apply(lz4.BlockSizeOption(lz4.Block64Kb), lz4.CompressionLevelOption(lzLevel))
 		if err != nil {
 			return dst, fmt.Errorf("%w: %v", ErrCompression, err)
 		}
-	} else {
-		w.Reset(out)
 	}
-	_, err := w.Write(src)
+	lw.out.b = dst
+	lw.w.Reset(&lw.out)
+	_, err := lw.w.Write(src)
 	if err == nil {
-		err = w.Close()
+		err = lw.w.Close()
 	}
-	w.Reset(nil)
-	pool.Put(w)
+	dst, lw.out.b = lw.out.b, nil
+	pool.Put(lw)
 	if err != nil {
 		return dst, fmt.Errorf("%w: %v", ErrCompression, err)
 	}
-	return out.b, nil
+	return dst, nil
 }
 
 var lz4ReaderPool sync.Pool

@@ -135,7 +135,9 @@ func TestReaderCorruption(t *testing.T) {
 		{"bad length", func(b []byte) []byte { b[positions[2]+offLength] = 0x7f; return b }, ErrBadLength},
 		{"zeroed sector", func(b []byte) []byte { clear(b[positions[2] : positions[2]+20]); return b }, ErrBadLength},
 		{"zero tail", func(b []byte) []byte { return append(b[:positions[2]], make([]byte, 5000)...) }, ErrZeroTail},
-		{"short garbage tail", func(b []byte) []byte { return append(b[:positions[2]], 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18) }, ErrBadMagic},
+		{"short garbage tail", func(b []byte) []byte {
+			return append(b[:positions[2]], 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
+		}, ErrBadMagic},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

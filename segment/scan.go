@@ -58,9 +58,9 @@ func Scan(r io.ReaderAt, pos, end int64, opts ScanOptions, fn func(pos int64, h 
 	res := ScanResult{ValidEnd: pos, FirstOffset: -1, LastOffset: -1, LastEpoch: -1, MaxTimestamp: -1}
 	reader := NewReader(r, opts.Path, pos, end, opts.Limits)
 	nextOffset, minEpoch := opts.NextOffset, opts.MinEpoch
+	var corrupt *CorruptionError
 	for {
 		framePos, b, err := reader.Next()
-		var corrupt *CorruptionError
 		switch {
 		case err == io.EOF:
 			return res, nil

@@ -151,7 +151,9 @@ func (l *Log) roll(newBase int64) error {
 		return err
 	}
 	f.unsynced = false
-	if err := f.file.Close(); err != nil {
+	err := f.file.Close()
+	f.file = nil // closed even when Close failed: never close it twice
+	if err != nil {
 		return failStop("close", old.path, err)
 	}
 	f.closed = append(f.closed, closedSegment{base: old.base, size: size, nextOffset: f.nextOffset, maxTimestamp: f.maxTimestamp})

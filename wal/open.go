@@ -199,8 +199,10 @@ func (l *Log) Close() error {
 			err = l.saveState(f.active.base, f.writer.Pos(), true)
 		}
 	}
-	if cerr := f.file.Close(); err == nil {
-		err = cerr
+	if f.file != nil {
+		if cerr := f.file.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if cerr := l.closeSegments(); err == nil {
 		err = cerr

@@ -1,0 +1,48 @@
+// Package wal is one partition's log: an ordered list of segment files (Kafka RecordBatch v2 frames, see
+// package segment) named by base offset, the last of which takes appends.
+//
+// # Writing
+//
+// Append encodes its records as one batch outside any lock, then, under the log's mutex, assigns the
+// batch's base offset (patching the frame: the offset is outside the CRC) and queues the frame. One
+// flusher goroutine takes everything queued, writes it with one write per segment, fsyncs once
+// (SyncAlways) and releases every waiting appender: group commit, after Pebble's record.LogWriter. A
+// failed write or fsync is sticky (fail-stop, DESIGN.md decision 5): every later Append returns it until
+// the log is reopened; fsync is never retried.
+//
+// The high watermark, the offset after the last readable record, is published only after the fsync that
+// covers it (SyncAlways) or after the write (SyncInterval, SyncNever). Readers never read past it.
+//
+// # Segments
+//
+// A segment is preallocated to SegmentBytes with fallocate mode 0 when it is created, so that each
+// fdatasync commits no size change, and trimmed to its valid end when it is closed (at a roll, at Close,
+// and in recovery): a closed segment is exactly Kafka's bytes. The zeros past the valid end of the active
+// segment are not corruption. A roll is: trim and fsync the old segment; create the new one, preallocate,
+// fsync it and the directory; record the new durable state in the index, synced.
+//
+// # Durable state and recovery
+//
+// The log records, synced, in the index (Pebble): the active segment, the byte position up to which its
+// frames are trusted, the next offset at that position, the write epoch, whether the shutdown was clean,
+// and the closed segments with their sizes. It is saved at Open (with the epoch raised, before anything is
+// written under it), at every roll and at Close. Open after a clean close scans nothing. After a crash,
+// Open re-validates only the frames past the recorded position (see recover for the procedure): the first
+// bad frame ends the log, and it and everything after it are cut, even valid-looking frames (they are
+// stale: an older epoch, or offsets that do not follow). A bad frame before the recorded position, a
+// missing or resized closed segment, or data after a bad frame in a later segment is corruption: a
+// *segment.CorruptionError naming the file and byte offset, and nothing is cut.
+//
+// # Reading
+//
+// A Reader finds its start by binary search over the segments' base offsets, then by the sparse offset
+// index (one entry per IndexIntervalBytes of segment, written without sync after the data it describes,
+// deleted past the recovered end on open). An entry is a hint: if the batch at its position does not have
+// the promised base offset, the Reader scans the segment from its start. Every batch read is CRC-checked.
+//
+// OpenReadOnly reads a log without the index and without writing anything, scanning only the last
+// segment to find its valid end; Refresh follows a writer in another process.
+//
+// Not yet here (later issues): retention deletes and compaction, which will need reference counts on the
+// read handles that readers hold; a time index lookup; durable-state saves more often than at rolls.
+package wal
