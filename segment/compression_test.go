@@ -65,3 +65,35 @@ func mustCompress(t *testing.T, c Compression, b []byte) []byte {
 	}
 	return out
 }
+
+func TestCodecsConcurrent(t *testing.T) {
+	// The pooled and shared encoders and decoders are safe to use from many goroutines (run with -race).
+	done := make(chan error)
+	for g := 0; g < 8; g++ {
+		go func() {
+			var err error
+			for i := 0; i < 20 && err == nil; i++ {
+				codec := allCodecs[(g+i)%len(allCodecs)]
+				records := sampleRecords(10 + i)
+				var frame []byte
+				if frame, err = AppendBatch(nil, records, EncodeOptions{Compression: codec}); err != nil {
+					break
+				}
+				var b Batch
+				if b, err = DecodeBatch(frame, Limits{}); err != nil {
+					break
+				}
+				var got []Record
+				if got, err = b.Records(nil, false, Limits{}); err == nil && len(got) != len(records) {
+					err = errors.New("wrong record count")
+				}
+			}
+			done <- err
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

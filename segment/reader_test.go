@@ -134,6 +134,12 @@ func TestReaderCorruption(t *testing.T) {
 		{"bad magic", func(b []byte) []byte { b[positions[2]+offMagic] = 0; return b }, ErrBadMagic},
 		{"bad length", func(b []byte) []byte { b[positions[2]+offLength] = 0x7f; return b }, ErrBadLength},
 		{"zeroed sector", func(b []byte) []byte { clear(b[positions[2] : positions[2]+20]); return b }, ErrBadLength},
+		{"negative record count", func(b []byte) []byte { return append(b[:positions[2]], rawFrame(0, 0, -1, nil)...) }, ErrBadRecord},
+		{"negative base offset", func(b []byte) []byte {
+			f := rawFrame(0, 0, 0, nil)
+			SetBaseOffset(f, -7)
+			return append(b[:positions[2]], f...)
+		}, ErrBadOffset},
 		{"zero tail", func(b []byte) []byte { return append(b[:positions[2]], make([]byte, 5000)...) }, ErrZeroTail},
 		{"short garbage tail", func(b []byte) []byte {
 			return append(b[:positions[2]], 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)

@@ -23,6 +23,11 @@ func (l *Log) Append(records []segment.Record) (int64, error) {
 	if l.readOnly {
 		return 0, ErrReadOnly
 	}
+	for i := range records {
+		if err := l.opts.Limits.CheckMessage(records[i].Key, records[i].Value); err != nil {
+			return 0, err
+		}
+	}
 	bp := framePool.Get().(*[]byte)
 	defer framePool.Put(bp)
 	frame, err := segment.AppendBatch((*bp)[:0], records, segment.EncodeOptions{Epoch: l.epoch, Compression: l.opts.Compression})
