@@ -83,16 +83,16 @@ func (r *Reader) readBatch() error {
 			}
 		}
 		pos, b, err := r.sr.Next()
+		if r.expectBase >= 0 && (err != nil || b.Header.BaseOffset != r.expectBase) {
+			// The sparse index is derived data: if its entry does not match, read from the segment start.
+			r.log.opts.Logger.Warn("mqlog: sparse index entry does not match segment; scanning", "path", r.seg.path, "position", pos)
+			r.sr = r.newSegmentReader(r.seg, 0)
+			r.expectBase = -1
+			continue
+		}
+		r.expectBase = -1
 		switch {
 		case err == nil:
-			if r.expectBase >= 0 && b.Header.BaseOffset != r.expectBase {
-				// The sparse index is derived data: if its entry does not match, read from the segment start.
-				r.log.opts.Logger.Warn("mqlog: sparse index entry does not match segment; scanning", "path", r.seg.path, "position", pos)
-				r.sr = r.newSegmentReader(r.seg, 0)
-				r.expectBase = -1
-				continue
-			}
-			r.expectBase = -1
 			if b.Header.LastOffset() < r.next {
 				continue
 			}
