@@ -102,7 +102,9 @@ func crashWorkload(t *testing.T, messages int, unsyncedPercent int, rng *rand.Ra
 	return points
 }
 
-func crashValue(i int) []byte { return fmt.Appendf(nil, "message-%04d-%s", i, bytes.Repeat([]byte{'x'}, i%50)) }
+func crashValue(i int) []byte {
+	return fmt.Appendf(nil, "message-%04d-%s", i, bytes.Repeat([]byte{'x'}, i%50))
+}
 
 // checkRecovered opens a crash image and checks the invariants: the log is the acknowledged prefix plus
 // at most the one message in flight, with no gap, duplicate or reordering; the group's position is not
@@ -322,4 +324,3 @@ func writeFile(t *testing.T, fs vfs.FS, path string, data []byte, appendTo bool)
 	}
 	f.Close()
 }
-

@@ -52,7 +52,9 @@ func killHelper(dir string) int {
 	}
 }
 
-func killValue(i int) []byte { return fmt.Appendf(nil, "kill-%06d-%s", i, bytes.Repeat([]byte{'k'}, i%200)) }
+func killValue(i int) []byte {
+	return fmt.Appendf(nil, "kill-%06d-%s", i, bytes.Repeat([]byte{'k'}, i%200))
+}
 
 // TestKill is the real-process check that simulation cannot give: a child process appends durably to a
 // real directory and reports every acknowledged offset on a pipe; we SIGKILL it at a random moment,

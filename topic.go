@@ -35,7 +35,9 @@ func ValidateTopicName(name string) error {
 	return nil
 }
 
-func partitionDirName(topic string, partition int) string { return topic + "-" + strconv.Itoa(partition) }
+func partitionDirName(topic string, partition int) string {
+	return topic + "-" + strconv.Itoa(partition)
+}
 
 // parsePartitionDir splits "<topic>-<partition>" at its last dash.
 func parsePartitionDir(name string) (string, int32, bool) {
