@@ -1,0 +1,85 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// Config is a whole benchmark: which cases, how many rounds, how long each run lasts.
+type Config struct {
+	Preset  string // "quick", "full" or "custom", for the report
+	BaseDir string // where every run's temporary directory goes; "" is os.TempDir()
+	Rounds  int    // interleaved rounds of every case
+
+	Sizes     []int // message sizes of the append workloads, in bytes
+	Batches   []int // batch sizes of the single-producer append workload
+	Producers int   // goroutines of the concurrent append workload; 0 skips it
+
+	// Limits bounds every append run: a count of messages or a duration, whichever comes first.
+	Limits Limits
+
+	ConsumeSize     int   // message size of the consume workload
+	ConsumeMessages int64 // messages the consume workload writes and reads back; 0 skips it
+
+	// Progress, when set, gets a live progress line (carriage returns, no newlines) as runs start and
+	// finish. Give it a terminal only.
+	Progress io.Writer
+}
+
+// Quick is the preset for a first look: a few thousand messages per run at most, three rounds, done in
+// about fifteen seconds on a small virtual machine.
+func Quick() Config {
+	return Config{
+		Preset:          "quick",
+		Rounds:          3,
+		Sizes:           []int{100, 1024},
+		Batches:         []int{1, 16, 256},
+		Producers:       64,
+		Limits:          Limits{Messages: 4000, Duration: 150 * time.Millisecond},
+		ConsumeSize:     1024,
+		ConsumeMessages: 4000,
+	}
+}
+
+// Full is the preset for figures worth reporting: runs of up to 1.5 s, three rounds, a 256 MiB log to
+// consume; a few minutes on a small virtual machine.
+func Full() Config {
+	return Config{
+		Preset:          "full",
+		Rounds:          3,
+		Sizes:           []int{100, 1024},
+		Batches:         []int{1, 16, 256},
+		Producers:       64,
+		Limits:          Limits{Messages: 2_000_000, Duration: 1500 * time.Millisecond},
+		ConsumeSize:     1024,
+		ConsumeMessages: 256 << 10,
+	}
+}
+
+// Check reports a config that cannot run.
+func (c Config) Check() error {
+	if c.Rounds <= 0 {
+		return fmt.Errorf("mqlog/bench: rounds must be positive, not %d", c.Rounds)
+	}
+	for _, s := range c.Sizes {
+		if s <= 0 {
+			return fmt.Errorf("mqlog/bench: message size must be positive, not %d", s)
+		}
+	}
+	for _, b := range c.Batches {
+		if b <= 0 {
+			return fmt.Errorf("mqlog/bench: batch size must be positive, not %d", b)
+		}
+	}
+	if c.Producers < 0 {
+		return fmt.Errorf("mqlog/bench: producers must not be negative, not %d", c.Producers)
+	}
+	if c.Limits.Messages <= 0 && c.Limits.Duration <= 0 {
+		return fmt.Errorf("mqlog/bench: a run needs a message count or a duration")
+	}
+	if c.ConsumeMessages > 0 && c.ConsumeSize <= 0 {
+		return fmt.Errorf("mqlog/bench: consume message size must be positive, not %d", c.ConsumeSize)
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+// Package bench measures mqlog against the physical limits of the disk it runs on.
+//
+// Every workload runs against mqlog and against raw baselines on the same disk, in interleaved rounds
+// (mqlog, raw, raw-prealloc, then again), so that a ratio compares runs taken moments apart on a shared
+// machine. Ratios, not absolute figures, are what a result states (DESIGN.md, "What is measured").
+//
+// # Baselines
+//
+// The raw baseline (RawLog) is a plain file of length-prefixed records:
+//
+//	+----------------+-------------------+----------------+-------------------+
+//	| length: uint32 | payload (length)  | length: uint32 | payload ...       |
+//	| little endian  |                   |                |                   |
+//	+----------------+-------------------+----------------+-------------------+
+//
+// Each batch is written with one pwrite(2) of the whole batch and then one fdatasync(2): nothing is
+// cheaper for durable batches. Its preallocated variant grows the file ahead with fallocate(2) mode 0 in
+// 64 MiB steps, so that fdatasync has no file size to commit: the physical limit for small batches, and
+// the one to hold mqlog (which preallocates its segments the same way) against. The raw read baseline
+// reads the file back through a 64 KiB bufio.Reader, parsing the length prefixes and touching a byte of
+// every payload.
+//
+// # Workloads
+//
+//   - append: one producer appends batches of B messages of S bytes, durably (mqlog with SyncAlways, one
+//     DB.Append per batch to a one-partition topic; the baselines one write and one fdatasync per batch).
+//   - append-concurrent: P producers each append single messages durably to mqlog, where group commit
+//     shares fsyncs between them; the same round also measures one producer, and the ratio is reported.
+//   - consume: a log of 1 KiB messages is written and synced first, then read back whole from the page
+//     cache (mqlog with DB.Read, the baseline with ReadRawLog); only the read is measured.
+//
+// Each run works in a fresh temporary directory under Config.BaseDir, removed afterwards, and lasts until
+// it has written Config.MaxMessages messages or Config.MaxDuration has passed, whichever comes first: a
+// batch of one message costs a whole fsync, so a fixed count would take minutes on one disk and
+// milliseconds on another.
+//
+// # Figures
+//
+// A Result holds, per case and system, the median over rounds of msgs/s and MB/s (payload bytes, 1 MB =
+// 10^6 bytes; mqlog's RecordBatch framing is not counted, the baseline's length prefixes are not either),
+// latency percentiles of one Append call (or one batch write) over all rounds' samples merged, in
+// microseconds, and the ratios mqlog/raw and mqlog/raw-prealloc of msgs/s, taken round by round and then
+// the median. A ratio of 1.00 means as fast as the baseline, 0.50 half as fast.
+//
+// The package is Linux-only, as mqlog is (fallocate, fdatasync).
+package bench

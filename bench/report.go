@@ -1,0 +1,133 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+)
+
+// ReportVersion is the version of the Report JSON document.
+const ReportVersion = 1
+
+// Report is the result of Run: the machine, the config and one Result per case and system.
+type Report struct {
+	Version int           `json:"version"`
+	Started time.Time     `json:"started"`
+	Seconds float64       `json:"seconds"` // wall time of the whole run
+	Machine Machine       `json:"machine"`
+	Config  ConfigSummary `json:"config"`
+	Results []Result      `json:"results"`
+}
+
+// ConfigSummary is the part of a Config that says what was run.
+type ConfigSummary struct {
+	Preset          string  `json:"preset"`
+	BaseDir         string  `json:"base_dir"`
+	Rounds          int     `json:"rounds"`
+	Sizes           []int   `json:"sizes"`
+	Batches         []int   `json:"batches"`
+	Producers       int     `json:"producers"`
+	MaxMessages     int64   `json:"max_messages_per_run"`
+	MaxSeconds      float64 `json:"max_seconds_per_run"`
+	ConsumeSize     int     `json:"consume_size"`
+	ConsumeMessages int64   `json:"consume_messages"`
+}
+
+func summarize(c Config) ConfigSummary {
+	return ConfigSummary{
+		Preset: c.Preset, BaseDir: c.BaseDir, Rounds: c.Rounds, Sizes: c.Sizes, Batches: c.Batches,
+		Producers: c.Producers, MaxMessages: c.Limits.Messages, MaxSeconds: c.Limits.Duration.Seconds(),
+		ConsumeSize: c.ConsumeSize, ConsumeMessages: c.ConsumeMessages,
+	}
+}
+
+// Result is one case on one system: medians over the rounds.
+type Result struct {
+	Workload  string `json:"workload"`
+	System    System `json:"system"`
+	Size      int    `json:"size"`            // payload bytes per message
+	Batch     int    `json:"batch,omitempty"` // messages per Append call or raw batch
+	Producers int    `json:"producers"`
+	Sync      string `json:"sync,omitempty"` // mqlog's policy, or "fdatasync" for the baselines
+	Rounds    int    `json:"rounds"`
+	Messages  int64  `json:"messages"` // per run (median)
+
+	MsgsPerSec      float64   `json:"msgs_per_sec"`
+	MBPerSec        float64   `json:"mb_per_sec"` // payload, 10^6 bytes
+	RoundMsgsPerSec []float64 `json:"round_msgs_per_sec"`
+	MsgsPerSync     float64   `json:"msgs_per_sync,omitempty"`
+	Latency         *Latency  `json:"latency,omitempty"` // of one Append call or raw batch, rounds merged
+
+	// Ratios of msgs/s, mqlog over the baseline, taken within each round and then the median. Absent on
+	// the baselines' own rows.
+	RatioRaw         *float64 `json:"ratio_raw,omitempty"`
+	RatioPrealloc    *float64 `json:"ratio_prealloc,omitempty"`
+	RatioOneProducer *float64 `json:"ratio_one_producer,omitempty"` // concurrent producers over one
+}
+
+// WriteJSON writes r as an indented JSON document.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes r as a text table, one row per Result, under a line on the machine.
+func (r *Report) WriteTable(w io.Writer) error {
+	m := r.Machine
+	fmt.Fprintf(w, "mqlog bench (%s, %d rounds): %s/%s, %d CPUs, %s, dir %s (%s), %.1fs\n",
+		r.Config.Preset, r.Config.Rounds, m.GOOS, m.GOARCH, m.CPUs, m.GoVersion, r.Config.BaseDir, orDash(m.Filesystem), r.Seconds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tsystem\tsize\tbatch\tproducers\tsync\tmsgs/s\tMB/s\tp50 µs\tp99 µs\tp99.9 µs\tmax µs\tvs raw\tvs prealloc\tmsgs/fsync\tnote\t")
+	for _, res := range r.Results {
+		p50, p99, p999, pmax := "-", "-", "-", "-"
+		if l := res.Latency; l != nil {
+			p50, p99, p999, pmax = micros(l.P50), micros(l.P99), micros(l.P999), micros(l.Max)
+		}
+		note := ""
+		if res.RatioOneProducer != nil {
+			note = fmt.Sprintf("x%.2f vs 1 producer", *res.RatioOneProducer)
+		}
+		perSync := "-"
+		if res.MsgsPerSync > 0 {
+			perSync = strconv.FormatFloat(res.MsgsPerSync, 'f', 1, 64)
+		}
+		batch := "-"
+		if res.Batch > 0 {
+			batch = strconv.Itoa(res.Batch)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			res.Workload, res.System, res.Size, batch, res.Producers, orDash(res.Sync),
+			res.MsgsPerSec, res.MBPerSec, p50, p99, p999, pmax,
+			ratio(res.RatioRaw), ratio(res.RatioPrealloc), perSync, note)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w, "vs raw, vs prealloc: mqlog msgs/s over the baseline's in the same round, median of rounds (1.00 = as fast).")
+	return err
+}
+
+func micros(us float64) string {
+	if us < 10 {
+		return strconv.FormatFloat(us, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(us, 'f', 0, 64)
+}
+
+func ratio(r *float64) string {
+	if r == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*r, 'f', 2, 64)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

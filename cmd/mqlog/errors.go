@@ -1,0 +1,92 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/mqlog/mqlog"
+)
+
+// Exit codes, as the root command's help documents them.
+const (
+	exitOK    = 0 // success
+	exitError = 1 // an error, or corruption found
+	exitUsage = 2 // a usage error: unknown command or flag, bad flag value
+)
+
+// usageError is a mistake on the command line (exit 2).
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usagef returns a usage error.
+func usagef(format string, args ...any) error {
+	return &usageError{err: fmt.Errorf(format, args...)}
+}
+
+// exitCode returns the process's exit code for err, which is not nil.
+func exitCode(err error) int {
+	var usage *usageError
+	if errors.As(err, &usage) {
+		return exitUsage
+	}
+	return exitError
+}
+
+// lockedError reports that another process holds the data directory's writer lock.
+type lockedError struct {
+	dir string
+	err error // wraps mqlog.ErrLocked
+}
+
+func (e *lockedError) Error() string {
+	return fmt.Sprintf("data directory %s is in use by another mqlog process (%s held)", e.dir, mqlog.LockFileName)
+}
+
+func (e *lockedError) Unwrap() error { return e.err }
+
+// openWriter opens the data directory for writing (creating it when missing), taking its lock.
+func (a *app) openWriter() (*mqlog.DB, error) {
+	db, err := mqlog.Open(a.dir, nil)
+	if errors.Is(err, mqlog.ErrLocked) {
+		return nil, &lockedError{dir: a.dir, err: err}
+	}
+	return db, err
+}
+
+// openExistingWriter is openWriter for commands that have nothing to do in a directory that does not
+// exist: they fail instead of creating it.
+func (a *app) openExistingWriter() (*mqlog.DB, error) {
+	if err := a.checkDirExists(); err != nil {
+		return nil, err
+	}
+	return a.openWriter()
+}
+
+// openReader opens the data directory read-only: no lock, nothing created or written (DESIGN.md decision 8).
+func (a *app) openReader() (*mqlog.DB, error) {
+	db, err := mqlog.OpenReadOnly(a.dir, nil)
+	if err != nil && errors.Is(err, fs.ErrNotExist) {
+		if dirErr := a.checkDirExists(); dirErr != nil {
+			return nil, dirErr
+		}
+	}
+	return db, err
+}
+
+// checkDirExists returns a clear error when the data directory is missing.
+func (a *app) checkDirExists() error {
+	info, err := os.Stat(a.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("data directory %s does not exist (set --dir or $%s)", a.dir, envDir)
+	case err != nil:
+		return err
+	case !info.IsDir():
+		return fmt.Errorf("data directory %s is not a directory", a.dir)
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mqlog/mqlog"
+)
+
+// fromKind is the kind of a --from position.
+type fromKind int
+
+const (
+	fromEarliest fromKind = iota // the partition's start offset
+	fromLatest                   // its high watermark: only what is appended from now on
+	fromOffset                   // an absolute offset
+	fromBack                     // n records before the high watermark
+	fromTime                     // the first record with a timestamp at or after a time
+)
+
+// fromSpec is a parsed --from: where each partition starts.
+type fromSpec struct {
+	kind   fromKind
+	n      int64 // the offset of fromOffset, the count of fromBack, the milliseconds of fromTime
+	source string
+}
+
+// parseFrom parses --from: earliest, latest, N, -N, or @time (RFC 3339 or milliseconds since the epoch).
+func parseFrom(s string) (fromSpec, error) {
+	spec := fromSpec{source: s}
+	switch {
+	case s == "earliest" || s == "beginning":
+		spec.kind = fromEarliest
+	case s == "latest" || s == "end":
+		spec.kind = fromLatest
+	case strings.HasPrefix(s, "@"):
+		ms, err := parseTime(s[1:])
+		if err != nil {
+			return spec, usagef("invalid --from %q: %v", s, err)
+		}
+		spec.kind, spec.n = fromTime, ms
+	case strings.HasPrefix(s, "-"):
+		n, err := strconv.ParseInt(s[1:], 10, 64)
+		if err != nil || n < 0 {
+			return spec, usagef("invalid --from %q: want -N, N records before the end", s)
+		}
+		spec.kind, spec.n = fromBack, n
+	default:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return spec, usagef("invalid --from %q: want earliest, latest, N, -N or @time", s)
+		}
+		spec.kind, spec.n = fromOffset, n
+	}
+	return spec, nil
+}
+
+// parseTime parses an RFC 3339 time or a number of milliseconds since the Unix epoch.
+func parseTime(s string) (int64, error) {
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return ms, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, fmt.Errorf("want an RFC 3339 time or milliseconds since the epoch")
+	}
+	return t.UnixMilli(), nil
+}
+
+// resolve returns the offset where partition p of topic starts under the spec.
+func (f fromSpec) resolve(db *mqlog.DB, topic string, p mqlog.PartitionInfo) (int64, error) {
+	start, hw := p.StartOffset, p.HighWatermark
+	switch f.kind {
+	case fromEarliest:
+		return start, nil
+	case fromLatest:
+		return hw, nil
+	case fromBack:
+		return max(start, hw-min(f.n, hw)), nil
+	case fromOffset:
+		if f.n < start || f.n > hw {
+			return 0, fmt.Errorf("--from %d is out of range for %s partition %d, which holds offsets [%d, %d)",
+				f.n, topic, p.Partition, start, hw)
+		}
+		return f.n, nil
+	case fromTime:
+		return offsetForTime(db, topic, p, f.n)
+	}
+	panic("unreachable")
+}
+
+// offsetForTime returns the offset of the first record of partition p with a timestamp at or after ms, or
+// the high watermark when there is none.
+//
+// It scans the partition from its start, so it is linear in the partition's size: the public API has no
+// lookup by time yet, and SegmentInfo.MaxTimestamp cannot be used to skip segments because a DB opened for
+// writing reports 0 for segments it did not scan at open.
+func offsetForTime(db *mqlog.DB, topic string, p mqlog.PartitionInfo, ms int64) (int64, error) {
+	if p.StartOffset == p.HighWatermark {
+		return p.HighWatermark, nil
+	}
+	for rec, err := range db.Read(topic, p.Partition, p.StartOffset) {
+		if err != nil {
+			return 0, err
+		}
+		if rec.Offset >= p.HighWatermark {
+			break
+		}
+		if rec.Timestamp.UnixMilli() >= ms {
+			return rec.Offset, nil
+		}
+	}
+	return p.HighWatermark, nil
+}

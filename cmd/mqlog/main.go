@@ -1,0 +1,161 @@
+// Command mqlog drives an mqlog data directory from the shell: produce and consume messages, create and
+// list topics, inspect partitions, segments and single segment files, and run the benchmark tool.
+//
+// Data goes to stdout, errors ("Error: ...") and notes to stderr. Commands that only read (inspect, topic
+// list, consume without --group) open the directory read-only: they take no lock, create nothing and work
+// while another process writes. Commands that write take the directory's lock.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// defaultDir is the data directory when neither --dir nor MQLOG_DIR is given.
+const defaultDir = "./mqlog-data"
+
+// envDir names the environment variable that sets the default of --dir.
+const envDir = "MQLOG_DIR"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // the first signal ends the command cleanly; a second one kills at once
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes the command line args and returns the process's exit code. ctx is cancelled on SIGINT or
+// SIGTERM; commands that wait (consume --follow, produce) then finish cleanly.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := a.newRootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "Error: %v\n", err)
+	code := exitCode(err)
+	if code == exitUsage && cmd != nil {
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+	return code
+}
+
+// app holds what every command shares: the standard streams and the global flags.
+type app struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+
+	dir    string // --dir
+	output string // -o: outputTable or outputJSON
+}
+
+const rootLong = `mqlog works on a data directory of topics, partitions and segment files.
+
+The data directory is --dir, else $MQLOG_DIR, else ./mqlog-data. Commands that only
+read it (inspect, topic list, consume without --group) take no lock and never create it;
+commands that write (produce, topic create, consume --group) take its LOCK, so only one
+writing process at a time.
+
+Data goes to stdout; errors go to stderr as "Error: ...".
+
+Exit codes:
+  0  success
+  1  error, or corruption found (inspect segment)
+  2  usage error (unknown command or flag, bad flag value)`
+
+func (a *app) newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "mqlog",
+		Short:         "Durable append-only log storage for message queues",
+		Long:          rootLong,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return a.checkOutput()
+		},
+	}
+	dir := os.Getenv(envDir)
+	if dir == "" {
+		dir = defaultDir
+	}
+	flags := root.PersistentFlags()
+	flags.StringVar(&a.dir, "dir", dir, "data directory ($"+envDir+" sets the default)")
+	flags.StringVarP(&a.output, "output", "o", outputTable, "output format: table or json")
+	root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{outputTable, outputJSON}, cobra.ShellCompDirectiveNoFileComp))
+	root.MarkPersistentFlagDirname("dir")
+
+	root.AddCommand(
+		a.newProduceCommand(),
+		a.newConsumeCommand(),
+		a.newInspectCommand(),
+		a.newTopicCommand(),
+		newBenchCommand(),
+	)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &usageError{err: err}
+	})
+	markUsageErrors(root)
+	return root
+}
+
+// markUsageErrors makes the argument checks of cmd and its subcommands report usage errors (exit 2).
+func markUsageErrors(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return &usageError{err: err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		markUsageErrors(sub)
+	}
+}
+
+// groupCommand returns a command that only holds subcommands: alone it prints its help; with an argument
+// that is not a subcommand it is a usage error.
+func groupCommand(use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+}
+
+// requireFlags returns a usage error naming the first of names that was not set on the command line.
+func requireFlags(cmd *cobra.Command, names ...string) error {
+	for _, name := range names {
+		if !cmd.Flags().Changed(name) {
+			return usagef("required flag --%s not set", name)
+		}
+	}
+	return nil
+}
+
+// isCancelled reports whether err is the end of a context, as when SIGINT cancels the command's.
+func isCancelled(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/mqlog/mqlog"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"mqlog": main})
+}
+
+// TestScript runs the CLI scripts in testdata/script. Each gets MQLOG_DIR=$WORK/data.
+func TestScript(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: filepath.Join("..", "..", "testdata", "script"),
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("MQLOG_DIR", filepath.Join(env.WorkDir, "data"))
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"flipbyte": cmdFlipByte,
+			"truncate": cmdTruncate,
+		},
+	})
+}
+
+// cmdFlipByte inverts the bits of the byte at a position of a file: flipbyte FILE POSITION.
+func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: flipbyte FILE POSITION")
+	}
+	path := ts.MkAbs(args[0])
+	pos, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	ts.Check(err)
+	defer f.Close()
+	b := make([]byte, 1)
+	_, err = f.ReadAt(b, pos)
+	ts.Check(err)
+	b[0] = ^b[0]
+	_, err = f.WriteAt(b, pos)
+	ts.Check(err)
+}
+
+// cmdTruncate sets the size of a file, adding zero bytes when it grows: truncate FILE SIZE.
+func cmdTruncate(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: truncate FILE SIZE")
+	}
+	size, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	ts.Check(os.Truncate(ts.MkAbs(args[0]), size))
+}
+
+// runCLI runs the command line in this process and returns its exit code, stdout and stderr.
+func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// TestLocked holds the writer's lock with mqlog.Open, as another process would, and checks that writing
+// commands fail with a clear message while read-only ones still work.
+func TestLocked(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runCLI(t, "a\nb\n", "--dir", dir, "produce", "--topic", "t"); code != exitOK {
+		t.Fatalf("produce: exit %d, %s", code, stderr)
+	}
+	db, err := mqlog.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	want := fmt.Sprintf("data directory %s is in use by another mqlog process (LOCK held)", dir)
+	for _, args := range [][]string{
+		{"produce", "--topic", "t"},
+		{"topic", "create", "u"},
+		{"consume", "--topic", "t", "--group", "g"},
+		{"inspect", "--groups"},
+	} {
+		code, stdout, stderr := runCLI(t, "c\n", append([]string{"--dir", dir}, args...)...)
+		if code != exitError || !strings.HasPrefix(stderr, "Error: ") || !strings.Contains(stderr, want) || stdout != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 1 and %q", args, code, stdout, stderr, want)
+		}
+	}
+	for _, args := range [][]string{
+		{"consume", "--topic", "t"},
+		{"inspect"},
+		{"topic", "list"},
+	} {
+		code, stdout, stderr := runCLI(t, "", append([]string{"--dir", dir}, args...)...)
+		if code != exitOK || stdout == "" {
+			t.Errorf("%v while locked: exit %d, stdout %q, stderr %q; want exit 0 and output", args, code, stdout, stderr)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runCLI(t, "a\n", "--dir", dir, "produce", "--topic", "t"); code != exitOK {
+		t.Fatalf("produce: exit %d, %s", code, stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"bogus"}, exitUsage},
+		{[]string{"inspect", "bogus"}, exitUsage},
+		{[]string{"topic", "bogus"}, exitUsage},
+		{[]string{"consume", "--bogus"}, exitUsage},
+		{[]string{"consume"}, exitUsage},                                   // --topic missing
+		{[]string{"consume", "--topic", "t", "-o", "yaml"}, exitUsage},     // bad -o
+		{[]string{"consume", "--topic", "t", "--from", "soon"}, exitUsage}, // bad --from
+		{[]string{"consume", "--topic", "t", "--format", "%x"}, exitUsage},
+		{[]string{"consume", "--topic", "t", "--count", "x"}, exitUsage},
+		{[]string{"consume", "--topic", "t", "--group", "g", "--partition", "0"}, exitUsage},
+		{[]string{"consume", "--topic", "bad/name"}, exitUsage},
+		{[]string{"produce", "--topic", "t", "--header", "novalue"}, exitUsage},
+		{[]string{"topic", "create"}, exitUsage},
+		{[]string{"topic", "create", "u", "--cleanup-policy", "never"}, exitUsage},
+		{[]string{"inspect", "segment"}, exitUsage},
+		{[]string{"consume", "--topic", "missing"}, exitError},
+		{[]string{"consume", "--topic", "t", "--from", "5"}, exitError},
+		{[]string{"consume", "--topic", "t", "--partition", "1"}, exitError},
+		{[]string{"inspect", "--topic", "missing"}, exitError},
+		{[]string{"inspect", "segment", filepath.Join(dir, "no.log")}, exitError},
+		{[]string{"consume", "--topic", "t"}, exitOK},
+		{[]string{"topic"}, exitOK}, // help
+		{[]string{"completion", "bash"}, exitOK},
+	} {
+		code, _, stderr := runCLI(t, "", append([]string{"--dir", dir}, tc.args...)...)
+		if code != tc.code {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", tc.args, code, tc.code, stderr)
+		}
+		if code != exitOK && !strings.HasPrefix(stderr, "Error: ") {
+			t.Errorf("%v: stderr %q does not start with \"Error: \"", tc.args, stderr)
+		}
+	}
+}
+
+func TestCompleteTopics(t *testing.T) {
+	dir := t.TempDir()
+	runCLI(t, "a\n", "--dir", dir, "produce", "--topic", "orders")
+	runCLI(t, "a\n", "--dir", dir, "produce", "--topic", "other")
+	code, stdout, stderr := runCLI(t, "", "__complete", "--dir", dir, "consume", "--topic", "or")
+	if code != exitOK || !strings.Contains(stdout, "orders\n") || strings.Contains(stdout, "other") {
+		t.Errorf("completion: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}

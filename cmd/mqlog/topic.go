@@ -1,0 +1,169 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/mqlog/mqlog"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) newTopicCommand() *cobra.Command {
+	cmd := groupCommand("topic", "Create and list topics")
+	cmd.AddCommand(a.newTopicCreateCommand(), a.newTopicListCommand())
+	return cmd
+}
+
+func (a *app) newTopicCreateCommand() *cobra.Command {
+	var cfg mqlog.TopicConfig
+	var policy string
+	cmd := &cobra.Command{
+		Use:   "create TOPIC",
+		Short: "Create a topic",
+		Long: `Create a topic. Settings left out take the defaults: 1 partition, 64 MiB segments,
+no retention limit, cleanup by delete. Creating a topic that exists with the same number
+of partitions is not an error (its settings are left as they are).`,
+		Example: `  mqlog topic create orders --partitions 4 --retention-ms 604800000`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if err := mqlog.ValidateTopicName(name); err != nil {
+				return &usageError{err: err}
+			}
+			flags := cmd.Flags()
+			switch {
+			case flags.Changed("partitions") && cfg.Partitions < 1:
+				return usagef("invalid --partitions %d: want at least 1", cfg.Partitions)
+			case flags.Changed("segment-bytes") && cfg.SegmentBytes < 1:
+				return usagef("invalid --segment-bytes %d", cfg.SegmentBytes)
+			case cfg.RetentionBytes < 0:
+				return usagef("invalid --retention-bytes %d", cfg.RetentionBytes)
+			case cfg.RetentionMs < 0:
+				return usagef("invalid --retention-ms %d", cfg.RetentionMs)
+			}
+			switch p := mqlog.CleanupPolicy(policy); p {
+			case mqlog.CleanupDelete, mqlog.CleanupCompact:
+				cfg.CleanupPolicy = p
+			default:
+				return usagef("invalid --cleanup-policy %q: want %s or %s", policy, mqlog.CleanupDelete, mqlog.CleanupCompact)
+			}
+			return a.createTopic(cmd, name, cfg)
+		},
+	}
+	flags := cmd.Flags()
+	flags.IntVar(&cfg.Partitions, "partitions", mqlog.DefaultPartitions, "number of partitions")
+	flags.Int64Var(&cfg.SegmentBytes, "segment-bytes", mqlog.DefaultSegmentBytes, "size at which a partition rolls to a new segment file")
+	flags.Int64Var(&cfg.RetentionBytes, "retention-bytes", 0, "per partition, delete the oldest segments beyond this size (0: no limit)")
+	flags.Int64Var(&cfg.RetentionMs, "retention-ms", 0, "delete segments whose records are all older than this (0: no limit)")
+	flags.StringVar(&policy, "cleanup-policy", string(mqlog.CleanupDelete), "how space is reclaimed: delete or compact")
+	cmd.RegisterFlagCompletionFunc("cleanup-policy", cobra.FixedCompletions(
+		[]string{string(mqlog.CleanupDelete), string(mqlog.CleanupCompact)}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// topicCreatedJSON is topic create's JSON document.
+type topicCreatedJSON struct {
+	Version int               `json:"version"`
+	Topic   string            `json:"topic"`
+	Created bool              `json:"created"` // false: it existed already
+	Config  mqlog.TopicConfig `json:"config"`
+}
+
+func (a *app) createTopic(cmd *cobra.Command, name string, cfg mqlog.TopicConfig) (err error) {
+	db, err := a.openWriter()
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, db.Close()) }()
+	existed := slices.Contains(db.Topics(), name)
+	if err := db.CreateTopic(name, cfg); err != nil {
+		return err
+	}
+	stored, err := db.TopicConfig(name)
+	if err != nil {
+		return err
+	}
+	if existed {
+		if differ := changedSettingsDiffer(cmd, cfg, stored); len(differ) > 0 {
+			fmt.Fprintf(a.stderr, "warning: topic %s exists with other settings (%v), which were not changed\n", name, differ)
+		}
+	}
+	if a.jsonOutput() {
+		return writeJSONDocument(a.stdout, topicCreatedJSON{Version: jsonVersion, Topic: name, Created: !existed, Config: stored})
+	}
+	verb := "created topic"
+	if existed {
+		verb = "topic exists:"
+	}
+	_, err = fmt.Fprintf(a.stdout, "%s %s (partitions %d, segment bytes %d, retention bytes %d, retention ms %d, cleanup policy %s)\n",
+		verb, name, stored.Partitions, stored.SegmentBytes, stored.RetentionBytes, stored.RetentionMs, stored.CleanupPolicy)
+	return err
+}
+
+// changedSettingsDiffer names the settings given on the command line that differ from the stored ones.
+func changedSettingsDiffer(cmd *cobra.Command, want, have mqlog.TopicConfig) []string {
+	flags := cmd.Flags()
+	var differ []string
+	check := func(flag string, same bool) {
+		if flags.Changed(flag) && !same {
+			differ = append(differ, "--"+flag)
+		}
+	}
+	check("segment-bytes", want.SegmentBytes == have.SegmentBytes)
+	check("retention-bytes", want.RetentionBytes == have.RetentionBytes)
+	check("retention-ms", want.RetentionMs == have.RetentionMs)
+	check("cleanup-policy", want.CleanupPolicy == have.CleanupPolicy)
+	return differ
+}
+
+func (a *app) newTopicListCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the topics and their partition counts (read-only)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.listTopics()
+		},
+	}
+}
+
+// topicListJSON is topic list's JSON document.
+type topicListJSON struct {
+	Version int             `json:"version"`
+	Dir     string          `json:"dir"`
+	Topics  []topicListItem `json:"topics"`
+}
+
+type topicListItem struct {
+	Name       string `json:"name"`
+	Partitions int    `json:"partitions"`
+}
+
+func (a *app) listTopics() (err error) {
+	db, err := a.openReader()
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, db.Close()) }()
+	doc := topicListJSON{Version: jsonVersion, Dir: a.dir, Topics: []topicListItem{}}
+	for _, name := range db.Topics() {
+		parts, err := db.Partitions(name)
+		if err != nil {
+			return err
+		}
+		doc.Topics = append(doc.Topics, topicListItem{Name: name, Partitions: len(parts)})
+	}
+	if a.jsonOutput() {
+		return writeJSONDocument(a.stdout, doc)
+	}
+	if len(doc.Topics) == 0 {
+		fmt.Fprintf(a.stderr, "no topics in %s\n", a.dir)
+		return nil
+	}
+	t := newTable(a.stdout, "TOPIC", "PARTITIONS")
+	for _, item := range doc.Topics {
+		t.row(item.Name, item.Partitions)
+	}
+	return t.flush()
+}
