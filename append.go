@@ -39,7 +39,7 @@ func (db *DB) Append(ctx context.Context, topicName string, msgs ...Message) ([]
 	}
 	n := len(t.partitions)
 	if n == 1 {
-		return db.appendPartition(t, 0, msgs, nil)
+		return db.appendPartition(t, 0, msgs)
 	}
 	keyless := int32(t.roundRobin.Add(1) % uint64(n))
 	byPartition := make(map[int32][]int, n)
@@ -52,7 +52,7 @@ func (db *DB) Append(ctx context.Context, topicName string, msgs ...Message) ([]
 	}
 	if len(byPartition) == 1 {
 		for p := range byPartition {
-			return db.appendPartition(t, p, msgs, nil)
+			return db.appendPartition(t, p, msgs)
 		}
 	}
 	out := make([]Position, len(msgs))
@@ -67,7 +67,7 @@ func (db *DB) Append(ctx context.Context, topicName string, msgs ...Message) ([]
 			for j, i := range idx {
 				part[j] = msgs[i]
 			}
-			pos, err := db.appendPartition(t, p, part, nil)
+			pos, err := db.appendPartition(t, p, part)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -97,7 +97,7 @@ func (db *DB) AppendPartition(ctx context.Context, topicName string, partition i
 	if _, err := t.partition(partition); err != nil {
 		return nil, err
 	}
-	return db.appendPartition(t, partition, msgs, nil)
+	return db.appendPartition(t, partition, msgs)
 }
 
 func (db *DB) topicForAppend(ctx context.Context, name string) (*topic, error) {
@@ -119,7 +119,7 @@ func (db *DB) topicForAppend(ctx context.Context, name string) (*topic, error) {
 
 var recordPool = sync.Pool{New: func() any { return new([]segment.Record) }}
 
-func (db *DB) appendPartition(t *topic, p int32, msgs []Message, out []Position) ([]Position, error) {
+func (db *DB) appendPartition(t *topic, p int32, msgs []Message) ([]Position, error) {
 	if len(msgs) == 0 {
 		return nil, nil
 	}
@@ -140,9 +140,7 @@ func (db *DB) appendPartition(t *topic, p int32, msgs []Message, out []Position)
 	if err != nil {
 		return nil, err
 	}
-	if out == nil {
-		out = make([]Position, len(msgs))
-	}
+	out := make([]Position, len(msgs))
 	for i := range msgs {
 		out[i] = Position{Partition: p, Offset: base + int64(i)}
 	}
