@@ -2,6 +2,7 @@ package mqlog
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,18 +45,8 @@ func segmentPaths(t *testing.T, fs vfs.FS, dir string) []string {
 	if len(out) < 3 {
 		t.Fatalf("want several segments, have %v", out)
 	}
-	return sortStrings(out)
-}
-
-func sortStrings(s []string) []string {
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
-	return s
+	slices.Sort(out)
+	return out
 }
 
 func wantCorruption(t *testing.T, err error, path string) *CorruptionError {

@@ -28,6 +28,7 @@ type Consumer struct {
 	generation uint64
 	assigned   []*partitionCursor
 	nextIdx    int
+	changed    []<-chan struct{} // scratch space of Next
 	closed     bool
 }
 
@@ -71,15 +72,11 @@ func (c *Consumer) Next(ctx context.Context) (Record, error) {
 		if err != nil {
 			return Record{}, err
 		}
-		cases := []reflect.SelectCase{
-			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
-			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(membership)},
-		}
-		var changed <-chan struct{}
+		// Each partition's Changed channel is taken before its Next, so that no advance is missed.
+		c.changed = c.changed[:0]
 		for i := range c.assigned {
 			cur := c.assigned[(c.nextIdx+i)%len(c.assigned)]
-			changed = cur.reader.log.Changed() // taken before Next, so that no advance is missed
-			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(changed)})
+			c.changed = append(c.changed, cur.reader.log.Changed())
 			rec, err := cur.reader.reader.Next()
 			if err == nil {
 				c.nextIdx = (c.nextIdx + i + 1) % len(c.assigned)
@@ -89,20 +86,37 @@ func (c *Consumer) Next(ctx context.Context) (Record, error) {
 				return Record{}, err
 			}
 		}
-		if len(cases) == 3 {
-			// One partition: a plain select, no reflection on the common path.
-			select {
-			case <-ctx.Done():
-			case <-membership:
-			case <-changed:
-			}
-		} else {
-			reflect.Select(cases)
-		}
-		if err := ctx.Err(); err != nil {
+		if err := waitAny(ctx, membership, c.changed); err != nil {
 			return Record{}, err
 		}
 	}
+}
+
+// waitAny blocks until ctx is done, membership changes, or one of the partitions' channels is closed.
+func waitAny(ctx context.Context, membership <-chan struct{}, changed []<-chan struct{}) error {
+	switch len(changed) {
+	case 0:
+		select {
+		case <-ctx.Done():
+		case <-membership:
+		}
+	case 1: // the common case, without reflection
+		select {
+		case <-ctx.Done():
+		case <-membership:
+		case <-changed[0]:
+		}
+	default:
+		cases := make([]reflect.SelectCase, 0, len(changed)+2)
+		cases = append(cases,
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(membership)})
+		for _, ch := range changed {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+		}
+		reflect.Select(cases)
+	}
+	return ctx.Err()
 }
 
 // syncAssignment brings the member's partitions in line with the group's current split, positioning each

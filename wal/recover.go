@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
@@ -287,6 +286,3 @@ func (l *Log) createSegmentFile(base int64) error {
 	}
 	return fsutil.SyncDir(fs, l.opts.Dir)
 }
-
-// isNotExist reports whether err says a file is absent.
-func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
