@@ -33,8 +33,20 @@ func newRecord(topic string, partition int32, r *segment.Record) Record {
 // is read, then stops. An error (a *CorruptionError for damaged data, ErrOutOfRange for an offset the log
 // does not hold) is yielded once, as the last element.
 func (db *DB) Read(topicName string, partition int32, from int64) iter.Seq2[Record, error] {
+	return db.read(topicName, partition, from, true)
+}
+
+// ReadNoCopy is Read without copying (DESIGN.md: values decoded without copying where the caller allows
+// it): each record's Key, Value and header values alias the reader's buffer and are valid only until the
+// next iteration. It is for callers that handle each record before asking for the next — a pipe to
+// stdout, a checksum — and it saves a copy of every batch and the garbage that copy makes.
+func (db *DB) ReadNoCopy(topicName string, partition int32, from int64) iter.Seq2[Record, error] {
+	return db.read(topicName, partition, from, false)
+}
+
+func (db *DB) read(topicName string, partition int32, from int64, copyRecords bool) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		r, err := db.newPartitionReader(topicName, partition, from)
+		r, err := db.newPartitionReader(topicName, partition, from, copyRecords)
 		if err != nil {
 			yield(Record{}, err)
 			return
@@ -60,7 +72,7 @@ func (db *DB) Read(topicName string, partition int32, from int64) iter.Seq2[Reco
 // files every FollowPollInterval.
 func (db *DB) Follow(ctx context.Context, topicName string, partition int32, from int64) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		r, err := db.newPartitionReader(topicName, partition, from)
+		r, err := db.newPartitionReader(topicName, partition, from, true)
 		if err != nil {
 			yield(Record{}, err)
 			return
@@ -87,7 +99,7 @@ type partitionReader struct {
 	reader *wal.Reader
 }
 
-func (db *DB) newPartitionReader(topicName string, partition int32, from int64) (*partitionReader, error) {
+func (db *DB) newPartitionReader(topicName string, partition int32, from int64, copyRecords bool) (*partitionReader, error) {
 	t, err := db.topic(topicName)
 	if err != nil {
 		return nil, err
@@ -99,7 +111,7 @@ func (db *DB) newPartitionReader(topicName string, partition int32, from int64) 
 	if err := l.Refresh(); err != nil {
 		return nil, err
 	}
-	r, err := l.NewReader(from, true)
+	r, err := l.NewReader(from, copyRecords)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@
 //   - append-concurrent: P producers each append single messages durably to mqlog, where group commit
 //     shares fsyncs between them; the same round also measures one producer, and the ratio is reported.
 //   - consume: a log of 1 KiB messages is written and synced first, then read back whole from the page
-//     cache (mqlog with DB.Read, the baseline with ReadRawLog); only the read is measured.
+//     cache (mqlog with DB.ReadNoCopy, the baseline with ReadRawLog); only the read is measured.
 //
 // Each run works in a fresh temporary directory under Config.BaseDir, removed afterwards, and lasts until
 // it has written Config.MaxMessages messages or Config.MaxDuration has passed, whichever comes first: a

@@ -149,7 +149,7 @@ func (a *app) consume(ctx context.Context, o consumeOptions, printer *recordPrin
 func (a *app) readToEnd(ctx context.Context, db *mqlog.DB, o consumeOptions, partitions []mqlog.PartitionInfo, starts []int64, printer *recordPrinter) error {
 	var printed int64
 	for i, p := range partitions {
-		for rec, err := range db.Read(o.topic, p.Partition, starts[i]) {
+		for rec, err := range db.ReadNoCopy(o.topic, p.Partition, starts[i]) { // printed before the next
 			if err != nil {
 				return err
 			}

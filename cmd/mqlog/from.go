@@ -101,7 +101,7 @@ func offsetForTime(db *mqlog.DB, topic string, p mqlog.PartitionInfo, ms int64) 
 	if p.StartOffset == p.HighWatermark {
 		return p.HighWatermark, nil
 	}
-	for rec, err := range db.Read(topic, p.Partition, p.StartOffset) {
+	for rec, err := range db.ReadNoCopy(topic, p.Partition, p.StartOffset) {
 		if err != nil {
 			return 0, err
 		}
