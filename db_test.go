@@ -95,6 +95,17 @@ func TestAppendReadReopen(t *testing.T) {
 			if n != 500-321 {
 				t.Fatalf("read %d from 321", n)
 			}
+			// ReadNoCopy gives the same records, valid during their iteration.
+			n = 0
+			for rec, err := range db.ReadNoCopy("orders", 0, 0) {
+				if err != nil || rec.Offset != int64(n) || string(rec.Value) != fmt.Sprintf("m%d", n) {
+					t.Fatalf("ReadNoCopy record %d = offset %d value %q, %v", n, rec.Offset, rec.Value, err)
+				}
+				n++
+			}
+			if n != 500 {
+				t.Fatalf("ReadNoCopy read %d, want 500", n)
+			}
 		})
 	}
 }
