@@ -127,7 +127,8 @@ func (db *DB) appendPartition(t *topic, p int32, msgs []Message) ([]Position, er
 	defer recordPool.Put(rp)
 	recs := (*rp)[:0]
 	now := time.Now().UnixMilli()
-	for _, m := range msgs {
+	for i := range msgs {
+		m := &msgs[i] // not a copy: this loop runs for every message appended
 		ts := now
 		if !m.Timestamp.IsZero() {
 			ts = m.Timestamp.UnixMilli()
