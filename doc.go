@@ -24,8 +24,8 @@
 //   - In-process members of one group split the topic's partitions (partition p to member p mod n in
 //     joining order), rebalanced on join and Close; a newly assigned partition resumes at the group's
 //     committed position.
-//   - Records returned by Read, Follow and Consumer.Next own their bytes (the wal layer can alias its read
-//     buffer; the public API copies, so nothing a caller keeps is overwritten).
+//   - Records returned by Read, Follow and Consumer.Next own their bytes, so nothing a caller keeps is
+//     overwritten; ReadNoCopy is the opt-in that skips the copy, its records valid until the next iteration.
 //   - A read-only DB (OpenReadOnly) learns topics from the directory and has no groups; Follow polls its
 //     files every FollowPollInterval, since a writer in another process sends no notification.
 package mqlog
