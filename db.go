@@ -49,6 +49,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.FS == vfs.Default {
+		o.FS = fsutil.NotWorldWritable(o.FS) // whatever the umask, nobody else may rewrite the data
+	}
 	db := &DB{dir: dir, opts: o, lock: lock}
 	db.mu.topics = make(map[string]*topic)
 	db.groups.init()

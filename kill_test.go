@@ -22,6 +22,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(killHelperEnv); dir != "" {
 		os.Exit(killHelper(dir))
 	}
+	if dir := os.Getenv(lockHelperEnv); dir != "" {
+		os.Exit(lockHelper(dir))
+	}
 	// Every goroutine the engine starts (flushers, syncers, Pebble's) must be gone after the tests.
 	goleak.VerifyTestMain(m)
 }
