@@ -3,7 +3,9 @@ package index
 import (
 	"errors"
 	"fmt"
+	"github.com/mqlog/mqlog/internal/fsutil"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 
@@ -75,7 +77,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		fs = vfs.Default
 	}
 	pebbleOpts := &pebble.Options{
-		FS:                 fs,
+		FS:                 markerOrderFS{fs},
 		Logger:             newPebbleLogger(opts.Logger),
 		MemTableSize:       memTableSize,
 		CacheSize:          cacheSize,
@@ -87,6 +89,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		// A higher version than the store's would make Open ratchet it, which is a write.
 		pebbleOpts.FormatMajorVersion = pebble.FormatMinSupported
 	}
+	if !opts.ReadOnly {
+		if err := createIfMissing(fs, dir, pebbleOpts); err != nil {
+			return nil, fmt.Errorf("mqlog/index: create %s: %w", dir, err)
+		}
+	}
 	db, err := pebble.Open(dir, pebbleOpts)
 	if err != nil {
 		return nil, fmt.Errorf("mqlog/index: open %s: %w", dir, err)
@@ -94,6 +101,35 @@ func Open(dir string, opts Options) (*Store, error) {
 	s := &Store{dir: dir, readOnly: opts.ReadOnly}
 	s.mu.db = db
 	return s, nil
+}
+
+// createIfMissing creates an empty store in dir, atomically, when dir does not exist: Pebble's own creation
+// of a new store is not crash-safe (a crash part-way can leave a manifest marker whose manifest's directory
+// entry was never synced, and Pebble then refuses to open the directory). So the store is built in
+// dir+".tmp", closed, synced and renamed into place, and the parent directory is synced; a leftover
+// dir+".tmp" is the trace of a crash during creation and is removed.
+func createIfMissing(fs vfs.FS, dir string, pebbleOpts *pebble.Options) error {
+	if _, err := fs.Stat(dir); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	tmp := dir + fsutil.TempSuffix
+	if err := fs.RemoveAll(tmp); err != nil {
+		return err
+	}
+	db, err := pebble.Open(tmp, pebbleOpts)
+	if err != nil {
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	if err := fsutil.SyncDir(fs, tmp); err != nil {
+		return err
+	}
+	if err := fs.Rename(tmp, dir); err != nil {
+		return err
+	}
+	return fsutil.SyncDir(fs, fs.PathDir(dir))
 }
 
 // Close closes the store, waiting for operations in flight. Unsynced sparse entries are flushed to
