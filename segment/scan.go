@@ -20,6 +20,9 @@ type ScanOptions struct {
 	// MinEpoch is the lowest PartitionLeaderEpoch the first batch may have; afterwards a batch's epoch must be
 	// at least the previous batch's. A violation is ErrBadEpoch.
 	MinEpoch int32
+	// IgnoreEpochs skips the epoch checks: for durable data, where a frame's epoch (not covered by the CRC)
+	// says nothing about its validity.
+	IgnoreEpochs bool
 }
 
 // ScanResult says where the valid data of a scanned range ends and why.
@@ -83,7 +86,7 @@ func Scan(r io.ReaderAt, pos, end int64, opts ScanOptions, fn func(pos int64, h 
 				Err: errorf(ErrBadOffset, "batch at offset %d, expected %d", h.BaseOffset, nextOffset)}
 			return res, nil
 		}
-		if h.PartitionLeaderEpoch < minEpoch {
+		if !opts.IgnoreEpochs && h.PartitionLeaderEpoch < minEpoch {
 			res.Stop = &CorruptionError{Path: opts.Path, Offset: framePos,
 				Err: errorf(ErrBadEpoch, "epoch %d after %d", h.PartitionLeaderEpoch, minEpoch)}
 			return res, nil

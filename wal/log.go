@@ -64,6 +64,9 @@ type segmentFile struct {
 	nextOffset   atomic.Int64 // offset after the last readable record
 	maxTimestamp atomic.Int64
 	closed       atomic.Bool // no more writes; readableEnd is the file size
+	// damage is set by a read-only opener when a closed segment's frames stop being valid before its end:
+	// readers read up to readableEnd, then get this *segment.CorruptionError.
+	damage atomic.Pointer[segment.CorruptionError]
 }
 
 // pendingFrame describes one batch queued for the flusher.

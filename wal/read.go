@@ -19,6 +19,7 @@ type Reader struct {
 	seg        *segmentFile
 	sr         *segment.Reader
 	expectBase int64 // when >= 0, the base offset the first batch read must have (an index entry's promise)
+	prevLast   int64 // last offset of the batch read before, -1 after positioning: batches must follow it
 	batch      []segment.Record
 	i          int
 }
@@ -34,7 +35,7 @@ func (l *Log) NewReader(from int64, copyRecords bool) (*Reader, error) {
 	if start, hw := l.StartOffset(), l.HighWatermark(); from < start || from > hw {
 		return nil, fmt.Errorf("%w: offset %d, log holds [%d, %d)", ErrOutOfRange, from, start, hw)
 	}
-	return &Reader{log: l, next: from, copy: copyRecords, expectBase: -1}, nil
+	return &Reader{log: l, next: from, copy: copyRecords, expectBase: -1, prevLast: -1}, nil
 }
 
 // Offset returns the offset the reader reads next.
@@ -69,7 +70,7 @@ func (r *Reader) SetOffset(offset int64) error {
 	if start, hw := r.log.StartOffset(), r.log.HighWatermark(); offset < start || offset > hw {
 		return fmt.Errorf("%w: offset %d, log holds [%d, %d)", ErrOutOfRange, offset, start, hw)
 	}
-	r.next, r.seg, r.sr, r.batch, r.i = offset, nil, nil, r.batch[:0], 0
+	r.next, r.seg, r.sr, r.batch, r.i, r.prevLast = offset, nil, nil, r.batch[:0], 0, -1
 	return nil
 }
 
@@ -87,12 +88,15 @@ func (r *Reader) readBatch() error {
 			// The sparse index is derived data: if its entry does not match, read from the segment start.
 			r.log.opts.Logger.Warn("mqlog: sparse index entry does not match segment; scanning", "path", r.seg.path, "position", pos)
 			r.sr = r.newSegmentReader(r.seg, 0)
-			r.expectBase = -1
+			r.expectBase, r.prevLast = -1, -1
 			continue
 		}
 		r.expectBase = -1
 		switch {
 		case err == nil:
+			if err := r.checkOffsets(pos, &b.Header); err != nil {
+				return err
+			}
 			if b.Header.LastOffset() < r.next {
 				continue
 			}
@@ -102,22 +106,49 @@ func (r *Reader) readBatch() error {
 				return &segment.CorruptionError{Path: r.seg.path, Offset: pos, Err: err}
 			}
 			return nil
-		case errors.Is(err, io.EOF) || (r.log.readOnly && errors.Is(err, io.ErrUnexpectedEOF)):
+		case errors.Is(err, io.EOF) || (r.log.readOnly && !r.seg.closed.Load() && errors.Is(err, io.ErrUnexpectedEOF)):
+			// (A read-only reader may see the last segment's frame that the writer has not finished.)
 			if end := r.seg.readableEnd.Load(); r.sr.Pos() < end {
 				r.sr = r.newSegmentReader(r.seg, r.sr.Pos())
 				continue
 			}
 			if r.seg.closed.Load() {
+				if damage := r.seg.damage.Load(); damage != nil {
+					return damage
+				}
 				if next := r.log.segmentAfter(r.seg); next != nil {
 					r.seg, r.sr = next, r.newSegmentReader(next, 0)
 					continue
 				}
 			}
 			return io.EOF
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return &segment.CorruptionError{Path: r.seg.path, Offset: pos,
+				Err: fmt.Errorf("%w: frame runs past the segment's end at byte %d", segment.ErrTruncated, r.seg.readableEnd.Load())}
 		default:
 			return err
 		}
 	}
+}
+
+// checkOffsets checks a batch's offsets against the segment's name and the batch read before it: offsets
+// strictly increase, without gaps unless the log is compacted, and a segment's first batch starts at or
+// after the offset in its name (DESIGN.md decision 1). A violation is corruption at the batch's position.
+func (r *Reader) checkOffsets(pos int64, h *segment.BatchHeader) error {
+	var problem string
+	switch {
+	case pos == 0 && h.BaseOffset < r.seg.base:
+		problem = fmt.Sprintf("first batch at offset %d, below the segment's name %d", h.BaseOffset, r.seg.base)
+	case r.prevLast >= 0 && h.BaseOffset <= r.prevLast:
+		problem = fmt.Sprintf("batch at offset %d after a batch ending at %d", h.BaseOffset, r.prevLast)
+	case r.prevLast >= 0 && !r.log.opts.Compacted && h.BaseOffset != r.prevLast+1:
+		problem = fmt.Sprintf("batch at offset %d after a batch ending at %d: a gap", h.BaseOffset, r.prevLast)
+	}
+	if problem != "" {
+		return &segment.CorruptionError{Path: r.seg.path, Offset: pos, Err: fmt.Errorf("%w: %s", segment.ErrBadOffset, problem)}
+	}
+	r.prevLast = h.LastOffset()
+	return nil
 }
 
 // position finds the segment and byte position to read r.next from.

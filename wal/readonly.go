@@ -47,6 +47,7 @@ func (l *Log) Refresh() error {
 	if n := len(l.segs.list); n > 0 {
 		known = l.segs.list[n-1].base
 	}
+	opening := len(l.segs.list) == 0
 	for _, b := range bases {
 		if b <= known {
 			continue
@@ -58,13 +59,16 @@ func (l *Log) Refresh() error {
 		s.nextOffset.Store(b)
 		if n := len(l.segs.list); n > 0 {
 			last := l.segs.list[n-1]
-			// The writer rolled: the previous last segment is complete.
-			if err := l.advanceReadOnly(last); err != nil {
+			if opening {
+				// A segment found at open with a later one after it is closed: readable to its size, and its
+				// frames are checked as they are read (CRC, offsets), not scanned now.
+				if err := l.takeClosedReadOnly(last, b); err != nil {
+					return err
+				}
+			} else if err := l.closeReadOnly(last); err != nil {
+				// The writer rolled since the last refresh: the rest of its last segment is complete.
 				return err
 			}
-			last.closed.Store(true)
-		} else {
-			l.startOffset.Store(b)
 		}
 		l.segs.list = append(l.segs.list, s)
 	}
@@ -72,18 +76,51 @@ func (l *Log) Refresh() error {
 		return nil
 	}
 	l.startOffset.Store(l.segs.list[0].base)
-	for _, s := range l.segs.list[:len(l.segs.list)-1] {
-		if !s.closed.Load() {
-			// Segments found at open, before the last, are closed: readable to their size.
-			info, err := s.file.Stat()
-			if err != nil {
-				return err
-			}
-			s.readableEnd.Store(info.Size())
-			s.closed.Store(true)
-		}
-	}
 	return l.advanceReadOnly(l.segs.list[len(l.segs.list)-1])
+}
+
+// takeClosedReadOnly marks s, found at open before the segment starting at nextBase, as closed and readable
+// to its size.
+func (l *Log) takeClosedReadOnly(s *segmentFile, nextBase int64) error {
+	info, err := s.file.Stat()
+	if err != nil {
+		return err
+	}
+	s.readableEnd.Store(info.Size())
+	s.nextOffset.Store(nextBase)
+	s.closed.Store(true)
+	return nil
+}
+
+// closeReadOnly marks s closed after the writer rolled past it. The bytes after its readable end are durable
+// now and must all be valid frames; where they stop being valid, readers get the corruption once they have
+// read what comes before it. Epochs are not checked: the data is durable (DESIGN.md decision 6).
+func (l *Log) closeReadOnly(s *segmentFile) error {
+	info, err := s.file.Stat()
+	if err != nil {
+		return err
+	}
+	from := s.readableEnd.Load()
+	expect := s.nextOffset.Load()
+	res, err := segment.Scan(s.file, from, info.Size(), segment.ScanOptions{
+		Path: s.path, Limits: l.opts.Limits, NextOffset: expect, Contiguous: !l.opts.Compacted, IgnoreEpochs: true,
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("mqlog/wal: scan %s: %w", s.path, err)
+	}
+	if res.Batches > 0 {
+		l.publish(s, res.ValidEnd, res.LastOffset+1, max(s.maxTimestamp.Load(), res.MaxTimestamp))
+	}
+	var ce *segment.CorruptionError
+	switch {
+	case res.Stop == nil:
+	case errors.As(res.Stop, &ce):
+		s.damage.Store(ce)
+	default: // zeros where a closed segment must hold frames
+		s.damage.Store(&segment.CorruptionError{Path: s.path, Offset: res.ValidEnd, Err: res.Stop})
+	}
+	s.closed.Store(true)
+	return nil
 }
 
 // advanceReadOnly scans s from its readable end to its current size and publishes what is valid there.
