@@ -27,14 +27,17 @@ bench:
 bench-quick:
 	$(GO) run ./cmd/mqlog bench --quick
 
-# Every fuzz target for FUZZTIME each (go test -fuzz takes one target per run).
+# Every fuzz target for FUZZTIME each (go test -fuzz takes one target per run), printing each target's final
+# execution count; a failing input is kept in the package's testdata/fuzz and the run stops.
 fuzz:
 	@set -e; for pkg in ./segment ./wal .; do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-			echo "== $$pkg $$target"; \
-			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+			echo "== $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg > .fuzz.log 2>&1 \
+				|| { cat .fuzz.log; exit 1; }; \
+			grep '^fuzz: elapsed' .fuzz.log | tail -1; \
 		done; \
-	done
+	done; rm -f .fuzz.log
 
 # The long versions of the crash, torn-tail and kill tests.
 torture:
