@@ -46,14 +46,19 @@ func (l *Log) flushLoop() {
 
 		if err == nil {
 			if err = l.flush(buf, frames, syncRequested); err != nil {
-				l.mu.Lock()
-				l.mu.err = err
-				l.mu.Unlock()
+				l.setErr(err)
 			}
 		}
 		gen.err = err
 		close(gen.done)
 		f.spare, f.spareFrames = buf[:0], frames[:0]
+		// The sparse index entries of what was just published are derived data (DESIGN.md decision 2):
+		// stored after the appenders are released, off their latency.
+		if err == nil {
+			if err := l.flushEntries(); err != nil {
+				l.setErr(err)
+			}
+		}
 	}
 }
 
@@ -85,7 +90,14 @@ func (l *Log) flush(buf []byte, frames []pendingFrame, syncRequested bool) error
 		}
 	}
 	l.publish(f.active, f.writer.Pos(), f.nextOffset, f.maxTimestamp)
-	return l.flushEntries()
+	return nil
+}
+
+// setErr makes err the log's sticky error.
+func (l *Log) setErr(err error) {
+	l.mu.Lock()
+	l.mu.err = err
+	l.mu.Unlock()
 }
 
 // noteFrame accounts for a frame about to be written at pos of the active segment.
