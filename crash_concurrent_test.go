@@ -139,5 +139,5 @@ func TestConcurrentCrash(t *testing.T) {
 		}
 		db.Close()
 	}
-	t.Logf("%d crash images checked", len(imgs))
+	t.Logf("%d crash points (concurrent) checked", len(imgs))
 }

@@ -333,7 +333,7 @@ func TestCrashInsideRecovery(t *testing.T) {
 	messages, every := 60, 5
 	switch {
 	case torture():
-		messages, every = 400, 1
+		messages, every = 200, 2
 	case testing.Short():
 		messages, every = 24, 7
 	}
