@@ -73,15 +73,35 @@ func (r *Reader) SetOffset(offset int64) error {
 	return nil
 }
 
-// readBatch decodes the next batch that holds records at or after r.next.
+// readBatch decodes the next batch that holds records at or after r.next. It holds a reference on the
+// segment it reads while it reads (refs.go); a segment retired since the last call is left for the one that
+// now holds r.next.
 func (r *Reader) readBatch() error {
-	limits := r.log.opts.Limits
 	for {
-		if r.sr == nil {
+		if r.sr == nil || r.seg.retired.Load() {
 			if err := r.position(); err != nil {
 				return err
 			}
 		}
+		seg := r.seg
+		if !seg.acquire() {
+			r.sr = nil // retired and closed since position found it: look again
+			continue
+		}
+		done, err := r.readPinned()
+		seg.release()
+		if done || err != nil {
+			return err
+		}
+	}
+}
+
+// readPinned reads from r.seg, on which the caller holds a reference. It returns done when a batch was
+// decoded or the readable end was reached (io.EOF), and done false when the caller must go on (the reader
+// moved to the next segment).
+func (r *Reader) readPinned() (done bool, err error) {
+	limits := r.log.opts.Limits
+	for {
 		pos, b, err := r.sr.Next()
 		if r.expectBase >= 0 && (err != nil || b.Header.BaseOffset != r.expectBase) {
 			// The sparse index is derived data: if its entry does not match, read from the segment start.
@@ -99,9 +119,9 @@ func (r *Reader) readBatch() error {
 			r.batch, err = b.Records(r.batch[:0], r.copy, limits)
 			r.i = 0
 			if err != nil {
-				return &segment.CorruptionError{Path: r.seg.path, Offset: pos, Err: err}
+				return true, &segment.CorruptionError{Path: r.seg.path, Offset: pos, Err: err}
 			}
-			return nil
+			return true, nil
 		case errors.Is(err, io.EOF) || (r.log.readOnly && errors.Is(err, io.ErrUnexpectedEOF)):
 			if end := r.seg.readableEnd.Load(); r.sr.Pos() < end {
 				r.sr = r.newSegmentReader(r.seg, r.sr.Pos())
@@ -110,18 +130,29 @@ func (r *Reader) readBatch() error {
 			if r.seg.closed.Load() {
 				if next := r.log.segmentAfter(r.seg); next != nil {
 					r.seg, r.sr = next, r.newSegmentReader(next, 0)
-					continue
+					return false, nil
+				}
+				if r.seg.retired.Load() {
+					r.sr = nil // replaced or deleted while being read: find the offset again
+					return false, nil
 				}
 			}
-			return io.EOF
+			return true, io.EOF
 		default:
-			return err
+			return true, err
 		}
 	}
 }
 
 // position finds the segment and byte position to read r.next from.
+//
+// A reader whose offset is below the log's start (retention deleted the segments it was reading) gets
+// ErrOutOfRange, as a Kafka fetch below the log start offset does; the caller decides where to go on from
+// (Log.StartOffset, or a committed position).
 func (r *Reader) position() error {
+	if start := r.log.StartOffset(); r.next < start {
+		return fmt.Errorf("%w: offset %d is below the log start %d (deleted by retention)", ErrOutOfRange, r.next, start)
+	}
 	seg, _ := r.log.segmentFor(r.next)
 	if seg == nil {
 		return fmt.Errorf("%w: offset %d is before the log's first segment", ErrOutOfRange, r.next)
