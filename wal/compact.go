@@ -38,17 +38,17 @@ type CompactOptions struct {
 
 // CompactResult says what Compact did (or, with DryRun, would do) to the log's closed segments.
 type CompactResult struct {
-	Passes         int   // passes run (with DryRun: passes a real run needs)
-	Exact          bool  // false for a dry run that needs more than one pass: "after" counts only the first
-	SegmentsBefore int   // closed segments compacted
-	SegmentsAfter  int   // segments that replace them
-	RecordsBefore  int64 // records in them
-	RecordsAfter   int64
-	BytesBefore    int64
-	BytesAfter     int64
-	Tombstones     int64 // tombstones removed (past DeleteRetention)
-	BytesRead      int64 // I/O done, for throughput figures
-	BytesWritten   int64
+	Passes         int   `json:"passes"`          // passes run (with DryRun: passes a real run needs)
+	Exact          bool  `json:"exact"`           // false for a dry run that needs more than one pass: "after" counts only the first
+	SegmentsBefore int   `json:"segments_before"` // closed segments compacted
+	SegmentsAfter  int   `json:"segments_after"`  // segments that replace them
+	RecordsBefore  int64 `json:"records_before"`  // records in them
+	RecordsAfter   int64 `json:"records_after"`
+	BytesBefore    int64 `json:"bytes_before"`
+	BytesAfter     int64 `json:"bytes_after"`
+	Tombstones     int64 `json:"tombstones"` // tombstones removed (past DeleteRetention)
+	BytesRead      int64 `json:"bytes_read"` // I/O done, for throughput figures
+	BytesWritten   int64 `json:"bytes_written"`
 }
 
 // Compact rewrites the log's closed segments keeping only the latest record of each key (Kafka's log

@@ -26,10 +26,10 @@ type Retention struct {
 
 // DeleteResult says what DeleteSegments removed (or, for PlanRetention, would remove).
 type DeleteResult struct {
-	Segments    int   // segment files deleted
-	Offsets     int64 // offsets the deleted segments spanned (records, but for a compacted log's gaps)
-	Bytes       int64 // bytes freed
-	StartOffset int64 // the log's start offset after the delete
+	Segments    int   `json:"segments"`     // segment files deleted
+	Offsets     int64 `json:"offsets"`      // offsets the deleted segments spanned (records, but for a compacted log's gaps)
+	Bytes       int64 `json:"bytes"`        // bytes freed
+	StartOffset int64 `json:"start_offset"` // the log's start offset after the delete
 }
 
 // PlanRetention returns what DeleteSegments(ret) would delete now, changing nothing.
