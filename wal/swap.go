@@ -32,8 +32,8 @@ func (l *Log) cleanedPath(base int64) string { return l.segmentPath(base) + clea
 //  3. Swap the read handles (readers move to the new files by offset) and save the state without the
 //     pending swap.
 //
-// Appends go on throughout: only a roll, which saves the state too, waits for l.state. An error after the
-// commit point stops the log (fail-stop): the next Open finishes the swap.
+// Appends go on throughout: only a roll, which saves the state too, waits for l.state. An error at or after
+// the commit point stops the log (fail-stop): the next Open finishes the swap if the commit is durable.
 func (l *Log) swapSegments(old, replacement []closedSegment) error {
 	l.state.Lock()
 	defer l.state.Unlock()
@@ -55,7 +55,9 @@ func (l *Log) swapSegments(old, replacement []closedSegment) error {
 		}
 	}
 	if err := l.saveStateLocked(st); err != nil {
-		return err // nothing changed on disk: the old segments stand
+		// The commit may or may not be durable: stop, keep the .cleaned files, and let Open decide from
+		// the state it finds (finish the swap, or remove them).
+		return l.stop(failStop("commit swap", l.opts.Dir, err))
 	}
 	if err := l.finishSwap(st.swap); err != nil {
 		return l.stop(failStop("swap segments", l.opts.Dir, err))
