@@ -75,17 +75,19 @@ func BenchmarkCompaction(b *testing.B) {
 }
 
 // BenchmarkAppendDuringCompaction measures the append latency of 8 producers (SyncAlways, one 100-byte
-// keyed message per Append, 1 MiB segments) on a compacted topic prefilled with 32 MiB, with compaction
-// running in a loop the whole time ("compacting") and without it ("idle"). One op is one Append; the
-// latencies are per Append, in microseconds.
+// keyed message per Append, 1 MiB segments) on a compacted topic prefilled with 32 MiB, without compaction
+// ("idle"), and with compaction running back to back the whole time, unlimited ("compacting") or limited
+// to 20 MB/s of I/O ("compacting-20MBps"). One op is one Append; the latencies are per Append, in
+// microseconds.
 func BenchmarkAppendDuringCompaction(b *testing.B) {
-	for _, compacting := range []bool{false, true} {
-		name := "idle"
-		if compacting {
-			name = "compacting"
-		}
-		b.Run(name, func(b *testing.B) {
-			db := openCompactionBenchDB(b, mqlog.SyncAlways, 1<<20, mqlog.Options{})
+	for _, mode := range []struct {
+		name           string
+		compacting     bool
+		bytesPerSecond int64
+	}{{"idle", false, 0}, {"compacting", true, 0}, {"compacting-20MBps", true, 20e6}} {
+		compacting := mode.compacting
+		b.Run(mode.name, func(b *testing.B) {
+			db := openCompactionBenchDB(b, mqlog.SyncAlways, 1<<20, mqlog.Options{CompactionBytesPerSecond: mode.bytesPerSecond})
 			defer db.Close()
 			fillCompacted(b, db, 32<<20, 1024, 10_000)
 			ctx, cancel := context.WithCancel(context.Background())

@@ -32,13 +32,14 @@ func (l *Log) cleanedPath(base int64) string { return l.segmentPath(base) + clea
 //  3. Swap the read handles (readers move to the new files by offset) and save the state without the
 //     pending swap.
 //
-// Appends go on throughout: only a roll, which saves the state too, waits for l.state. An error at or after
+// Appends go on throughout: the state lock is held only for each of the two state saves, and only a roll
+// (which saves the state too) waits for it. An error at or after
 // the commit point stops the log (fail-stop): the next Open finishes the swap if the commit is durable.
 func (l *Log) swapSegments(old, replacement []closedSegment) error {
 	l.state.Lock()
-	defer l.state.Unlock()
 	saved := l.state.saved
 	if len(saved.closed) < len(old) || !slices.Equal(saved.closed[:len(old)], old) {
+		l.state.Unlock()
 		return errors.New("mqlog/wal: closed segments changed during compaction")
 	}
 	st := saved
@@ -54,19 +55,28 @@ func (l *Log) swapSegments(old, replacement []closedSegment) error {
 			st.swap.removed = append(st.swap.removed, c.base)
 		}
 	}
-	if err := l.saveStateLocked(st); err != nil {
+	err := l.saveStateLocked(st)
+	l.state.Unlock()
+	if err != nil {
 		// The commit may or may not be durable: stop, keep the .cleaned files, and let Open decide from
 		// the state it finds (finish the swap, or remove them).
 		return l.stop(failStop("commit swap", l.opts.Dir, err))
 	}
+	// From here a roll may save the state again: it keeps the pending swap, which is still true, until
+	// the save below clears it. Retention, the only other writer of the closed list's prefix, waits for
+	// the maintenance lock that the caller holds.
 	if err := l.finishSwap(st.swap); err != nil {
 		return l.stop(failStop("swap segments", l.opts.Dir, err))
 	}
 	if err := l.replaceHandles(old, replacement); err != nil {
 		return l.stop(failStop("open compacted segment", l.opts.Dir, err))
 	}
-	st.swap = pendingSwap{}
-	if err := l.saveStateLocked(st); err != nil {
+	l.state.Lock()
+	done := l.state.saved
+	done.swap = pendingSwap{}
+	err = l.saveStateLocked(done)
+	l.state.Unlock()
+	if err != nil {
 		return l.stop(failStop("record swap", l.opts.Dir, err))
 	}
 	return nil
