@@ -35,6 +35,8 @@ type DB struct {
 		topics map[string]*topic
 	}
 	groups groupRegistry
+	// cleaner applies retention and compaction in the background (retention.go).
+	cleaner cleaner
 }
 
 // Open opens the data directory dir for reading and writing, creating it when it is missing. It takes the
@@ -59,6 +61,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		db.closeAll()
 		return nil, err
 	}
+	db.startCleaner()
 	return db, nil
 }
 
@@ -156,6 +159,7 @@ func (db *DB) Close() error {
 	}
 	db.mu.closed = true
 	db.mu.Unlock()
+	db.stopCleaner()
 	return db.closeAll()
 }
 

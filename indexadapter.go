@@ -36,3 +36,8 @@ func (p partitionIndex) FloorEntry(offset int64) (wal.IndexEntry, bool, error) {
 func (p partitionIndex) DeleteEntriesFrom(offset int64) error {
 	return p.store.DeleteEntriesFrom(p.topic, p.partition, offset)
 }
+
+// DeleteEntriesBefore implements wal.EntryTrimmer: retention drops the entries of deleted segments.
+func (p partitionIndex) DeleteEntriesBefore(offset int64) error {
+	return p.store.DeleteEntriesBefore(p.topic, p.partition, offset)
+}

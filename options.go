@@ -47,6 +47,16 @@ type Options struct {
 	MaxMessageBytes int
 	// Logger receives notes on recovery (a cut torn tail) and Pebble's logging. Nil is silent.
 	Logger *slog.Logger
+
+	// RetentionCheckInterval is how often the background cleaner applies each topic's retention limits
+	// and compacts its compacted topics (docs/RETENTION.md); default 5 minutes (Kafka's
+	// log.retention.check.interval.ms), negative turns the cleaner off.
+	RetentionCheckInterval time.Duration
+	// CompactionMapBytes bounds the key map of a compaction (default 16 MiB); more keys than fit take
+	// several passes.
+	CompactionMapBytes int64
+	// CompactionBytesPerSecond limits the I/O of compaction (bytes read plus written); 0 is unlimited.
+	CompactionBytesPerSecond int64
 }
 
 func (o *Options) withDefaults() Options {
@@ -84,6 +94,12 @@ type TopicConfig struct {
 	RetentionBytes int64         `json:"retention_bytes,omitempty"` // per partition; 0 = unlimited
 	RetentionMs    int64         `json:"retention_ms,omitempty"`    // 0 = unlimited
 	CleanupPolicy  CleanupPolicy `json:"cleanup_policy"`
+	// DeleteRetentionMs is how long compaction keeps a tombstone (a null value) after its timestamp, as
+	// Kafka's delete.retention.ms; 0 = the default, 24 hours.
+	DeleteRetentionMs int64 `json:"delete_retention_ms,omitempty"`
+	// RetentionPolicy adds retention by consumption: RetentionInterest deletes closed segments that every
+	// consumer group of the topic has consumed (NATS JetStream's InterestPolicy). Empty = RetentionLimits.
+	RetentionPolicy RetentionPolicy `json:"retention_policy,omitempty"`
 }
 
 // Default topic settings.

@@ -111,8 +111,8 @@ func (db *DB) CreateTopic(name string, cfg TopicConfig) error {
 		return err
 	}
 	cfg = cfg.withDefaults()
-	if cfg.CleanupPolicy != CleanupDelete && cfg.CleanupPolicy != CleanupCompact {
-		return fmt.Errorf("mqlog: unknown cleanup policy %q", cfg.CleanupPolicy)
+	if err := cfg.validate(); err != nil {
+		return err
 	}
 	_, err := db.createTopic(name, cfg)
 	return err
@@ -169,7 +169,7 @@ func (db *DB) TopicConfig(name string) (TopicConfig, error) {
 	if err != nil {
 		return TopicConfig{}, err
 	}
-	return t.config, nil
+	return db.configOf(t), nil
 }
 
 // PartitionInfo describes one partition's log.

@@ -43,6 +43,16 @@
 // OpenReadOnly reads a log without the index and without writing anything, scanning only the last
 // segment to find its valid end; Refresh follows a writer in another process.
 //
-// Not yet here (later issues): retention deletes and compaction, which will need reference counts on the
-// read handles that readers hold; a time index lookup; durable-state saves more often than at rolls.
+// # Retention and compaction
+//
+// DeleteSegments removes the oldest closed segments by size, age or consumption (Retention), raising the
+// start offset durably before any file goes. Compact rewrites closed segments keeping each key's latest
+// record, with a bounded key map (several passes when it fills), merging small outputs, and replaces them
+// with a committed swap: ".cleaned" files, synced; the state with the pending swap, synced (the commit
+// point); renames and removes; directory fsync; then the state without it. Open finishes a committed swap
+// and removes uncommitted ".cleaned" files, so a crash leaves the old segments or the new ones. Segment
+// read handles are reference counted (refs.go): a Reader holds one only while it reads a batch, and moves
+// to a replacement segment by offset, or gets ErrOutOfRange below a raised start. See docs/RETENTION.md.
+//
+// Not yet here (later issues): a time index lookup; durable-state saves more often than at rolls.
 package wal

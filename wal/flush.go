@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -13,7 +14,6 @@ type flusherState struct {
 	active       *segmentFile
 	file         vfs.File // write handle of the active segment
 	writer       *segment.Writer
-	closed       []closedSegment
 	nextOffset   int64 // offset after the last written record
 	maxTimestamp int64
 	lastEntryPos int64 // position of the last sparse index entry in the active segment
@@ -69,7 +69,7 @@ func (l *Log) flush(buf []byte, frames []pendingFrame, syncRequested bool) error
 	runStart, off := 0, 0
 	for _, fr := range frames {
 		runBytes := int64(off - runStart)
-		if pos := f.writer.Pos() + runBytes; pos > 0 && pos+int64(fr.size) > l.opts.SegmentBytes {
+		if pos := f.writer.Pos() + runBytes; pos > 0 && pos+int64(fr.size) > l.segmentBytes.Load() {
 			if err := l.write(buf[runStart:off]); err != nil {
 				return err
 			}
@@ -168,7 +168,6 @@ func (l *Log) roll(newBase int64) error {
 	if err != nil {
 		return failStop("close", old.path, err)
 	}
-	f.closed = append(f.closed, closedSegment{base: old.base, size: size, nextOffset: f.nextOffset, maxTimestamp: f.maxTimestamp})
 	if err := l.flushEntries(); err != nil {
 		return err
 	}
@@ -180,7 +179,7 @@ func (l *Log) roll(newBase int64) error {
 	}
 	f.file = wf
 	if !l.opts.NoPreallocate {
-		if err := fsutil.Preallocate(wf, l.opts.SegmentBytes); err != nil {
+		if err := fsutil.Preallocate(wf, l.segmentBytes.Load()); err != nil {
 			return failStop("preallocate", path, err)
 		}
 	}
@@ -190,7 +189,13 @@ func (l *Log) roll(newBase int64) error {
 	if err := fsutil.SyncDir(l.opts.FS, l.opts.Dir); err != nil {
 		return failStop("fsync directory", l.opts.Dir, err)
 	}
-	if err := l.saveState(newBase, 0, false); err != nil {
+	l.state.Lock()
+	st := l.state.saved
+	st.closed = append(slices.Clone(st.closed), closedSegment{base: old.base, size: size, nextOffset: f.nextOffset, maxTimestamp: f.maxTimestamp})
+	st.activeBase, st.position, st.nextOffset, st.clean = newBase, 0, f.nextOffset, false
+	err = l.saveStateLocked(st)
+	l.state.Unlock()
+	if err != nil {
 		return failStop("record roll", path, err)
 	}
 	next, err := l.openSegmentFile(newBase)

@@ -46,6 +46,19 @@ type Log struct {
 		gen           *flushGeneration // the generation that pending will be flushed in
 	}
 
+	// state is the durable state as last saved. Every save goes through saveStateLocked with state held,
+	// so that a roll (which adds a closed segment) and retention or compaction (which remove or replace
+	// closed segments) never save over each other.
+	state struct {
+		sync.Mutex
+		saved durableState
+	}
+	// maintenance serializes retention and compaction of this log (one at a time); appends never take it.
+	maintenance sync.Mutex
+	// settings that AlterTopic may change while the log is open.
+	segmentBytes atomic.Int64
+	compacted    atomic.Bool
+
 	flusher     flusherState // owned by the flusher goroutine while it runs
 	flusherDone chan struct{}
 	syncerStop  chan struct{}
@@ -67,6 +80,11 @@ type segmentFile struct {
 	// damage is set by a read-only opener when a closed segment's frames stop being valid before its end:
 	// readers read up to readableEnd, then get this *segment.CorruptionError.
 	damage atomic.Pointer[segment.CorruptionError]
+
+	// refs counts the holders of file: one for the log's segment list while the segment is in it, plus one
+	// per reader in the middle of a read. The file is closed when it drops to zero (see refs.go).
+	refs    atomic.Int64
+	retired atomic.Bool // removed from the list (deleted by retention or replaced by compaction)
 }
 
 // pendingFrame describes one batch queued for the flusher.
@@ -180,7 +198,9 @@ func (l *Log) openSegmentFile(base int64) (*segmentFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mqlog/wal: open segment: %w", err)
 	}
-	return &segmentFile{base: base, path: path, file: f}, nil
+	s := &segmentFile{base: base, path: path, file: f}
+	s.refs.Store(1)
+	return s, nil
 }
 
 func (l *Log) closeSegments() error {
@@ -188,7 +208,7 @@ func (l *Log) closeSegments() error {
 	defer l.segs.Unlock()
 	var first error
 	for _, s := range l.segs.list {
-		if err := s.file.Close(); err != nil && first == nil {
+		if err := s.retire(); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -15,6 +15,8 @@ func newLog(opts Options, readOnly bool) *Log {
 	l.mu.cond.L = &l.mu.Mutex
 	l.mu.gen = newFlushGeneration()
 	l.notify.ch = make(chan struct{})
+	l.segmentBytes.Store(opts.SegmentBytes)
+	l.compacted.Store(opts.Compacted)
 	return l
 }
 
@@ -31,10 +33,6 @@ func Open(opts Options) (*Log, error) {
 	if err := fsutil.MkdirAllSynced(o.FS, o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("mqlog/wal: create %s: %w", o.Dir, err)
 	}
-	bases, err := listSegments(o.FS, o.Dir, true, o.Logger)
-	if err != nil {
-		return nil, err
-	}
 	blob, err := o.Index.LoadState()
 	if err != nil {
 		return nil, fmt.Errorf("mqlog/wal: load state of %s: %w", o.Dir, err)
@@ -44,6 +42,14 @@ func Open(opts Options) (*Log, error) {
 		if st, err = decodeState(blob); err != nil {
 			return nil, fmt.Errorf("%s: %w", o.Dir, err)
 		}
+	}
+	// A replacement committed in the state is finished before the directory is read (swap.go).
+	if err := l.finishSwap(st.swap); err != nil {
+		return nil, err
+	}
+	bases, err := listSegments(o.FS, o.Dir, true, o.Logger)
+	if err != nil {
+		return nil, err
 	}
 	r, err := l.recover(st, blob != nil, bases)
 	if err != nil {
@@ -72,11 +78,14 @@ func Open(opts Options) (*Log, error) {
 		startOffset = max(startOffset, r.activeBase)
 	}
 	l.startOffset.Store(startOffset)
-	l.flusher.closed = r.closed
 	l.flusher.nextOffset = r.nextOffset
 	l.flusher.maxTimestamp = r.maxTs
 	l.mu.nextOffset = r.nextOffset
-	if err := l.saveState(r.activeBase, r.position, false); err != nil {
+	l.state.Lock()
+	err = l.saveStateLocked(durableState{activeBase: r.activeBase, position: r.position, nextOffset: r.nextOffset,
+		startOffset: startOffset, closed: r.closed})
+	l.state.Unlock()
+	if err != nil {
 		return nil, err
 	}
 	if err := l.openSegments(r); err != nil {
@@ -111,7 +120,7 @@ func (l *Log) openSegments(r recovery) error {
 		return err
 	}
 	if !l.opts.NoPreallocate {
-		if err := fsutil.Preallocate(wf, l.opts.SegmentBytes); err != nil {
+		if err := fsutil.Preallocate(wf, l.segmentBytes.Load()); err != nil {
 			wf.Close()
 			return fmt.Errorf("mqlog/wal: preallocate %s: %w", active.path, err)
 		}
@@ -123,20 +132,14 @@ func (l *Log) openSegments(r recovery) error {
 	return nil
 }
 
-// saveState records the durable point, synced (DESIGN.md decision 6).
-func (l *Log) saveState(activeBase, position int64, clean bool) error {
-	st := durableState{
-		activeBase:  activeBase,
-		position:    position,
-		nextOffset:  l.flusher.nextOffset,
-		epoch:       l.epoch,
-		clean:       clean,
-		startOffset: l.startOffset.Load(),
-		closed:      l.flusher.closed,
-	}
+// saveStateLocked records st, with this open's epoch, as the durable state, synced (DESIGN.md decision 6),
+// and remembers it as the last saved. l.state is held.
+func (l *Log) saveStateLocked(st durableState) error {
+	st.epoch = l.epoch
 	if err := l.opts.Index.SaveState(st.encode()); err != nil {
 		return fmt.Errorf("mqlog/wal: save state of %s: %w", l.opts.Dir, err)
 	}
+	l.state.saved = st
 	return nil
 }
 
@@ -188,6 +191,9 @@ func (l *Log) Close() error {
 		<-l.syncerDone
 	}
 	<-l.flusherDone
+	// Wait for a retention or compaction in progress (it stops early once closing is set).
+	l.maintenance.Lock()
+	defer l.maintenance.Unlock()
 
 	l.mu.Lock()
 	err := l.mu.err
@@ -196,7 +202,11 @@ func (l *Log) Close() error {
 	if err == nil {
 		err = l.finishActive()
 		if err == nil {
-			err = l.saveState(f.active.base, f.writer.Pos(), true)
+			l.state.Lock()
+			st := l.state.saved
+			st.activeBase, st.position, st.nextOffset, st.clean = f.active.base, f.writer.Pos(), f.nextOffset, true
+			err = l.saveStateLocked(st)
+			l.state.Unlock()
 		}
 	}
 	if f.file != nil {
@@ -221,6 +231,13 @@ func (l *Log) finishActive() error {
 		return failStop("sync", f.active.path, err)
 	}
 	return nil
+}
+
+// isClosing reports whether Close has begun: long maintenance work stops early.
+func (l *Log) isClosing() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.closing
 }
 
 func (l *Log) isClosed() bool {

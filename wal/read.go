@@ -74,15 +74,35 @@ func (r *Reader) SetOffset(offset int64) error {
 	return nil
 }
 
-// readBatch decodes the next batch that holds records at or after r.next.
+// readBatch decodes the next batch that holds records at or after r.next. It holds a reference on the
+// segment it reads while it reads (refs.go); a segment retired since the last call is left for the one that
+// now holds r.next.
 func (r *Reader) readBatch() error {
-	limits := r.log.opts.Limits
 	for {
-		if r.sr == nil {
+		if r.sr == nil || r.seg.retired.Load() {
 			if err := r.position(); err != nil {
 				return err
 			}
 		}
+		seg := r.seg
+		if !seg.acquire() {
+			r.sr = nil // retired and closed since position found it: look again
+			continue
+		}
+		done, err := r.readPinned()
+		seg.release()
+		if done || err != nil {
+			return err
+		}
+	}
+}
+
+// readPinned reads from r.seg, on which the caller holds a reference. It returns done when a batch was
+// decoded or the readable end was reached (io.EOF), and done false when the caller must go on (the reader
+// moved to the next segment).
+func (r *Reader) readPinned() (done bool, err error) {
+	limits := r.log.opts.Limits
+	for {
 		pos, b, err := r.sr.Next()
 		if r.expectBase >= 0 && (err != nil || b.Header.BaseOffset != r.expectBase) {
 			// The sparse index is derived data: if its entry does not match, read from the segment start.
@@ -95,7 +115,7 @@ func (r *Reader) readBatch() error {
 		switch {
 		case err == nil:
 			if err := r.checkOffsets(pos, &b.Header); err != nil {
-				return err
+				return true, err
 			}
 			if b.Header.LastOffset() < r.next {
 				continue
@@ -103,9 +123,9 @@ func (r *Reader) readBatch() error {
 			r.batch, err = b.Records(r.batch[:0], r.copy, limits)
 			r.i = 0
 			if err != nil {
-				return &segment.CorruptionError{Path: r.seg.path, Offset: pos, Err: err}
+				return true, &segment.CorruptionError{Path: r.seg.path, Offset: pos, Err: err}
 			}
-			return nil
+			return true, nil
 		case errors.Is(err, io.EOF) || (r.log.readOnly && !r.seg.closed.Load() && errors.Is(err, io.ErrUnexpectedEOF)):
 			// (A read-only reader may see the last segment's frame that the writer has not finished.)
 			if end := r.seg.readableEnd.Load(); r.sr.Pos() < end {
@@ -114,19 +134,23 @@ func (r *Reader) readBatch() error {
 			}
 			if r.seg.closed.Load() {
 				if damage := r.seg.damage.Load(); damage != nil {
-					return damage
+					return true, damage
 				}
 				if next := r.log.segmentAfter(r.seg); next != nil {
 					r.seg, r.sr = next, r.newSegmentReader(next, 0)
-					continue
+					return false, nil
+				}
+				if r.seg.retired.Load() {
+					r.sr = nil // replaced or deleted while being read: find the offset again
+					return false, nil
 				}
 			}
-			return io.EOF
+			return true, io.EOF
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			return &segment.CorruptionError{Path: r.seg.path, Offset: pos,
+			return true, &segment.CorruptionError{Path: r.seg.path, Offset: pos,
 				Err: fmt.Errorf("%w: frame runs past the segment's end at byte %d", segment.ErrTruncated, r.seg.readableEnd.Load())}
 		default:
-			return err
+			return true, err
 		}
 	}
 }
@@ -152,12 +176,19 @@ func (r *Reader) checkOffsets(pos int64, h *segment.BatchHeader) error {
 }
 
 // position finds the segment and byte position to read r.next from.
+//
+// A reader whose offset is below the log's start (retention deleted the segments it was reading) gets
+// ErrOutOfRange, as a Kafka fetch below the log start offset does; the caller decides where to go on from
+// (Log.StartOffset, or a committed position).
 func (r *Reader) position() error {
+	if start := r.log.StartOffset(); r.next < start {
+		return fmt.Errorf("%w: offset %d is below the log start %d (deleted by retention)", ErrOutOfRange, r.next, start)
+	}
 	seg, _ := r.log.segmentFor(r.next)
 	if seg == nil {
 		return fmt.Errorf("%w: offset %d is before the log's first segment", ErrOutOfRange, r.next)
 	}
-	r.seg, r.expectBase = seg, -1
+	r.seg, r.expectBase, r.prevLast = seg, -1, -1
 	pos := int64(0)
 	if idx := r.log.opts.Index; idx != nil {
 		e, ok, err := idx.FloorEntry(r.next)

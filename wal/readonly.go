@@ -40,7 +40,7 @@ func (l *Log) Refresh() error {
 	defer l.segs.Unlock()
 	// Drop segments that retention removed.
 	for len(l.segs.list) > 0 && (len(bases) == 0 || l.segs.list[0].base < bases[0]) {
-		l.segs.list[0].file.Close()
+		l.segs.list[0].retire()
 		l.segs.list = l.segs.list[1:]
 	}
 	var known int64 = -1

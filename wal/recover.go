@@ -13,7 +13,8 @@ import (
 )
 
 // listSegments returns the base offsets of the segment files in dir, sorted. With removeTemps it removes
-// the temporary files a crash left behind (a replacement that was never renamed into place); any other
+// the temporary files a crash left behind (a replacement that was never renamed into place, or a
+// compaction's ".cleaned" output whose swap was never committed: Open finishes committed ones first); any other
 // file is ErrUnexpectedFile.
 func listSegments(fs vfs.FS, dir string, removeTemps bool, logger interface{ Info(string, ...any) }) ([]int64, error) {
 	names, err := fs.List(dir)
@@ -26,7 +27,7 @@ func listSegments(fs vfs.FS, dir string, removeTemps bool, logger interface{ Inf
 			bases = append(bases, base)
 			continue
 		}
-		if strings.HasSuffix(name, fsutil.TempSuffix) {
+		if strings.HasSuffix(name, fsutil.TempSuffix) || strings.HasSuffix(name, cleanedSuffix) {
 			if removeTemps {
 				path := fs.PathJoin(dir, name)
 				if err := fsutil.RemoveSynced(fs, path); err != nil {

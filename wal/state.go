@@ -8,13 +8,16 @@ import (
 // durableState is what the log records in the index, synced, at open, at every roll and at clean close
 // (DESIGN.md decision 6): where the trusted bytes end, the write epoch, and the closed segments.
 //
-// Encoding (big endian), version 1:
+// Encoding (big endian), version 2 (version 1 is the same without the pending swap; both are read):
 //
 //	+---------+--------------+--------------+----------------+-----------+---------+---------------+-------+
 //	| version | activeBase   | position     | nextOffset     | epoch     | clean   | startOffset   | count |
 //	| uint8   | int64        | int64        | int64          | int32     | uint8   | int64         | uint32|
 //	+---------+--------------+--------------+----------------+-----------+---------+---------------+-------+
 //	then count closed segments: base int64, size int64, nextOffset int64, maxTimestamp int64
+//	then (version 2) the pending swap: renamed uint32 count, that many base int64 (segments whose
+//	"<base>.log.cleaned" file replaces "<base>.log"), removed uint32 count, that many base int64 (segments
+//	to delete). Both counts are 0 when no swap is pending.
 type durableState struct {
 	activeBase  int64 // base offset of the active segment
 	position    int64 // bytes of the active segment known durable and valid
@@ -23,7 +26,18 @@ type durableState struct {
 	clean       bool  // saved by Close: nothing was written after position
 	startOffset int64 // first offset of the log (raised by retention)
 	closed      []closedSegment
+	swap        pendingSwap // a compaction's replacement, committed but maybe not finished on disk
 }
+
+// pendingSwap is a segment replacement recorded as committed (docs/FORMAT.md "Recovery", "Segment
+// replacement"): recovery finishes it by renaming each renamed base's ".cleaned" file over its segment and
+// removing each removed base's segment.
+type pendingSwap struct {
+	renamed []int64
+	removed []int64
+}
+
+func (p pendingSwap) empty() bool { return len(p.renamed) == 0 && len(p.removed) == 0 }
 
 // closedSegment describes a segment that will never be written again.
 type closedSegment struct {
@@ -34,7 +48,7 @@ type closedSegment struct {
 }
 
 const (
-	stateVersion    = 1
+	stateVersion    = 2
 	stateHeaderSize = 1 + 8 + 8 + 8 + 4 + 1 + 8 + 4
 	closedEntrySize = 32
 )
@@ -59,6 +73,12 @@ func (s *durableState) encode() []byte {
 		b = binary.BigEndian.AppendUint64(b, uint64(c.nextOffset))
 		b = binary.BigEndian.AppendUint64(b, uint64(c.maxTimestamp))
 	}
+	for _, bases := range [][]int64{s.swap.renamed, s.swap.removed} {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(bases)))
+		for _, base := range bases {
+			b = binary.BigEndian.AppendUint64(b, uint64(base))
+		}
+	}
 	return b
 }
 
@@ -67,7 +87,7 @@ func decodeState(b []byte) (durableState, error) {
 	if len(b) < stateHeaderSize {
 		return s, fmt.Errorf("%w: %d bytes", ErrBadState, len(b))
 	}
-	if b[0] != stateVersion {
+	if b[0] != 1 && b[0] != stateVersion {
 		return s, fmt.Errorf("%w: unknown version %d", ErrBadState, b[0])
 	}
 	be := binary.BigEndian
@@ -79,7 +99,7 @@ func decodeState(b []byte) (durableState, error) {
 	s.startOffset = int64(be.Uint64(b[30:]))
 	count := be.Uint32(b[38:])
 	rest := b[stateHeaderSize:]
-	if uint64(len(rest)) != uint64(count)*closedEntrySize {
+	if uint64(len(rest)) < uint64(count)*closedEntrySize || b[0] == 1 && uint64(len(rest)) != uint64(count)*closedEntrySize {
 		return s, fmt.Errorf("%w: %d closed segments in %d bytes", ErrBadState, count, len(rest))
 	}
 	s.closed = make([]closedSegment, count)
@@ -92,8 +112,35 @@ func decodeState(b []byte) (durableState, error) {
 			maxTimestamp: int64(be.Uint64(e[24:])),
 		}
 	}
+	if b[0] == stateVersion {
+		var err error
+		rest = rest[int(count)*closedEntrySize:]
+		if s.swap.renamed, rest, err = decodeBases(rest); err == nil {
+			s.swap.removed, rest, err = decodeBases(rest)
+		}
+		if err != nil || len(rest) != 0 {
+			return s, fmt.Errorf("%w: bad pending swap", ErrBadState)
+		}
+	}
 	if s.position < 0 || s.nextOffset < s.activeBase || s.startOffset < 0 || s.startOffset > s.nextOffset {
 		return s, fmt.Errorf("%w: inconsistent fields", ErrBadState)
 	}
 	return s, nil
+}
+
+// decodeBases reads a uint32 count and that many int64 base offsets.
+func decodeBases(b []byte) ([]int64, []byte, error) {
+	if len(b) < 4 {
+		return nil, b, ErrBadState
+	}
+	n := binary.BigEndian.Uint32(b)
+	b = b[4:]
+	if uint64(len(b)) < uint64(n)*8 {
+		return nil, b, ErrBadState
+	}
+	var out []int64
+	for i := uint32(0); i < n; i++ {
+		out = append(out, int64(binary.BigEndian.Uint64(b[i*8:])))
+	}
+	return out, b[n*8:], nil
 }

@@ -154,7 +154,7 @@ func TestStateEncoding(t *testing.T) {
 	if got.activeBase != 10 || got.position != 99 || got.nextOffset != 12 || got.epoch != 3 || !got.clean || len(got.closed) != 1 || got.closed[0] != st.closed[0] {
 		t.Fatalf("round trip: %+v", got)
 	}
-	bad := [][]byte{nil, {9}, st.encode()[:stateHeaderSize+3], append([]byte{2}, st.encode()[1:]...)}
+	bad := [][]byte{nil, {9}, st.encode()[:stateHeaderSize+3], append([]byte{9}, st.encode()[1:]...)}
 	for _, b := range bad {
 		if _, err := decodeState(b); !errors.Is(err, ErrBadState) {
 			t.Errorf("decodeState(%x) = %v, want ErrBadState", b, err)

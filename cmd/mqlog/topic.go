@@ -11,7 +11,7 @@ import (
 
 func (a *app) newTopicCommand() *cobra.Command {
 	cmd := groupCommand("topic", "Create and list topics")
-	cmd.AddCommand(a.newTopicCreateCommand(), a.newTopicListCommand())
+	cmd.AddCommand(a.newTopicCreateCommand(), a.newTopicListCommand(), a.newTopicAlterCommand())
 	return cmd
 }
 
