@@ -35,6 +35,7 @@ type DB struct {
 		topics map[string]*topic
 	}
 	groups groupRegistry
+	queues queueRegistry // work-queue groups (queue.go)
 }
 
 // Open opens the data directory dir for reading and writing, creating it when it is missing. It takes the
