@@ -36,3 +36,10 @@ func (p partitionIndex) FloorEntry(offset int64) (wal.IndexEntry, bool, error) {
 func (p partitionIndex) DeleteEntriesFrom(offset int64) error {
 	return p.store.DeleteEntriesFrom(p.topic, p.partition, offset)
 }
+
+var _ wal.TimeIndex = partitionIndex{}
+
+func (p partitionIndex) LastEntryBeforeTime(ts int64) (wal.IndexEntry, bool, error) {
+	e, ok, err := p.store.LastEntryBeforeTime(p.topic, p.partition, ts)
+	return wal.IndexEntry{Offset: e.Offset, Position: e.Position, Timestamp: e.Timestamp}, ok, err
+}
