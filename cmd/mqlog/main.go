@@ -108,6 +108,7 @@ func (a *app) newRootCommand() *cobra.Command {
 		a.newConsumeCommand(),
 		a.newInspectCommand(),
 		a.newTopicCommand(),
+		a.newGroupsCommand(),
 		newBenchCommand(),
 	)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
