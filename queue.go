@@ -162,6 +162,8 @@ func (q *Queue) Close() error {
 
 // Ack acknowledges the message: it is never delivered again, even after a crash, once Ack returns nil.
 // Acking a message whose lease has ended still acks it (the work was done); acking twice is not an error.
+// Once every Queue handle of the group is closed, its messages' Ack, Nak, InProgress and Term return
+// ErrClosed: they are delivered again to the next opener.
 func (m *QueueMessage) Ack() error { return m.queue.group.ack(m, false) }
 
 // Term acknowledges the message without processing it: it is not delivered again (JetStream's Term).
@@ -209,6 +211,9 @@ func (r *queueRegistry) leave(g *queueGroup) {
 	defer r.mu.Unlock()
 	g.handles--
 	if g.handles == 0 {
+		// Its messages can no longer be acked, and its saves in flight land before a new open of the
+		// group loads the state: a later save of this one must not overwrite what the new one saves.
+		g.closeAndDrain()
 		delete(r.groups, [2]string{g.topic.name, g.name})
 	}
 }
@@ -266,7 +271,7 @@ type queueGroup struct {
 		next       int    // the partition to read new messages from first
 		deliveries uint64 // sequence of deliveries, for the identity of leases
 		changed    chan struct{}
-		err        error // sticky: a failed save of the ack state
+		err        error // sticky: a failed save of the ack state, or ErrClosed after the last handle
 	}
 }
 
@@ -300,6 +305,21 @@ type pendingMessage struct {
 func (p *queuePartition) state(g *queueGroup) index.AckState {
 	return index.AckState{Group: g.name, Topic: g.topic.name, Partition: p.index, Floor: p.acks.floor,
 		Acked: append([]index.AckRange(nil), p.acks.ranges...)}
+}
+
+// closeAndDrain makes every later call on the group fail with ErrClosed and waits for saves in flight.
+func (g *queueGroup) closeAndDrain() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.mu.err == nil {
+		g.mu.err = ErrClosed
+	}
+	for _, p := range g.mu.partitions {
+		for p.persist.saving {
+			p.persist.cond.Wait()
+		}
+	}
+	g.changedLocked()
 }
 
 // changedLocked wakes every waiting Next: a message may have become deliverable or the pending count

@@ -165,6 +165,9 @@ func (g *queueGroup) leasedLocked(m *QueueMessage) *pendingMessage {
 func (g *queueGroup) ack(m *QueueMessage, requireLease bool) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if err := g.mu.err; err != nil {
+		return err
+	}
 	if requireLease && g.leasedLocked(m) == nil {
 		return ErrStaleDelivery
 	}
@@ -218,6 +221,9 @@ func (g *queueGroup) ackLocked(p *queuePartition, offset int64) error {
 func (g *queueGroup) nak(m *QueueMessage, delay time.Duration) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if err := g.mu.err; err != nil {
+		return err
+	}
 	pm := g.leasedLocked(m)
 	if pm == nil {
 		return ErrStaleDelivery
@@ -231,6 +237,9 @@ func (g *queueGroup) nak(m *QueueMessage, delay time.Duration) error {
 func (g *queueGroup) extend(m *QueueMessage) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if err := g.mu.err; err != nil {
+		return err
+	}
 	pm := g.leasedLocked(m)
 	if pm == nil {
 		return ErrStaleDelivery

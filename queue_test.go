@@ -387,3 +387,25 @@ func TestQueueCloseReleasesLeases(t *testing.T) {
 		t.Fatalf("after a closed: %+v %v", m, err)
 	}
 }
+
+// TestQueueAckAfterLastClose: once the group's last handle closed, its messages cannot be acked (a stale
+// group must not overwrite the state of a newer open), and they are delivered to the next opener.
+func TestQueueAckAfterLastClose(t *testing.T) {
+	db := openMemDB(t, vfs.NewMem())
+	defer db.Close()
+	appendN(t, db, "t", 2)
+	q := openQueue(t, db, "t", "g", QueueOptions{})
+	m, err := nextWithin(q, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	if err := m.Ack(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Ack after the last Close: %v", err)
+	}
+	q = openQueue(t, db, "t", "g", QueueOptions{})
+	defer q.Close()
+	if m, err := nextWithin(q, time.Second); err != nil || m.Offset != 0 {
+		t.Fatalf("reopened group: %+v, %v", m, err)
+	}
+}
