@@ -86,8 +86,8 @@ type Queue struct {
 // lease; InProgress extends it.
 type QueueMessage struct {
 	Record
-	// Deliveries is how many times this message has been delivered, this one included, since the DB was
-	// opened.
+	// Deliveries is how many times this message has been delivered, this one included, since the group
+	// was opened (by its first Queue handle in this DB); counts are not persisted.
 	Deliveries int
 
 	queue     *Queue
