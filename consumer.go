@@ -281,3 +281,15 @@ func (s *groupState) assignment(c *Consumer, partitions int) (uint64, []int32, <
 	}
 	return s.generation, out, s.changed
 }
+
+// active reports whether group has members in this process, on any topic.
+func (g *groupRegistry) active(group string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for key, s := range g.groups {
+		if key[1] == group && len(s.members) > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -41,3 +41,11 @@ func (p partitionIndex) DeleteEntriesFrom(offset int64) error {
 func (p partitionIndex) DeleteEntriesBefore(offset int64) error {
 	return p.store.DeleteEntriesBefore(p.topic, p.partition, offset)
 }
+
+// LastEntryBeforeTime implements wal.TimeIndex: the time lookup's start in the sparse index.
+func (p partitionIndex) LastEntryBeforeTime(ts int64) (wal.IndexEntry, bool, error) {
+	e, ok, err := p.store.LastEntryBeforeTime(p.topic, p.partition, ts)
+	return wal.IndexEntry{Offset: e.Offset, Position: e.Position, Timestamp: e.Timestamp}, ok, err
+}
+
+var _ wal.TimeIndex = partitionIndex{}

@@ -29,14 +29,9 @@ const DefaultRetentionCheckInterval = 5 * time.Minute
 const DefaultDeleteRetention = 24 * time.Hour
 
 // workQueueFloors returns, per partition, the ack floor of the topic's work-queue groups (every offset
-// below it is acknowledged), for retention by consumption.
-//
-// MERGE: the work queue lands in another branch; wire it in here with
-//
-//	workQueueFloors = (*DB).workQueueFloors
-//
-// A partition missing from the map sets no constraint. While this is nil, only fan-out groups count.
-var workQueueFloors func(db *DB, topic string) (map[int32]int64, error)
+// below it is acknowledged), for retention by consumption; see queue_floors.go. A partition missing from
+// the map sets no constraint. It is a variable so that tests can replace it.
+var workQueueFloors = (*DB).workQueueFloors
 
 // consumedFloors returns, per partition of t, the offset below which every consumer of the topic has
 // consumed, and false when the topic has no consumer at all (then consumption deletes nothing).

@@ -192,3 +192,20 @@ func decodeGroupValue(key, value []byte) (int64, error) {
 func encodeGroupValue(offset int64) []byte {
 	return binary.BigEndian.AppendUint64(make([]byte, 0, groupValueWidth), uint64(offset))
 }
+
+// kindAckState is the key kind of a work-queue group's ack state in one partition (acks.go):
+//
+//	'a' group 0x00 topic 0x00 partition -> floor, then acked ranges above it
+const kindAckState byte = 'a'
+
+// ackStatePrefix is the prefix of every ack state key of one work-queue group.
+func ackStatePrefix(group string) []byte {
+	key := make([]byte, 0, 2+len(group))
+	key = append(key, kindAckState)
+	return appendName(key, group)
+}
+
+func ackStateKey(group, topic string, partition int32) []byte {
+	key := appendName(ackStatePrefix(group), topic)
+	return binary.BigEndian.AppendUint32(key, uint32(partition))
+}

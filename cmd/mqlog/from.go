@@ -92,25 +92,8 @@ func (f fromSpec) resolve(db *mqlog.DB, topic string, p mqlog.PartitionInfo) (in
 }
 
 // offsetForTime returns the offset of the first record of partition p with a timestamp at or after ms, or
-// the high watermark when there is none.
-//
-// It scans the partition from its start, so it is linear in the partition's size: the public API has no
-// lookup by time yet, and SegmentInfo.MaxTimestamp cannot be used to skip segments because a DB opened for
-// writing reports 0 for segments it did not scan at open.
+// the high watermark when there is none, through DB.OffsetForTime (segment timestamps and a binary search
+// over the sparse index, then a short forward read), no longer a scan from the partition's start.
 func offsetForTime(db *mqlog.DB, topic string, p mqlog.PartitionInfo, ms int64) (int64, error) {
-	if p.StartOffset == p.HighWatermark {
-		return p.HighWatermark, nil
-	}
-	for rec, err := range db.ReadNoCopy(topic, p.Partition, p.StartOffset) {
-		if err != nil {
-			return 0, err
-		}
-		if rec.Offset >= p.HighWatermark {
-			break
-		}
-		if rec.Timestamp.UnixMilli() >= ms {
-			return rec.Offset, nil
-		}
-	}
-	return p.HighWatermark, nil
+	return db.OffsetForTime(topic, p.Partition, time.UnixMilli(ms))
 }

@@ -109,6 +109,7 @@ func (a *app) newRootCommand() *cobra.Command {
 		a.newInspectCommand(),
 		a.newTopicCommand(),
 		a.newCompactCommand(),
+		a.newGroupsCommand(),
 		newBenchCommand(),
 	)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {

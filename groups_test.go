@@ -1,0 +1,188 @@
+package mqlog
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/mqlog/mqlog/index"
+)
+
+func TestResetGroup(t *testing.T) {
+	db := openMemDB(t, vfs.NewMem())
+	defer db.Close()
+	if err := db.CreateTopic("t", TopicConfig{Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	base := time.UnixMilli(1_700_000_000_000)
+	ctx := context.Background()
+	for i := range 10 { // keyless: round-robin over the two partitions
+		if _, err := db.Append(ctx, "t", Message{Value: []byte("x"), Timestamp: base.Add(time.Duration(i) * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parts, _ := db.Partitions("t")
+	hw := []int64{parts[0].HighWatermark, parts[1].HighWatermark}
+	if err := db.CommitGroupOffset("g", "t", 0, 2); err != nil {
+		t.Fatal(err)
+	}
+	// A dry run changes nothing.
+	plan, err := db.PlanGroupReset("g", "", ResetToLatest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan) != 2 || plan[0].Current != 2 || plan[0].Target != hw[0] || plan[1].Current != 0 || plan[1].Target != hw[1] {
+		t.Fatalf("plan %+v, hw %v", plan, hw)
+	}
+	if offs, _ := db.GroupOffsets("g"); len(offs) != 1 || offs[0].Offset != 2 || offs[0].Lag != hw[0]-2 {
+		t.Fatalf("after a plan: %+v", offs)
+	}
+	for _, c := range []struct {
+		to   ResetTarget
+		want func(p int) int64
+	}{
+		{ResetToLatest(), func(p int) int64 { return hw[p] }},
+		{ResetToEarliest(), func(int) int64 { return 0 }},
+		{ResetToOffset(3), func(p int) int64 { return min(3, hw[p]) }},
+		{ResetToOffset(1 << 40), func(p int) int64 { return hw[p] }}, // clamped
+		{ResetToTime(base.Add(1 << 40)), func(p int) int64 { return hw[p] }},
+	} {
+		if _, err := db.ResetGroup("g", "t", c.to); err != nil {
+			t.Fatal(err)
+		}
+		offs, err := db.GroupOffsets("g")
+		if err != nil || len(offs) != 2 {
+			t.Fatalf("%v: %+v, %v", c.to, offs, err)
+		}
+		for p, o := range offs {
+			if o.Offset != c.want(p) || o.Lag != hw[p]-o.Offset {
+				t.Fatalf("reset to %v: partition %d at %d lag %d, want %d", c.to, p, o.Offset, o.Lag, c.want(p))
+			}
+		}
+	}
+	// To a time: partition by partition, the first record at or after it.
+	at := base.Add(5 * time.Second)
+	if _, err := db.ResetGroup("g", "t", ResetToTime(at)); err != nil {
+		t.Fatal(err)
+	}
+	offs, _ := db.GroupOffsets("g")
+	for _, o := range offs {
+		want := int64(-1)
+		for rec, err := range db.Read("t", o.Partition, 0) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rec.Timestamp.Before(at) {
+				want = rec.Offset
+				break
+			}
+		}
+		if want < 0 {
+			want = hw[o.Partition]
+		}
+		if o.Offset != want {
+			t.Fatalf("reset to time: partition %d at %d, want %d", o.Partition, o.Offset, want)
+		}
+	}
+	// Not while a member is active.
+	c, err := db.Consumer("t", "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ResetGroup("g", "t", ResetToEarliest()); !errors.Is(err, ErrGroupActive) {
+		t.Fatalf("reset of an active group: %v", err)
+	}
+	c.Close()
+	if _, err := db.ResetGroup("g", "nope", ResetToEarliest()); !errors.Is(err, ErrTopicNotFound) {
+		t.Fatalf("reset on a missing topic: %v", err)
+	}
+}
+
+// raiseLogStart stands in for retention in tests: it raises the start offset recorded in a partition's
+// durable state while the DB is closed, as a retention delete does (wal's state encoding: startOffset at
+// bytes 30 to 38).
+func raiseLogStart(t *testing.T, fs vfs.FS, topic string, partition int32, start int64) {
+	t.Helper()
+	s, err := index.Open("/data/index", index.Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	state, err := s.LogState(topic, partition)
+	if err != nil || len(state) < 38 {
+		t.Fatalf("log state %x, %v", state, err)
+	}
+	binary.BigEndian.PutUint64(state[30:38], uint64(start))
+	if err := s.SaveLogState(topic, partition, state); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGroupClampedToLogStart: a committed offset below the log start reads, lags and resumes from the
+// log start, and the stored offset stays as it was until the next commit. Likewise a work-queue floor.
+func TestGroupClampedToLogStart(t *testing.T) {
+	fs := vfs.NewMem()
+	db := openMemDB(t, fs)
+	appendN(t, db, "t", 10)
+	if err := db.CommitGroupOffset("g", "t", 0, 2); err != nil {
+		t.Fatal(err)
+	}
+	q := openQueue(t, db, "t", "w", QueueOptions{})
+	m, err := nextWithin(q, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raiseLogStart(t, fs, "t", 0, 6)
+	db = openMemDB(t, fs)
+	defer db.Close()
+	if parts, _ := db.Partitions("t"); parts[0].StartOffset != 6 {
+		t.Fatalf("start offset %d, want 6", parts[0].StartOffset)
+	}
+	offs, err := db.GroupOffsets("g")
+	if err != nil || len(offs) != 1 || offs[0].Offset != 6 || offs[0].Committed != 2 || offs[0].Lag != 4 {
+		t.Fatalf("GroupOffsets %+v, %v", offs, err)
+	}
+	c, err := db.Consumer("t", "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	rec, err := c.Next(ctx)
+	if err != nil || rec.Offset != 6 {
+		t.Fatalf("Next = %d, %v; want 6", rec.Offset, err)
+	}
+	if err := c.Commit(rec); err != nil {
+		t.Fatal(err)
+	}
+	if offs, _ := db.GroupOffsets("g"); offs[0].Committed != 7 {
+		t.Fatalf("after a commit: %+v", offs)
+	}
+	c.Close()
+	q = openQueue(t, db, "t", "w", QueueOptions{})
+	defer q.Close()
+	if m, err := nextWithin(q, time.Second); err != nil || m.Offset != 6 {
+		t.Fatalf("queue after retention: %+v, %v", m, err)
+	}
+	states, err := db.QueueGroupState("w")
+	if err != nil || len(states) != 1 || states[0].Floor != 6 || states[0].Unacked != 4 {
+		t.Fatalf("queue state %+v, %v", states, err)
+	}
+	floors, err := db.workQueueFloors("t")
+	if err != nil || floors[0] != 1 {
+		t.Fatalf("durable floors %v, %v (want the stored floor 1)", floors, err)
+	}
+	if names, err := db.QueueGroups(); err != nil || len(names) != 1 || names[0] != "w" {
+		t.Fatalf("QueueGroups %v, %v", names, err)
+	}
+}

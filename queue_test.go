@@ -1,0 +1,411 @@
+package mqlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+func openMemDB(t *testing.T, fs vfs.FS) *DB {
+	t.Helper()
+	db, err := Open("/data", &Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func openQueue(t *testing.T, db *DB, topic, group string, opts QueueOptions) *Queue {
+	t.Helper()
+	q, err := db.Queue(topic, group, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+// nextWithin calls Next with a deadline; a test that expects no message passes a short one.
+func nextWithin(q *Queue, d time.Duration) (*QueueMessage, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return q.Next(ctx)
+}
+
+// TestQueueCompetingConsumers: several handles of one group share the messages of a multi-partition
+// topic; each message goes to exactly one of them when every delivery is acked, and a second group gets
+// every message too.
+func TestQueueCompetingConsumers(t *testing.T) {
+	db := openMemDB(t, vfs.NewMem())
+	defer db.Close()
+	if err := db.CreateTopic("jobs", TopicConfig{Partitions: 3}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	ctx := context.Background()
+	for i := range n {
+		if _, err := db.Append(ctx, "jobs", Message{Key: []byte(strconv.Itoa(i)), Value: []byte(strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	perConsumer := make([]int, 4)
+	var wg sync.WaitGroup
+	for c := range perConsumer {
+		q := openQueue(t, db, "jobs", "workers", QueueOptions{})
+		wg.Go(func() {
+			defer q.Close()
+			for {
+				m, err := nextWithin(q, 200*time.Millisecond)
+				if errors.Is(err, context.DeadlineExceeded) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				seen[string(m.Value)]++
+				perConsumer[c]++
+				mu.Unlock()
+				if err := m.Ack(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Fatalf("%d distinct messages delivered, want %d", len(seen), n)
+	}
+	for v, k := range seen {
+		if k != 1 {
+			t.Fatalf("message %s delivered %d times", v, k)
+		}
+	}
+	t.Logf("per consumer: %v", perConsumer)
+
+	// Another group has its own state: it gets everything again.
+	other := openQueue(t, db, "jobs", "auditors", QueueOptions{})
+	defer other.Close()
+	for range n {
+		m, err := nextWithin(other, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Ack(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m, err := nextWithin(other, 20*time.Millisecond); err == nil {
+		t.Fatalf("extra message %d/%d", m.Partition, m.Offset)
+	}
+}
+
+func TestQueueLeaseRules(t *testing.T) {
+	db := openMemDB(t, vfs.NewMem())
+	defer db.Close()
+	appendN(t, db, "t", 3)
+	const ackWait = 100 * time.Millisecond
+	q := openQueue(t, db, "t", "g", QueueOptions{AckWait: ackWait})
+	defer q.Close()
+
+	// AckWait passes: the message is delivered again, to any consumer, with a higher count; the old
+	// delivery's Nak, InProgress and Term are stale.
+	m0, err := nextWithin(q, time.Second)
+	if err != nil || m0.Offset != 0 || m0.Deliveries != 1 {
+		t.Fatalf("first Next = %+v, %v", m0, err)
+	}
+	m1, _ := nextWithin(q, time.Second)
+	m2, _ := nextWithin(q, time.Second)
+	if m1.Offset != 1 || m2.Offset != 2 {
+		t.Fatalf("offsets %d %d", m1.Offset, m2.Offset)
+	}
+	if err := m1.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Nak(0); err != nil {
+		t.Fatal(err)
+	}
+	again, err := nextWithin(q, time.Second)
+	if err != nil || again.Offset != 2 || again.Deliveries != 2 {
+		t.Fatalf("after Nak: %+v, %v", again, err)
+	}
+	if err := m2.InProgress(); !errors.Is(err, ErrStaleDelivery) {
+		t.Fatalf("InProgress of the nak'd delivery: %v", err)
+	}
+	// InProgress keeps offset 2 leased past AckWait while offset 0's lease runs out.
+	start := time.Now()
+	for time.Since(start) < 2*ackWait {
+		if err := again.InProgress(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(ackWait / 4)
+	}
+	redelivered, err := nextWithin(q, time.Second)
+	if err != nil || redelivered.Offset != 0 || redelivered.Deliveries != 2 {
+		t.Fatalf("after AckWait: %+v, %v", redelivered, err)
+	}
+	if err := m0.Nak(0); !errors.Is(err, ErrStaleDelivery) {
+		t.Fatalf("Nak of an expired lease: %v", err)
+	}
+	if err := m0.Term(); !errors.Is(err, ErrStaleDelivery) {
+		t.Fatalf("Term of an expired lease: %v", err)
+	}
+	if err := redelivered.Term(); err != nil {
+		t.Fatal(err)
+	}
+	// Nak with a delay: not due before it.
+	if err := again.Nak(150 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := nextWithin(q, 50*time.Millisecond); err == nil {
+		t.Fatalf("delivered %d before the Nak delay", m.Offset)
+	}
+	m, err := nextWithin(q, time.Second)
+	if err != nil || m.Offset != 2 || m.Deliveries != 3 {
+		t.Fatalf("after the Nak delay: %+v, %v", m, err)
+	}
+	if err := m.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Ack(); err != nil {
+		t.Fatalf("second Ack: %v", err)
+	}
+	if m, err := nextWithin(q, 20*time.Millisecond); err == nil {
+		t.Fatalf("all acked or termed, yet %d delivered", m.Offset)
+	}
+	floors, err := db.workQueueFloors("t")
+	if err != nil || floors[0] != 3 {
+		t.Fatalf("floors %v, %v", floors, err)
+	}
+}
+
+func TestQueueMaxAckPending(t *testing.T) {
+	db := openMemDB(t, vfs.NewMem())
+	defer db.Close()
+	appendN(t, db, "t", 5)
+	q := openQueue(t, db, "t", "g", QueueOptions{MaxAckPending: 2})
+	defer q.Close()
+	a, _ := nextWithin(q, time.Second)
+	b, _ := nextWithin(q, time.Second)
+	if m, err := nextWithin(q, 30*time.Millisecond); err == nil {
+		t.Fatalf("third message %d delivered with MaxAckPending 2", m.Offset)
+	}
+	// A blocked Next wakes on the Ack that frees a slot.
+	got := make(chan int64, 1)
+	go func() {
+		m, err := nextWithin(q, 2*time.Second)
+		if err != nil {
+			got <- -1
+			return
+		}
+		got <- m.Offset
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if err := b.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	if off := <-got; off != 2 {
+		t.Fatalf("after Ack: offset %d, want 2", off)
+	}
+	// A nak'd message still counts, but is delivered again.
+	if err := a.Nak(0); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := nextWithin(q, time.Second); err != nil || m.Offset != 0 {
+		t.Fatalf("redelivery at the bound: %+v %v", m, err)
+	}
+}
+
+func TestQueueDeadLetter(t *testing.T) {
+	db := openMemDB(t, vfs.NewMem())
+	defer db.Close()
+	ctx := context.Background()
+	if _, err := db.Append(ctx, "t", Message{Key: []byte("k"), Value: []byte("poison"), Headers: []Header{{Key: "h", Value: []byte("v")}}}); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, db, "t", 1)
+	q := openQueue(t, db, "t", "g", QueueOptions{MaxDeliver: 3, DeadLetterTopic: "t.dlq"})
+	defer q.Close()
+	for i := 1; i <= 3; i++ {
+		m, err := nextWithin(q, time.Second)
+		if err != nil || m.Offset != 0 || m.Deliveries != i {
+			t.Fatalf("delivery %d: %+v, %v", i, m, err)
+		}
+		if err := m.Nak(0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The fourth time it is due it goes to the dead-letter topic instead; the next message comes.
+	m, err := nextWithin(q, time.Second)
+	if err != nil || m.Offset != 1 {
+		t.Fatalf("after MaxDeliver: %+v, %v", m, err)
+	}
+	dead := readAll(t, db, "t.dlq", 0)
+	if len(dead) != 1 || string(dead[0].Value) != "poison" || string(dead[0].Key) != "k" {
+		t.Fatalf("dead letters %+v", dead)
+	}
+	headers := map[string]string{}
+	for _, h := range dead[0].Headers {
+		headers[h.Key] = string(h.Value)
+	}
+	want := map[string]string{"h": "v", DeadLetterHeaderTopic: "t", DeadLetterHeaderPartition: "0",
+		DeadLetterHeaderOffset: "0", DeadLetterHeaderDeliveries: "3", DeadLetterHeaderGroup: "g"}
+	for k, v := range want {
+		if headers[k] != v {
+			t.Errorf("header %s = %q, want %q", k, headers[k], v)
+		}
+	}
+	if err := m.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	floors, _ := db.workQueueFloors("t")
+	if floors[0] != 2 {
+		t.Fatalf("floor %d, want 2 (the dead letter is acked)", floors[0])
+	}
+}
+
+// TestQueueReopen: acked messages (in order and out of order) are not delivered after reopen; every other
+// one is, delivered-but-unacked ones included.
+func TestQueueReopen(t *testing.T) {
+	fs := vfs.NewMem()
+	db := openMemDB(t, fs)
+	appendN(t, db, "t", 10)
+	q := openQueue(t, db, "t", "g", QueueOptions{})
+	var delivered []*QueueMessage
+	for range 8 {
+		m, err := nextWithin(q, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		delivered = append(delivered, m)
+	}
+	acked := []int64{0, 1, 4, 6, 7}
+	for _, off := range acked {
+		if err := delivered[off].Ack(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openMemDB(t, fs)
+	defer db.Close()
+	q = openQueue(t, db, "t", "g", QueueOptions{})
+	defer q.Close()
+	var got []int64
+	for {
+		m, err := nextWithin(q, 30*time.Millisecond)
+		if err != nil {
+			break
+		}
+		got = append(got, m.Offset)
+	}
+	if want := []int64{2, 3, 5, 8, 9}; !slices.Equal(got, want) {
+		t.Fatalf("after reopen delivered %v, want %v", got, want)
+	}
+}
+
+func TestQueueWakesOnAppend(t *testing.T) {
+	db := openMemDB(t, vfs.NewMem())
+	defer db.Close()
+	if err := db.CreateTopic("t", TopicConfig{Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	q := openQueue(t, db, "t", "g", QueueOptions{})
+	defer q.Close()
+	got := make(chan error, 1)
+	go func() {
+		m, err := nextWithin(q, 5*time.Second)
+		if err == nil && string(m.Value) != "late" {
+			err = fmt.Errorf("value %q", m.Value)
+		}
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if _, err := db.Append(context.Background(), "t", Message{Value: []byte("late")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestQueueOptionsMismatch(t *testing.T) {
+	db := openMemDB(t, vfs.NewMem())
+	defer db.Close()
+	appendN(t, db, "t", 1)
+	q := openQueue(t, db, "t", "g", QueueOptions{MaxDeliver: 2})
+	if _, err := db.Queue("t", "g", QueueOptions{MaxDeliver: 3}); !errors.Is(err, ErrQueueOptions) {
+		t.Fatalf("mismatched options: %v", err)
+	}
+	if _, err := db.Queue("t", "g2", QueueOptions{DeadLetterTopic: "t"}); !errors.Is(err, ErrQueueOptions) {
+		t.Fatalf("DLQ = own topic: %v", err)
+	}
+	if _, err := db.Queue("nope", "g", QueueOptions{}); !errors.Is(err, ErrTopicNotFound) {
+		t.Fatalf("missing topic: %v", err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := q.Next(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Next after Close: %v", err)
+	}
+	// After the last handle closed, other options are fine.
+	q = openQueue(t, db, "t", "g", QueueOptions{MaxDeliver: 3})
+	q.Close()
+}
+
+// TestQueueCloseReleasesLeases: a closed consumer's messages go to another one at once.
+func TestQueueCloseReleasesLeases(t *testing.T) {
+	db := openMemDB(t, vfs.NewMem())
+	defer db.Close()
+	appendN(t, db, "t", 1)
+	a := openQueue(t, db, "t", "g", QueueOptions{})
+	b := openQueue(t, db, "t", "g", QueueOptions{})
+	defer b.Close()
+	if _, err := nextWithin(a, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := nextWithin(b, 20*time.Millisecond); err == nil {
+		t.Fatalf("b got leased message %d", m.Offset)
+	}
+	a.Close()
+	if m, err := nextWithin(b, time.Second); err != nil || m.Offset != 0 {
+		t.Fatalf("after a closed: %+v %v", m, err)
+	}
+}
+
+// TestQueueAckAfterLastClose: once the group's last handle closed, its messages cannot be acked (a stale
+// group must not overwrite the state of a newer open), and they are delivered to the next opener.
+func TestQueueAckAfterLastClose(t *testing.T) {
+	db := openMemDB(t, vfs.NewMem())
+	defer db.Close()
+	appendN(t, db, "t", 2)
+	q := openQueue(t, db, "t", "g", QueueOptions{})
+	m, err := nextWithin(q, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	if err := m.Ack(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Ack after the last Close: %v", err)
+	}
+	q = openQueue(t, db, "t", "g", QueueOptions{})
+	defer q.Close()
+	if m, err := nextWithin(q, time.Second); err != nil || m.Offset != 0 {
+		t.Fatalf("reopened group: %+v, %v", m, err)
+	}
+}
