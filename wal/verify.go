@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -210,18 +211,27 @@ func (v *verifier) run() error {
 			}
 			rep.Damage = &segment.CorruptionError{Path: path, Offset: 0, Err: fmt.Errorf("%w: recorded in the durable state", ErrMissingSegment)}
 			rep.DamageSegment = len(rep.Segments) // the next present segment, if any, is where repair cuts
+			if i+1 < len(chain) && present[chain[i+1]] {
+				// A file renamed above its first batch looks like a missing segment and an unknown one.
+				next := fs.PathJoin(dir, segment.FileName(chain[i+1]))
+				if first, ok := v.firstBase(next); ok && first == base {
+					rep.Damage = &segment.CorruptionError{Path: next, Offset: 0, Err: fmt.Errorf(
+						"%w: file name %d is greater than its first batch's base offset %d", segment.ErrBadOffset, chain[i+1], first)}
+				}
+			}
 			continue
 		}
 		if rep.NextOffset < 0 {
 			rep.NextOffset = base
 		}
 		if expect >= 0 && (base < expect || !v.opts.Compacted && base != expect) {
-			what := "a segment is missing before it"
+			err := fmt.Errorf("%w: segment named %d follows a segment that ends at offset %d (a segment is missing before it)", segment.ErrBadOffset, base, expect)
 			if base < expect {
-				what = "it overlaps the segment before"
+				err = fmt.Errorf("%w: segment named %d overlaps the segment before, which ends at offset %d", segment.ErrBadOffset, base, expect)
+			} else if first, ok := v.firstBase(path); ok && first < base {
+				err = fmt.Errorf("%w: file name %d is greater than its first batch's base offset %d", segment.ErrBadOffset, base, first)
 			}
-			rep.Damage = &segment.CorruptionError{Path: path, Offset: 0,
-				Err: fmt.Errorf("%w: segment named %d follows a segment that ends at offset %d (%s)", segment.ErrBadOffset, base, expect, what)}
+			rep.Damage = &segment.CorruptionError{Path: path, Offset: 0, Err: err}
 			rep.DamageSegment = len(rep.Segments)
 			v.appendUnchecked(&sr)
 			continue
@@ -283,6 +293,21 @@ func (v *verifier) run() error {
 	}
 	v.checkRemainingEntries()
 	return nil
+}
+
+// firstBase returns the base offset field of the first frame of the file at path (not CRC-covered: a
+// diagnosis only).
+func (v *verifier) firstBase(path string) (int64, bool) {
+	f, err := v.opts.FS.Open(path)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	var b [8]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(b[:])), true
 }
 
 // appendUnchecked adds a segment that is not scanned because the damage is at its start.
