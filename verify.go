@@ -340,3 +340,68 @@ func segmentBytes(fs vfs.FS, dir string) int64 {
 	}
 	return n
 }
+
+// IndexSnapshot is what the index holds about topics and consumer groups.
+type IndexSnapshot struct {
+	// Topics maps each topic with a stored config to it.
+	Topics map[string]TopicConfig
+	// Groups maps each consumer group to its committed positions (Lag is not computed: zero).
+	Groups map[string][]GroupOffset
+}
+
+// ReadIndex reads the topic configs and group positions of a data directory without the writer's lock,
+// writing and creating nothing, as Verify reads the durable state. It returns ErrLocked when a writer holds
+// the directory (only the writer may read Pebble then) and an error wrapping os.ErrNotExist when there is
+// no index.
+func ReadIndex(dir string, fs vfs.FS) (*IndexSnapshot, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	indexDir := fs.PathJoin(dir, IndexDirName)
+	if _, err := fs.Stat(indexDir); err != nil {
+		return nil, fmt.Errorf("mqlog: read index: %w", err)
+	}
+	held, release, err := lockShared(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if held {
+		return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+	}
+	store, err := index.Open(indexDir, index.Options{FS: fs, ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	snap := &IndexSnapshot{Topics: map[string]TopicConfig{}, Groups: map[string][]GroupOffset{}}
+	topics, err := store.Topics()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range topics {
+		raw, _, err := store.Topic(name)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := decodeTopicConfig(raw)
+		if err != nil {
+			return nil, fmt.Errorf("mqlog: topic %s: %w", name, err)
+		}
+		snap.Topics[name] = cfg
+	}
+	groups, err := store.Groups()
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		offsets, err := store.GroupOffsets(g)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range offsets {
+			snap.Groups[g] = append(snap.Groups[g], GroupOffset{Topic: o.Topic, Partition: o.Partition, Offset: o.Offset})
+		}
+	}
+	return snap, nil
+}
