@@ -166,9 +166,9 @@ func planRepair(rep *Report, opts RepairOptions) *RepairPlan {
 		}
 	}
 	plan.Actions = append(plan.Actions,
-		RepairAction{Kind: ActionState, Detail: fmt.Sprintf("record the log as %d closed segments and an active segment %s of %d bytes, ending at offset %d",
+		RepairAction{Kind: ActionState, Detail: fmt.Sprintf("record the durable state: closed segments %d, active segment %s of %d bytes, next offset %d",
 			len(st.closed), segment.FileName(st.activeBase), st.position, st.nextOffset)},
-		RepairAction{Kind: ActionIndex, Detail: fmt.Sprintf("rebuild the sparse index: %d entries", len(plan.rebuilt))})
+		RepairAction{Kind: ActionIndex, Detail: fmt.Sprintf("rebuild the sparse index (%d entries)", len(plan.rebuilt))})
 	return plan
 }
 
