@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mqlog/mqlog"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -18,19 +19,61 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){"mqlog": main})
 }
 
-// TestScript runs the CLI scripts in testdata/script. Each gets MQLOG_DIR=$WORK/data.
+// TestScript runs the CLI scripts in testdata/script (this package's) and ../../testdata/script (the
+// first scripts, kept where they were). Each gets MQLOG_DIR=$WORK/data and SEGMENTS, the directory of the
+// golden segment files.
 func TestScript(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir: filepath.Join("..", "..", "testdata", "script"),
-		Setup: func(env *testscript.Env) error {
-			env.Setenv("MQLOG_DIR", filepath.Join(env.WorkDir, "data"))
-			return nil
-		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"flipbyte": cmdFlipByte,
-			"truncate": cmdTruncate,
-		},
-	})
+	segments, err := filepath.Abs(filepath.Join("..", "..", "testdata", "segment"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{filepath.Join("testdata", "script"), filepath.Join("..", "..", "testdata", "script")} {
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		t.Run(filepath.ToSlash(dir), func(t *testing.T) {
+			testscript.Run(t, testscript.Params{
+				Dir: dir,
+				Setup: func(env *testscript.Env) error {
+					env.Setenv("MQLOG_DIR", filepath.Join(env.WorkDir, "data"))
+					env.Setenv("SEGMENTS", segments)
+					return nil
+				},
+				Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+					"flipbyte": cmdFlipByte,
+					"truncate": cmdTruncate,
+					"zero":     cmdZero,
+					"sleep":    cmdSleep,
+				},
+			})
+		})
+	}
+}
+
+// cmdSleep pauses the script: sleep DURATION (time.ParseDuration), to let a background command start.
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
+}
+
+// cmdZero overwrites bytes of a file with zeros: zero FILE POSITION LENGTH.
+func cmdZero(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: zero FILE POSITION LENGTH")
+	}
+	pos, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_RDWR, 0)
+	ts.Check(err)
+	defer f.Close()
+	_, err = f.WriteAt(make([]byte, n), pos)
+	ts.Check(err)
 }
 
 // cmdFlipByte inverts the bits of the byte at a position of a file: flipbyte FILE POSITION.
