@@ -167,17 +167,17 @@ type dumpBatchJSON struct {
 
 // dumpRecordJSON is one line of dump -o json.
 type dumpRecordJSON struct {
-	Path          string           `json:"path"`
-	Batch         dumpBatchJSON    `json:"batch"`
-	Offset        *int64           `json:"offset,omitempty"`
-	Timestamp     *int64           `json:"timestamp,omitempty"`
-	KeySize       *int             `json:"key_size,omitempty"`
-	Key           *string          `json:"key,omitempty"`
-	KeyEncoding   string           `json:"key_encoding,omitempty"`
-	ValueSize     *int             `json:"value_size,omitempty"`
-	Value         *string          `json:"value,omitempty"`
-	ValueEncoding string           `json:"value_encoding,omitempty"`
-	Headers       []dumpHeaderJSON `json:"headers,omitempty"`
+	Path          string            `json:"path"`
+	Batch         dumpBatchJSON     `json:"batch"`
+	Offset        *int64            `json:"offset,omitempty"`
+	Timestamp     *int64            `json:"timestamp,omitempty"`
+	KeySize       *int              `json:"key_size,omitempty"`
+	Key           *string           `json:"key,omitempty"`
+	KeyEncoding   string            `json:"key_encoding,omitempty"`
+	ValueSize     *int              `json:"value_size,omitempty"`
+	Value         *string           `json:"value,omitempty"`
+	ValueEncoding string            `json:"value_encoding,omitempty"`
+	Headers       *[]dumpHeaderJSON `json:"headers,omitempty"` // an array for every record
 }
 
 type dumpHeaderJSON struct {
@@ -338,12 +338,13 @@ func (d *dumper) record(path string, pos int64, h *segment.BatchHeader, r *segme
 		j := dumpRecordJSON{Path: path, Batch: batchJSON(pos, h, nil), Offset: &r.Offset, Timestamp: &r.Timestamp}
 		j.KeySize, j.Key, j.KeyEncoding = jsonField(r.Key, vf)
 		j.ValueSize, j.Value, j.ValueEncoding = jsonField(r.Value, vf)
-		j.Headers = []dumpHeaderJSON{}
+		headers := []dumpHeaderJSON{}
 		for _, hd := range r.Headers {
 			hj := dumpHeaderJSON{Key: hd.Key}
 			hj.ValueSize, hj.Value, hj.ValueEncoding = jsonField(hd.Value, vf)
-			j.Headers = append(j.Headers, hj)
+			headers = append(headers, hj)
 		}
+		j.Headers = &headers
 		writeJSONLine(d.w, j)
 		return
 	}

@@ -63,7 +63,7 @@ func TestDumpKafkaSegment(t *testing.T) {
 			t.Fatal(err)
 		}
 		if *rec.Offset != want[i].offset || *rec.Value != want[i].value || *rec.Key != "k"+want[i].value ||
-			!rec.Batch.Valid || rec.Batch.Epoch != 3 || len(rec.Headers) != 1 || *rec.Headers[0].Value != "x" {
+			!rec.Batch.Valid || rec.Batch.Epoch != 3 || len(*rec.Headers) != 1 || *(*rec.Headers)[0].Value != "x" {
 			t.Errorf("record %d: %s", i, line)
 		}
 	}

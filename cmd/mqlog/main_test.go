@@ -27,11 +27,11 @@ func TestScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{filepath.Join("testdata", "script"), filepath.Join("..", "..", "testdata", "script")} {
+	for name, dir := range map[string]string{"cmd": filepath.Join("testdata", "script"), "root": filepath.Join("..", "..", "testdata", "script")} {
 		if _, err := os.Stat(dir); err != nil {
 			continue
 		}
-		t.Run(filepath.ToSlash(dir), func(t *testing.T) {
+		t.Run(name, func(t *testing.T) {
 			testscript.Run(t, testscript.Params{
 				Dir: dir,
 				Setup: func(env *testscript.Env) error {
@@ -201,4 +201,52 @@ func TestCompleteTopics(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "orders\n") || strings.Contains(stdout, "other") {
 		t.Errorf("completion: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
+}
+
+// TestVerifyExitCodes checks verify's documented exit codes (0 clean, 1 corruption, 2 usage or I/O
+// error), and the codes of the other commands on a damaged directory.
+func TestVerifyExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runCLI(t, "a\nb\n", "--dir", dir, "produce", "--topic", "t"); code != exitOK {
+		t.Fatalf("produce: exit %d, %s", code, stderr)
+	}
+	seg := filepath.Join(dir, mqlog.TopicsDirName, "t-0", "00000000000000000000.log")
+	check := func(want int, args ...string) {
+		t.Helper()
+		code, stdout, stderr := runCLI(t, "", append([]string{"--dir", dir}, args...)...)
+		if code != want {
+			t.Errorf("%v: exit %d, want %d (stdout %q, stderr %q)", args, code, want, stdout, stderr)
+		}
+		if code != exitOK && !strings.HasPrefix(stderr, "Error: ") {
+			t.Errorf("%v: stderr %q does not start with \"Error: \"", args, stderr)
+		}
+	}
+	check(exitOK, "verify")
+	check(exitOK, "repair")
+	check(exitOK, "dump", seg)
+	check(exitUsage, "verify", "--bogus")
+	check(exitUsage, "verify", "extra")
+	check(exitUsage, "verify", "--topic", "bad/name")
+	check(exitVerifyError, "verify", "--topic", "missing")
+	check(exitVerifyError, "--dir", filepath.Join(dir, "none"), "verify")
+	check(exitUsage, "repair", "--execute=x")
+	check(exitUsage, "dump")
+	check(exitUsage, "dump", seg, "--value-format", "x")
+	check(exitUsage, "topic", "delete")
+
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0xff
+	if err := os.WriteFile(seg, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check(exitCorrupt, "verify")
+	check(exitCorrupt, "verify", "-o", "json")
+	check(exitError, "dump", seg)
+	check(exitError, "inspect", "segment", seg)
+	check(exitOK, "repair")
+	check(exitOK, "repair", "--execute")
+	check(exitOK, "verify")
 }
