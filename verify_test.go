@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mqlog/mqlog/index"
 	"github.com/mqlog/mqlog/segment"
 	"github.com/mqlog/mqlog/wal"
 )
@@ -324,7 +325,8 @@ func TestVerifyWhileWriting(t *testing.T) {
 }
 
 // TestVerifyCompactedGaps checks that a compacted topic may have offset gaps, and a topic that is not
-// compacted may not.
+// compacted may not. The gap is made as compaction would: a whole batch taken out of the active segment,
+// and the durable position recorded for what is left.
 func TestVerifyCompactedGaps(t *testing.T) {
 	for _, compact := range []bool{false, true} {
 		cfg := TopicConfig{}
@@ -334,23 +336,64 @@ func TestVerifyCompactedGaps(t *testing.T) {
 		l := buildTestLog(t, cfg)
 		seg := l.segments[len(l.segments)-1]
 		bs := batchesOf(t, seg)
-		if len(bs) < 2 {
+		if len(bs) < 3 {
 			t.Fatalf("active segment has %d batches", len(bs))
 		}
-		setBaseOffset(t, seg, bs[len(bs)-1].pos, bs[len(bs)-1].base+2) // a gap before the last batch
+		removeBatch(t, l, seg, bs[1])
 		rep, err := Verify(l.dir, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var corrupt *CorruptionError
-		gotDamage := errors.As(rep.Err(), &corrupt) && corrupt.Path == seg && corrupt.Offset == bs[len(bs)-1].pos
+		gotDamage := errors.As(rep.Err(), &corrupt) && corrupt.Path == seg && corrupt.Offset == bs[1].pos
 		if compact {
-			if rep.Corrupt() {
-				t.Errorf("compacted: %v", rep.Problems)
+			if rep.Corrupt() || rep.Records != testMessages-1 {
+				t.Errorf("compacted: %v, %d records", rep.Problems, rep.Records)
 			}
+			db, err := Open(l.dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(readAll(t, db, "t", 0)); n != testMessages-1 {
+				t.Errorf("compacted: read %d records, want %d", n, testMessages-1)
+			}
+			db.Close()
 		} else if !gotDamage || !errors.Is(rep.Err(), segment.ErrBadOffset) {
-			t.Errorf("not compacted: got %v, want a bad offset at %s byte %d", rep.Problems, seg, bs[len(bs)-1].pos)
+			t.Errorf("not compacted: got %v, want a bad offset at %s byte %d", rep.Problems, seg, bs[1].pos)
 		}
+	}
+}
+
+// removeBatch takes batch b out of the active segment and records the new durable position in the state.
+func removeBatch(t *testing.T, l *testLog, seg string, b batch) {
+	t.Helper()
+	data, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := b.pos
+	for _, next := range batchesOf(t, seg) {
+		if next.pos > b.pos {
+			end = next.pos
+			break
+		}
+	}
+	data = append(data[:b.pos:b.pos], data[end:]...)
+	if err := os.WriteFile(seg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store, err := index.Open(filepath.Join(l.dir, IndexDirName), index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	state, err := store.LogState("t", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.BigEndian.PutUint64(state[9:], uint64(len(data))) // position (wal/state.go)
+	if err := store.SaveLogState("t", 0, state); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -558,5 +601,48 @@ func TestVerifyIndexMismatch(t *testing.T) {
 	}
 	if rep, err := Verify(l.dir, nil); err != nil || rep.Corrupt() {
 		t.Fatalf("after repair: %v %v", err, rep.Problems)
+	}
+}
+
+// TestVerifyStateMismatch checks a durable state that does not match the active segment: a position
+// inside a batch. Verify reports it; Repair rewrites the state from the segments, keeping every record.
+func TestVerifyStateMismatch(t *testing.T) {
+	l := buildTestLog(t, TopicConfig{})
+	seg := l.segments[len(l.segments)-1]
+	bs := batchesOf(t, seg)
+	store, err := index.Open(filepath.Join(l.dir, IndexDirName), index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := store.LogState("t", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.BigEndian.PutUint64(state[9:], uint64(bs[1].pos+5))
+	if err := store.SaveLogState("t", 0, state); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	rep, err := Verify(l.dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var corrupt *CorruptionError
+	if !errors.As(rep.Err(), &corrupt) || corrupt.Path != seg || corrupt.Offset != bs[1].pos+5 || !errors.Is(corrupt, segment.ErrBadLength) {
+		t.Fatalf("Verify: %v", rep.Problems)
+	}
+	if _, err := Repair(l.dir, &RepairOptions{Execute: true}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Verify(l.dir, nil); err != nil || rep.Corrupt() {
+		t.Fatalf("after repair: %v %v", err, rep.Problems)
+	}
+	db, err := Open(l.dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n := len(readAll(t, db, "t", 0)); n != testMessages {
+		t.Errorf("%d records after repair, want %d", n, testMessages)
 	}
 }

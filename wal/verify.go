@@ -125,6 +125,9 @@ type verifier struct {
 
 	nextEntry int   // index of the next sparse entry to match
 	lastEntry int64 // position of the last rebuilt entry in the current segment
+
+	position       int64 // the durable position in the segment being scanned, -1 when not the active one
+	nextAtPosition int64 // the offset after the batch that ends at position, -1 when none does
 }
 
 func (v *verifier) run() error {
@@ -177,6 +180,13 @@ func (v *verifier) run() error {
 		first = st.activeBase
 		if len(st.closed) > 0 {
 			first = st.closed[0].base
+		}
+	}
+	// The last segment holding data: an invalid frame before it is damage, not a torn tail.
+	lastData := -1
+	for i := len(chain) - 1; i >= 0 && lastData < 0; i-- {
+		if present[chain[i]] && v.hasData(chain[i]) {
+			lastData = i
 		}
 	}
 	expect := int64(-1) // offset the next segment must start at; -1 before the first
@@ -236,7 +246,7 @@ func (v *verifier) run() error {
 			v.appendUnchecked(&sr)
 			continue
 		}
-		later := chain[i+1:]
+		dataAfter := lastData > i
 		rec, isClosed := recordedClosed[base]
 		durable := int64(0) // bytes of this segment that are durable: damage before it is corruption
 		switch {
@@ -246,8 +256,12 @@ func (v *verifier) run() error {
 			durable = st.position
 		case rep.hasState && base > st.activeBase:
 			durable = 0 // a roll whose state was not saved yet
-		case !rep.hasState && v.hasData(later):
+		case !rep.hasState && dataAfter:
 			durable = math.MaxInt64 // a closed segment
+		}
+		v.position, v.nextAtPosition = -1, -1
+		if rep.hasState && base == st.activeBase {
+			v.position = st.position
 		}
 		res, err := v.scan(&sr, minEpoch)
 		if err != nil {
@@ -259,6 +273,9 @@ func (v *verifier) run() error {
 		}
 		rep.NextOffset = sr.NextOffset
 		expect = sr.NextOffset
+		if isClosed && v.opts.Compacted && rec.nextOffset > expect {
+			expect = rec.nextOffset // compaction may have removed the segment's last records
+		}
 		stop := res.Stop
 		if errors.Is(stop, segment.ErrZeroTail) {
 			stop, sr.ZeroTail = nil, true
@@ -269,7 +286,7 @@ func (v *verifier) run() error {
 		var damage *segment.CorruptionError
 		if stop != nil {
 			corrupt := stop.(*segment.CorruptionError)
-			if corrupt.Offset < durable || v.hasData(later) {
+			if corrupt.Offset < durable || dataAfter {
 				damage = corrupt
 			} else {
 				rep.TornTail = corrupt
@@ -326,26 +343,27 @@ func (v *verifier) checkAgainstState(sr *SegmentReport, isClosed bool, rec close
 	case isClosed && sr.Size != rec.size:
 		return &segment.CorruptionError{Path: sr.Path, Offset: min(sr.Size, rec.size),
 			Err: fmt.Errorf("%w: closed segment is %d bytes, recorded %d", segment.ErrTruncated, sr.Size, rec.size)}
-	case isClosed && sr.NextOffset != rec.nextOffset:
+	case isClosed && (sr.NextOffset > rec.nextOffset || !v.opts.Compacted && sr.NextOffset != rec.nextOffset):
 		return &segment.CorruptionError{Path: sr.Path, Offset: sr.ValidEnd,
 			Err: fmt.Errorf("%w: closed segment ends at offset %d, recorded %d", segment.ErrBadOffset, sr.NextOffset, rec.nextOffset)}
 	case sr.BaseOffset == st.activeBase && sr.ValidEnd < st.position:
 		return &segment.CorruptionError{Path: sr.Path, Offset: sr.ValidEnd,
 			Err: fmt.Errorf("%w: valid data ends at byte %d, recorded durable up to byte %d", segment.ErrTruncated, sr.ValidEnd, st.position)}
+	case sr.BaseOffset == st.activeBase && st.position > 0 && v.nextAtPosition < 0:
+		return &segment.CorruptionError{Path: sr.Path, Offset: st.position,
+			Err: fmt.Errorf("%w: recorded durable position %d is not at a batch boundary", segment.ErrBadLength, st.position)}
+	case sr.BaseOffset == st.activeBase && st.position > 0 && v.nextAtPosition != st.nextOffset:
+		return &segment.CorruptionError{Path: sr.Path, Offset: st.position,
+			Err: fmt.Errorf("%w: offset %d at the recorded durable position, recorded %d", segment.ErrBadOffset, v.nextAtPosition, st.nextOffset)}
 	}
 	return nil
 }
 
-// hasData reports whether any of the segments holds a byte that is not zero.
-func (v *verifier) hasData(bases []int64) bool {
+// hasData reports whether the segment named base holds a byte that is not zero.
+func (v *verifier) hasData(base int64) bool {
 	l := &Log{opts: Options{FS: v.opts.FS}}
-	for _, b := range bases {
-		blank, err := l.isBlank(v.opts.FS.PathJoin(v.opts.Dir, segment.FileName(b)))
-		if err == nil && !blank {
-			return true
-		}
-	}
-	return false
+	blank, err := l.isBlank(v.opts.FS.PathJoin(v.opts.Dir, segment.FileName(base)))
+	return err == nil && !blank
 }
 
 // scan validates one segment from its start, filling sr, and matches and rebuilds sparse entries.
@@ -378,6 +396,9 @@ func (v *verifier) scan(sr *SegmentReport, minEpoch int32) (segment.ScanResult, 
 			v.lastEntry = pos
 		}
 		v.matchEntries(sr.Path, pos, h.BaseOffset)
+		if pos+h.FrameSize() == v.position {
+			v.nextAtPosition = h.LastOffset() + 1
+		}
 		if sr.FirstTimestamp < 0 || h.BaseTimestamp < sr.FirstTimestamp {
 			sr.FirstTimestamp = h.BaseTimestamp
 		}
