@@ -108,7 +108,7 @@ func TestCorruptionInDurableData(t *testing.T) {
 			data := readFile(t, fs, segs[1])
 			damaged, at, want := dm.apply(slicesClone(data), framePositions(t, data))
 			writeFile(t, fs, segs[1], damaged, false)
-			before := segmentBytes(t, fs, segs)
+			before := snapshotSegments(t, fs, segs)
 
 			for round := range 2 {
 				db, err := Open(crashDir, &Options{FS: fs})
@@ -147,7 +147,7 @@ func TestCorruptionInDurableData(t *testing.T) {
 					}
 				}
 			}
-			if after := segmentBytes(t, fs, segs); after != before {
+			if after := snapshotSegments(t, fs, segs); after != before {
 				t.Fatal("the segment files changed: damaged data was cut or rewritten without repair")
 			}
 		})
@@ -191,7 +191,7 @@ func checkCorruption(t *testing.T, err error, path string, at int64, want error)
 	}
 }
 
-func segmentBytes(t *testing.T, fs vfs.FS, paths []string) string {
+func snapshotSegments(t *testing.T, fs vfs.FS, paths []string) string {
 	t.Helper()
 	var b bytes.Buffer
 	for _, p := range paths {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"sort"
 	"strings"
 
+	"github.com/mqlog/mqlog"
 	"github.com/spf13/cobra"
 )
 
@@ -25,5 +27,27 @@ func (a *app) completeTopics(cmd *cobra.Command, args []string, toComplete strin
 			names = append(names, name)
 		}
 	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// registerGroupCompletion completes cmd's --group flag with the consumer groups of the data directory.
+func (a *app) registerGroupCompletion(cmd *cobra.Command) {
+	cmd.RegisterFlagCompletionFunc("group", a.completeGroups)
+}
+
+// completeGroups lists the consumer groups of --dir whose names start with toComplete. Groups live in the
+// index, read without a lock (nothing created or written); while a writer runs there is nothing to offer.
+func (a *app) completeGroups(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	snap, err := mqlog.ReadIndex(a.dir, nil)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var names []string
+	for name := range snap.Groups {
+		if strings.HasPrefix(name, toComplete) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
 	return names, cobra.ShellCompDirectiveNoFileComp
 }

@@ -110,6 +110,7 @@ The default is the value, one per line. -o json prints one object per record.`,
 	flags.StringVar(&format, "format", defaultRecordFormat, "output format of each record (see above)")
 	cmd.RegisterFlagCompletionFunc("from", cobra.FixedCompletions([]string{"earliest", "latest"}, cobra.ShellCompDirectiveNoFileComp))
 	a.registerTopicCompletion(cmd)
+	a.registerGroupCompletion(cmd)
 	return cmd
 }
 

@@ -30,8 +30,15 @@ func usagef(format string, args ...any) error {
 // exitCode returns the process's exit code for err, which is not nil.
 func exitCode(err error) int {
 	var usage *usageError
-	if errors.As(err, &usage) {
+	var verify *verifyError
+	var corrupt *corruptionFound
+	switch {
+	case errors.As(err, &usage):
 		return exitUsage
+	case errors.As(err, &verify):
+		return exitVerifyError
+	case errors.As(err, &corrupt):
+		return exitCorrupt
 	}
 	return exitError
 }
@@ -89,4 +96,12 @@ func (a *app) checkDirExists() error {
 		return fmt.Errorf("data directory %s is not a directory", a.dir)
 	}
 	return nil
+}
+
+// lockedOr turns mqlog.ErrLocked into the CLI's clear message and returns any other error as it is.
+func lockedOr(dir string, err error) error {
+	if errors.Is(err, mqlog.ErrLocked) {
+		return &lockedError{dir: dir, err: err}
+	}
+	return err
 }

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqlog/mqlog"
+	"github.com/mqlog/mqlog/wal"
 	"github.com/spf13/cobra"
 )
 
@@ -17,11 +20,13 @@ func (a *app) newInspectCommand() *cobra.Command {
 		Use:   "inspect",
 		Short: "Show topics, partitions, segments, offsets and sizes (read-only)",
 		Long: `Show each topic's partitions (start offset, high watermark) and their segment files
-(base and next offset, bytes, largest timestamp, whether active).
+(base and last offset, records, bytes, first and last timestamp, whether active). The
+segment figures come from reading every batch header of the segments.
 
 It opens the data directory read-only: no lock, nothing created, and it works while
 another process writes. Consumer groups and their lag live in the index, which only the
-lock holder may open: --groups takes the lock, and fails when another process has it.`,
+lock holder may open while it runs: --groups reads it without a lock when no writer runs,
+and fails with a clear message when one does.`,
 		Example: `  mqlog inspect
   mqlog inspect --topic orders -o json
   mqlog inspect segment mqlog-data/topics/orders-0/00000000000000000000.log`,
@@ -63,12 +68,15 @@ type inspectPartition struct {
 }
 
 type inspectSegment struct {
-	Path         string `json:"path"`
-	BaseOffset   int64  `json:"base_offset"`
-	NextOffset   int64  `json:"next_offset"`
-	Bytes        int64  `json:"bytes"`
-	MaxTimestamp int64  `json:"max_timestamp"`
-	Active       bool   `json:"active"`
+	Path           string `json:"path"`
+	BaseOffset     int64  `json:"base_offset"`
+	LastOffset     int64  `json:"last_offset"` // -1 when empty
+	NextOffset     int64  `json:"next_offset"`
+	Records        int64  `json:"records"`
+	Bytes          int64  `json:"bytes"`
+	FirstTimestamp int64  `json:"first_timestamp"` // ms; -1 when empty
+	MaxTimestamp   int64  `json:"max_timestamp"`   // ms; -1 when empty
+	Active         bool   `json:"active"`
 }
 
 type inspectGroup struct {
@@ -84,18 +92,20 @@ type inspectGroupOffset struct {
 }
 
 func (a *app) inspect(topic string, withGroups bool) (err error) {
-	var db *mqlog.DB
-	if withGroups {
-		db, err = a.openExistingWriter()
-		var locked *lockedError
-		if errors.As(err, &locked) {
-			return fmt.Errorf("--groups needs the writer's lock to read the index: %w (run without --groups)", err)
-		}
-	} else {
-		db, err = a.openReader()
-	}
+	db, err := a.openReader()
 	if err != nil {
 		return err
+	}
+	var snap *mqlog.IndexSnapshot
+	if withGroups {
+		snap, err = mqlog.ReadIndex(a.dir, nil)
+		if errors.Is(err, mqlog.ErrLocked) {
+			err = fmt.Errorf("--groups needs to read the index, which only the writer may read while it runs: %w (run without --groups)", lockedOr(a.dir, err))
+		}
+		if err != nil {
+			db.Close()
+			return err
+		}
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
 
@@ -116,16 +126,24 @@ func (a *app) inspect(topic string, withGroups bool) (err error) {
 		for i, p := range parts {
 			ip := inspectPartition{Partition: p.Partition, StartOffset: p.StartOffset, HighWatermark: p.HighWatermark,
 				Segments: make([]inspectSegment, len(p.Segments))}
+			stats, err := segmentStats(p)
+			if err != nil {
+				return err
+			}
 			for j, s := range p.Segments {
-				ip.Segments[j] = inspectSegment{Path: s.Path, BaseOffset: s.BaseOffset, NextOffset: s.NextOffset,
-					Bytes: s.Size, MaxTimestamp: s.MaxTimestamp, Active: s.Active}
+				seg := inspectSegment{Path: s.Path, BaseOffset: s.BaseOffset, LastOffset: -1, NextOffset: s.NextOffset,
+					Bytes: s.Size, FirstTimestamp: -1, MaxTimestamp: s.MaxTimestamp, Active: s.Active}
+				if st, ok := stats[s.BaseOffset]; ok {
+					seg.LastOffset, seg.Records, seg.FirstTimestamp = st.LastOffset, st.Records, st.FirstTimestamp
+				}
+				ip.Segments[j] = seg
 			}
 			t.Partitions[i] = ip
 		}
 		doc.Topics = append(doc.Topics, t)
 	}
 	if withGroups {
-		groups, err := inspectGroups(db, topic)
+		groups, err := inspectGroups(db, snap, topic)
 		if err != nil {
 			return err
 		}
@@ -137,23 +155,32 @@ func (a *app) inspect(topic string, withGroups bool) (err error) {
 	return a.printInspectTables(a.stdout, &doc)
 }
 
-// inspectGroups returns the groups' committed positions and lag, in the given topic only when not empty.
-func inspectGroups(db *mqlog.DB, topic string) ([]inspectGroup, error) {
-	names, err := db.Groups()
-	if err != nil {
-		return nil, err
+// inspectGroups returns the groups' committed positions and their lag behind the high watermark, in the
+// given topic only when not empty.
+func inspectGroups(db *mqlog.DB, snap *mqlog.IndexSnapshot, topic string) ([]inspectGroup, error) {
+	names := make([]string, 0, len(snap.Groups))
+	for name := range snap.Groups {
+		names = append(names, name)
 	}
+	sort.Strings(names)
+	ends := map[string][]mqlog.PartitionInfo{}
 	out := []inspectGroup{}
 	for _, name := range names {
-		offsets, err := db.GroupOffsets(name)
-		if err != nil {
-			return nil, err
-		}
 		g := inspectGroup{Name: name, Offsets: []inspectGroupOffset{}}
-		for _, o := range offsets {
-			if topic == "" || o.Topic == topic {
-				g.Offsets = append(g.Offsets, inspectGroupOffset{Topic: o.Topic, Partition: o.Partition, Offset: o.Offset, Lag: o.Lag})
+		for _, o := range snap.Groups[name] {
+			if topic != "" && o.Topic != topic {
+				continue
 			}
+			parts, ok := ends[o.Topic]
+			if !ok {
+				parts, _ = db.Partitions(o.Topic) // a group may hold positions in a topic that is gone
+				ends[o.Topic] = parts
+			}
+			lag := int64(0)
+			if int(o.Partition) < len(parts) {
+				lag = max(0, parts[o.Partition].HighWatermark-o.Offset)
+			}
+			g.Offsets = append(g.Offsets, inspectGroupOffset{Topic: o.Topic, Partition: o.Partition, Offset: o.Offset, Lag: lag})
 		}
 		if len(g.Offsets) > 0 {
 			out = append(out, g)
@@ -181,12 +208,16 @@ func (a *app) printInspectTables(w io.Writer, doc *inspectJSON) error {
 			return err
 		}
 		fmt.Fprintln(w)
-		t = newTable(w, "TOPIC", "PARTITION", "SEGMENT", "BASE OFFSET", "NEXT OFFSET", "BYTES", "MAX TIMESTAMP", "ACTIVE")
+		t = newTable(w, "TOPIC", "PARTITION", "SEGMENT", "BASE OFFSET", "LAST OFFSET", "RECORDS", "BYTES", "FIRST TIMESTAMP", "LAST TIMESTAMP", "ACTIVE")
 		for _, topic := range doc.Topics {
 			for _, p := range topic.Partitions {
 				for _, s := range p.Segments {
-					t.row(topic.Name, p.Partition, filepath.Base(s.Path), s.BaseOffset, s.NextOffset, s.Bytes,
-						formatMillis(s.MaxTimestamp), s.Active)
+					last := "-"
+					if s.LastOffset >= 0 {
+						last = fmt.Sprint(s.LastOffset)
+					}
+					t.row(topic.Name, p.Partition, filepath.Base(s.Path), s.BaseOffset, last, s.Records, s.Bytes,
+						formatMillis(s.FirstTimestamp), formatMillis(s.MaxTimestamp), s.Active)
 				}
 			}
 		}
@@ -209,4 +240,24 @@ func (a *app) printInspectTables(w io.Writer, doc *inspectJSON) error {
 		}
 	}
 	return t.flush()
+}
+
+// segmentStats reads a partition's segments (read-only, as verify does without the index) for what the
+// log does not keep in memory: each segment's last offset, record count and first timestamp, by base
+// offset. It reads every batch header up to the readable end.
+func segmentStats(p mqlog.PartitionInfo) (map[int64]wal.SegmentReport, error) {
+	out := map[int64]wal.SegmentReport{}
+	if len(p.Segments) == 0 {
+		return out, nil
+	}
+	rep, err := wal.Verify(wal.VerifyOptions{FS: vfs.Default, Dir: filepath.Dir(p.Segments[0].Path), Compacted: true})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range rep.Segments {
+		if s.Checked {
+			out[s.BaseOffset] = s
+		}
+	}
+	return out, nil
 }

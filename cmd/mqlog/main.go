@@ -48,7 +48,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	fmt.Fprintf(stderr, "Error: %v\n", err)
 	code := exitCode(err)
-	if code == exitUsage && cmd != nil {
+	var usage *usageError
+	if errors.As(err, &usage) && cmd != nil {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}
 	return code
@@ -110,6 +111,9 @@ func (a *app) newRootCommand() *cobra.Command {
 		a.newTopicCommand(),
 		a.newCompactCommand(),
 		a.newGroupsCommand(),
+		a.newVerifyCommand(),
+		a.newRepairCommand(),
+		a.newDumpCommand(),
 		newBenchCommand(),
 	)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mqlog/mqlog"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -18,19 +19,61 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){"mqlog": main})
 }
 
-// TestScript runs the CLI scripts in testdata/script. Each gets MQLOG_DIR=$WORK/data.
+// TestScript runs the CLI scripts in testdata/script (this package's) and ../../testdata/script (the
+// first scripts, kept where they were). Each gets MQLOG_DIR=$WORK/data and SEGMENTS, the directory of the
+// golden segment files.
 func TestScript(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir: filepath.Join("..", "..", "testdata", "script"),
-		Setup: func(env *testscript.Env) error {
-			env.Setenv("MQLOG_DIR", filepath.Join(env.WorkDir, "data"))
-			return nil
-		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"flipbyte": cmdFlipByte,
-			"truncate": cmdTruncate,
-		},
-	})
+	segments, err := filepath.Abs(filepath.Join("..", "..", "testdata", "segment"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, dir := range map[string]string{"cmd": filepath.Join("testdata", "script"), "root": filepath.Join("..", "..", "testdata", "script")} {
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			testscript.Run(t, testscript.Params{
+				Dir: dir,
+				Setup: func(env *testscript.Env) error {
+					env.Setenv("MQLOG_DIR", filepath.Join(env.WorkDir, "data"))
+					env.Setenv("SEGMENTS", segments)
+					return nil
+				},
+				Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+					"flipbyte": cmdFlipByte,
+					"truncate": cmdTruncate,
+					"zero":     cmdZero,
+					"sleep":    cmdSleep,
+				},
+			})
+		})
+	}
+}
+
+// cmdSleep pauses the script: sleep DURATION (time.ParseDuration), to let a background command start.
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
+}
+
+// cmdZero overwrites bytes of a file with zeros: zero FILE POSITION LENGTH.
+func cmdZero(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: zero FILE POSITION LENGTH")
+	}
+	pos, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_RDWR, 0)
+	ts.Check(err)
+	defer f.Close()
+	_, err = f.WriteAt(make([]byte, n), pos)
+	ts.Check(err)
 }
 
 // cmdFlipByte inverts the bits of the byte at a position of a file: flipbyte FILE POSITION.
@@ -158,4 +201,52 @@ func TestCompleteTopics(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "orders\n") || strings.Contains(stdout, "other") {
 		t.Errorf("completion: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
+}
+
+// TestVerifyExitCodes checks verify's documented exit codes (0 clean, 1 corruption, 2 usage or I/O
+// error), and the codes of the other commands on a damaged directory.
+func TestVerifyExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runCLI(t, "a\nb\n", "--dir", dir, "produce", "--topic", "t"); code != exitOK {
+		t.Fatalf("produce: exit %d, %s", code, stderr)
+	}
+	seg := filepath.Join(dir, mqlog.TopicsDirName, "t-0", "00000000000000000000.log")
+	check := func(want int, args ...string) {
+		t.Helper()
+		code, stdout, stderr := runCLI(t, "", append([]string{"--dir", dir}, args...)...)
+		if code != want {
+			t.Errorf("%v: exit %d, want %d (stdout %q, stderr %q)", args, code, want, stdout, stderr)
+		}
+		if code != exitOK && !strings.HasPrefix(stderr, "Error: ") {
+			t.Errorf("%v: stderr %q does not start with \"Error: \"", args, stderr)
+		}
+	}
+	check(exitOK, "verify")
+	check(exitOK, "repair")
+	check(exitOK, "dump", seg)
+	check(exitUsage, "verify", "--bogus")
+	check(exitUsage, "verify", "extra")
+	check(exitUsage, "verify", "--topic", "bad/name")
+	check(exitVerifyError, "verify", "--topic", "missing")
+	check(exitVerifyError, "--dir", filepath.Join(dir, "none"), "verify")
+	check(exitUsage, "repair", "--execute=x")
+	check(exitUsage, "dump")
+	check(exitUsage, "dump", seg, "--value-format", "x")
+	check(exitUsage, "topic", "delete")
+
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0xff
+	if err := os.WriteFile(seg, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check(exitCorrupt, "verify")
+	check(exitCorrupt, "verify", "-o", "json")
+	check(exitError, "dump", seg)
+	check(exitError, "inspect", "segment", seg)
+	check(exitOK, "repair")
+	check(exitOK, "repair", "--execute")
+	check(exitOK, "verify")
 }

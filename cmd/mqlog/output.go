@@ -100,3 +100,11 @@ func jsonBytes(b []byte) (value *string, encoding string) {
 	s := base64.StdEncoding.EncodeToString(b)
 	return &s, "base64"
 }
+
+// plural returns "1 batch", "2 batches": n and the singular or the plural word.
+func plural(n int64, singular, pluralWord string) string {
+	if n == 1 {
+		return "1 " + singular
+	}
+	return fmt.Sprintf("%d %s", n, pluralWord)
+}

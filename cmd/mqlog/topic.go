@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 
 	"github.com/mqlog/mqlog"
@@ -10,8 +11,8 @@ import (
 )
 
 func (a *app) newTopicCommand() *cobra.Command {
-	cmd := groupCommand("topic", "Create and list topics")
-	cmd.AddCommand(a.newTopicCreateCommand(), a.newTopicListCommand(), a.newTopicAlterCommand())
+	cmd := groupCommand("topic", "Create, list, alter and delete topics")
+	cmd.AddCommand(a.newTopicCreateCommand(), a.newTopicListCommand(), a.newTopicAlterCommand(), a.newTopicDeleteCommand())
 	return cmd
 }
 
@@ -120,8 +121,11 @@ func changedSettingsDiffer(cmd *cobra.Command, want, have mqlog.TopicConfig) []s
 func (a *app) newTopicListCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "List the topics and their partition counts (read-only)",
-		Args:  cobra.NoArgs,
+		Short: "List the topics with their partitions and settings (read-only)",
+		Long: `List the topics, their partition counts and their settings. It takes no lock and
+creates nothing. The settings live in the index, which only the writer may read while it
+runs: then they are shown as "-" (null in JSON) with a note on stderr.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.listTopics()
 		},
@@ -136,8 +140,9 @@ type topicListJSON struct {
 }
 
 type topicListItem struct {
-	Name       string `json:"name"`
-	Partitions int    `json:"partitions"`
+	Name       string             `json:"name"`
+	Partitions int                `json:"partitions"`
+	Config     *mqlog.TopicConfig `json:"config"` // null when the index could not be read
 }
 
 func (a *app) listTopics() (err error) {
@@ -147,12 +152,26 @@ func (a *app) listTopics() (err error) {
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
 	doc := topicListJSON{Version: jsonVersion, Dir: a.dir, Topics: []topicListItem{}}
+	snap, err := mqlog.ReadIndex(a.dir, nil)
+	switch {
+	case errors.Is(err, mqlog.ErrLocked):
+		fmt.Fprintf(a.stderr, "note: a writer holds %s: settings not shown\n", a.dir)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
 	for _, name := range db.Topics() {
 		parts, err := db.Partitions(name)
 		if err != nil {
 			return err
 		}
-		doc.Topics = append(doc.Topics, topicListItem{Name: name, Partitions: len(parts)})
+		item := topicListItem{Name: name, Partitions: len(parts)}
+		if snap != nil {
+			if cfg, ok := snap.Topics[name]; ok {
+				item.Config = &cfg
+				item.Partitions = max(item.Partitions, cfg.Partitions)
+			}
+		}
+		doc.Topics = append(doc.Topics, item)
 	}
 	if a.jsonOutput() {
 		return writeJSONDocument(a.stdout, doc)
@@ -161,9 +180,64 @@ func (a *app) listTopics() (err error) {
 		fmt.Fprintf(a.stderr, "no topics in %s\n", a.dir)
 		return nil
 	}
-	t := newTable(a.stdout, "TOPIC", "PARTITIONS")
+	t := newTable(a.stdout, "TOPIC", "PARTITIONS", "SEGMENT BYTES", "RETENTION BYTES", "RETENTION MS", "CLEANUP POLICY")
 	for _, item := range doc.Topics {
-		t.row(item.Name, item.Partitions)
+		if c := item.Config; c != nil {
+			t.row(item.Name, item.Partitions, c.SegmentBytes, c.RetentionBytes, c.RetentionMs, c.CleanupPolicy)
+		} else {
+			t.row(item.Name, item.Partitions, "-", "-", "-", "-")
+		}
 	}
 	return t.flush()
+}
+
+func (a *app) newTopicDeleteCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "delete TOPIC",
+		Short: "Delete a topic, its segments and every group's positions in it",
+		Long: `Delete a topic: its config, its partitions' segment files and state, and every consumer
+group's committed positions in it. It takes the writer's lock.
+
+The index records go first, then the directories: after a crash in between, the next
+open finds partition directories without a config and adopts them as a topic with the
+default settings; run topic delete again to finish.`,
+		Example: `  mqlog topic delete orders`,
+		Args:    cobra.ExactArgs(1),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return a.completeTopics(cmd, args, toComplete)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := mqlog.ValidateTopicName(args[0]); err != nil {
+				return &usageError{err: err}
+			}
+			return a.deleteTopic(args[0])
+		},
+	}
+	return cmd
+}
+
+// topicDeletedJSON is topic delete's JSON document.
+type topicDeletedJSON struct {
+	Version int    `json:"version"`
+	Topic   string `json:"topic"`
+	Deleted bool   `json:"deleted"`
+}
+
+func (a *app) deleteTopic(name string) (err error) {
+	db, err := a.openExistingWriter()
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, db.Close()) }()
+	if err := db.DeleteTopic(name); err != nil {
+		return err
+	}
+	if a.jsonOutput() {
+		return writeJSONDocument(a.stdout, topicDeletedJSON{Version: jsonVersion, Topic: name, Deleted: true})
+	}
+	_, err = fmt.Fprintf(a.stdout, "deleted topic %s\n", name)
+	return err
 }

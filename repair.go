@@ -1,0 +1,160 @@
+package mqlog
+
+import (
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/mqlog/mqlog/index"
+	"github.com/mqlog/mqlog/wal"
+)
+
+// LostFoundDirName is the directory of a data directory where Repair puts what it cuts from the log, one
+// subdirectory per partition (<topic>-<partition>), with a note of what it did.
+const LostFoundDirName = "lost+found"
+
+// RepairOptions configure Repair. The zero value (or nil) plans a repair of every topic on the operating
+// system's filesystem without changing anything.
+type RepairOptions struct {
+	// FS is the filesystem; nil means vfs.Default.
+	FS vfs.FS
+	// Topic, when set, limits the repair to one topic.
+	Topic string
+	// Execute carries the plan out. Without it Repair is a dry run: it takes the lock, reads, and says
+	// exactly what it would do.
+	Execute bool
+	// MaxBatchBytes and MaxMessageBytes bound what is read (defaults 16 MiB and 1 MiB).
+	MaxBatchBytes   int
+	MaxMessageBytes int
+}
+
+// PartitionRepair is what Repair does (or would do) to one partition.
+type PartitionRepair struct {
+	Topic     string
+	Partition int32
+	*wal.RepairPlan
+}
+
+// RepairedGroup is a committed group position that pointed past the end of a log cut by Repair, and is
+// moved back to it (group positions never point past the readable end).
+type RepairedGroup struct {
+	Group     string
+	Topic     string
+	Partition int32
+	From, To  int64
+}
+
+// RepairReport is the outcome of Repair.
+type RepairReport struct {
+	// Verify is the check the plan was made from.
+	Verify *VerifyReport
+	// Partitions lists the partitions that need (or got) repair.
+	Partitions []PartitionRepair
+	// GroupsMovedBack lists the group positions moved back to a log's new end.
+	GroupsMovedBack []RepairedGroup
+	// LostDir is where cut and moved files go.
+	LostDir string
+	// Executed is true when the plan was carried out.
+	Executed bool
+}
+
+// Empty reports whether there is nothing to repair.
+func (r *RepairReport) Empty() bool { return len(r.Partitions) == 0 }
+
+// Repair checks a data directory as Verify does, with the writer's lock held (ErrLocked if a writer has
+// it), and plans what makes it a directory that Open accepts again; with Execute it carries the plan out.
+//
+// Like Kafka's log recovery, it truncates a partition's log at its first damage: the damaged segment is
+// copied into <dir>/lost+found/<topic>-<partition>/ and cut at its last valid batch, every later segment
+// and every unexpected file is moved there, and a note (REPAIR-<time>.txt) says what was cut. Nothing is
+// deleted. A torn tail past the durable point is cut the same way. The durable state in Pebble is rewritten
+// to describe exactly the kept segments, the sparse index is rebuilt, and group positions past a log's new
+// end are moved back to it. Without Execute nothing is changed and no directory is created.
+func Repair(dir string, opts *RepairOptions) (*RepairReport, error) {
+	var o RepairOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	fs := o.FS
+	if info, err := fs.Stat(dir); err != nil {
+		return nil, fmt.Errorf("mqlog: repair %s: %w", dir, err)
+	} else if !info.IsDir() {
+		return nil, fmt.Errorf("mqlog: repair %s: not a directory", dir)
+	}
+	lock, err := lockDir(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
+	// The index is opened for writing only to execute: a dry run must not create or change anything.
+	store, err := index.Open(fs.PathJoin(dir, IndexDirName), index.Options{FS: fs, ReadOnly: !o.Execute})
+	if err != nil {
+		return nil, fmt.Errorf("mqlog: open index: %w", err)
+	}
+	defer store.Close()
+
+	rep := &RepairReport{Verify: &VerifyReport{Dir: dir, StateChecked: true}, LostDir: fs.PathJoin(dir, LostFoundDirName), Executed: o.Execute}
+	vo := VerifyOptions{FS: fs, Topic: o.Topic, MaxBatchBytes: o.MaxBatchBytes, MaxMessageBytes: o.MaxMessageBytes}
+	if err := verifyWithStore(vo, dir, store, rep.Verify); err != nil {
+		return nil, err
+	}
+	for _, p := range rep.Verify.Partitions {
+		plan, err := wal.Repair(p.Report, wal.RepairOptions{
+			FS: fs, Dir: fs.PathJoin(dir, TopicsDirName, partitionDirName(p.Topic, int(p.Partition))),
+			Index:   partitionIndex{store: store, topic: p.Topic, partition: p.Partition},
+			LostDir: fs.PathJoin(rep.LostDir, partitionDirName(p.Topic, int(p.Partition))),
+			Execute: o.Execute,
+		})
+		if err != nil {
+			return rep, fmt.Errorf("mqlog: repair %s partition %d: %w", p.Topic, p.Partition, err)
+		}
+		if len(plan.Actions) > 0 {
+			rep.Partitions = append(rep.Partitions, PartitionRepair{Topic: p.Topic, Partition: p.Partition, RepairPlan: plan})
+		}
+	}
+	if err := rep.resetGroups(store, o.Execute); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// resetGroups moves group positions past a repaired log's new end back to it.
+func (r *RepairReport) resetGroups(store *index.Store, execute bool) error {
+	if len(r.Partitions) == 0 {
+		return nil
+	}
+	ends := map[string]map[int32]int64{}
+	for _, p := range r.Partitions {
+		if ends[p.Topic] == nil {
+			ends[p.Topic] = map[int32]int64{}
+		}
+		ends[p.Topic][p.Partition] = p.NextOffset
+	}
+	groups, err := store.Groups()
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		offsets, err := store.GroupOffsets(g)
+		if err != nil {
+			return err
+		}
+		var reset []index.GroupOffset
+		for _, o := range offsets {
+			end, ok := ends[o.Topic][o.Partition]
+			if !ok || o.Offset <= end {
+				continue
+			}
+			r.GroupsMovedBack = append(r.GroupsMovedBack, RepairedGroup{Group: g, Topic: o.Topic, Partition: o.Partition, From: o.Offset, To: end})
+			reset = append(reset, index.GroupOffset{Topic: o.Topic, Partition: o.Partition, Offset: end})
+		}
+		if execute && len(reset) > 0 {
+			if err := store.CommitOffsets(g, reset); err != nil {
+				return fmt.Errorf("mqlog: reset group %s: %w", g, err)
+			}
+		}
+	}
+	return nil
+}
