@@ -93,8 +93,9 @@ func TestKill(t *testing.T) {
 				}
 			}
 		}()
-		// Let it acknowledge some messages, then kill it at a random instant.
-		deadline := time.After(time.Duration(20+rng.IntN(200)) * time.Millisecond)
+		// Wait for its first acknowledgement (opening takes a while on a busy machine), then kill it at a
+		// random instant while it appends.
+		var deadline <-chan time.Time
 	wait:
 		for {
 			select {
@@ -103,6 +104,9 @@ func TestKill(t *testing.T) {
 					t.Fatalf("round %d: helper exited early: %s", round, stderr.String())
 				}
 				acked = max(acked, off)
+				if deadline == nil {
+					deadline = time.After(time.Duration(rng.IntN(200)) * time.Millisecond)
+				}
 			case <-deadline:
 				break wait
 			}
