@@ -37,7 +37,7 @@ type DB struct {
 	groups groupRegistry
 	// cleaner applies retention and compaction in the background (retention.go).
 	cleaner cleaner
-	queues queueRegistry // work-queue groups (queue.go)
+	queues  queueRegistry // work-queue groups (queue.go)
 }
 
 // Open opens the data directory dir for reading and writing, creating it when it is missing. It takes the
