@@ -88,7 +88,10 @@ func TestAppendReadAcrossSegments(t *testing.T) {
 	if segs := l.Segments(); len(segs) < 3 || !segs[len(segs)-1].Active {
 		t.Fatalf("segments %+v", segs)
 	}
-	if len(idx.entries) == 0 {
+	idx.mu.Lock()
+	entries := len(idx.entries) // (entries are stored after the appenders are released)
+	idx.mu.Unlock()
+	if entries == 0 {
 		t.Fatal("no sparse index entries written")
 	}
 	for _, from := range []int64{0, 1, 150, 299, 300} {
