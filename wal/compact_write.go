@@ -26,6 +26,9 @@ type outputSegment struct {
 // outputBufferBytes is how much of an output segment is buffered before a write.
 const outputBufferBytes = 1 << 20
 
+// outputBytesPerSync is the write-back step of compaction outputs.
+const outputBytesPerSync = 512 << 10
+
 func (o *compactOutput) segments() []closedSegment {
 	out := make([]closedSegment, len(o.files))
 	for i, f := range o.files {
@@ -100,7 +103,9 @@ func (c *compactor) newOutput(base int64) (*outputSegment, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.file = f
+	// Write back as it goes (sync_file_range every outputBytesPerSync, like Pebble's BytesPerSync), so that
+	// the fsync before the swap does not flush a whole segment at once and stall the appenders' fsyncs.
+	o.file = vfs.NewSyncingFile(f, vfs.SyncingFileOptions{BytesPerSync: outputBytesPerSync})
 	return o, nil
 }
 

@@ -22,6 +22,8 @@ var (
 	ErrMissingSegment = errors.New("mqlog/wal: segment missing")
 	// ErrBadState is returned when the saved state blob cannot be decoded.
 	ErrBadState = errors.New("mqlog/wal: bad saved state")
+	// ErrNotCompacted is returned by Compact on a log that is not key-compacted.
+	ErrNotCompacted = errors.New("mqlog/wal: log is not compacted")
 	// ErrEmptyBatch is returned by Append with no records.
 	ErrEmptyBatch = errors.New("mqlog/wal: append of no records")
 )

@@ -38,13 +38,13 @@ func TestThrottleLimitsRate(t *testing.T) {
 	if err := newThrottle(0).wait(context.Background(), 1<<30); err != nil {
 		t.Fatalf("unlimited throttle: %v", err)
 	}
-	th := newThrottle(1 << 20) // 1 MiB/s, burst 1 MiB
+	th := newThrottle(1 << 20) // 1 MiB/s, burst 100 KiB
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	if err := th.wait(ctx, 1<<20); err != nil {
-		t.Fatalf("the first second's burst: %v", err)
+	if err := th.wait(ctx, th.limiter.Burst()); err != nil {
+		t.Fatalf("one burst: %v", err)
 	}
-	err := th.wait(ctx, 4<<20) // needs about 4 more seconds
+	err := th.wait(ctx, 4<<20) // needs about 4 seconds
 	if err == nil || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		t.Fatalf("4 MiB more at 1 MiB/s within 500 ms: %v", err)
 	}

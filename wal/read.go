@@ -1,9 +1,11 @@
 package wal
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/mqlog/mqlog/segment"
 )
@@ -106,7 +108,12 @@ func (r *Reader) readPinned() (done bool, err error) {
 		pos, b, err := r.sr.Next()
 		if r.expectBase >= 0 && (err != nil || b.Header.BaseOffset != r.expectBase) {
 			// The sparse index is derived data: if its entry does not match, read from the segment start.
-			r.log.opts.Logger.Warn("mqlog: sparse index entry does not match segment; scanning", "path", r.seg.path, "position", pos)
+			// In a compacted log that is expected (entries of segments that compaction replaced remain).
+			level := slog.LevelWarn
+			if r.log.compacted.Load() {
+				level = slog.LevelDebug
+			}
+			r.log.opts.Logger.Log(context.Background(), level, "mqlog: sparse index entry does not match segment; scanning", "path", r.seg.path, "position", pos)
 			r.sr = r.newSegmentReader(r.seg, 0)
 			r.expectBase, r.prevLast = -1, -1
 			continue

@@ -1,7 +1,5 @@
 package wal
 
-import "errors"
-
 // SetSegmentBytes changes the size at which the active segment rolls; it applies from the next roll check
 // (the active segment keeps the space already preallocated for it).
 func (l *Log) SetSegmentBytes(n int64) {
@@ -18,6 +16,3 @@ func (l *Log) SetCompacted(on bool) { l.compacted.Store(on) }
 
 // Compacted reports whether the log is key-compacted.
 func (l *Log) Compacted() bool { return l.compacted.Load() }
-
-// ErrNotCompacted is returned by Compact on a log that is not key-compacted.
-var ErrNotCompacted = errors.New("mqlog/wal: log is not compacted")

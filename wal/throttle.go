@@ -7,7 +7,8 @@ import (
 )
 
 // throttle limits compaction's I/O to a number of bytes per second (read and written together), with a
-// token bucket (golang.org/x/time/rate) whose burst is one second's worth. A nil throttle does not limit.
+// token bucket (golang.org/x/time/rate) whose burst is a tenth of a second's worth (at least 64 KiB). A nil
+// throttle does not limit.
 type throttle struct {
 	limiter *rate.Limiter
 }
@@ -16,7 +17,7 @@ func newThrottle(bytesPerSecond int64) *throttle {
 	if bytesPerSecond <= 0 {
 		return nil
 	}
-	burst := int(min(bytesPerSecond, 1<<30))
+	burst := int(min(max(bytesPerSecond/10, 64<<10), 1<<30))
 	return &throttle{limiter: rate.NewLimiter(rate.Limit(bytesPerSecond), burst)}
 }
 
