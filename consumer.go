@@ -78,6 +78,14 @@ func (c *Consumer) Next(ctx context.Context) (Record, error) {
 			cur := c.assigned[(c.nextIdx+i)%len(c.assigned)]
 			c.changed = append(c.changed, cur.reader.log.Changed())
 			rec, err := cur.reader.reader.Next()
+			if errors.Is(err, ErrOutOfRange) && cur.reader.reader.Offset() < cur.reader.log.StartOffset() {
+				// Retention deleted what the member was about to read: go on from the log's start, as a Kafka
+				// consumer with auto.offset.reset=earliest does (a queue is a to-do list).
+				if err := cur.reader.reader.SetOffset(cur.reader.log.StartOffset()); err != nil {
+					return Record{}, err
+				}
+				rec, err = cur.reader.reader.Next()
+			}
 			if err == nil {
 				c.nextIdx = (c.nextIdx + i + 1) % len(c.assigned)
 				return newRecord(c.topic.name, cur.partition, rec), nil
