@@ -18,7 +18,7 @@ func (a *app) newTopicCommand() *cobra.Command {
 
 func (a *app) newTopicCreateCommand() *cobra.Command {
 	var cfg mqlog.TopicConfig
-	var policy string
+	var policy, retention string
 	cmd := &cobra.Command{
 		Use:   "create TOPIC",
 		Short: "Create a topic",
@@ -42,6 +42,14 @@ of partitions is not an error (its settings are left as they are).`,
 				return usagef("invalid --retention-bytes %d", cfg.RetentionBytes)
 			case cfg.RetentionMs < 0:
 				return usagef("invalid --retention-ms %d", cfg.RetentionMs)
+			case cfg.DeleteRetentionMs < 0:
+				return usagef("invalid --delete-retention-ms %d", cfg.DeleteRetentionMs)
+			}
+			switch p := mqlog.RetentionPolicy(retention); p {
+			case mqlog.RetentionLimits, mqlog.RetentionInterest:
+				cfg.RetentionPolicy = p
+			default:
+				return usagef("invalid --retention-policy %q: want %s or %s", retention, mqlog.RetentionLimits, mqlog.RetentionInterest)
 			}
 			switch p := mqlog.CleanupPolicy(policy); p {
 			case mqlog.CleanupDelete, mqlog.CleanupCompact:
@@ -58,8 +66,12 @@ of partitions is not an error (its settings are left as they are).`,
 	flags.Int64Var(&cfg.RetentionBytes, "retention-bytes", 0, "per partition, delete the oldest segments beyond this size (0: no limit)")
 	flags.Int64Var(&cfg.RetentionMs, "retention-ms", 0, "delete segments whose records are all older than this (0: no limit)")
 	flags.StringVar(&policy, "cleanup-policy", string(mqlog.CleanupDelete), "how space is reclaimed: delete or compact")
+	flags.Int64Var(&cfg.DeleteRetentionMs, "delete-retention-ms", 0, "how long compaction keeps tombstones (0: 24 hours)")
+	flags.StringVar(&retention, "retention-policy", string(mqlog.RetentionLimits), "limits, or interest: also delete what every group consumed")
 	cmd.RegisterFlagCompletionFunc("cleanup-policy", cobra.FixedCompletions(
 		[]string{string(mqlog.CleanupDelete), string(mqlog.CleanupCompact)}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.RegisterFlagCompletionFunc("retention-policy", cobra.FixedCompletions(
+		[]string{string(mqlog.RetentionLimits), string(mqlog.RetentionInterest)}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
