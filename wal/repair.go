@@ -98,12 +98,13 @@ func planRepair(rep *Report, opts RepairOptions) *RepairPlan {
 	if !rep.Corrupt() && rep.TornTail == nil {
 		return plan
 	}
-	cutIdx, reason := len(rep.Segments), ""
+	// reason says why, for the segment where the log is cut; short names the damage without its file.
+	cutIdx, reason, short := len(rep.Segments), "", ""
 	switch {
 	case rep.Damage != nil:
-		cutIdx, reason = rep.DamageSegment, rep.Damage.Error()
+		cutIdx, reason, short = rep.DamageSegment, rep.Damage.Error(), rep.Damage.Err.Error()
 	case rep.TornTail != nil:
-		cutIdx, reason = rep.TornSegment, "torn tail: "+rep.TornTail.Error()
+		cutIdx, reason, short = rep.TornSegment, "torn tail: "+rep.TornTail.Error(), "torn tail: "+rep.TornTail.Err.Error()
 	}
 	var kept []SegmentReport
 	firstLive := true
@@ -121,7 +122,7 @@ func planRepair(rep *Report, opts RepairOptions) *RepairPlan {
 		case i == cutIdx && (sr.ValidEnd > 0 || firstLive):
 			if sr.ValidEnd < sr.Size {
 				plan.Actions = append(plan.Actions, RepairAction{Kind: ActionCut, Path: sr.Path, Offset: sr.ValidEnd,
-					Detail: fmt.Sprintf("%d bytes from byte %d: %s", sr.Size-sr.ValidEnd, sr.ValidEnd, reason)})
+					Detail: fmt.Sprintf("%d bytes from byte %d: %s", sr.Size-sr.ValidEnd, sr.ValidEnd, short)})
 				plan.Lost += sr.Size - sr.ValidEnd
 			}
 			sr.Size = sr.ValidEnd
@@ -168,7 +169,7 @@ func planRepair(rep *Report, opts RepairOptions) *RepairPlan {
 	plan.Actions = append(plan.Actions,
 		RepairAction{Kind: ActionState, Detail: fmt.Sprintf("record the durable state: closed segments %d, active segment %s of %d bytes, next offset %d",
 			len(st.closed), segment.FileName(st.activeBase), st.position, st.nextOffset)},
-		RepairAction{Kind: ActionIndex, Detail: fmt.Sprintf("rebuild the sparse index (%d entries)", len(plan.rebuilt))})
+		RepairAction{Kind: ActionIndex, Detail: fmt.Sprintf("rebuild the sparse index (%d %s)", len(plan.rebuilt), map[bool]string{true: "entry", false: "entries"}[len(plan.rebuilt) == 1])})
 	return plan
 }
 
