@@ -144,7 +144,9 @@ func (a *app) consume(ctx context.Context, o consumeOptions, printer *recordPrin
 	} else {
 		err = a.readToEnd(ctx, db, o, partitions, starts, printer)
 		if err == nil && ctx.Err() == nil {
-			a.warnUnreadableTails(partitions)
+			if err = printer.w.Flush(); err == nil {
+				a.warnUnreadableTails(partitions)
+			}
 		}
 	}
 	return errors.Join(err, printer.w.Flush())
