@@ -689,3 +689,32 @@ func TestVerifyRepairBadEpoch(t *testing.T) {
 		t.Errorf("%d records after repair, want %d", n, testMessages)
 	}
 }
+
+// TestRepairWithoutIndex checks a directory whose index is gone: the dry run plans from the segments
+// alone and creates nothing; executing creates the index and leaves a directory Open accepts.
+func TestRepairWithoutIndex(t *testing.T) {
+	l := buildTestLog(t, TopicConfig{})
+	if err := os.RemoveAll(filepath.Join(l.dir, IndexDirName)); err != nil {
+		t.Fatal(err)
+	}
+	seg := l.segments[2]
+	bs := batchesOf(t, seg)
+	flipBit(t, seg, bs[1].pos+70)
+	before := snapshot(t, l.dir)
+	plan, err := Repair(l.dir, nil)
+	if err != nil || plan.Empty() || plan.Partitions[0].NextOffset != bs[1].base {
+		t.Fatalf("dry run without an index: %v %+v", err, plan)
+	}
+	sameSnapshot(t, "dry run", before, snapshot(t, l.dir))
+	if _, err := Repair(l.dir, &RepairOptions{Execute: true}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(l.dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n := int64(len(readAll(t, db, "t", 0))); n != bs[1].base {
+		t.Errorf("%d records after repair, want %d", n, bs[1].base)
+	}
+}
