@@ -88,14 +88,19 @@ func Repair(dir string, opts *RepairOptions) (*RepairReport, error) {
 		return nil, err
 	}
 	defer lock.Close()
-	// The index is opened for writing only to execute: a dry run must not create or change anything.
-	store, err := index.Open(fs.PathJoin(dir, IndexDirName), index.Options{FS: fs, ReadOnly: !o.Execute})
-	if err != nil {
-		return nil, fmt.Errorf("mqlog: open index: %w", err)
+	// The index is opened for writing only to execute: a dry run must not create or change anything, so
+	// without an index it plans from the segments alone.
+	var store *index.Store
+	indexDir := fs.PathJoin(dir, IndexDirName)
+	if _, err := fs.Stat(indexDir); o.Execute || err == nil {
+		store, err = index.Open(indexDir, index.Options{FS: fs, ReadOnly: !o.Execute})
+		if err != nil {
+			return nil, fmt.Errorf("mqlog: open index: %w", err)
+		}
+		defer store.Close()
 	}
-	defer store.Close()
 
-	rep := &RepairReport{Verify: &VerifyReport{Dir: dir, StateChecked: true}, LostDir: fs.PathJoin(dir, LostFoundDirName), Executed: o.Execute}
+	rep := &RepairReport{Verify: &VerifyReport{Dir: dir, StateChecked: store != nil}, LostDir: fs.PathJoin(dir, LostFoundDirName), Executed: o.Execute}
 	vo := VerifyOptions{FS: fs, Topic: o.Topic, MaxBatchBytes: o.MaxBatchBytes, MaxMessageBytes: o.MaxMessageBytes}
 	if err := verifyWithStore(vo, dir, store, rep.Verify); err != nil {
 		return nil, err
@@ -122,7 +127,7 @@ func Repair(dir string, opts *RepairOptions) (*RepairReport, error) {
 
 // resetGroups moves group positions past a repaired log's new end back to it.
 func (r *RepairReport) resetGroups(store *index.Store, execute bool) error {
-	if len(r.Partitions) == 0 {
+	if len(r.Partitions) == 0 || store == nil {
 		return nil
 	}
 	ends := map[string]map[int32]int64{}

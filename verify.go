@@ -35,9 +35,10 @@ const (
 	ProblemUnexpected = "unexpected" // a file or directory that is not part of the layout
 	ProblemState      = "state"      // a durable state record that cannot be decoded
 	ProblemIndex      = "index"      // a sparse index entry that does not match the segments
+	ProblemEpoch      = "epoch"      // a batch of durable data whose epoch went backwards (not CRC-covered)
 )
 
-// Problem is one thing Verify found wrong. For ProblemDamage and ProblemUnexpected, Err is a
+// Problem is one thing Verify found wrong. For ProblemDamage, ProblemUnexpected and ProblemEpoch, Err is a
 // *CorruptionError naming the file and byte offset.
 type Problem struct {
 	Kind      string
@@ -242,6 +243,9 @@ func (r *VerifyReport) add(p PartitionReport) {
 	}
 	if p.StateErr != nil {
 		problem(ProblemState, fmt.Errorf("%s partition %d: %w", p.Topic, p.Partition, p.StateErr))
+	}
+	for _, b := range p.BadEpochs {
+		problem(ProblemEpoch, b.Error())
 	}
 	for _, m := range p.IndexMismatches {
 		problem(ProblemIndex, fmt.Errorf("%s partition %d: %s", p.Topic, p.Partition, m))

@@ -646,3 +646,75 @@ func TestVerifyStateMismatch(t *testing.T) {
 		t.Errorf("%d records after repair, want %d", n, testMessages)
 	}
 }
+
+// TestVerifyRepairBadEpoch checks a lowered epoch in durable data (a header field the CRC does not cover):
+// Verify reports it with file and byte but does not stop there, and Repair raises the field again instead of
+// cutting the log (the batch's records are intact), keeping a copy of the original.
+func TestVerifyRepairBadEpoch(t *testing.T) {
+	l := buildTestLog(t, TopicConfig{})
+	seg := l.segments[2]
+	bs := batchesOf(t, seg)
+	patchFile(t, seg, bs[2].pos+12, []byte{0, 0, 0, 0})
+	rep, err := Verify(l.dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var corrupt *CorruptionError
+	if len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemEpoch || !errors.As(rep.Err(), &corrupt) ||
+		corrupt.Path != seg || corrupt.Offset != bs[2].pos || !errors.Is(corrupt, segment.ErrBadEpoch) {
+		t.Fatalf("Verify: %v", rep.Problems)
+	}
+	if rep.Records != testMessages {
+		t.Errorf("Verify checked %d records, want all %d", rep.Records, testMessages)
+	}
+	plan, err := Repair(l.dir, &RepairOptions{Execute: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Partitions[0].NextOffset != testMessages || plan.Partitions[0].Actions[0].Kind != wal.ActionEpoch {
+		t.Fatalf("repair: %+v", plan.Partitions[0].Actions)
+	}
+	if rep, err := Verify(l.dir, nil); err != nil || rep.Corrupt() {
+		t.Fatalf("after repair: %v %v", err, rep.Problems)
+	}
+	if _, err := os.Stat(filepath.Join(l.dir, LostFoundDirName, "t-0", filepath.Base(seg))); err != nil {
+		t.Errorf("no copy of the original: %v", err)
+	}
+	db, err := Open(l.dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n := len(readAll(t, db, "t", 0)); n != testMessages {
+		t.Errorf("%d records after repair, want %d", n, testMessages)
+	}
+}
+
+// TestRepairWithoutIndex checks a directory whose index is gone: the dry run plans from the segments
+// alone and creates nothing; executing creates the index and leaves a directory Open accepts.
+func TestRepairWithoutIndex(t *testing.T) {
+	l := buildTestLog(t, TopicConfig{})
+	if err := os.RemoveAll(filepath.Join(l.dir, IndexDirName)); err != nil {
+		t.Fatal(err)
+	}
+	seg := l.segments[2]
+	bs := batchesOf(t, seg)
+	flipBit(t, seg, bs[1].pos+70)
+	before := snapshot(t, l.dir)
+	plan, err := Repair(l.dir, nil)
+	if err != nil || plan.Empty() || plan.Partitions[0].NextOffset != bs[1].base {
+		t.Fatalf("dry run without an index: %v %+v", err, plan)
+	}
+	sameSnapshot(t, "dry run", before, snapshot(t, l.dir))
+	if _, err := Repair(l.dir, &RepairOptions{Execute: true}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(l.dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n := int64(len(readAll(t, db, "t", 0))); n != bs[1].base {
+		t.Errorf("%d records after repair, want %d", n, bs[1].base)
+	}
+}

@@ -17,6 +17,7 @@ import (
 const (
 	ActionCut    = "cut"    // copy the file aside, then trim it to Offset bytes
 	ActionTrim   = "trim"   // trim preallocated zero bytes past Offset (nothing to save)
+	ActionEpoch  = "epoch"  // copy the file aside, then raise the epoch field of the batch at Offset
 	ActionMove   = "move"   // move the file aside (rename into the lost+found directory)
 	ActionCreate = "create" // create an empty active segment
 	ActionState  = "state"  // rewrite the durable state to match what is kept
@@ -27,7 +28,8 @@ const (
 type RepairAction struct {
 	Kind   string // one of the Action constants
 	Path   string // the file it applies to (empty for state and index)
-	Offset int64  // ActionCut: bytes kept
+	Offset int64  // ActionCut, ActionTrim: bytes kept; ActionEpoch: the batch's position
+	Epoch  int32  // ActionEpoch: the new epoch
 	Detail string // what and why, in words
 }
 
@@ -38,6 +40,8 @@ func (a RepairAction) String() string {
 		return fmt.Sprintf("cut %s at byte %d (%s)", a.Path, a.Offset, a.Detail)
 	case ActionTrim:
 		return fmt.Sprintf("trim %s to byte %d (%s)", a.Path, a.Offset, a.Detail)
+	case ActionEpoch:
+		return fmt.Sprintf("set the epoch of the batch at byte %d of %s (%s)", a.Offset, a.Path, a.Detail)
 	case ActionMove:
 		return fmt.Sprintf("move %s aside (%s)", a.Path, a.Detail)
 	case ActionCreate:
@@ -98,12 +102,13 @@ func planRepair(rep *Report, opts RepairOptions) *RepairPlan {
 	if !rep.Corrupt() && rep.TornTail == nil {
 		return plan
 	}
-	cutIdx, reason := len(rep.Segments), ""
+	// reason says why, for the segment where the log is cut; short names the damage without its file.
+	cutIdx, reason, short := len(rep.Segments), "", ""
 	switch {
 	case rep.Damage != nil:
-		cutIdx, reason = rep.DamageSegment, rep.Damage.Error()
+		cutIdx, reason, short = rep.DamageSegment, rep.Damage.Error(), rep.Damage.Err.Error()
 	case rep.TornTail != nil:
-		cutIdx, reason = rep.TornSegment, "torn tail: "+rep.TornTail.Error()
+		cutIdx, reason, short = rep.TornSegment, "torn tail: "+rep.TornTail.Error(), "torn tail: "+rep.TornTail.Err.Error()
 	}
 	var kept []SegmentReport
 	firstLive := true
@@ -121,7 +126,7 @@ func planRepair(rep *Report, opts RepairOptions) *RepairPlan {
 		case i == cutIdx && (sr.ValidEnd > 0 || firstLive):
 			if sr.ValidEnd < sr.Size {
 				plan.Actions = append(plan.Actions, RepairAction{Kind: ActionCut, Path: sr.Path, Offset: sr.ValidEnd,
-					Detail: fmt.Sprintf("%d bytes from byte %d: %s", sr.Size-sr.ValidEnd, sr.ValidEnd, reason)})
+					Detail: fmt.Sprintf("%d bytes from byte %d: %s", sr.Size-sr.ValidEnd, sr.ValidEnd, short)})
 				plan.Lost += sr.Size - sr.ValidEnd
 			}
 			sr.Size = sr.ValidEnd
@@ -135,6 +140,14 @@ func planRepair(rep *Report, opts RepairOptions) *RepairPlan {
 			plan.Lost += sr.Size
 		}
 		firstLive = false
+	}
+	for _, b := range rep.BadEpochs {
+		for _, k := range kept {
+			if k.Path == b.Path && b.Position < k.Size {
+				plan.Actions = append(plan.Actions, RepairAction{Kind: ActionEpoch, Path: b.Path, Offset: b.Position, Epoch: b.Previous,
+					Detail: fmt.Sprintf("from %d, lower than the %d before it, to %d", b.Epoch, b.Previous, b.Previous)})
+			}
+		}
 	}
 	for _, path := range rep.Unexpected {
 		plan.Actions = append(plan.Actions, RepairAction{Kind: ActionMove, Path: path, Detail: "not a segment file"})
@@ -168,7 +181,7 @@ func planRepair(rep *Report, opts RepairOptions) *RepairPlan {
 	plan.Actions = append(plan.Actions,
 		RepairAction{Kind: ActionState, Detail: fmt.Sprintf("record the durable state: closed segments %d, active segment %s of %d bytes, next offset %d",
 			len(st.closed), segment.FileName(st.activeBase), st.position, st.nextOffset)},
-		RepairAction{Kind: ActionIndex, Detail: fmt.Sprintf("rebuild the sparse index (%d entries)", len(plan.rebuilt))})
+		RepairAction{Kind: ActionIndex, Detail: fmt.Sprintf("rebuild the sparse index (%d %s)", len(plan.rebuilt), map[bool]string{true: "entry", false: "entries"}[len(plan.rebuilt) == 1])})
 	return plan
 }
 
@@ -189,7 +202,7 @@ func executeRepair(plan *RepairPlan, rep *Report, opts RepairOptions) error {
 	// 1. Copies and moves into LostDir, each durable before anything is cut.
 	for _, a := range plan.Actions {
 		switch a.Kind {
-		case ActionCut:
+		case ActionCut, ActionEpoch:
 			dst, err := uniquePath(fs, opts.LostDir, fs.PathBase(a.Path))
 			if err != nil {
 				return err
@@ -197,7 +210,7 @@ func executeRepair(plan *RepairPlan, rep *Report, opts RepairOptions) error {
 			if err := copySynced(fs, a.Path, dst); err != nil {
 				return err
 			}
-			fmt.Fprintf(&note, "%s\n  original copied to %s; bytes from %d on were cut from the log\n", a, dst, a.Offset)
+			fmt.Fprintf(&note, "%s\n  original copied to %s\n", a, dst)
 		case ActionMove:
 			dst, err := uniquePath(fs, opts.LostDir, fs.PathBase(a.Path))
 			if err != nil {
@@ -227,7 +240,14 @@ func executeRepair(plan *RepairPlan, rep *Report, opts RepairOptions) error {
 	if err := writeSynced(fs, notePath, []byte(note.String())); err != nil {
 		return err
 	}
-	// 2. The cuts and the new empty segment.
+	// 2. The epoch fields, the cuts and the new empty segment.
+	for _, a := range plan.Actions {
+		if a.Kind == ActionEpoch {
+			if err := writeEpoch(fs, a.Path, a.Offset, a.Epoch); err != nil {
+				return err
+			}
+		}
+	}
 	for _, a := range plan.Actions {
 		if a.Kind == ActionCut || a.Kind == ActionTrim {
 			if err := fsutil.TrimFile(fs, a.Path, a.Offset); err != nil {
@@ -307,3 +327,29 @@ func writeSynced(fs vfs.FS, path string, data []byte) error {
 	}
 	return fsutil.SyncDir(fs, fs.PathDir(path))
 }
+
+// writeEpoch sets the partitionLeaderEpoch field of the batch at pos in the file at path, and fsyncs it.
+func writeEpoch(fs vfs.FS, path string, pos int64, epoch int32) error {
+	f, err := fs.OpenReadWrite(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	header := make([]byte, segment.HeaderSize)
+	if _, err := f.ReadAt(header, pos); err != nil {
+		f.Close()
+		return fmt.Errorf("mqlog/wal: read %s at %d: %w", path, pos, err)
+	}
+	segment.SetEpoch(header, epoch)
+	if _, err := f.WriteAt(header[epochField:epochField+4], pos+epochField); err != nil {
+		f.Close()
+		return fmt.Errorf("mqlog/wal: write %s at %d: %w", path, pos, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// epochField is the byte offset of partitionLeaderEpoch in a batch (docs/FORMAT.md).
+const epochField = 12

@@ -83,6 +83,9 @@ type Report struct {
 	Unexpected []string
 	// StateErr is set when the saved state blob could not be decoded.
 	StateErr error
+	// BadEpochs lists batches in durable data whose epoch is lower than the batch before: a damaged header
+	// field that the CRC does not cover. They are not cut (their records are intact); repair raises the field.
+	BadEpochs []BadEpoch
 	// IndexMismatches describes sparse index entries that do not point at a batch of the log.
 	IndexMismatches []string
 	// Notes are remarks that are not problems (leftover temporary files, stale index entries past the end
@@ -98,7 +101,21 @@ type Report struct {
 // Corrupt reports whether the partition has a problem that repair fixes: damaged durable data, an
 // unexpected file, an undecodable state or sparse index entries that do not match the log.
 func (r *Report) Corrupt() bool {
-	return r.Damage != nil || len(r.Unexpected) > 0 || r.StateErr != nil || len(r.IndexMismatches) > 0
+	return r.Damage != nil || len(r.Unexpected) > 0 || r.StateErr != nil || len(r.IndexMismatches) > 0 || len(r.BadEpochs) > 0
+}
+
+// BadEpoch is a batch of durable data whose partitionLeaderEpoch is lower than the batch before it.
+type BadEpoch struct {
+	Path     string
+	Position int64 // byte position of the batch
+	Epoch    int32 // the epoch found
+	Previous int32 // the highest epoch before it
+}
+
+// Error describes the bad epoch as a corruption of its file at its position.
+func (b BadEpoch) Error() error {
+	return &segment.CorruptionError{Path: b.Path, Offset: b.Position,
+		Err: fmt.Errorf("%w: epoch %d after %d in durable data (a header field the CRC does not cover)", segment.ErrBadEpoch, b.Epoch, b.Previous)}
 }
 
 // Verify checks one partition's log without writing anything: every frame's length, magic and CRC,
@@ -128,7 +145,17 @@ type verifier struct {
 
 	position       int64 // the durable position in the segment being scanned, -1 when not the active one
 	nextAtPosition int64 // the offset after the batch that ends at position, -1 when none does
+
+	// Epochs: in durable data (before durable) a lower epoch than lastEpoch is a BadEpoch; past it, a frame
+	// with an epoch below lastEpoch or tailMinEpoch is stale and ends the log (stale is its error).
+	lastEpoch    int32
+	durable      int64
+	tailMinEpoch int32
+	stale        *segment.CorruptionError
 }
+
+// errStaleFrame stops a scan at a stale frame; the frame's error is in verifier.stale.
+var errStaleFrame = errors.New("stale frame")
 
 func (v *verifier) run() error {
 	fs, dir, rep := v.opts.FS, v.opts.Dir, v.rep
@@ -190,7 +217,7 @@ func (v *verifier) run() error {
 		}
 	}
 	expect := int64(-1) // offset the next segment must start at; -1 before the first
-	minEpoch := int32(math.MinInt32)
+	v.lastEpoch = math.MinInt32
 	rep.NextOffset = -1
 	for i, base := range chain {
 		path := fs.PathJoin(dir, segment.FileName(base))
@@ -263,14 +290,15 @@ func (v *verifier) run() error {
 		if rep.hasState && base == st.activeBase {
 			v.position = st.position
 		}
-		res, err := v.scan(&sr, minEpoch)
+		v.durable, v.tailMinEpoch = durable, math.MinInt32
+		if rep.hasState && base >= st.activeBase {
+			v.tailMinEpoch = st.epoch // frames past the durable point were written under the recorded epoch
+		}
+		res, err := v.scan(&sr)
 		if err != nil {
 			return err
 		}
-		if res.Batches > 0 {
-			minEpoch = res.LastEpoch
-			rep.MaxEpoch = max(rep.MaxEpoch, res.LastEpoch)
-		}
+		rep.MaxEpoch = max(rep.MaxEpoch, v.lastEpoch)
 		rep.NextOffset = sr.NextOffset
 		expect = sr.NextOffset
 		if isClosed && v.opts.Compacted && rec.nextOffset > expect {
@@ -367,7 +395,7 @@ func (v *verifier) hasData(base int64) bool {
 }
 
 // scan validates one segment from its start, filling sr, and matches and rebuilds sparse entries.
-func (v *verifier) scan(sr *SegmentReport, minEpoch int32) (segment.ScanResult, error) {
+func (v *verifier) scan(sr *SegmentReport) (segment.ScanResult, error) {
 	f, err := v.opts.FS.Open(sr.Path)
 	if err != nil {
 		return segment.ScanResult{}, err
@@ -387,9 +415,17 @@ func (v *verifier) scan(sr *SegmentReport, minEpoch int32) (segment.ScanResult, 
 			v.nextEntry++
 		}
 	}
-	res, err := segment.Scan(f, 0, sr.Size, segment.ScanOptions{
-		Path: sr.Path, Limits: v.limits, NextOffset: sr.BaseOffset, Contiguous: !v.opts.Compacted, MinEpoch: minEpoch,
-	}, func(pos int64, h segment.BatchHeader) error {
+	res, err := scanSegment(f, sr.Path, sr.Size, v.limits, sr.BaseOffset, !v.opts.Compacted, func(pos int64, h segment.BatchHeader) error {
+		switch epoch := h.PartitionLeaderEpoch; {
+		case pos >= v.durable && epoch < max(v.lastEpoch, v.tailMinEpoch):
+			v.stale = &segment.CorruptionError{Path: sr.Path, Offset: pos,
+				Err: fmt.Errorf("%w: epoch %d after %d", segment.ErrBadEpoch, epoch, max(v.lastEpoch, v.tailMinEpoch))}
+			return errStaleFrame
+		case epoch < v.lastEpoch:
+			rep.BadEpochs = append(rep.BadEpochs, BadEpoch{Path: sr.Path, Position: pos, Epoch: epoch, Previous: v.lastEpoch})
+		default:
+			v.lastEpoch = epoch
+		}
 		rep.MaxTimestamp = max(rep.MaxTimestamp, h.MaxTimestamp)
 		if pos-v.lastEntry >= v.interval {
 			rep.Rebuilt = append(rep.Rebuilt, IndexEntry{Offset: h.BaseOffset, Position: pos, Timestamp: rep.MaxTimestamp})
@@ -410,6 +446,9 @@ func (v *verifier) scan(sr *SegmentReport, minEpoch int32) (segment.ScanResult, 
 		}
 		return nil
 	})
+	if errors.Is(err, errStaleFrame) {
+		err, res.Stop = nil, v.stale
+	}
 	if err != nil {
 		return res, fmt.Errorf("mqlog/wal: verify %s: %w", sr.Path, err)
 	}

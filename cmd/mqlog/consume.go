@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
 	"github.com/mqlog/mqlog"
@@ -142,8 +143,56 @@ func (a *app) consume(ctx context.Context, o consumeOptions, printer *recordPrin
 		err = a.follow(ctx, db, o, partitions, starts, printer)
 	} else {
 		err = a.readToEnd(ctx, db, o, partitions, starts, printer)
+		if err == nil && ctx.Err() == nil {
+			if err = printer.w.Flush(); err == nil {
+				a.warnUnreadableTails(partitions)
+			}
+		}
 	}
 	return errors.Join(err, printer.w.Flush())
+}
+
+// warnUnreadableTails warns on stderr about a partition whose last segment holds bytes after its readable
+// end that are not zeros. A read-only open cannot tell a write in progress from damage there, so consume
+// stops before them; when no writer holds the directory, they are not a write in progress, and stopping
+// there silently would hide damage.
+func (a *app) warnUnreadableTails(partitions []mqlog.PartitionInfo) {
+	var suspect []string
+	for _, p := range partitions {
+		if len(p.Segments) == 0 {
+			continue
+		}
+		last := p.Segments[len(p.Segments)-1]
+		if hasBytesAfter(last.Path, last.Size) {
+			suspect = append(suspect, fmt.Sprintf("%s: bytes after byte %d are not a valid batch", last.Path, last.Size))
+		}
+	}
+	if len(suspect) == 0 {
+		return
+	}
+	if _, err := mqlog.ReadIndex(a.dir, nil); errors.Is(err, mqlog.ErrLocked) {
+		return // a writer runs: a batch being written
+	}
+	for _, s := range suspect {
+		fmt.Fprintf(a.stderr, "warning: %s (damage or a torn write; run mqlog verify)\n", s)
+	}
+}
+
+// hasBytesAfter reports whether the file at path has a byte that is not zero in the 4 KiB after end.
+func hasBytesAfter(path string, end int64) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	n, _ := f.ReadAt(buf, end)
+	for _, b := range buf[:n] {
+		if b != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // readToEnd prints each partition in turn from its start to its readable end.

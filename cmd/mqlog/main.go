@@ -1,9 +1,11 @@
-// Command mqlog drives an mqlog data directory from the shell: produce and consume messages, create and
-// list topics, inspect partitions, segments and single segment files, and run the benchmark tool.
+// Command mqlog drives an mqlog data directory from the shell: produce and consume messages, create,
+// list and delete topics, inspect partitions, segments and single segment files, dump segment files
+// (Kafka's too), verify and repair a data directory, and run the benchmark tool. docs/CLI.md holds the
+// decisions behind it.
 //
 // Data goes to stdout, errors ("Error: ...") and notes to stderr. Commands that only read (inspect, topic
-// list, consume without --group) open the directory read-only: they take no lock, create nothing and work
-// while another process writes. Commands that write take the directory's lock.
+// list, consume without --group, dump, verify) open the directory read-only: they take no lock, create
+// nothing and work while another process writes. Commands that write take the directory's lock.
 package main
 
 import (
@@ -68,16 +70,19 @@ type app struct {
 const rootLong = `mqlog works on a data directory of topics, partitions and segment files.
 
 The data directory is --dir, else $MQLOG_DIR, else ./mqlog-data. Commands that only
-read it (inspect, topic list, consume without --group) take no lock and never create it;
-commands that write (produce, topic create, consume --group) take its LOCK, so only one
-writing process at a time.
+read it (inspect, topic list, consume without --group, dump, verify) take no lock and
+never create it; commands that write (produce, topic create and delete, consume --group,
+repair) take its LOCK, so only one writing process at a time.
 
-Data goes to stdout; errors go to stderr as "Error: ...".
+Data goes to stdout; notes and errors go to stderr, errors as "Error: ...". -o json
+prints JSON documents with a "version" field, or one JSON object per line for streams
+(produce acknowledgements, consumed and dumped records).
 
 Exit codes:
   0  success
-  1  error, or corruption found (inspect segment)
-  2  usage error (unknown command or flag, bad flag value)`
+  1  error, or corruption found (verify, dump, inspect segment)
+  2  usage error (unknown command or flag, bad flag value); verify also exits 2 when
+     it could not check (a missing directory, an I/O error)`
 
 func (a *app) newRootCommand() *cobra.Command {
 	root := &cobra.Command{

@@ -132,6 +132,9 @@ func TestLocked(t *testing.T) {
 		{"topic", "create", "u"},
 		{"consume", "--topic", "t", "--group", "g"},
 		{"inspect", "--groups"},
+		{"topic", "delete", "t"},
+		{"repair"},
+		{"repair", "--execute"},
 	} {
 		code, stdout, stderr := runCLI(t, "c\n", append([]string{"--dir", dir}, args...)...)
 		if code != exitError || !strings.HasPrefix(stderr, "Error: ") || !strings.Contains(stderr, want) || stdout != "" {
@@ -142,6 +145,8 @@ func TestLocked(t *testing.T) {
 		{"consume", "--topic", "t"},
 		{"inspect"},
 		{"topic", "list"},
+		{"verify"},
+		{"dump", "--topic", "t"},
 	} {
 		code, stdout, stderr := runCLI(t, "", append([]string{"--dir", dir}, args...)...)
 		if code != exitOK || stdout == "" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/mqlog/mqlog"
 	"github.com/spf13/cobra"
@@ -106,8 +107,8 @@ func (a *app) repair(topic string, execute bool) error {
 		if execute {
 			ends = "now ends"
 		}
-		fmt.Fprintf(w, "%s partition %d: the log %s at offset %d (%d bytes moved to %s)\n", p.Topic, p.Partition,
-			ends, p.NextOffset, p.Lost, rep.LostDir)
+		fmt.Fprintf(w, "%s partition %d: the log %s at offset %d (%s out of the log, kept in %s)\n", p.Topic, p.Partition,
+			ends, p.NextOffset, plural(p.Lost, "byte", "bytes"), filepath.Join(rep.LostDir, fmt.Sprintf("%s-%d", p.Topic, p.Partition)))
 		for _, act := range p.Actions {
 			fmt.Fprintf(w, "  %s: %s\n", verb, act)
 		}
