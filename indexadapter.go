@@ -42,6 +42,12 @@ func (p partitionIndex) DeleteEntriesBefore(offset int64) error {
 	return p.store.DeleteEntriesBefore(p.topic, p.partition, offset)
 }
 
+// DeleteEntriesBetween implements wal.EntryRangeDeleter: compaction drops the entries of the segments it
+// replaces.
+func (p partitionIndex) DeleteEntriesBetween(from, to int64) error {
+	return p.store.DeleteEntriesBetween(p.topic, p.partition, from, to)
+}
+
 // LastEntryBeforeTime implements wal.TimeIndex: the time lookup's start in the sparse index.
 func (p partitionIndex) LastEntryBeforeTime(ts int64) (wal.IndexEntry, bool, error) {
 	e, ok, err := p.store.LastEntryBeforeTime(p.topic, p.partition, ts)

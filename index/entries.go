@@ -181,6 +181,30 @@ func (s *Store) DeleteEntriesBefore(topic string, partition int32, offset int64)
 	return nil
 }
 
+// DeleteEntriesBetween deletes the entries of a partition with from <= Offset < to, synced: compaction
+// calls it before it replaces the segments holding those offsets, so that no entry can point into a
+// replaced file after a crash.
+func (s *Store) DeleteEntriesBetween(topic string, partition int32, from, to int64) error {
+	if err := checkTopic(topic); err != nil {
+		return err
+	}
+	if err := checkPartition(partition); err != nil {
+		return err
+	}
+	db, err := s.acquireForWrite()
+	if err != nil {
+		return err
+	}
+	defer s.release()
+	if from < 0 || to <= from {
+		return nil
+	}
+	if err := db.DeleteRange(entryKey(topic, partition, from), entryKey(topic, partition, to), pebble.Sync); err != nil {
+		return fmt.Errorf("mqlog/index: delete entries %s-%d in [%d, %d): %w", topic, partition, from, to, err)
+	}
+	return nil
+}
+
 // decodeEntry decodes the entry at the iterator's position, given the partition prefix of its key.
 func decodeEntry(prefix []byte, iter *pebble.Iterator) (Entry, error) {
 	key := iter.Key()

@@ -162,3 +162,11 @@ type EntryTrimmer interface {
 	// log start are never looked at).
 	DeleteEntriesBefore(offset int64) error
 }
+
+// EntryRangeDeleter is implemented by an Index that can delete the sparse entries of an offset range;
+// compaction uses it, when the Index has it, before it replaces segments, so that no entry points into a
+// replaced file (readers would fall back to scanning; verify would report the stale entries).
+type EntryRangeDeleter interface {
+	// DeleteEntriesBetween removes the entries with from <= Offset < to, durably.
+	DeleteEntriesBetween(from, to int64) error
+}

@@ -36,6 +36,13 @@ func (l *Log) cleanedPath(base int64) string { return l.segmentPath(base) + clea
 // (which saves the state too) waits for it. An error at or after
 // the commit point stops the log (fail-stop): the next Open finishes the swap if the commit is durable.
 func (l *Log) swapSegments(old, replacement []closedSegment) error {
+	if d, ok := l.opts.Index.(EntryRangeDeleter); ok && len(old) > 0 {
+		// Before the commit: the old segments lose their entries (reads scan them from their start), and
+		// a crash at any later point leaves no entry pointing into a replaced file.
+		if err := d.DeleteEntriesBetween(old[0].base, old[len(old)-1].nextOffset); err != nil {
+			return fmt.Errorf("mqlog/wal: delete index entries of compacted segments: %w", err)
+		}
+	}
 	l.state.Lock()
 	saved := l.state.saved
 	if len(saved.closed) < len(old) || !slices.Equal(saved.closed[:len(old)], old) {
