@@ -409,3 +409,58 @@ func TestQueueAckAfterLastClose(t *testing.T) {
 		t.Fatalf("reopened group: %+v, %v", m, err)
 	}
 }
+
+// TestWorkQueueFloors: per partition, the smallest durable floor over the topic's work-queue groups;
+// other topics' groups and partitions without state are left out.
+func TestWorkQueueFloors(t *testing.T) {
+	db := openMemDB(t, vfs.NewMem())
+	defer db.Close()
+	if err := db.CreateTopic("t", TopicConfig{Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, db, "t", 8) // round-robin: 4 per partition
+	appendN(t, db, "other", 3)
+	if floors, err := db.workQueueFloors("t"); err != nil || len(floors) != 0 {
+		t.Fatalf("no groups: %v, %v", floors, err)
+	}
+	ackFirst := func(q *Queue, n int) {
+		t.Helper()
+		var ms []*QueueMessage
+		for range n {
+			m, err := nextWithin(q, time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ms = append(ms, m)
+		}
+		for _, m := range ms {
+			if err := m.Ack(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fast := openQueue(t, db, "t", "fast", QueueOptions{})
+	defer fast.Close()
+	ackFirst(fast, 8) // both partitions: floor 4
+	slow := openQueue(t, db, "t", "slow", QueueOptions{})
+	defer slow.Close()
+	ackFirst(slow, 3) // two from the first partition taken, one from the other (in turn)
+	o := openQueue(t, db, "other", "fast", QueueOptions{})
+	defer o.Close()
+	ackFirst(o, 3)
+	floors, err := db.workQueueFloors("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, _ := db.QueueGroupState("slow")
+	want := map[int32]int64{}
+	for _, s := range states {
+		want[s.Partition] = s.Floor
+	}
+	if len(floors) != 2 || floors[0] != want[0] || floors[1] != want[1] || floors[0]+floors[1] != 3 {
+		t.Fatalf("floors %v, want the slow group's %v", floors, want)
+	}
+	if _, err := db.workQueueFloors("nope"); !errors.Is(err, ErrTopicNotFound) {
+		t.Fatalf("missing topic: %v", err)
+	}
+}
