@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync"
@@ -462,5 +463,109 @@ func TestWorkQueueFloors(t *testing.T) {
 	}
 	if _, err := db.workQueueFloors("nope"); !errors.Is(err, ErrTopicNotFound) {
 		t.Fatalf("missing topic: %v", err)
+	}
+}
+
+// TestQueueRandomized: consumers that ack, nak (with and without delay), extend, term, or let the lease
+// run out, at random and at once (run it with -race). In the end every message is acked or termed, the
+// floor is at the end of the log, and no message is delivered while another consumer holds its lease.
+func TestQueueRandomized(t *testing.T) {
+	db := openMemDB(t, vfs.NewMem())
+	defer db.Close()
+	if err := db.CreateTopic("t", TopicConfig{Partitions: 3}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	for i := range n {
+		if _, err := db.Append(context.Background(), "t", Message{Key: []byte(strconv.Itoa(i)), Value: []byte(strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seed := testSeed(t)
+	var mu sync.Mutex
+	// By partition/offset: when its Ack or Term returned, and a lower bound of the end of its current
+	// lease (taken before the call that started or extended it), so that the checks have no false alarms.
+	finished := map[string]time.Time{}
+	leased := map[string]time.Time{}
+	var wg sync.WaitGroup
+	for c := range 4 {
+		q := openQueue(t, db, "t", "g", QueueOptions{AckWait: 30 * time.Millisecond, MaxAckPending: 16})
+		rng := rand.New(rand.NewPCG(seed, uint64(c)))
+		wg.Go(func() {
+			defer q.Close()
+			for {
+				before := time.Now()
+				m, err := nextWithin(q, 300*time.Millisecond)
+				if err != nil {
+					return // idle: everything is finished
+				}
+				key := fmt.Sprintf("%d/%d", m.Partition, m.Offset)
+				mu.Lock()
+				if end, ok := leased[key]; ok && time.Now().Before(end) {
+					mu.Unlock()
+					t.Errorf("%s delivered while leased", key)
+					return
+				}
+				if at, ok := finished[key]; ok && before.After(at) {
+					mu.Unlock()
+					t.Errorf("%s delivered after its ack", key)
+					return
+				}
+				leased[key] = before.Add(30 * time.Millisecond)
+				mu.Unlock()
+				var err2 error
+				switch r := rng.IntN(10); {
+				case r < 6:
+					mu.Lock()
+					delete(leased, key)
+					mu.Unlock()
+					err2 = m.Ack()
+					if err2 == nil {
+						mu.Lock()
+						finished[key] = time.Now()
+						mu.Unlock()
+					}
+				case r < 7:
+					mu.Lock()
+					delete(leased, key)
+					mu.Unlock()
+					if err2 = m.Term(); err2 == nil {
+						mu.Lock()
+						finished[key] = time.Now()
+						mu.Unlock()
+					}
+				case r < 9:
+					mu.Lock()
+					delete(leased, key)
+					mu.Unlock()
+					err2 = m.Nak(time.Duration(rng.IntN(3)) * time.Millisecond)
+				default:
+					before := time.Now()
+					if m.InProgress() == nil { // then abandon it: the lease runs out
+						mu.Lock()
+						leased[key] = before.Add(30 * time.Millisecond)
+						mu.Unlock()
+					}
+				}
+				if err2 != nil && !errors.Is(err2, ErrStaleDelivery) {
+					t.Error(err2)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(finished) != n {
+		t.Fatalf("%d of %d messages finished", len(finished), n)
+	}
+	states, err := db.QueueGroupState("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, _ := db.Partitions("t")
+	for _, s := range states {
+		if s.Floor != parts[s.Partition].HighWatermark || s.AckRanges != 0 || s.Unacked != 0 {
+			t.Fatalf("state %+v, high watermark %d", s, parts[s.Partition].HighWatermark)
+		}
 	}
 }
