@@ -172,6 +172,7 @@ func (m *QueueMessage) InProgress() error { return m.queue.group.extend(m) }
 type queueRegistry struct {
 	mu     sync.Mutex
 	groups map[[2]string]*queueGroup
+	saves  atomic.Int64 // synced saves of ack state, for the benchmarks' acks per save
 }
 
 func (r *queueRegistry) join(db *DB, t *topic, name string, opts QueueOptions) (*queueGroup, error) {

@@ -215,6 +215,7 @@ func (g *queueGroup) ackLocked(p *queuePartition, offset int64) error {
 			g.changedLocked()
 		} else {
 			p.persist.durable = version
+			g.db.queues.saves.Add(1)
 		}
 		p.persist.cond.Broadcast()
 	}
