@@ -114,7 +114,7 @@ func (db *DB) open() error {
 		}
 		db.mu.topics[name] = t
 	}
-	return nil
+	return db.clampConsumerState() // groups.go
 }
 
 // OpenReadOnly opens dir for reading only (DESIGN.md decision 8): no lock, no Pebble, nothing written or

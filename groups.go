@@ -60,8 +60,9 @@ func (db *DB) GroupOffsets(group string) ([]GroupOffset, error) {
 }
 
 // effectiveOffset is where a group with committed offset reads in l: the committed offset clamped to
-// [start offset, high watermark]. The stored offset is not rewritten (docs/CONSUMERS.md): the next
-// Commit replaces it, and until then every reader clamps it the same way.
+// [start offset, high watermark]. An offset below the start is not rewritten (docs/CONSUMERS.md): the
+// next Commit replaces it, and until then every reader clamps it the same way. One past the high
+// watermark was lowered durably at Open (clampConsumerState); the upper clamp here is a second guard.
 func effectiveOffset(l *wal.Log, committed int64) int64 {
 	return min(max(committed, l.StartOffset()), l.HighWatermark())
 }

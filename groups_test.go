@@ -186,3 +186,112 @@ func TestGroupClampedToLogStart(t *testing.T) {
 		t.Fatalf("QueueGroups %v, %v", names, err)
 	}
 }
+
+// TestClampedToHighWatermarkAtOpen: consumer state past the readable end (what a crash under a relaxed
+// sync policy can leave: the log loses unsynced messages, commits and acks are synced) is lowered durably
+// at open, before appends give those offsets to new messages, which no group may then skip.
+func TestClampedToHighWatermarkAtOpen(t *testing.T) {
+	fs := vfs.NewMem()
+	db := openMemDB(t, fs)
+	appendN(t, db, "t", 3)
+	if err := db.CommitGroupOffset("g", "t", 0, 4); !errors.Is(err, ErrOutOfRange) {
+		t.Fatalf("commit past the end: %v", err)
+	}
+	q := openQueue(t, db, "t", "w", QueueOptions{})
+	q.Close()
+	// Stored directly, as if the log had lost its end in a crash after these were synced.
+	if err := db.store.CommitOffsets("g", []index.GroupOffset{{Topic: "t", Partition: 0, Offset: 9}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.store.SaveAckState(index.AckState{Group: "w", Topic: "t", Floor: 2, Acked: []index.AckRange{{Start: 4, End: 6}, {Start: 7, End: 8}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openMemDB(t, fs)
+	defer db.Close()
+	offs, err := db.GroupOffsets("g")
+	if err != nil || offs[0].Offset != 3 || offs[0].Committed != 3 || offs[0].Lag != 0 {
+		t.Fatalf("GroupOffsets %+v, %v", offs, err)
+	}
+	states, err := db.store.AckStates("w")
+	if err != nil || len(states) != 1 || states[0].Floor != 2 || len(states[0].Acked) != 0 {
+		t.Fatalf("ack state %+v, %v", states, err)
+	}
+	appendN(t, db, "t", 6) // offsets 3 to 8: new messages
+	c, err := db.Consumer("t", "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if rec, err := c.Next(ctx); err != nil || rec.Offset != 3 {
+		t.Fatalf("Next = %d, %v; want 3", rec.Offset, err)
+	}
+	q = openQueue(t, db, "t", "w", QueueOptions{})
+	defer q.Close()
+	for want := int64(2); want < 9; want++ {
+		if m, err := nextWithin(q, time.Second); err != nil || m.Offset != want {
+			t.Fatalf("queue delivered %+v, %v; want offset %d", m, err, want)
+		}
+	}
+}
+
+// TestCrashUnderSyncNeverLowersPositions: under SyncNever a consumer commits, and a queue acks, offsets of
+// messages that were never synced; a crash loses the messages but not the commit or the acks. After
+// reopen, the messages appended next are delivered to both groups, not skipped.
+func TestCrashUnderSyncNeverLowersPositions(t *testing.T) {
+	mem := vfs.NewCrashableMem()
+	db, err := Open("/data", &Options{FS: mem, Sync: SyncNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateTopic("t", TopicConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	q := openQueue(t, db, "t", "w", QueueOptions{})
+	appendN(t, db, "t", 5)
+	if err := db.CommitGroupOffset("g", "t", 0, 5); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		m, err := nextWithin(q, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Ack(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashed := mem.CrashClone(vfs.CrashCloneCfg{}) // only synced data
+	db.Close()
+
+	db, err = Open("/data", &Options{FS: crashed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	parts, _ := db.Partitions("t")
+	hw := parts[0].HighWatermark
+	if hw >= 5 {
+		t.Skipf("the crash kept %d unsynced messages; nothing to check", hw)
+	}
+	appendN(t, db, "t", 5-int(hw))
+	c, err := db.Consumer("t", "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if rec, err := c.Next(ctx); err != nil || rec.Offset != hw {
+		t.Fatalf("consumer: Next = %d, %v; want %d", rec.Offset, err, hw)
+	}
+	q = openQueue(t, db, "t", "w", QueueOptions{})
+	defer q.Close()
+	if m, err := nextWithin(q, time.Second); err != nil || m.Offset != hw {
+		t.Fatalf("queue: %+v, %v; want offset %d", m, err, hw)
+	}
+}

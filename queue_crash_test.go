@@ -3,6 +3,7 @@ package mqlog
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -168,5 +169,117 @@ func TestQueueCrashDuringAcks(t *testing.T) {
 				checkQueueRecovered(t, p, messages)
 			}
 		})
+	}
+}
+
+// TestQueueCrashDuringDeadLetter: with MaxDeliver 1, every message is nak'd once and dead-lettered by the
+// next Next. A crash before any write operation must never leave a message acked without its dead letter
+// (at least once); a message whose dead-lettering had finished is in the dead-letter topic and not
+// delivered again; every other message is delivered again or dead-lettered.
+func TestQueueCrashDuringDeadLetter(t *testing.T) {
+	messages := 12
+	if testing.Short() {
+		messages = 6
+	}
+	opts := QueueOptions{AckWait: time.Hour, MaxDeliver: 1, DeadLetterTopic: "dlq"}
+	mem := vfs.NewCrashableMem()
+	type point struct {
+		fs   *vfs.MemFS
+		done map[int64]bool // dead-lettering finished: Next returned after it
+	}
+	var mu sync.Mutex
+	var points []point
+	done := map[int64]bool{}
+	recording := false
+	fs := errorfs.Wrap(mem, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind.ReadOrWrite() != errorfs.OpIsWrite {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if recording {
+			points = append(points, point{fs: mem.CrashClone(vfs.CrashCloneCfg{}), done: cloneSet(done)})
+		}
+		return nil
+	}))
+	db, err := Open(crashDir, &Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendValues(t, db, 0, messages)
+	q, err := db.Queue("t", "g", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	recording = true
+	mu.Unlock()
+	for i := range messages {
+		m, err := nextWithin(q, time.Second)
+		if err != nil || m.Offset != int64(i) {
+			t.Fatalf("Next %d: %+v, %v", i, m, err)
+		}
+		if i > 0 {
+			mu.Lock()
+			done[int64(i-1)] = true
+			mu.Unlock()
+		}
+		if err := m.Nak(0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m, err := nextWithin(q, 20*time.Millisecond); err == nil {
+		t.Fatalf("unexpected delivery %d", m.Offset)
+	}
+	mu.Lock()
+	done[int64(messages-1)] = true
+	recording = false
+	mu.Unlock()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d crash points", len(points))
+	for i, p := range points {
+		db, err := Open(crashDir, &Options{FS: p.fs})
+		if err != nil {
+			t.Fatalf("point %d: open: %v", i, err)
+		}
+		dead := map[int64]bool{}
+		if _, err := db.TopicConfig("dlq"); err == nil {
+			for rec, err := range db.Read("dlq", 0, 0) {
+				if err != nil {
+					t.Fatalf("point %d: read dlq: %v", i, err)
+				}
+				for _, h := range rec.Headers {
+					if h.Key == DeadLetterHeaderOffset {
+						off, _ := strconv.ParseInt(string(h.Value), 10, 64)
+						dead[off] = true
+					}
+				}
+			}
+		}
+		q, err := db.Queue("t", "g", QueueOptions{AckWait: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		again := map[int64]bool{}
+		for {
+			m, err := nextWithin(q, 10*time.Millisecond)
+			if err != nil {
+				break
+			}
+			again[m.Offset] = true
+		}
+		for off := range int64(messages) {
+			if !again[off] && !dead[off] {
+				t.Fatalf("point %d: offset %d neither dead-lettered nor delivered again", i, off)
+			}
+			if p.done[off] && (again[off] || !dead[off]) {
+				t.Fatalf("point %d: offset %d was dead-lettered and acked, yet delivered again %v / in dlq %v", i, off, again[off], dead[off])
+			}
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -57,6 +57,10 @@ func (g *queueGroup) deliver(ctx context.Context, q *Queue) (*QueueMessage, *que
 			g.mu.Unlock()
 			return nil, nil, err
 		}
+		if q.closed.Load() {
+			g.mu.Unlock()
+			return nil, nil, ErrClosed
+		}
 		now := time.Now()
 		p, pm, due := g.dueLocked(now)
 		if pm != nil {
@@ -211,6 +215,7 @@ func (g *queueGroup) ackLocked(p *queuePartition, offset int64) error {
 			g.changedLocked()
 		} else {
 			p.persist.durable = version
+			g.db.queues.saves.Add(1)
 		}
 		p.persist.cond.Broadcast()
 	}

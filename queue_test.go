@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync"
@@ -407,5 +408,164 @@ func TestQueueAckAfterLastClose(t *testing.T) {
 	defer q.Close()
 	if m, err := nextWithin(q, time.Second); err != nil || m.Offset != 0 {
 		t.Fatalf("reopened group: %+v, %v", m, err)
+	}
+}
+
+// TestWorkQueueFloors: per partition, the smallest durable floor over the topic's work-queue groups;
+// other topics' groups and partitions without state are left out.
+func TestWorkQueueFloors(t *testing.T) {
+	db := openMemDB(t, vfs.NewMem())
+	defer db.Close()
+	if err := db.CreateTopic("t", TopicConfig{Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, db, "t", 8) // round-robin: 4 per partition
+	appendN(t, db, "other", 3)
+	if floors, err := db.workQueueFloors("t"); err != nil || len(floors) != 0 {
+		t.Fatalf("no groups: %v, %v", floors, err)
+	}
+	ackFirst := func(q *Queue, n int) {
+		t.Helper()
+		var ms []*QueueMessage
+		for range n {
+			m, err := nextWithin(q, time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ms = append(ms, m)
+		}
+		for _, m := range ms {
+			if err := m.Ack(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fast := openQueue(t, db, "t", "fast", QueueOptions{})
+	defer fast.Close()
+	ackFirst(fast, 8) // both partitions: floor 4
+	slow := openQueue(t, db, "t", "slow", QueueOptions{})
+	defer slow.Close()
+	ackFirst(slow, 3) // two from the first partition taken, one from the other (in turn)
+	o := openQueue(t, db, "other", "fast", QueueOptions{})
+	defer o.Close()
+	ackFirst(o, 3)
+	floors, err := db.workQueueFloors("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, _ := db.QueueGroupState("slow")
+	want := map[int32]int64{}
+	for _, s := range states {
+		want[s.Partition] = s.Floor
+	}
+	if len(floors) != 2 || floors[0] != want[0] || floors[1] != want[1] || floors[0]+floors[1] != 3 {
+		t.Fatalf("floors %v, want the slow group's %v", floors, want)
+	}
+	if _, err := db.workQueueFloors("nope"); !errors.Is(err, ErrTopicNotFound) {
+		t.Fatalf("missing topic: %v", err)
+	}
+}
+
+// TestQueueRandomized: consumers that ack, nak (with and without delay), extend, term, or let the lease
+// run out, at random and at once (run it with -race). In the end every message is acked or termed, the
+// floor is at the end of the log, and no message is delivered while another consumer holds its lease.
+func TestQueueRandomized(t *testing.T) {
+	db := openMemDB(t, vfs.NewMem())
+	defer db.Close()
+	if err := db.CreateTopic("t", TopicConfig{Partitions: 3}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	for i := range n {
+		if _, err := db.Append(context.Background(), "t", Message{Key: []byte(strconv.Itoa(i)), Value: []byte(strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seed := testSeed(t)
+	var mu sync.Mutex
+	// By partition/offset: when its Ack or Term returned, and a lower bound of the end of its current
+	// lease (taken before the call that started or extended it), so that the checks have no false alarms.
+	finished := map[string]time.Time{}
+	leased := map[string]time.Time{}
+	var wg sync.WaitGroup
+	for c := range 4 {
+		q := openQueue(t, db, "t", "g", QueueOptions{AckWait: 30 * time.Millisecond, MaxAckPending: 16})
+		rng := rand.New(rand.NewPCG(seed, uint64(c)))
+		wg.Go(func() {
+			defer q.Close()
+			for {
+				before := time.Now()
+				m, err := nextWithin(q, 300*time.Millisecond)
+				if err != nil {
+					return // idle: everything is finished
+				}
+				key := fmt.Sprintf("%d/%d", m.Partition, m.Offset)
+				mu.Lock()
+				if end, ok := leased[key]; ok && time.Now().Before(end) {
+					mu.Unlock()
+					t.Errorf("%s delivered while leased", key)
+					return
+				}
+				if at, ok := finished[key]; ok && before.After(at) {
+					mu.Unlock()
+					t.Errorf("%s delivered after its ack", key)
+					return
+				}
+				leased[key] = before.Add(30 * time.Millisecond)
+				mu.Unlock()
+				var err2 error
+				switch r := rng.IntN(10); {
+				case r < 6:
+					mu.Lock()
+					delete(leased, key)
+					mu.Unlock()
+					err2 = m.Ack()
+					if err2 == nil {
+						mu.Lock()
+						finished[key] = time.Now()
+						mu.Unlock()
+					}
+				case r < 7:
+					mu.Lock()
+					delete(leased, key)
+					mu.Unlock()
+					if err2 = m.Term(); err2 == nil {
+						mu.Lock()
+						finished[key] = time.Now()
+						mu.Unlock()
+					}
+				case r < 9:
+					mu.Lock()
+					delete(leased, key)
+					mu.Unlock()
+					err2 = m.Nak(time.Duration(rng.IntN(3)) * time.Millisecond)
+				default:
+					before := time.Now()
+					if m.InProgress() == nil { // then abandon it: the lease runs out
+						mu.Lock()
+						leased[key] = before.Add(30 * time.Millisecond)
+						mu.Unlock()
+					}
+				}
+				if err2 != nil && !errors.Is(err2, ErrStaleDelivery) {
+					t.Error(err2)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(finished) != n {
+		t.Fatalf("%d of %d messages finished", len(finished), n)
+	}
+	states, err := db.QueueGroupState("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, _ := db.Partitions("t")
+	for _, s := range states {
+		if s.Floor != parts[s.Partition].HighWatermark || s.AckRanges != 0 || s.Unacked != 0 {
+			t.Fatalf("state %+v, high watermark %d", s, parts[s.Partition].HighWatermark)
+		}
 	}
 }
