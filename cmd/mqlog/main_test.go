@@ -19,35 +19,28 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){"mqlog": main})
 }
 
-// TestScript runs the CLI scripts in testdata/script (this package's) and ../../testdata/script (the
-// first scripts, kept where they were). Each gets MQLOG_DIR=$WORK/data and SEGMENTS, the directory of the
-// golden segment files.
+// TestScript runs the CLI scripts in ../../testdata/script. Each gets MQLOG_DIR=$WORK/data and SEGMENTS,
+// the directory of the golden segment files.
 func TestScript(t *testing.T) {
-	segments, err := filepath.Abs(filepath.Join("..", "..", "testdata", "segment"))
+	root := filepath.Join("..", "..", "testdata")
+	segments, err := filepath.Abs(filepath.Join(root, "segment"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, dir := range map[string]string{"cmd": filepath.Join("testdata", "script"), "root": filepath.Join("..", "..", "testdata", "script")} {
-		if _, err := os.Stat(dir); err != nil {
-			continue
-		}
-		t.Run(name, func(t *testing.T) {
-			testscript.Run(t, testscript.Params{
-				Dir: dir,
-				Setup: func(env *testscript.Env) error {
-					env.Setenv("MQLOG_DIR", filepath.Join(env.WorkDir, "data"))
-					env.Setenv("SEGMENTS", segments)
-					return nil
-				},
-				Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-					"flipbyte": cmdFlipByte,
-					"truncate": cmdTruncate,
-					"zero":     cmdZero,
-					"sleep":    cmdSleep,
-				},
-			})
-		})
-	}
+	testscript.Run(t, testscript.Params{
+		Dir: filepath.Join(root, "script"),
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("MQLOG_DIR", filepath.Join(env.WorkDir, "data"))
+			env.Setenv("SEGMENTS", segments)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"flipbyte": cmdFlipByte,
+			"truncate": cmdTruncate,
+			"zero":     cmdZero,
+			"sleep":    cmdSleep,
+		},
+	})
 }
 
 // cmdSleep pauses the script: sleep DURATION (time.ParseDuration), to let a background command start.
