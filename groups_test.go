@@ -2,8 +2,8 @@ package mqlog
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
+	"github.com/mqlog/mqlog/wal"
 	"testing"
 	"time"
 
@@ -101,23 +101,23 @@ func TestResetGroup(t *testing.T) {
 	}
 }
 
-// raiseLogStart stands in for retention in tests: it raises the start offset recorded in a partition's
-// durable state while the DB is closed, as a retention delete does (wal's state encoding: startOffset at
-// bytes 30 to 38).
-func raiseLogStart(t *testing.T, fs vfs.FS, topic string, partition int32, start int64) {
+// deleteBelow applies retention by consumption to a partition whose batches each fill a segment, so that
+// the log start becomes exactly start.
+func deleteBelow(t *testing.T, db *DB, topic string, partition int32, start int64) {
 	t.Helper()
-	s, err := index.Open("/data/index", index.Options{FS: fs})
+	tp, err := db.topic(topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	state, err := s.LogState(topic, partition)
-	if err != nil || len(state) < 38 {
-		t.Fatalf("log state %x, %v", state, err)
-	}
-	binary.BigEndian.PutUint64(state[30:38], uint64(start))
-	if err := s.SaveLogState(topic, partition, state); err != nil {
+	l, err := tp.partition(partition)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := l.DeleteSegments(wal.Retention{ConsumedBefore: start}); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.StartOffset(); got != start {
+		t.Fatalf("retention moved the log start to %d, want %d", got, start)
 	}
 }
 
@@ -126,6 +126,9 @@ func raiseLogStart(t *testing.T, fs vfs.FS, topic string, partition int32, start
 func TestGroupClampedToLogStart(t *testing.T) {
 	fs := vfs.NewMem()
 	db := openMemDB(t, fs)
+	if err := db.CreateTopic("t", TopicConfig{SegmentBytes: 1}); err != nil { // one batch per segment
+		t.Fatal(err)
+	}
 	appendN(t, db, "t", 10)
 	if err := db.CommitGroupOffset("g", "t", 0, 2); err != nil {
 		t.Fatal(err)
@@ -139,10 +142,10 @@ func TestGroupClampedToLogStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	q.Close()
+	deleteBelow(t, db, "t", 0, 6) // retention removes offsets 0 to 5; the positions stay as they were stored
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	raiseLogStart(t, fs, "t", 0, 6)
 	db = openMemDB(t, fs)
 	defer db.Close()
 	if parts, _ := db.Partitions("t"); parts[0].StartOffset != 6 {
