@@ -42,6 +42,6 @@ fuzz:
 # The long versions of the crash, torn-tail, fail-stop, corruption and kill tests; the log (torture.log)
 # keeps every test's count of crash points and kills, summed at the end.
 torture:
-	MQLOG_TORTURE=1 $(GO) test -count=1 -timeout 80m -run 'Crash|Torn|Kill|FailStop|Corruption|ENOSPC' -v . ./wal/... 2>&1 \
+	MQLOG_TORTURE=1 $(GO) test -count=1 -timeout 80m -run 'Crash|Torn|Kill|Fault|FailStop|Corruption|ENOSPC' -v . ./wal/... 2>&1 \
 		| tee torture.log | grep -E '^(--- |ok|FAIL|PASS)|crash points|kills|variants|injected'
 	@grep -q '^FAIL' torture.log && exit 1 || true
