@@ -1,0 +1,154 @@
+package peers
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// Chart sizes.
+const (
+	chartWidth  = 8 * vg.Inch
+	chartHeight = 5 * vg.Inch
+)
+
+// WriteCharts writes the report's charts as SVG files into dir and returns their names: append
+// throughput against batch size, one chart per message size (throughput-<size>B.svg), and the latency
+// distribution of one Append on every system, one chart per append case (latency-<size>B-batch<N>.svg,
+// from the merged histograms of a run just made; a report read back from JSON has none).
+func (r *Report) WriteCharts(dir string) ([]string, error) {
+	var names []string
+	for _, size := range r.Config.Sizes {
+		name := fmt.Sprintf("throughput-%dB.svg", size)
+		if err := r.throughputChart(size).Save(chartWidth, chartHeight, filepath.Join(dir, name)); err != nil {
+			return names, err
+		}
+		names = append(names, name)
+	}
+	for _, size := range r.Config.Sizes {
+		for _, batch := range r.Config.Batches {
+			p := r.latencyChart(size, batch)
+			if p == nil {
+				continue
+			}
+			name := fmt.Sprintf("latency-%dB-batch%d.svg", size, batch)
+			if err := p.Save(chartWidth, chartHeight, filepath.Join(dir, name)); err != nil {
+				return names, err
+			}
+			names = append(names, name)
+		}
+	}
+	return names, nil
+}
+
+// style sets the color, dashes and glyph of system number i, so that nine systems stay apart.
+func style(i int, l *plotter.Line, s *plotter.Scatter) {
+	c := plotutil.Color(i)
+	l.Color, l.Width = c, vg.Points(1.5)
+	l.Dashes = plotutil.Dashes(i / len(plotutil.DefaultColors))
+	s.Color, s.Shape = c, plotutil.Shape(i)
+	if i == 0 { // mqlog, drawn thicker
+		l.Width = vg.Points(3)
+	}
+}
+
+func newChart(title, x, y string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text, p.Y.Label.Text = x, y
+	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Add(plotter.NewGrid())
+	return p
+}
+
+// throughputChart plots msgs/s of the one-producer append workload against batch size, one line per
+// system, both axes logarithmic.
+func (r *Report) throughputChart(size int) *plot.Plot {
+	p := newChart(fmt.Sprintf("Durable append, %d B messages, 1 producer (%s)", size, r.Machine.Filesystem),
+		"batch size (messages per append)", "msgs/s (median of rounds)")
+	p.X.Scale = plot.LogScale{}
+	var ticks []plot.Tick
+	for _, b := range r.Config.Batches {
+		ticks = append(ticks, plot.Tick{Value: float64(b), Label: strconv.Itoa(b)})
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	for i, sys := range r.Systems {
+		var xys plotter.XYs
+		for _, res := range r.Results {
+			if res.Workload == WorkloadAppend && res.Size == size && res.System == sys.Name && res.MsgsPerSec > 0 {
+				xys = append(xys, plotter.XY{X: float64(res.Batch), Y: res.MsgsPerSec})
+			}
+		}
+		addLine(p, i, sys.Name, xys)
+	}
+	return p
+}
+
+// latencyQuantiles are the percentiles a latency chart plots, as far as the sample count supports them.
+var latencyQuantiles = []float64{0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999}
+
+// latencyChart plots the latency distribution of one Append per system: the x axis is the percentile on
+// a "nines" scale (1/(1-q)), the y axis microseconds, logarithmic. Nil when no result has a histogram.
+func (r *Report) latencyChart(size, batch int) *plot.Plot {
+	p := newChart(fmt.Sprintf("Latency of one durable append, %d B × %d, 1 producer", size, batch),
+		"percentile", "µs per append (all rounds)")
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = plot.ConstantTicks([]plot.Tick{
+		{Value: nines(0), Label: "0"}, {Value: nines(50), Label: "50"}, {Value: nines(90), Label: "90"},
+		{Value: nines(99), Label: "99"}, {Value: nines(99.9), Label: "99.9"}, {Value: nines(99.99), Label: "99.99"},
+		{Value: nines(99.999), Label: "99.999"},
+	})
+	drawn := false
+	for i, sys := range r.Systems {
+		idx := slices.IndexFunc(r.Results, func(res Result) bool {
+			return res.Workload == WorkloadAppend && res.Size == size && res.Batch == batch && res.System == sys.Name
+		})
+		if idx < 0 || r.Results[idx].hist == nil {
+			continue
+		}
+		h := r.Results[idx].hist
+		var xys plotter.XYs
+		for _, q := range latencyQuantiles {
+			// A percentile needs at least 1/(1-q) samples to mean something.
+			if q > 0 && float64(h.TotalCount()) < nines(q) {
+				break
+			}
+			xys = append(xys, plotter.XY{X: nines(q), Y: float64(h.ValueAtQuantile(q)) / 1e3})
+		}
+		addLine(p, i, sys.Name, xys)
+		drawn = true
+	}
+	if !drawn {
+		return nil
+	}
+	return p
+}
+
+// nines maps a percentile to the x position of a "nines" scale: 1 for 0, 2 for 50, 10 for 90, 100 for 99.
+func nines(q float64) float64 { return 1 / (1 - q/100) }
+
+func addLine(p *plot.Plot, i int, name string, xys plotter.XYs) {
+	if len(xys) == 0 {
+		return
+	}
+	for _, xy := range xys {
+		if xy.X <= 0 || xy.Y <= 0 || math.IsNaN(xy.Y) {
+			return // a log scale cannot show it; leave the system out rather than fail the chart
+		}
+	}
+	l, s, err := plotter.NewLinePoints(xys)
+	if err != nil {
+		return
+	}
+	style(i, l, s)
+	p.Add(l, s)
+	p.Legend.Add(name, l, s)
+}

@@ -1,0 +1,219 @@
+package peers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/mqlog/mqlog/bench"
+)
+
+// Config is a whole comparison: which systems and cases, how many rounds, how long each run lasts.
+type Config struct {
+	Preset  string   // "default", "quick" or "custom", for the report
+	BaseDir string   // where every run's temporary directory goes; "" is os.TempDir()
+	Rounds  int      // interleaved rounds of every case
+	Systems []System // the systems compared; must include the raw baseline
+
+	Sizes     []int // message sizes of the append workloads, in bytes
+	Batches   []int // batch sizes of the one-producer append workload
+	Producers int   // goroutines of the concurrent append workload (batch 1, the first size); <2 skips it
+	Limits    bench.Limits
+
+	ConsumeSize     int   // message size of the consume workloads
+	ConsumeMessages int64 // messages each consume run loads and reads back; 0 skips them
+
+	Progress io.Writer // a terminal for a live progress line, or nil
+}
+
+// Default is the preset of `make bench-peers`: under five minutes on two cores for every system.
+func Default() Config {
+	return Config{
+		Preset:          "default",
+		Rounds:          3,
+		Systems:         Systems(),
+		Sizes:           []int{100, 1024},
+		Batches:         []int{1, 16, 256},
+		Producers:       16,
+		Limits:          bench.Limits{Messages: 1_000_000, Duration: 250 * time.Millisecond},
+		ConsumeSize:     1024,
+		ConsumeMessages: 32 << 10,
+	}
+}
+
+// Quick is a smoke-test preset: every system and workload, a few hundred messages each.
+func Quick() Config {
+	c := Default()
+	c.Preset = "quick"
+	c.Rounds = 1
+	c.Limits = bench.Limits{Messages: 512, Duration: 50 * time.Millisecond}
+	c.ConsumeMessages = 1024
+	return c
+}
+
+// Check reports a config that cannot run.
+func (c Config) Check() error {
+	if c.Rounds <= 0 {
+		return fmt.Errorf("mqlog/bench/peers: rounds must be positive, not %d", c.Rounds)
+	}
+	if indexOf(c.Systems, NameRaw) < 0 {
+		return fmt.Errorf("mqlog/bench/peers: the raw baseline must be among the systems")
+	}
+	for _, s := range c.Sizes {
+		if s <= 0 {
+			return fmt.Errorf("mqlog/bench/peers: message size must be positive, not %d", s)
+		}
+	}
+	for _, b := range c.Batches {
+		if b <= 0 {
+			return fmt.Errorf("mqlog/bench/peers: batch size must be positive, not %d", b)
+		}
+	}
+	if c.Limits.Messages <= 0 && c.Limits.Duration <= 0 {
+		return fmt.Errorf("mqlog/bench/peers: a run needs a message count or a duration")
+	}
+	if c.ConsumeMessages > 0 && c.ConsumeSize <= 0 {
+		return fmt.Errorf("mqlog/bench/peers: consume message size must be positive, not %d", c.ConsumeSize)
+	}
+	return nil
+}
+
+func indexOf(systems []System, name string) int {
+	for i, s := range systems {
+		if s.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// benchCase is one workload with its parameters, run on every system once per round.
+type benchCase struct {
+	workload         string
+	size, batch, prs int
+	run              func(ctx context.Context, sys System) (run, error)
+}
+
+func (c Config) cases() []benchCase {
+	var cases []benchCase
+	for _, size := range c.Sizes {
+		for _, batch := range c.Batches {
+			cases = append(cases, benchCase{workload: WorkloadAppend, size: size, batch: batch, prs: 1,
+				run: func(ctx context.Context, sys System) (run, error) {
+					return appendRun(ctx, sys, c.BaseDir, size, batch, 1, c.Limits)
+				}})
+		}
+	}
+	if c.Producers > 1 && len(c.Sizes) > 0 {
+		size := c.Sizes[0]
+		cases = append(cases, benchCase{workload: WorkloadAppendConcurrent, size: size, batch: 1, prs: c.Producers,
+			run: func(ctx context.Context, sys System) (run, error) {
+				return appendRun(ctx, sys, c.BaseDir, size, 1, c.Producers, c.Limits)
+			}})
+	}
+	if c.ConsumeMessages > 0 {
+		for _, cold := range []bool{false, true} {
+			w := WorkloadConsumeWarm
+			if cold {
+				w = WorkloadConsumeCold
+			}
+			cases = append(cases, benchCase{workload: w, size: c.ConsumeSize, prs: 1,
+				run: func(ctx context.Context, sys System) (run, error) {
+					return consumeRun(ctx, sys, c.BaseDir, c.ConsumeSize, c.ConsumeMessages, cold)
+				}})
+		}
+	}
+	return cases
+}
+
+// Run runs every case of cfg on every system for cfg.Rounds interleaved rounds (each round runs every
+// system once, starting one system later than the round before, so that no system always runs first) and
+// reports medians and in-round ratios.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	rep := newReport(cfg, started)
+	cases := cfg.cases()
+	n := len(cfg.Systems)
+	prog := newProgress(cfg.Progress, len(cases)*cfg.Rounds*n)
+	defer prog.done()
+	for _, c := range cases {
+		runs := make([][]run, n) // [system][round]
+		for round := range cfg.Rounds {
+			for k := range n {
+				i := (round + k) % n
+				sys := cfg.Systems[i]
+				prog.start(fmt.Sprintf("%s size=%d batch=%d producers=%d %s, round %d/%d",
+					c.workload, c.size, c.batch, c.prs, sys.Name, round+1, cfg.Rounds))
+				r, err := c.run(ctx, sys)
+				if err != nil {
+					return nil, fmt.Errorf("mqlog/bench/peers: %s size=%d batch=%d producers=%d on %s: %w",
+						c.workload, c.size, c.batch, c.prs, sys.Name, err)
+				}
+				runs[i] = append(runs[i], r)
+			}
+		}
+		rep.addCase(c, cfg.Systems, runs)
+	}
+	rep.Seconds = time.Since(started).Seconds()
+	return rep, nil
+}
+
+// addCase turns a case's runs into one Result per system.
+func (rep *Report) addCase(c benchCase, systems []System, runs [][]run) {
+	raw, prealloc, mq := indexOf(systems, NameRaw), indexOf(systems, NameRawPrealloc), indexOf(systems, NameMQLog)
+	// ratio is the median over rounds of a's msgs/s over b's in the same round.
+	ratio := func(a, b int) *float64 {
+		if a < 0 || b < 0 || a == b {
+			return nil
+		}
+		rs := make([]float64, len(runs[a]))
+		for r := range rs {
+			if den := runs[b][r].MsgsPerSec(); den > 0 {
+				rs[r] = runs[a][r].MsgsPerSec() / den
+			}
+		}
+		v := bench.Median(rs)
+		return &v
+	}
+	for i, sys := range systems {
+		var msgs, mbs, count, disk, diskFile []float64
+		lat := bench.NewLatencyHistogram()
+		for _, r := range runs[i] {
+			msgs = append(msgs, r.MsgsPerSec())
+			mbs = append(mbs, r.MBPerSec())
+			count = append(count, float64(r.Messages))
+			if r.Bytes > 0 && r.diskBytes > 0 {
+				disk = append(disk, float64(r.diskBytes)/float64(r.Bytes))
+				diskFile = append(diskFile, float64(r.diskFileBytes)/float64(r.Bytes))
+			}
+			if r.Latency != nil {
+				lat.Merge(r.Latency)
+			}
+		}
+		res := Result{
+			Workload: c.workload, System: sys.Name, Size: c.size, Batch: c.batch, Producers: c.prs,
+			Rounds: len(runs[i]), Messages: int64(bench.Median(count)),
+			MsgsPerSec: bench.Median(msgs), MBPerSec: bench.Median(mbs), RoundMsgsPerSec: msgs,
+			Latency:       bench.LatencyOf(lat),
+			RatioRaw:      ratio(i, raw),
+			RatioPrealloc: ratio(i, prealloc),
+			MQLogOver:     ratio(mq, i),
+		}
+		if len(disk) > 0 {
+			res.DiskPerPayload, res.FileBytesPerPayload = bench.Median(disk), bench.Median(diskFile)
+		}
+		if lat.TotalCount() > 0 {
+			res.hist = lat
+		}
+		rep.Results = append(rep.Results, res)
+	}
+}
+
+// histogram returns the merged latency histogram of a result, nil when it has none (consume, or a result
+// read back from JSON).
+func (r Result) histogram() *hdrhistogram.Histogram { return r.hist }
