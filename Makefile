@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 2m
 
-.PHONY: test race vet bench bench-quick fuzz torture build bench-peers
+.PHONY: test race vet bench bench-quick fuzz torture build
 
 build:
 	$(GO) build -o mqlog ./cmd/mqlog
@@ -42,5 +42,6 @@ torture:
 
 # The side-by-side comparison with the peers (bench/peers, a module of its own): JSON, table, Markdown
 # ratios and SVG charts into bench/results/. Under 5 minutes on 2 cores once the module is built.
+.PHONY: bench-peers
 bench-peers:
 	cd bench/peers && $(GO) run ./cmd/peers --out ../results

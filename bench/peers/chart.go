@@ -2,6 +2,7 @@ package peers
 
 import (
 	"fmt"
+	"image/color"
 	"math"
 	"path/filepath"
 	"slices"
@@ -48,14 +49,31 @@ func (r *Report) WriteCharts(dir string) ([]string, error) {
 	return names, nil
 }
 
-// style sets the color, dashes and glyph of system number i, so that nine systems stay apart.
-func style(i int, l *plotter.Line, s *plotter.Scatter) {
-	c := plotutil.Color(i)
+// palette holds one color per system, in Systems order (Tableau 10): mqlog red, the baselines grey and
+// black (drawn dashed), the peers in colors of their own.
+var palette = []color.Color{
+	color.RGBA{0xd6, 0x27, 0x28, 0xff}, // mqlog
+	color.RGBA{0x7f, 0x7f, 0x7f, 0xff}, // raw
+	color.RGBA{0x00, 0x00, 0x00, 0xff}, // raw-prealloc
+	color.RGBA{0x1f, 0x77, 0xb4, 0xff}, // raft-wal
+	color.RGBA{0xff, 0x7f, 0x0e, 0xff}, // tidwall-wal
+	color.RGBA{0x2c, 0xa0, 0x2c, 0xff}, // jetstream
+	color.RGBA{0x94, 0x67, 0xbd, 0xff}, // pebble
+	color.RGBA{0x8c, 0x56, 0x4b, 0xff}, // bbolt
+	color.RGBA{0x17, 0xbe, 0xcf, 0xff}, // diskqueue
+}
+
+// style sets the color, dashes and glyph of the system called name: mqlog thick, the baselines dashed.
+func style(name string, l *plotter.Line, s *plotter.Scatter) {
+	i := max(0, slices.IndexFunc(Systems(), func(sys System) bool { return sys.Name == name }))
+	c := palette[i%len(palette)]
 	l.Color, l.Width = c, vg.Points(1.5)
-	l.Dashes = plotutil.Dashes(i / len(plotutil.DefaultColors))
 	s.Color, s.Shape = c, plotutil.Shape(i)
-	if i == 0 { // mqlog, drawn thicker
+	switch name {
+	case NameMQLog:
 		l.Width = vg.Points(3)
+	case NameRaw, NameRawPrealloc:
+		l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
 	}
 }
 
@@ -64,7 +82,7 @@ func newChart(title, x, y string) *plot.Plot {
 	p.Title.Text = title
 	p.X.Label.Text, p.Y.Label.Text = x, y
 	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
-	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.Top, p.Legend.Left = false, false // bottom right, where rising lines leave room
 	p.Add(plotter.NewGrid())
 	return p
 }
@@ -80,14 +98,14 @@ func (r *Report) throughputChart(size int) *plot.Plot {
 		ticks = append(ticks, plot.Tick{Value: float64(b), Label: strconv.Itoa(b)})
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
-	for i, sys := range r.Systems {
+	for _, sys := range r.Systems {
 		var xys plotter.XYs
 		for _, res := range r.Results {
 			if res.Workload == WorkloadAppend && res.Size == size && res.System == sys.Name && res.MsgsPerSec > 0 {
 				xys = append(xys, plotter.XY{X: float64(res.Batch), Y: res.MsgsPerSec})
 			}
 		}
-		addLine(p, i, sys.Name, xys)
+		addLine(p, sys.Name, xys)
 	}
 	return p
 }
@@ -107,7 +125,7 @@ func (r *Report) latencyChart(size, batch int) *plot.Plot {
 		{Value: nines(99.999), Label: "99.999"},
 	})
 	drawn := false
-	for i, sys := range r.Systems {
+	for _, sys := range r.Systems {
 		idx := slices.IndexFunc(r.Results, func(res Result) bool {
 			return res.Workload == WorkloadAppend && res.Size == size && res.Batch == batch && res.System == sys.Name
 		})
@@ -123,7 +141,7 @@ func (r *Report) latencyChart(size, batch int) *plot.Plot {
 			}
 			xys = append(xys, plotter.XY{X: nines(q), Y: float64(h.ValueAtQuantile(q)) / 1e3})
 		}
-		addLine(p, i, sys.Name, xys)
+		addLine(p, sys.Name, xys)
 		drawn = true
 	}
 	if !drawn {
@@ -135,7 +153,7 @@ func (r *Report) latencyChart(size, batch int) *plot.Plot {
 // nines maps a percentile to the x position of a "nines" scale: 1 for 0, 2 for 50, 10 for 90, 100 for 99.
 func nines(q float64) float64 { return 1 / (1 - q/100) }
 
-func addLine(p *plot.Plot, i int, name string, xys plotter.XYs) {
+func addLine(p *plot.Plot, name string, xys plotter.XYs) {
 	if len(xys) == 0 {
 		return
 	}
@@ -148,7 +166,7 @@ func addLine(p *plot.Plot, i int, name string, xys plotter.XYs) {
 	if err != nil {
 		return
 	}
-	style(i, l, s)
+	style(name, l, s)
 	p.Add(l, s)
 	p.Legend.Add(name, l, s)
 }

@@ -29,7 +29,7 @@ func rawSystem(prealloc bool) System {
 }
 
 // rawQueue creates its file at the first Append (the harness's untimed warm-up) and reads it back with
-// bench.ReadRawLog.
+// bench.ScanRawLog.
 type rawQueue struct {
 	path     string
 	prealloc bool
@@ -58,11 +58,10 @@ func (q *rawQueue) Scan(ctx context.Context, fn func([]byte)) (int64, error) {
 	if _, err := os.Stat(q.path); errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	}
-	st, err := bench.ReadRawLog(q.path)
+	st, err := bench.ScanRawLog(q.path, fn)
 	if err != nil {
 		return st.Messages, err
 	}
-	fn([]byte{byte(st.Sum)})
 	return st.Messages, ctx.Err()
 }
 

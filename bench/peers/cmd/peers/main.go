@@ -33,7 +33,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("peers", flag.ContinueOnError)
 	out := fs.String("out", "results", "directory for peers.json, peers.txt, peers.md and the SVG charts")
 	quick := fs.Bool("quick", false, "one round of a few hundred messages per run (a smoke test)")
-	rounds := fs.Int("rounds", 0, "interleaved rounds of every case (default 3, 1 with --quick)")
+	rounds := fs.Int("rounds", 0, "interleaved rounds of every case (default 5, 1 with --quick)")
 	duration := fs.Duration("duration", 0, "time budget of each append run (default 250ms)")
 	systems := fs.String("systems", "", "comma-separated systems to compare (default all; raw is always included)")
 	baseDir := fs.String("base-dir", "", "directory for the runs' temporary directories (default the system's temp directory)")
