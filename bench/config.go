@@ -1,9 +1,13 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"os/exec"
 	"time"
+
+	"github.com/mqlog/mqlog"
 )
 
 // Config is a whole benchmark: which cases, how many rounds, how long each run lasts.
@@ -21,6 +25,18 @@ type Config struct {
 
 	ConsumeSize     int   // message size of the consume workload
 	ConsumeMessages int64 // messages the consume workload writes and reads back; 0 skips it
+	ConsumeCold     bool  // also consume from files dropped from the page cache
+
+	// SyncPolicies are mqlog's policies in the append workload: the first is compared with the baselines,
+	// the others are extra rows in the same rounds. Empty means SyncAlways only.
+	SyncPolicies []mqlog.SyncPolicy
+	EndToEnd     bool  // produce and consume at once: latency from Append to Consumer.Next
+	Committers   []int // goroutines of the commit workload, one case row each; empty skips it
+	Compaction   bool  // the compaction workload's row (a hook: reports "not available" in this build)
+
+	// Child, when set, makes the command that runs one workload in a child process of its own (it must
+	// run ServeChild), so that each run's peak RSS is its own; nil runs everything in this process.
+	Child func(ctx context.Context) *exec.Cmd
 
 	// Progress, when set, gets a live progress line (carriage returns, no newlines) as runs start and
 	// finish. Give it a terminal only.
@@ -39,6 +55,10 @@ func Quick() Config {
 		Limits:          Limits{Messages: 4000, Duration: 150 * time.Millisecond},
 		ConsumeSize:     1024,
 		ConsumeMessages: 4000,
+		ConsumeCold:     true,
+		EndToEnd:        true,
+		Committers:      []int{1, 8, 64},
+		Compaction:      true,
 	}
 }
 
@@ -54,6 +74,11 @@ func Full() Config {
 		Limits:          Limits{Messages: 2_000_000, Duration: 1500 * time.Millisecond},
 		ConsumeSize:     1024,
 		ConsumeMessages: 256 << 10,
+		ConsumeCold:     true,
+		SyncPolicies:    []mqlog.SyncPolicy{mqlog.SyncAlways, mqlog.SyncInterval, mqlog.SyncNever},
+		EndToEnd:        true,
+		Committers:      []int{1, 8, 64},
+		Compaction:      true,
 	}
 }
 
@@ -77,6 +102,14 @@ func (c Config) Check() error {
 	}
 	if c.Limits.Messages <= 0 && c.Limits.Duration <= 0 {
 		return fmt.Errorf("mqlog/bench: a run needs a message count or a duration")
+	}
+	for _, n := range c.Committers {
+		if n <= 0 {
+			return fmt.Errorf("mqlog/bench: committers must be positive, not %d", n)
+		}
+	}
+	if c.EndToEnd && len(c.Sizes) == 0 {
+		return fmt.Errorf("mqlog/bench: the end-to-end workload takes the first message size: give one")
 	}
 	if c.ConsumeMessages > 0 && c.ConsumeSize <= 0 {
 		return fmt.Errorf("mqlog/bench: consume message size must be positive, not %d", c.ConsumeSize)

@@ -151,10 +151,10 @@ func TestDropPageCache(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "f"), bytes.Repeat([]byte{1}, 1<<16), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := dropPageCache(dir); err != nil {
+	if err := bench.DropPageCache(dir); err != nil {
 		t.Fatal(err)
 	}
-	alloc, size, err := diskUsage(dir)
+	alloc, size, err := bench.DiskUsage(dir)
 	if err != nil || size != 1<<16 || alloc < size {
 		t.Errorf("diskUsage = %d allocated, %d size, %v; want at least 65536 of 65536", alloc, size, err)
 	}

@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/mqlog/mqlog/bench"
-	"golang.org/x/sys/unix"
 )
 
 // Workload names.
@@ -72,11 +69,11 @@ func consumeRun(ctx context.Context, sys System, baseDir string, size int, messa
 	if err := load(sys, dir, size, messages); err != nil {
 		return r, err
 	}
-	if r.diskBytes, r.diskFileBytes, err = diskUsage(dir); err != nil {
+	if r.diskBytes, r.diskFileBytes, err = bench.DiskUsage(dir); err != nil {
 		return r, err
 	}
 	if cold {
-		if err := dropPageCache(dir); err != nil {
+		if err := bench.DropPageCache(dir); err != nil {
 			return r, err
 		}
 	}
@@ -125,46 +122,6 @@ func load(sys System, dir string, size int, messages int64) (err error) {
 		}
 	}
 	return nil
-}
-
-// dropPageCache fsyncs every regular file under dir (dirty pages cannot be dropped) and then asks the
-// kernel to drop its cached pages with posix_fadvise(POSIX_FADV_DONTNEED).
-func dropPageCache(dir string) error {
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := f.Sync(); err != nil {
-			return err
-		}
-		if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-			return &os.PathError{Op: "fadvise", Path: path, Err: err}
-		}
-		return nil
-	})
-}
-
-// diskUsage returns the bytes allocated to the regular files under dir (st_blocks × 512, as du counts)
-// and the sum of their sizes.
-func diskUsage(dir string) (allocated, size int64, err error) {
-	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		var st unix.Stat_t
-		if err := unix.Stat(path, &st); err != nil {
-			return &os.PathError{Op: "stat", Path: path, Err: err}
-		}
-		allocated += st.Blocks * 512
-		size += st.Size
-		return nil
-	})
-	return allocated, size, err
 }
 
 // tempDir makes a fresh directory under base (os.TempDir() when empty) and a function that removes it.
