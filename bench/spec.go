@@ -53,6 +53,8 @@ func (s Spec) Run(ctx context.Context) (Measurement, error) {
 		return EndToEndMQLog(ctx, appendCfg)
 	case s.Workload == WorkloadCommit:
 		return CommitMQLog(ctx, CommitConfig{BaseDir: s.BaseDir, Committers: s.Producers, Limits: s.Limits})
+	case s.Workload == workloadFill:
+		return Measurement{}, fillAndKill(ctx, s)
 	case s.Workload == WorkloadCompaction:
 		return Compaction(ctx, s)
 	}
@@ -118,7 +120,8 @@ func runChild(ctx context.Context, newCmd func(context.Context) *exec.Cmd, s Spe
 		return Measurement{}, errors.New(out.Error)
 	}
 	if out.NotAvailable != "" {
-		return Measurement{}, fmt.Errorf("%w: %s", ErrNotAvailable, out.NotAvailable)
+		why := strings.TrimPrefix(out.NotAvailable, ErrNotAvailable.Error()+": ")
+		return Measurement{}, fmt.Errorf("%w: %s", ErrNotAvailable, why)
 	}
 	m := Measurement{
 		Messages: out.Messages, Bytes: out.Bytes, Elapsed: time.Duration(out.ElapsedNS), Syncs: out.Syncs,
