@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -24,6 +25,9 @@ type Config struct {
 
 	ConsumeSize     int   // message size of the consume workloads
 	ConsumeMessages int64 // messages each consume run loads and reads back; 0 skips them
+
+	// Workloads, when not empty, restricts the run to these workloads (for profiling one of them).
+	Workloads []string
 
 	Progress io.Writer // a terminal for a live progress line, or nil
 }
@@ -78,6 +82,11 @@ func (c Config) Check() error {
 	if c.ConsumeMessages > 0 && c.ConsumeSize <= 0 {
 		return fmt.Errorf("mqlog/bench/peers: consume message size must be positive, not %d", c.ConsumeSize)
 	}
+	for _, w := range c.Workloads {
+		if !slices.Contains([]string{WorkloadAppend, WorkloadAppendConcurrent, WorkloadConsumeWarm, WorkloadConsumeCold}, w) {
+			return fmt.Errorf("mqlog/bench/peers: no workload %q", w)
+		}
+	}
 	return nil
 }
 
@@ -125,6 +134,9 @@ func (c Config) cases() []benchCase {
 					return consumeRun(ctx, sys, c.BaseDir, c.ConsumeSize, c.ConsumeMessages, cold)
 				}})
 		}
+	}
+	if len(c.Workloads) > 0 {
+		cases = slices.DeleteFunc(cases, func(bc benchCase) bool { return !slices.Contains(c.Workloads, bc.workload) })
 	}
 	return cases
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -37,6 +38,8 @@ func run(args []string) error {
 	duration := fs.Duration("duration", 0, "time budget of each append run (default 250ms)")
 	systems := fs.String("systems", "", "comma-separated systems to compare (default all; raw is always included)")
 	baseDir := fs.String("base-dir", "", "directory for the runs' temporary directories (default the system's temp directory)")
+	workloads := fs.String("workloads", "", "comma-separated workloads to run (default all): append, append-concurrent, consume-warm, consume-cold")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,6 +60,9 @@ func run(args []string) error {
 		}
 		cfg.Systems, cfg.Preset = sel, cfg.Preset+"+custom"
 	}
+	if *workloads != "" {
+		cfg.Workloads, cfg.Preset = strings.Split(*workloads, ","), cfg.Preset+"+custom"
+	}
 	cfg.BaseDir = *baseDir
 	if cfg.BaseDir == "" {
 		cfg.BaseDir = os.TempDir()
@@ -66,6 +72,17 @@ func run(args []string) error {
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
