@@ -145,8 +145,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			names = append(names, s.Name)
 		}
 	}
-	fmt.Fprintf(w, "| workload | size | batch | producers | mqlog msgs/s | %s |\n", strings.Join(names, " | "))
-	fmt.Fprintf(w, "|---|---|---|---|---|%s\n", strings.Repeat("---|", len(names)))
+	fmt.Fprintf(w, "| workload | size | batch | producers | mqlog msgs/s | %s | mqlog over its closest peer |\n", strings.Join(names, " | "))
+	fmt.Fprintf(w, "|---|---|---|---|---|%s---|\n", strings.Repeat("---|", len(names)))
 	type key struct {
 		workload         string
 		size, batch, prs int
@@ -171,10 +171,40 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if k.batch > 0 {
 			batch = strconv.Itoa(k.batch)
 		}
-		fmt.Fprintf(w, "| %s | %d B | %s | %d | %s | %s |\n", k.workload, k.size, batch, k.prs,
-			thousands(row[NameMQLog].MsgsPerSec), strings.Join(cells, " | "))
+		fmt.Fprintf(w, "| %s | %d B | %s | %d | %s | %s | %s |\n", k.workload, k.size, batch, k.prs,
+			thousands(row[NameMQLog].MsgsPerSec), strings.Join(cells, " | "), closestPeer(row))
 	}
 	return nil
+}
+
+// closestPeer names the peer (not a baseline) mqlog is slowest against in a row, with mqlog's in-round
+// ratio over it: "1.07 (pebble)"; below 1 the peer was faster.
+func closestPeer(row map[string]Result) string {
+	best, name := 0.0, ""
+	for n, res := range row {
+		if n == NameMQLog || n == NameRaw || n == NameRawPrealloc || res.MQLogOver == nil {
+			continue
+		}
+		if name == "" || *res.MQLogOver < best || (*res.MQLogOver == best && n < name) {
+			best, name = *res.MQLogOver, n
+		}
+	}
+	if name == "" {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f (%s)", best, name)
+}
+
+// ReadReport reads a report written by WriteJSON (without the latency histograms the charts need).
+func ReadReport(r io.Reader) (*Report, error) {
+	var rep Report
+	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+		return nil, fmt.Errorf("mqlog/bench/peers: reading a report: %w", err)
+	}
+	if rep.Version != ReportVersion {
+		return nil, fmt.Errorf("mqlog/bench/peers: report version %d, want %d", rep.Version, ReportVersion)
+	}
+	return &rep, nil
 }
 
 func batchOf(res Result) string {
