@@ -27,8 +27,12 @@ const (
 func (r *Report) WriteCharts(dir string) ([]string, error) {
 	var names []string
 	for _, size := range r.Config.Sizes {
+		p := r.throughputChart(size)
+		if p == nil {
+			continue
+		}
 		name := fmt.Sprintf("throughput-%dB.svg", size)
-		if err := r.throughputChart(size).Save(chartWidth, chartHeight, filepath.Join(dir, name)); err != nil {
+		if err := p.Save(chartWidth, chartHeight, filepath.Join(dir, name)); err != nil {
 			return names, err
 		}
 		names = append(names, name)
@@ -88,7 +92,8 @@ func newChart(title, x, y string) *plot.Plot {
 }
 
 // throughputChart plots msgs/s of the one-producer append workload against batch size, one line per
-// system, both axes logarithmic.
+// system, both axes logarithmic; nil when there is nothing to plot (an empty log-scale axis cannot be
+// drawn).
 func (r *Report) throughputChart(size int) *plot.Plot {
 	p := newChart(fmt.Sprintf("Durable append, %d B messages, 1 producer (%s)", size, r.Machine.Filesystem),
 		"batch size (messages per append)", "msgs/s (median of rounds)")
@@ -98,6 +103,7 @@ func (r *Report) throughputChart(size int) *plot.Plot {
 		ticks = append(ticks, plot.Tick{Value: float64(b), Label: strconv.Itoa(b)})
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	drawn := false
 	for _, sys := range r.Systems {
 		var xys plotter.XYs
 		for _, res := range r.Results {
@@ -105,7 +111,10 @@ func (r *Report) throughputChart(size int) *plot.Plot {
 				xys = append(xys, plotter.XY{X: float64(res.Batch), Y: res.MsgsPerSec})
 			}
 		}
-		addLine(p, sys.Name, xys)
+		drawn = addLine(p, sys.Name, xys) || drawn
+	}
+	if !drawn {
+		return nil
 	}
 	return p
 }
@@ -141,8 +150,7 @@ func (r *Report) latencyChart(size, batch int) *plot.Plot {
 			}
 			xys = append(xys, plotter.XY{X: nines(q), Y: float64(h.ValueAtQuantile(q)) / 1e3})
 		}
-		addLine(p, sys.Name, xys)
-		drawn = true
+		drawn = addLine(p, sys.Name, xys) || drawn
 	}
 	if !drawn {
 		return nil
@@ -153,20 +161,22 @@ func (r *Report) latencyChart(size, batch int) *plot.Plot {
 // nines maps a percentile to the x position of a "nines" scale: 1 for 0, 2 for 50, 10 for 90, 100 for 99.
 func nines(q float64) float64 { return 1 / (1 - q/100) }
 
-func addLine(p *plot.Plot, name string, xys plotter.XYs) {
+// addLine adds a system's line to p and reports whether it did.
+func addLine(p *plot.Plot, name string, xys plotter.XYs) bool {
 	if len(xys) == 0 {
-		return
+		return false
 	}
 	for _, xy := range xys {
 		if xy.X <= 0 || xy.Y <= 0 || math.IsNaN(xy.Y) {
-			return // a log scale cannot show it; leave the system out rather than fail the chart
+			return false // a log scale cannot show it; leave the system out rather than fail the chart
 		}
 	}
 	l, s, err := plotter.NewLinePoints(xys)
 	if err != nil {
-		return
+		return false
 	}
 	style(name, l, s)
 	p.Add(l, s)
 	p.Legend.Add(name, l, s)
+	return true
 }

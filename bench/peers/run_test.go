@@ -159,3 +159,36 @@ func TestDropPageCache(t *testing.T) {
 		t.Errorf("diskUsage = %d allocated, %d size, %v; want at least 65536 of 65536", alloc, size, err)
 	}
 }
+
+// TestChartsOfAReportWithoutAppends checks that a run of the consume workloads only writes no chart
+// (an empty logarithmic axis cannot be drawn) rather than fail.
+func TestChartsOfAReportWithoutAppends(t *testing.T) {
+	cfg := tinyConfig(t, NameMQLog)
+	cfg.Rounds, cfg.Workloads = 1, []string{WorkloadConsumeWarm}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 2 {
+		t.Errorf("%d results, want 2 (consume-warm on mqlog and raw)", len(rep.Results))
+	}
+	charts, err := rep.WriteCharts(t.TempDir())
+	if err != nil || len(charts) != 0 {
+		t.Errorf("charts %v, %v; want none", charts, err)
+	}
+}
+
+func TestReadReport(t *testing.T) {
+	rep := &Report{Version: ReportVersion, Results: []Result{{Workload: WorkloadAppend, System: NameMQLog, MsgsPerSec: 5}}}
+	var b bytes.Buffer
+	if err := rep.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadReport(&b)
+	if err != nil || len(got.Results) != 1 || got.Results[0].MsgsPerSec != 5 {
+		t.Errorf("ReadReport = %+v, %v", got, err)
+	}
+	if _, err := ReadReport(strings.NewReader(`{"version": 99}`)); err == nil {
+		t.Error("a report of another version was read")
+	}
+}
