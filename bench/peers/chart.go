@@ -116,7 +116,18 @@ func (r *Report) throughputChart(size int) *plot.Plot {
 	if !drawn {
 		return nil
 	}
+	padLogAxes(p)
 	return p
+}
+
+// padLogAxes widens an axis whose data span a single value (one batch size, one sample), which a log scale
+// cannot draw, to a factor of 2 either side.
+func padLogAxes(p *plot.Plot) {
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		if a.Min >= a.Max && a.Min > 0 {
+			a.Min, a.Max = a.Min/2, a.Max*2
+		}
+	}
 }
 
 // latencyQuantiles are the percentiles a latency chart plots, as far as the sample count supports them.
@@ -155,6 +166,7 @@ func (r *Report) latencyChart(size, batch int) *plot.Plot {
 	if !drawn {
 		return nil
 	}
+	padLogAxes(p)
 	return p
 }
 

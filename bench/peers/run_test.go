@@ -192,3 +192,17 @@ func TestReadReport(t *testing.T) {
 		t.Error("a report of another version was read")
 	}
 }
+
+// TestChartsOfOnePoint checks charts whose axes span a single value (one batch size, one sample).
+func TestChartsOfOnePoint(t *testing.T) {
+	cfg := tinyConfig(t, NameMQLog)
+	cfg.Rounds, cfg.Batches, cfg.Workloads, cfg.Limits = 1, []int{1}, []string{WorkloadAppend}, bench.Limits{Messages: 1}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	charts, err := rep.WriteCharts(t.TempDir())
+	if err != nil || len(charts) != 2 {
+		t.Errorf("charts %v, %v; want a throughput and a latency chart", charts, err)
+	}
+}
