@@ -198,7 +198,7 @@ func (r *RecoveryReport) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "log MiB\tstop\tmessages\trecovered\twrite s\topen cold ms\topen warm ms\tdisk/B\t")
 	for _, res := range r.Results {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.2f\t\n", res.LogBytes>>20, res.Mode, res.Messages,
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%.2f\t%.1f\t%.1f\t%.2f\t\n", res.LogBytes>>20, res.Mode, res.Messages,
 			res.Recovered, res.WriteSeconds, res.OpenColdMS, res.OpenWarmMS, res.DiskPerPayload)
 	}
 	if err := tw.Flush(); err != nil {
