@@ -28,3 +28,7 @@ const WarmupBatches = warmupBatches
 
 // MachineInfo describes the machine and the filesystem of baseDir ("" is os.TempDir()) for a report.
 func MachineInfo(baseDir string) Machine { return machineInfo(baseDir) }
+
+// PeakRSS returns the peak resident set size of this process's address space since exec (VmHWM of
+// /proc/self/status), in bytes; 0 where it cannot be read. A child process reports it at its end.
+func PeakRSS() int64 { return peakRSS() }

@@ -47,6 +47,7 @@ type ConfigSummary struct {
 	MaxSeconds      float64 `json:"max_seconds_per_run"`
 	ConsumeSize     int     `json:"consume_size"`
 	ConsumeMessages int64   `json:"consume_messages"`
+	ChildProcesses  bool    `json:"child_processes"` // one process per run, peak RSS measured
 }
 
 // Result is one case on one system: medians over the rounds.
@@ -72,6 +73,9 @@ type Result struct {
 	// Disk bytes per payload byte after loading the consume log: allocated blocks, and file sizes.
 	DiskPerPayload      float64 `json:"disk_bytes_per_payload_byte,omitempty"`
 	FileBytesPerPayload float64 `json:"file_bytes_per_payload_byte,omitempty"`
+	// PeakRSSMiB is the median peak resident set of the run's own child process (VmHWM), when runs had
+	// one: the Go runtime, the harness and the system's memory, servers and caches included.
+	PeakRSSMiB float64 `json:"peak_rss_mib,omitempty"`
 
 	hist *hdrhistogram.Histogram // rounds merged, for the charts; not in the JSON document
 }
@@ -85,7 +89,7 @@ func newReport(cfg Config, started time.Time) *Report {
 		Config: ConfigSummary{
 			Preset: cfg.Preset, BaseDir: cfg.BaseDir, Rounds: cfg.Rounds, Sizes: cfg.Sizes, Batches: cfg.Batches,
 			Producers: cfg.Producers, MaxMessages: cfg.Limits.Messages, MaxSeconds: cfg.Limits.Duration.Seconds(),
-			ConsumeSize: cfg.ConsumeSize, ConsumeMessages: cfg.ConsumeMessages,
+			ConsumeSize: cfg.ConsumeSize, ConsumeMessages: cfg.ConsumeMessages, ChildProcesses: cfg.Child != nil,
 		},
 	}
 	for _, s := range cfg.Systems {
@@ -113,26 +117,30 @@ func (r *Report) header() string {
 func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintln(w, r.header())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tsystem\tsize\tbatch\tprod\tmsgs/s\tMB/s\tp50 µs\tp99 µs\tp99.9 µs\tmax µs\tvs raw\tvs prealloc\tmqlog ×\tdisk/B\t")
+	fmt.Fprintln(tw, "workload\tsystem\tsize\tbatch\tprod\tmsgs/s\tMB/s\tp50 µs\tp99 µs\tp99.9 µs\tmax µs\tvs raw\tvs prealloc\tmqlog ×\tdisk/B\tRSS MiB\t")
 	for _, res := range r.Results {
 		p50, p99, p999, pmax := "-", "-", "-", "-"
 		if l := res.Latency; l != nil {
 			p50, p99, p999, pmax = micros(l.P50), micros(l.P99), micros(l.P999), micros(l.Max)
 		}
-		disk := "-"
+		disk, rss := "-", "-"
 		if res.DiskPerPayload > 0 {
 			disk = strconv.FormatFloat(res.DiskPerPayload, 'f', 2, 64)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		if res.PeakRSSMiB > 0 {
+			rss = strconv.FormatFloat(res.PeakRSSMiB, 'f', 0, 64)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			res.Workload, res.System, res.Size, batchOf(res), res.Producers, res.MsgsPerSec, res.MBPerSec,
-			p50, p99, p999, pmax, ratio(res.RatioRaw), ratio(res.RatioPrealloc), ratio(res.MQLogOver), disk)
+			p50, p99, p999, pmax, ratio(res.RatioRaw), ratio(res.RatioPrealloc), ratio(res.MQLogOver), disk, rss)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintln(w, "vs raw, vs prealloc: the system's msgs/s over the baseline's in the same round; "+
 		"mqlog ×: mqlog's msgs/s over the system's in the same round (>1: mqlog faster); medians over rounds. "+
-		"disk/B: bytes allocated on disk per payload byte after loading the consume log.")
+		"disk/B: bytes allocated on disk per payload byte after loading the consume log. "+
+		"RSS: peak resident set of the run's own process (VmHWM), median of rounds.")
 	return err
 }
 

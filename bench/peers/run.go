@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os/exec"
 	"slices"
 	"time"
 
@@ -30,6 +31,10 @@ type Config struct {
 	Workloads []string
 
 	Progress io.Writer // a terminal for a live progress line, or nil
+
+	// Child, when set, makes the command that runs one run in a child process of its own (it must run
+	// ServeChild), so that each run's peak RSS is its own; nil runs everything in this process.
+	Child func(ctx context.Context) *exec.Cmd
 }
 
 // Default is the preset of `make bench-peers`: five rounds of every case on every system, runs of up to
@@ -103,36 +108,29 @@ func indexOf(systems []System, name string) int {
 type benchCase struct {
 	workload         string
 	size, batch, prs int
-	run              func(ctx context.Context, sys System) (run, error)
+	messages         int64 // consume workloads
+}
+
+// spec is the run of the case on sys.
+func (c benchCase) spec(cfg Config, sys System) Spec {
+	return Spec{Workload: c.workload, System: sys.Name, BaseDir: cfg.BaseDir, Size: c.size, Batch: c.batch,
+		Producers: c.prs, Limits: cfg.Limits, Messages: c.messages}
 }
 
 func (c Config) cases() []benchCase {
 	var cases []benchCase
 	for _, size := range c.Sizes {
 		for _, batch := range c.Batches {
-			cases = append(cases, benchCase{workload: WorkloadAppend, size: size, batch: batch, prs: 1,
-				run: func(ctx context.Context, sys System) (run, error) {
-					return appendRun(ctx, sys, c.BaseDir, size, batch, 1, c.Limits)
-				}})
+			cases = append(cases, benchCase{workload: WorkloadAppend, size: size, batch: batch, prs: 1})
 		}
 	}
 	if c.Producers > 1 && len(c.Sizes) > 0 {
 		size := c.Sizes[0]
-		cases = append(cases, benchCase{workload: WorkloadAppendConcurrent, size: size, batch: 1, prs: c.Producers,
-			run: func(ctx context.Context, sys System) (run, error) {
-				return appendRun(ctx, sys, c.BaseDir, size, 1, c.Producers, c.Limits)
-			}})
+		cases = append(cases, benchCase{workload: WorkloadAppendConcurrent, size: size, batch: 1, prs: c.Producers})
 	}
 	if c.ConsumeMessages > 0 {
-		for _, cold := range []bool{false, true} {
-			w := WorkloadConsumeWarm
-			if cold {
-				w = WorkloadConsumeCold
-			}
-			cases = append(cases, benchCase{workload: w, size: c.ConsumeSize, prs: 1,
-				run: func(ctx context.Context, sys System) (run, error) {
-					return consumeRun(ctx, sys, c.BaseDir, c.ConsumeSize, c.ConsumeMessages, cold)
-				}})
+		for _, w := range []string{WorkloadConsumeWarm, WorkloadConsumeCold} {
+			cases = append(cases, benchCase{workload: w, size: c.ConsumeSize, prs: 1, messages: c.ConsumeMessages})
 		}
 	}
 	if len(c.Workloads) > 0 {
@@ -162,7 +160,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				sys := cfg.Systems[i]
 				prog.start(fmt.Sprintf("%s size=%d batch=%d producers=%d %s, round %d/%d",
 					c.workload, c.size, c.batch, c.prs, sys.Name, round+1, cfg.Rounds))
-				r, err := c.run(ctx, sys)
+				var r run
+				var err error
+				if cfg.Child != nil {
+					r, err = runChild(ctx, cfg.Child, c.spec(cfg, sys))
+				} else {
+					r, err = c.spec(cfg, sys).Run(ctx)
+				}
 				if err != nil {
 					return nil, fmt.Errorf("mqlog/bench/peers: %s size=%d batch=%d producers=%d on %s: %w",
 						c.workload, c.size, c.batch, c.prs, sys.Name, err)
@@ -194,7 +198,7 @@ func (rep *Report) addCase(c benchCase, systems []System, runs [][]run) {
 		return &v
 	}
 	for i, sys := range systems {
-		var msgs, mbs, count, disk, diskFile []float64
+		var msgs, mbs, count, disk, diskFile, rss []float64
 		lat := bench.NewLatencyHistogram()
 		for _, r := range runs[i] {
 			msgs = append(msgs, r.MsgsPerSec())
@@ -207,6 +211,9 @@ func (rep *Report) addCase(c benchCase, systems []System, runs [][]run) {
 			if r.Latency != nil {
 				lat.Merge(r.Latency)
 			}
+			if r.peakRSS > 0 {
+				rss = append(rss, float64(r.peakRSS)/(1<<20))
+			}
 		}
 		res := Result{
 			Workload: c.workload, System: sys.Name, Size: c.size, Batch: c.batch, Producers: c.prs,
@@ -216,6 +223,7 @@ func (rep *Report) addCase(c benchCase, systems []System, runs [][]run) {
 			RatioRaw:      ratio(i, raw),
 			RatioPrealloc: ratio(i, prealloc),
 			MQLogOver:     ratio(mq, i),
+			PeakRSSMiB:    bench.Median(rss),
 		}
 		if len(disk) > 0 {
 			res.DiskPerPayload, res.FileBytesPerPayload = bench.Median(disk), bench.Median(diskFile)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -204,5 +205,53 @@ func TestChartsOfOnePoint(t *testing.T) {
 	charts, err := rep.WriteCharts(t.TempDir())
 	if err != nil || len(charts) != 2 {
 		t.Errorf("charts %v, %v; want a throughput and a latency chart", charts, err)
+	}
+}
+
+// childEnv makes this test binary serve one spec as a child process (see TestMain).
+const childEnv = "MQLOG_PEERS_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		if err := ServeChild(context.Background(), os.Stdin, os.Stdout); err != nil {
+			os.Stderr.WriteString(err.Error())
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestRunInChildProcesses runs every workload on two systems, each run in a child process, and checks
+// that the figures and the peak RSS come back.
+func TestRunInChildProcesses(t *testing.T) {
+	cfg := tinyConfig(t, NameMQLog, NameTidwallWAL)
+	cfg.Rounds, cfg.Batches = 1, []int{4}
+	cfg.Child = func(ctx context.Context) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, os.Args[0])
+		cmd.Env = append(os.Environ(), childEnv+"=1")
+		return cmd
+	}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 4*3 {
+		t.Fatalf("%d results, want 12", len(rep.Results))
+	}
+	for _, r := range rep.Results {
+		if r.MsgsPerSec <= 0 || r.PeakRSSMiB <= 0 {
+			t.Errorf("%s %s: %.0f msgs/s, peak RSS %.1f MiB", r.Workload, r.System, r.MsgsPerSec, r.PeakRSSMiB)
+		}
+		if r.Workload == WorkloadAppend && (r.Latency == nil || r.Latency.Count == 0) {
+			t.Errorf("%s %s: the latency histogram did not come back from the child", r.Workload, r.System)
+		}
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "RSS MiB") {
+		t.Errorf("table lacks the RSS column:\n%s", table.String())
 	}
 }

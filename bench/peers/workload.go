@@ -27,6 +27,7 @@ type run struct {
 	bench.Measurement
 	diskBytes     int64 // bytes allocated on disk to the system's files after loading (consume only)
 	diskFileBytes int64 // their apparent size (st_size) summed
+	peakRSS       int64 // bytes, of the run's own child process; 0 in process
 }
 
 // appendRun measures durable appends: producers goroutines each appending batches of batch payloads of

@@ -1,6 +1,7 @@
 // Command peers runs the side-by-side comparison of mqlog, the raw baselines and the peers a user would
 // pick instead (bench/peers), prints the table and writes the JSON report, a Markdown table of ratios and
-// SVG charts into an output directory.
+// SVG charts into an output directory. Every run happens in a child process of its own (this binary with
+// the argument "child"), whose peak RSS the report gives, unless --in-process.
 //
 // Usage:
 //
@@ -13,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
@@ -32,6 +34,9 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) == 1 && args[0] == "child" { // one run, described on stdin: see peers.Config.Child
+		return peers.ServeChild(context.Background(), os.Stdin, os.Stdout)
+	}
 	fs := flag.NewFlagSet("peers", flag.ContinueOnError)
 	out := fs.String("out", "results", "directory for peers.json, peers.txt, peers.md and the SVG charts")
 	quick := fs.Bool("quick", false, "one round of a few hundred messages per run (a smoke test)")
@@ -43,6 +48,7 @@ func run(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (pprof)")
 	sizes := fs.String("sizes", "", "comma-separated message sizes of the append workloads (default 100,1024)")
 	batches := fs.String("batches", "", "comma-separated batch sizes of the append workload (default 1,16,256)")
+	inProcess := fs.Bool("in-process", false, "run every run in this process (no child processes, no peak RSS)")
 	from := fs.String("from", "", "run nothing: render peers.txt and peers.md again from this peers.json")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -87,6 +93,9 @@ func run(args []string) error {
 	if *workloads != "" {
 		cfg.Workloads, cfg.Preset = strings.Split(*workloads, ","), cfg.Preset+"+custom"
 	}
+	if !*inProcess {
+		cfg.Child = childCommand
+	}
 	cfg.BaseDir = *baseDir
 	if cfg.BaseDir == "" {
 		cfg.BaseDir = os.TempDir()
@@ -121,6 +130,15 @@ func run(args []string) error {
 	}
 	fmt.Printf("wrote peers.json, peers.txt, peers.md and the charts to %s in %.0fs\n", *out, time.Since(start).Seconds())
 	return nil
+}
+
+// childCommand makes the command that runs one run in a child process: this binary with "child".
+func childCommand(ctx context.Context) *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	return exec.CommandContext(ctx, exe, "child")
 }
 
 // render writes peers.txt and peers.md into out from the report in the JSON file path.
