@@ -86,7 +86,7 @@ func newChart(title, x, y string) *plot.Plot {
 	p.Title.Text = title
 	p.X.Label.Text, p.Y.Label.Text = x, y
 	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
-	p.Legend.Top, p.Legend.Left = false, false // bottom right, where rising lines leave room
+	p.Legend.Top, p.Legend.Left = false, false // bottom right: latency rises to the right
 	p.Add(plotter.NewGrid())
 	return p
 }
@@ -98,6 +98,7 @@ func (r *Report) throughputChart(size int) *plot.Plot {
 	p := newChart(fmt.Sprintf("Durable append, %d B messages, 1 producer (%s)", size, r.Machine.Filesystem),
 		"batch size (messages per append)", "msgs/s (median of rounds)")
 	p.X.Scale = plot.LogScale{}
+	p.Legend.Top, p.Legend.Left = true, true // rising lines leave the top left empty
 	var ticks []plot.Tick
 	for _, b := range r.Config.Batches {
 		ticks = append(ticks, plot.Tick{Value: float64(b), Label: strconv.Itoa(b)})

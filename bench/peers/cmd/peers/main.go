@@ -49,7 +49,7 @@ func run(args []string) error {
 	sizes := fs.String("sizes", "", "comma-separated message sizes of the append workloads (default 100,1024)")
 	batches := fs.String("batches", "", "comma-separated batch sizes of the append workload (default 1,16,256)")
 	inProcess := fs.Bool("in-process", false, "run every run in this process (no child processes, no peak RSS)")
-	from := fs.String("from", "", "run nothing: render peers.txt and peers.md again from this peers.json")
+	from := fs.String("from", "", "run nothing: render peers.txt, peers.md and the throughput charts again from this peers.json")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -141,7 +141,8 @@ func childCommand(ctx context.Context) *exec.Cmd {
 	return exec.CommandContext(ctx, exe, "child")
 }
 
-// render writes peers.txt and peers.md into out from the report in the JSON file path.
+// render writes peers.txt, peers.md and the throughput charts into out from the report in the JSON file
+// path.
 func render(path, out string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -155,8 +156,8 @@ func render(path, out string) error {
 	return write(rep, out, false)
 }
 
-// write writes peers.txt and peers.md into out, and with all also peers.json and the charts; it prints the
-// table.
+// write writes peers.txt, peers.md and the charts it can draw into out, and with all also peers.json; it
+// prints the table.
 func write(rep *peers.Report, out string, all bool) error {
 	var table, md, js bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil {
@@ -177,10 +178,9 @@ func write(rep *peers.Report, out string, all bool) error {
 			return err
 		}
 	}
-	if all {
-		if _, err := rep.WriteCharts(out); err != nil {
-			return err
-		}
+	// From a saved report only the throughput charts can be drawn: the latency histograms are not in it.
+	if _, err := rep.WriteCharts(out); err != nil {
+		return err
 	}
 	_, err := os.Stdout.Write(table.Bytes())
 	return err
