@@ -1,9 +1,13 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"os/exec"
 	"time"
+
+	"github.com/mqlog/mqlog"
 )
 
 // Config is a whole benchmark: which cases, how many rounds, how long each run lasts.
@@ -21,14 +25,27 @@ type Config struct {
 
 	ConsumeSize     int   // message size of the consume workload
 	ConsumeMessages int64 // messages the consume workload writes and reads back; 0 skips it
+	ConsumeCold     bool  // also consume from files dropped from the page cache
+
+	// SyncPolicies are mqlog's policies in the append workload: the first is compared with the baselines,
+	// the others are extra rows in the same rounds. Empty means SyncAlways only.
+	SyncPolicies []mqlog.SyncPolicy
+	EndToEnd     bool  // produce and consume at once: latency from Append to Consumer.Next
+	Committers   []int // goroutines of the commit workload, one case row each; empty skips it
+	Compaction   bool  // the compaction workload's row (a hook: reports "not available" in this build)
+
+	// Child, when set, makes the command that runs one workload in a child process of its own (it must
+	// run ServeChild), so that each run's peak RSS is its own; nil runs everything in this process.
+	Child func(ctx context.Context) *exec.Cmd
 
 	// Progress, when set, gets a live progress line (carriage returns, no newlines) as runs start and
 	// finish. Give it a terminal only.
 	Progress io.Writer
 }
 
-// Quick is the preset for a first look: a few thousand messages per run at most, three rounds, done in
-// about fifteen seconds on a small virtual machine.
+// Quick is the preset for a first look: a few thousand messages per append run at most, a 32 MiB log to
+// consume (smaller logs measure opening the DB more than reading), three rounds, done in about twenty
+// seconds on a small virtual machine.
 func Quick() Config {
 	return Config{
 		Preset:          "quick",
@@ -38,7 +55,11 @@ func Quick() Config {
 		Producers:       64,
 		Limits:          Limits{Messages: 4000, Duration: 150 * time.Millisecond},
 		ConsumeSize:     1024,
-		ConsumeMessages: 4000,
+		ConsumeMessages: 32 << 10,
+		ConsumeCold:     true,
+		EndToEnd:        true,
+		Committers:      []int{1, 8, 64},
+		Compaction:      true,
 	}
 }
 
@@ -54,6 +75,11 @@ func Full() Config {
 		Limits:          Limits{Messages: 2_000_000, Duration: 1500 * time.Millisecond},
 		ConsumeSize:     1024,
 		ConsumeMessages: 256 << 10,
+		ConsumeCold:     true,
+		SyncPolicies:    []mqlog.SyncPolicy{mqlog.SyncAlways, mqlog.SyncInterval, mqlog.SyncNever},
+		EndToEnd:        true,
+		Committers:      []int{1, 8, 64},
+		Compaction:      true,
 	}
 }
 
@@ -77,6 +103,14 @@ func (c Config) Check() error {
 	}
 	if c.Limits.Messages <= 0 && c.Limits.Duration <= 0 {
 		return fmt.Errorf("mqlog/bench: a run needs a message count or a duration")
+	}
+	for _, n := range c.Committers {
+		if n <= 0 {
+			return fmt.Errorf("mqlog/bench: committers must be positive, not %d", n)
+		}
+	}
+	if c.EndToEnd && len(c.Sizes) == 0 {
+		return fmt.Errorf("mqlog/bench: the end-to-end workload takes the first message size: give one")
 	}
 	if c.ConsumeMessages > 0 && c.ConsumeSize <= 0 {
 		return fmt.Errorf("mqlog/bench: consume message size must be positive, not %d", c.ConsumeSize)

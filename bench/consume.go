@@ -14,11 +14,14 @@ import (
 const consumeWriteBatch = 256
 
 // ConsumeConfig is one consume run: a log of Messages messages of Size bytes is written and synced in a
-// fresh directory under BaseDir, then read back whole; only the read is measured.
+// fresh directory under BaseDir, then read back whole; only the read is measured. With Cold, the log's
+// files are fsynced and dropped from the page cache (DropPageCache) before the read, and the measured
+// time includes opening the log (a fresh reader over cold files).
 type ConsumeConfig struct {
 	BaseDir  string
 	Size     int
 	Messages int64
+	Cold     bool
 }
 
 func (c ConsumeConfig) check() error {
@@ -76,13 +79,24 @@ func ConsumeMQLog(ctx context.Context, cfg ConsumeConfig) (m Measurement, err er
 	if err := errors.Join(err, db.Close()); err != nil {
 		return m, err
 	}
-	// Reopened after a clean close: nothing to recover, every segment still in the page cache.
+	if m.DiskBytes, m.DiskFileBytes, err = DiskUsage(dir); err != nil {
+		return m, err
+	}
+	if cfg.Cold {
+		if err := DropPageCache(dir); err != nil {
+			return m, err
+		}
+	}
+	// Reopened after a clean close: nothing to recover; warm, every segment still in the page cache.
+	start := time.Now()
 	if db, err = mqlog.Open(dir, nil); err != nil {
 		return m, err
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
 	var sum uint64
-	start := time.Now()
+	if !cfg.Cold {
+		start = time.Now()
+	}
 	for rec, err := range db.ReadNoCopy(Topic, 0, 0) {
 		if err != nil {
 			return m, err
@@ -121,6 +135,14 @@ func ConsumeRaw(ctx context.Context, cfg ConsumeConfig) (m Measurement, err erro
 	}
 	if err := errors.Join(err, l.Close()); err != nil {
 		return m, err
+	}
+	if m.DiskBytes, m.DiskFileBytes, err = DiskUsage(dir); err != nil {
+		return m, err
+	}
+	if cfg.Cold {
+		if err := DropPageCache(dir); err != nil {
+			return m, err
+		}
 	}
 	start := time.Now()
 	st, err := ReadRawLog(l.Path())

@@ -28,6 +28,17 @@
 //     shares fsyncs between them; the same round also measures one producer, and the ratio is reported.
 //   - consume: a log of 1 KiB messages is written and synced first, then read back whole from the page
 //     cache (mqlog with DB.ReadNoCopy, the baseline with ReadRawLog); only the read is measured.
+//   - consume-cold: the same after DropPageCache (fsync and posix_fadvise DONTNEED on every file of the
+//     log); the measured time includes opening the log.
+//   - end-to-end: one producer appends while one Consumer reads; latency from the Append call to
+//     Consumer.Next returning the message (EndToEndMQLog).
+//   - commit: goroutines each committing their own group's offset with DB.CommitGroupOffset
+//     (CommitMQLog).
+//   - compaction: a hook (Compaction) that reports ErrNotAvailable until compaction is in mqlog.
+//
+// With Config.Child set, every run happens in a child process of its own (ServeChild on the other side),
+// and the report gives its peak RSS. Consume runs also report disk bytes per payload byte. RunRecovery is
+// the separate long run of open and recovery time by log size, after a clean close or a SIGKILL.
 //
 // Each run works in a fresh temporary directory under Config.BaseDir, removed afterwards, and lasts until
 // it has written Config.MaxMessages messages or Config.MaxDuration has passed, whichever comes first: a

@@ -20,6 +20,10 @@ type Measurement struct {
 	// nanoseconds; nil where single operations are not timed (consume).
 	Latency *hdrhistogram.Histogram
 	Syncs   uint64 // fsyncs of log data during the measured part (mqlog's Metrics.Syncs; one per raw batch)
+
+	DiskBytes     int64 // consume: bytes allocated on disk to the log's files once written (du)
+	DiskFileBytes int64 // consume: the sum of those files' sizes
+	PeakRSS       int64 // bytes; measured only when the run had a child process of its own
 }
 
 // MsgsPerSec is the measured message rate.

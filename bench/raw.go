@@ -173,7 +173,10 @@ const rawReadBufferSize = 64 << 10
 // ReadRawLog reads a raw log back through a 64 KiB bufio.Reader, parsing every length prefix and copying
 // every payload into a reused buffer, the raw read baseline. A file that ends inside a record is
 // io.ErrUnexpectedEOF.
-func ReadRawLog(path string) (RawReadStats, error) {
+func ReadRawLog(path string) (RawReadStats, error) { return ScanRawLog(path, nil) }
+
+// ScanRawLog is ReadRawLog calling fn, when not nil, with every payload (valid only during the call).
+func ScanRawLog(path string, fn func(payload []byte)) (RawReadStats, error) {
 	var st RawReadStats
 	f, err := os.Open(path)
 	if err != nil {
@@ -210,6 +213,9 @@ func ReadRawLog(path string) (RawReadStats, error) {
 		}
 		if n > 0 {
 			st.Sum += uint64(payload[0])
+		}
+		if fn != nil {
+			fn(payload)
 		}
 		st.Messages++
 		st.Bytes += int64(n)

@@ -24,23 +24,33 @@ type Report struct {
 
 // ConfigSummary is the part of a Config that says what was run.
 type ConfigSummary struct {
-	Preset          string  `json:"preset"`
-	BaseDir         string  `json:"base_dir"`
-	Rounds          int     `json:"rounds"`
-	Sizes           []int   `json:"sizes"`
-	Batches         []int   `json:"batches"`
-	Producers       int     `json:"producers"`
-	MaxMessages     int64   `json:"max_messages_per_run"`
-	MaxSeconds      float64 `json:"max_seconds_per_run"`
-	ConsumeSize     int     `json:"consume_size"`
-	ConsumeMessages int64   `json:"consume_messages"`
+	Preset          string   `json:"preset"`
+	BaseDir         string   `json:"base_dir"`
+	Rounds          int      `json:"rounds"`
+	Sizes           []int    `json:"sizes"`
+	Batches         []int    `json:"batches"`
+	Producers       int      `json:"producers"`
+	MaxMessages     int64    `json:"max_messages_per_run"`
+	MaxSeconds      float64  `json:"max_seconds_per_run"`
+	ConsumeSize     int      `json:"consume_size"`
+	ConsumeMessages int64    `json:"consume_messages"`
+	ConsumeCold     bool     `json:"consume_cold"`
+	SyncPolicies    []string `json:"sync_policies,omitempty"`
+	EndToEnd        bool     `json:"end_to_end"`
+	Committers      []int    `json:"committers,omitempty"`
+	ChildProcesses  bool     `json:"child_processes"` // one process per run, peak RSS measured
 }
 
 func summarize(c Config) ConfigSummary {
+	var policies []string
+	for _, p := range c.SyncPolicies {
+		policies = append(policies, p.String())
+	}
 	return ConfigSummary{
 		Preset: c.Preset, BaseDir: c.BaseDir, Rounds: c.Rounds, Sizes: c.Sizes, Batches: c.Batches,
 		Producers: c.Producers, MaxMessages: c.Limits.Messages, MaxSeconds: c.Limits.Duration.Seconds(),
-		ConsumeSize: c.ConsumeSize, ConsumeMessages: c.ConsumeMessages,
+		ConsumeSize: c.ConsumeSize, ConsumeMessages: c.ConsumeMessages, ConsumeCold: c.ConsumeCold,
+		SyncPolicies: policies, EndToEnd: c.EndToEnd, Committers: c.Committers, ChildProcesses: c.Child != nil,
 	}
 }
 
@@ -65,7 +75,13 @@ type Result struct {
 	// the baselines' own rows.
 	RatioRaw         *float64 `json:"ratio_raw,omitempty"`
 	RatioPrealloc    *float64 `json:"ratio_prealloc,omitempty"`
-	RatioOneProducer *float64 `json:"ratio_one_producer,omitempty"` // concurrent producers over one
+	RatioOneProducer *float64 `json:"ratio_one_producer,omitempty"` // concurrent producers (committers) over one
+
+	// Consume: bytes on disk per payload byte once the log is written: allocated blocks, and file sizes.
+	DiskPerPayload      float64 `json:"disk_bytes_per_payload_byte,omitempty"`
+	FileBytesPerPayload float64 `json:"file_bytes_per_payload_byte,omitempty"`
+	PeakRSSMiB          float64 `json:"peak_rss_mib,omitempty"` // of the run's child process (median)
+	Note                string  `json:"note,omitempty"`         // why there are no figures, when there are none
 }
 
 // WriteJSON writes r as an indented JSON document.
@@ -81,15 +97,22 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "mqlog bench (%s, %d rounds): %s/%s, %d CPUs, %s, dir %s (%s), %.1fs\n",
 		r.Config.Preset, r.Config.Rounds, m.GOOS, m.GOARCH, m.CPUs, m.GoVersion, r.Config.BaseDir, orDash(m.Filesystem), r.Seconds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tsystem\tsize\tbatch\tproducers\tsync\tmsgs/s\tMB/s\tp50 µs\tp99 µs\tp99.9 µs\tmax µs\tvs raw\tvs prealloc\tmsgs/fsync\tnote\t")
+	fmt.Fprintln(tw, "workload\tsystem\tsize\tbatch\tproducers\tsync\tmsgs/s\tMB/s\tp50 µs\tp99 µs\tp99.9 µs\tmax µs\tvs raw\tvs prealloc\tmsgs/fsync\tdisk/B\tRSS MiB\tnote\t")
 	for _, res := range r.Results {
 		p50, p99, p999, pmax := "-", "-", "-", "-"
 		if l := res.Latency; l != nil {
 			p50, p99, p999, pmax = micros(l.P50), micros(l.P99), micros(l.P999), micros(l.Max)
 		}
-		note := ""
+		note := res.Note
 		if res.RatioOneProducer != nil {
 			note = fmt.Sprintf("x%.2f vs 1 producer", *res.RatioOneProducer)
+		}
+		disk, rss := "-", "-"
+		if res.DiskPerPayload > 0 {
+			disk = strconv.FormatFloat(res.DiskPerPayload, 'f', 2, 64)
+		}
+		if res.PeakRSSMiB > 0 {
+			rss = strconv.FormatFloat(res.PeakRSSMiB, 'f', 0, 64)
 		}
 		perSync := "-"
 		if res.MsgsPerSync > 0 {
@@ -99,15 +122,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if res.Batch > 0 {
 			batch = strconv.Itoa(res.Batch)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			res.Workload, res.System, res.Size, batch, res.Producers, orDash(res.Sync),
 			res.MsgsPerSec, res.MBPerSec, p50, p99, p999, pmax,
-			ratio(res.RatioRaw), ratio(res.RatioPrealloc), perSync, note)
+			ratio(res.RatioRaw), ratio(res.RatioPrealloc), perSync, disk, rss, note)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintln(w, "vs raw, vs prealloc: mqlog msgs/s over the baseline's in the same round, median of rounds (1.00 = as fast).")
+	_, err := fmt.Fprintln(w, "vs raw, vs prealloc: mqlog msgs/s over the baseline's in the same round, median of rounds (1.00 = as fast). "+
+		"end-to-end: latency from Append to Consumer.Next; commit: msgs/s are commits/s, producers are committers. "+
+		"disk/B: bytes allocated on disk per payload byte; RSS: peak resident set of the run's own process.")
 	return err
 }
 

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -23,16 +24,17 @@ const (
 const (
 	WorkloadAppend           = "append"
 	WorkloadAppendConcurrent = "append-concurrent"
-	WorkloadConsume          = "consume"
+	WorkloadConsume          = "consume"      // warm: the log's files in the page cache
+	WorkloadConsumeCold      = "consume-cold" // the log's files dropped from the page cache, open included
+	WorkloadEndToEnd         = "end-to-end"   // produce and consume at once
+	WorkloadCommit           = "commit"       // consumer group offset commits
+	WorkloadCompaction       = "compaction"   // a hook: not in this build
 )
 
 // variant is one system's side of a case: one row of the report.
 type variant struct {
-	system    System
-	batch     int
-	producers int
-	sync      string
-	run       func(ctx context.Context) (Measurement, error)
+	spec Spec
+	sync string // for the report: mqlog's policy, or "fdatasync" for the baselines
 }
 
 // benchCase is a set of variants run in turn, round after round, and compared within each round.
@@ -42,7 +44,8 @@ type benchCase struct {
 	variants []variant
 	// Indexes into variants of the baselines the mqlog variants are compared with; -1 for none.
 	raw, prealloc int
-	// oneProducer is the mqlog variant with one producer that concurrent variants are compared with, or -1.
+	// oneProducer is the mqlog variant with one producer (or committer) that concurrent variants are
+	// compared with, or -1.
 	oneProducer int
 }
 
@@ -50,28 +53,30 @@ const syncFdatasync = "fdatasync"
 
 func (c Config) cases() []benchCase {
 	var cases []benchCase
-	appendRun := func(size, batch, producers int, sys System) variant {
-		cfg := AppendConfig{BaseDir: c.BaseDir, Size: size, Batch: batch, Producers: producers, Limits: c.Limits}
-		v := variant{system: sys, batch: batch, producers: producers, sync: syncFdatasync}
-		switch sys {
-		case SystemMQLog:
-			v.sync = mqlog.SyncAlways.String()
-			v.run = func(ctx context.Context) (Measurement, error) { return AppendMQLog(ctx, cfg) }
-		case SystemRaw, SystemRawPrealloc:
-			v.run = func(ctx context.Context) (Measurement, error) { return AppendRaw(ctx, cfg, sys == SystemRawPrealloc) }
+	v := func(workload string, sys System, size, batch, producers int, policy mqlog.SyncPolicy) variant {
+		s := Spec{Workload: workload, System: sys, BaseDir: c.BaseDir, Size: size, Batch: batch,
+			Producers: producers, Sync: policy, Limits: c.Limits}
+		if sys == SystemMQLog {
+			return variant{spec: s, sync: policy.String()}
 		}
-		return v
+		return variant{spec: s, sync: syncFdatasync}
+	}
+	policies := c.SyncPolicies
+	if len(policies) == 0 {
+		policies = []mqlog.SyncPolicy{mqlog.SyncAlways}
 	}
 	for _, size := range c.Sizes {
 		for _, batch := range c.Batches {
-			cases = append(cases, benchCase{
-				workload: WorkloadAppend, size: size, raw: 1, prealloc: 2, oneProducer: -1,
+			bc := benchCase{workload: WorkloadAppend, size: size, raw: 1, prealloc: 2, oneProducer: -1,
 				variants: []variant{
-					appendRun(size, batch, 1, SystemMQLog),
-					appendRun(size, batch, 1, SystemRaw),
-					appendRun(size, batch, 1, SystemRawPrealloc),
-				},
-			})
+					v(WorkloadAppend, SystemMQLog, size, batch, 1, policies[0]),
+					v(WorkloadAppend, SystemRaw, size, batch, 1, 0),
+					v(WorkloadAppend, SystemRawPrealloc, size, batch, 1, 0),
+				}}
+			for _, p := range policies[1:] {
+				bc.variants = append(bc.variants, v(WorkloadAppend, SystemMQLog, size, batch, 1, p))
+			}
+			cases = append(cases, bc)
 		}
 	}
 	if c.Producers > 1 {
@@ -79,23 +84,52 @@ func (c Config) cases() []benchCase {
 			cases = append(cases, benchCase{
 				workload: WorkloadAppendConcurrent, size: size, raw: 2, prealloc: 3, oneProducer: 1,
 				variants: []variant{
-					appendRun(size, 1, c.Producers, SystemMQLog),
-					appendRun(size, 1, 1, SystemMQLog),
-					appendRun(size, 1, 1, SystemRaw),
-					appendRun(size, 1, 1, SystemRawPrealloc),
+					v(WorkloadAppendConcurrent, SystemMQLog, size, 1, c.Producers, mqlog.SyncAlways),
+					v(WorkloadAppendConcurrent, SystemMQLog, size, 1, 1, mqlog.SyncAlways),
+					v(WorkloadAppendConcurrent, SystemRaw, size, 1, 1, 0),
+					v(WorkloadAppendConcurrent, SystemRawPrealloc, size, 1, 1, 0),
 				},
 			})
 		}
 	}
 	if c.ConsumeMessages > 0 {
-		cfg := ConsumeConfig{BaseDir: c.BaseDir, Size: c.ConsumeSize, Messages: c.ConsumeMessages}
-		cases = append(cases, benchCase{
-			workload: WorkloadConsume, size: c.ConsumeSize, raw: 1, prealloc: -1, oneProducer: -1,
-			variants: []variant{
-				{system: SystemMQLog, producers: 1, run: func(ctx context.Context) (Measurement, error) { return ConsumeMQLog(ctx, cfg) }},
-				{system: SystemRaw, producers: 1, run: func(ctx context.Context) (Measurement, error) { return ConsumeRaw(ctx, cfg) }},
-			},
-		})
+		workloads := []string{WorkloadConsume}
+		if c.ConsumeCold {
+			workloads = append(workloads, WorkloadConsumeCold)
+		}
+		for _, w := range workloads {
+			bc := benchCase{workload: w, size: c.ConsumeSize, raw: 1, prealloc: -1, oneProducer: -1}
+			for _, sys := range []System{SystemMQLog, SystemRaw} {
+				vv := v(w, sys, c.ConsumeSize, 0, 1, mqlog.SyncAlways)
+				vv.spec.Messages, vv.spec.Cold, vv.sync = c.ConsumeMessages, w == WorkloadConsumeCold, ""
+				bc.variants = append(bc.variants, vv)
+			}
+			cases = append(cases, bc)
+		}
+	}
+	if c.EndToEnd {
+		bc := benchCase{workload: WorkloadEndToEnd, size: c.Sizes[0], raw: -1, prealloc: -1, oneProducer: -1}
+		for _, batch := range []int{1, 16} {
+			bc.variants = append(bc.variants, v(WorkloadEndToEnd, SystemMQLog, max(8, c.Sizes[0]), batch, 1, mqlog.SyncAlways))
+		}
+		cases = append(cases, bc)
+	}
+	if len(c.Committers) > 0 {
+		bc := benchCase{workload: WorkloadCommit, raw: -1, prealloc: -1, oneProducer: -1}
+		for i, n := range c.Committers {
+			if n == 1 {
+				bc.oneProducer = i
+			}
+			vv := v(WorkloadCommit, SystemMQLog, 0, 0, n, mqlog.SyncAlways)
+			vv.sync = "pebble sync"
+			bc.variants = append(bc.variants, vv)
+		}
+		cases = append(cases, bc)
+	}
+	if c.Compaction {
+		vv := v(WorkloadCompaction, SystemMQLog, 0, 0, 1, mqlog.SyncAlways)
+		vv.sync = ""
+		cases = append(cases, benchCase{workload: WorkloadCompaction, raw: -1, prealloc: -1, oneProducer: -1, variants: []variant{vv}})
 	}
 	return cases
 }
@@ -117,29 +151,41 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer prog.done()
 	for _, c := range cases {
 		runs := make([][]Measurement, len(c.variants)) // [variant][round]
+		notes := make([]string, len(c.variants))       // why a variant has no runs
 		for round := range cfg.Rounds {
 			for i, v := range c.variants {
-				prog.start(fmt.Sprintf("%s size=%d batch=%d producers=%d %s, round %d/%d",
-					c.workload, c.size, v.batch, v.producers, v.system, round+1, cfg.Rounds))
-				m, err := v.run(ctx)
+				s := v.spec
+				prog.start(fmt.Sprintf("%s size=%d batch=%d producers=%d %s %s, round %d/%d",
+					c.workload, c.size, s.Batch, s.Producers, s.System, v.sync, round+1, cfg.Rounds))
+				var m Measurement
+				var err error
+				if cfg.Child != nil {
+					m, err = runChild(ctx, cfg.Child, s)
+				} else {
+					m, err = s.Run(ctx)
+				}
+				if errors.Is(err, ErrNotAvailable) {
+					notes[i] = err.Error()
+					continue
+				}
 				if err != nil {
 					return nil, fmt.Errorf("mqlog/bench: %s size=%d batch=%d producers=%d on %s: %w",
-						c.workload, c.size, v.batch, v.producers, v.system, err)
+						c.workload, c.size, s.Batch, s.Producers, s.System, err)
 				}
 				runs[i] = append(runs[i], m)
 			}
 		}
-		rep.Results = append(rep.Results, c.results(runs)...)
+		rep.Results = append(rep.Results, c.results(runs, notes)...)
 	}
 	rep.Seconds = time.Since(started).Seconds()
 	return rep, nil
 }
 
-// results turns a case's measurements into one Result per variant.
-func (c benchCase) results(runs [][]Measurement) []Result {
+// results turns a case's measurements into one Result per variant; notes say why a variant has none.
+func (c benchCase) results(runs [][]Measurement, notes []string) []Result {
 	rate := func(i, round int) float64 { return runs[i][round].MsgsPerSec() }
 	ratio := func(i, base int) *float64 {
-		if base < 0 || c.variants[i].system != SystemMQLog || i == base {
+		if base < 0 || c.variants[i].spec.System != SystemMQLog || i == base || len(runs[i]) == 0 || len(runs[i]) != len(runs[base]) {
 			return nil
 		}
 		rs := make([]float64, len(runs[i]))
@@ -153,8 +199,7 @@ func (c benchCase) results(runs [][]Measurement) []Result {
 	}
 	out := make([]Result, len(c.variants))
 	for i, v := range c.variants {
-		var msgs, mbs, msgsPerSync, perRound []float64
-		var count []float64
+		var msgs, mbs, msgsPerSync, count, disk, diskFiles, rss []float64
 		lat := newLatencyHistogram()
 		for _, m := range runs[i] {
 			msgs = append(msgs, m.MsgsPerSec())
@@ -166,20 +211,30 @@ func (c benchCase) results(runs [][]Measurement) []Result {
 			if m.Latency != nil {
 				lat.Merge(m.Latency)
 			}
+			if m.DiskBytes > 0 && m.Bytes > 0 {
+				disk = append(disk, float64(m.DiskBytes)/float64(m.Bytes))
+				diskFiles = append(diskFiles, float64(m.DiskFileBytes)/float64(m.Bytes))
+			}
+			if m.PeakRSS > 0 {
+				rss = append(rss, float64(m.PeakRSS)/(1<<20))
+			}
 		}
-		perRound = slices.Clone(msgs)
+		s := v.spec
 		res := Result{
-			Workload: c.workload, System: v.system, Size: c.size, Batch: v.batch, Producers: v.producers,
+			Workload: c.workload, System: s.System, Size: c.size, Batch: s.Batch, Producers: s.Producers,
 			Sync: v.sync, Rounds: len(runs[i]), Messages: int64(median(count)),
-			MsgsPerSec: median(msgs), MBPerSec: median(mbs), RoundMsgsPerSec: perRound,
-			Latency:       latencyOf(lat),
-			RatioRaw:      ratio(i, c.raw),
-			RatioPrealloc: ratio(i, c.prealloc),
+			MsgsPerSec: median(msgs), MBPerSec: median(mbs), RoundMsgsPerSec: slices.Clone(msgs),
+			Latency:        latencyOf(lat),
+			RatioRaw:       ratio(i, c.raw),
+			RatioPrealloc:  ratio(i, c.prealloc),
+			DiskPerPayload: median(disk), FileBytesPerPayload: median(diskFiles),
+			PeakRSSMiB: median(rss),
+			Note:       notes[i],
 		}
 		if len(msgsPerSync) > 0 {
 			res.MsgsPerSync = median(msgsPerSync)
 		}
-		if v.producers > 1 {
+		if s.Producers > 1 {
 			res.RatioOneProducer = ratio(i, c.oneProducer)
 		}
 		out[i] = res

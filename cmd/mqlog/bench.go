@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"os"
+	"os/exec"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/mqlog/mqlog"
 	"github.com/mqlog/mqlog/bench"
 	"github.com/spf13/cobra"
 )
@@ -20,10 +25,27 @@ baseline. The machine is likely shared; read the ratios, not the absolute figure
 
 Workloads:
   append             one producer, durable appends (SyncAlways), batches of --batches
-                     messages of --sizes bytes, one Append call per batch
+                     messages of --sizes bytes, one Append call per batch; --sync adds
+                     rows for other policies in the same rounds
   append-concurrent  --producers goroutines each appending single messages durably,
                      against one producer in the same rounds (group commit at work)
   consume            a log of 1 KiB messages read back whole from the page cache
+  consume-cold       the same after fsync + posix_fadvise(DONTNEED) on every file of the
+                     log; the time includes opening it (a fresh reader over cold files)
+  end-to-end         one producer appending and one Consumer reading at once: latency
+                     from the Append call to Consumer.Next returning the message
+  commit             --committers goroutines each committing a consumer group offset
+                     (durable, in Pebble) in a loop: commits/s and latency
+  compaction         a hook: "not available" until compaction is in mqlog
+
+Each run happens in a child process of its own (the mqlog binary again, with a hidden
+subcommand), whose peak RSS is reported; --in-process runs everything in one process.
+Consume rows also report the bytes on disk per payload byte.
+
+--recovery SIZES is a separate long run: for each log size (e.g. 1GiB,4GiB), a log of
+1 KiB messages is written and closed cleanly, or written under SyncInterval by a child
+process that SIGKILLs itself, and mqlog.Open is timed with the files dropped from the
+page cache, then again warm.
 
 Each run lasts until its message count or its time budget is spent, and works in a
 fresh temporary directory under --base-dir (default: the system's temp directory, so
@@ -41,6 +63,10 @@ func newBenchCommand() *cobra.Command {
 		batches     []int
 		producers   int
 		duration    time.Duration
+		syncs       []string
+		committers  []int
+		inProcess   bool
+		recovery    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -57,6 +83,13 @@ func newBenchCommand() *cobra.Command {
 			}
 			if quick && full {
 				return usagef("--quick and --full are exclusive")
+			}
+			child := benchChild
+			if inProcess {
+				child = nil
+			}
+			if len(recovery) > 0 {
+				return runRecovery(cmd, output, baseDir, recovery, child)
 			}
 			cfg := bench.Quick()
 			if full {
@@ -78,7 +111,21 @@ func newBenchCommand() *cobra.Command {
 			if flags.Changed("duration") {
 				cfg.Limits.Duration = duration
 			}
-			for _, name := range []string{"rounds", "sizes", "batches", "producers", "duration"} {
+			if flags.Changed("sync") {
+				cfg.SyncPolicies = nil
+				for _, name := range syncs {
+					p, err := parseSyncPolicy(name)
+					if err != nil {
+						return err
+					}
+					cfg.SyncPolicies = append(cfg.SyncPolicies, p)
+				}
+			}
+			if flags.Changed("committers") {
+				cfg.Committers = committers
+			}
+			cfg.Child = child
+			for _, name := range []string{"rounds", "sizes", "batches", "producers", "duration", "sync", "committers"} {
 				if flags.Changed(name) {
 					cfg.Preset += "+custom"
 					break
@@ -113,8 +160,85 @@ func newBenchCommand() *cobra.Command {
 	f.IntSliceVar(&batches, "batches", []int{1, 16, 256}, "batch sizes of the one-producer append workload")
 	f.IntVar(&producers, "producers", 64, "goroutines of the concurrent append workload (0 or 1 skips it)")
 	f.DurationVar(&duration, "duration", 0, "time budget of each run (default 150ms with --quick, 1.5s with --full)")
+	f.StringSliceVar(&syncs, "sync", nil, "mqlog sync policies of the append workload: always, interval, never (default always; all three with --full)")
+	f.IntSliceVar(&committers, "committers", []int{1, 8, 64}, "goroutines of the commit workload, one row each (empty skips it)")
+	f.BoolVar(&inProcess, "in-process", false, "run every workload in this process (no child processes, no peak RSS)")
+	f.StringSliceVar(&recovery, "recovery", nil, "run only the open/recovery long run, for these log sizes (e.g. 256MiB,1GiB,4GiB)")
 	cmd.MarkFlagDirname("base-dir")
+	cmd.AddCommand(&cobra.Command{
+		Use:    "child",
+		Short:  "Run one benchmark workload described on stdin (used by bench itself)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return bench.ServeChild(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	})
 	return cmd
+}
+
+// benchChild makes the command that runs one workload in a child process: this binary's hidden
+// "bench child" subcommand.
+func benchChild(ctx context.Context) *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	return exec.CommandContext(ctx, exe, "bench", "child")
+}
+
+// parseSyncPolicy reads a sync policy by name.
+func parseSyncPolicy(name string) (mqlog.SyncPolicy, error) {
+	for _, p := range []mqlog.SyncPolicy{mqlog.SyncAlways, mqlog.SyncInterval, mqlog.SyncNever} {
+		if strings.EqualFold(name, p.String()) {
+			return p, nil
+		}
+	}
+	return 0, usagef("invalid sync policy %q for --sync: want always, interval or never", name)
+}
+
+// runRecovery runs the open/recovery long run for the log sizes given.
+func runRecovery(cmd *cobra.Command, output, baseDir string, sizes []string, child func(context.Context) *exec.Cmd) error {
+	cfg := bench.RecoveryConfig{BaseDir: baseDir, MessageSize: 1024, Modes: []string{bench.RecoveryClean}, Child: child}
+	if child != nil {
+		cfg.Modes = append(cfg.Modes, bench.RecoveryKill)
+	}
+	for _, s := range sizes {
+		n, err := parseByteSize(s)
+		if err != nil {
+			return err
+		}
+		cfg.LogBytes = append(cfg.LogBytes, n)
+	}
+	if f, ok := cmd.ErrOrStderr().(*os.File); ok && bench.IsTerminal(f) {
+		cfg.Progress = f
+	}
+	rep, err := bench.RunRecovery(cmd.Context(), cfg)
+	if err != nil {
+		return err
+	}
+	if output == outputJSON {
+		return writeJSONDocument(cmd.OutOrStdout(), rep)
+	}
+	return rep.WriteTable(cmd.OutOrStdout())
+}
+
+// parseByteSize reads a size such as 512MiB, 4GiB, 1048576 or 64KiB.
+func parseByteSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		shift  uint
+	}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}, {"", 0}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+			if err != nil || n <= 0 || n > 1<<(62-u.shift) {
+				break
+			}
+			return n << u.shift, nil
+		}
+	}
+	return 0, usagef("invalid size %q: want a positive count of bytes, KiB, MiB or GiB", s)
 }
 
 // benchOutput returns the -o format: the root command's persistent flag when there is one, else table.
