@@ -34,7 +34,8 @@
 //     Consumer.Next returning the message (EndToEndMQLog).
 //   - commit: goroutines each committing their own group's offset with DB.CommitGroupOffset
 //     (CommitMQLog).
-//   - compaction: a hook (Compaction) that reports ErrNotAvailable until compaction is in mqlog.
+//   - compaction: one DB.Compact over a compacted topic whose keys repeat (Compaction); msgs/s and MB/s are
+//     what it read.
 //
 // With Config.Child set, every run happens in a child process of its own (ServeChild on the other side),
 // and the report gives its peak RSS. Consume runs also report disk bytes per payload byte. RunRecovery is

@@ -28,7 +28,7 @@ const (
 	WorkloadConsumeCold      = "consume-cold" // the log's files dropped from the page cache, open included
 	WorkloadEndToEnd         = "end-to-end"   // produce and consume at once
 	WorkloadCommit           = "commit"       // consumer group offset commits
-	WorkloadCompaction       = "compaction"   // a hook: not in this build
+	WorkloadCompaction       = "compaction"   // one DB.Compact over a compacted topic (Compaction)
 )
 
 // variant is one system's side of a case: one row of the report.
@@ -127,8 +127,8 @@ func (c Config) cases() []benchCase {
 		cases = append(cases, bc)
 	}
 	if c.Compaction {
-		vv := v(WorkloadCompaction, SystemMQLog, 0, 0, 1, mqlog.SyncAlways)
-		vv.sync = ""
+		vv := v(WorkloadCompaction, SystemMQLog, c.ConsumeSize, 0, 1, mqlog.SyncAlways)
+		vv.spec.Messages, vv.sync = c.ConsumeMessages, ""
 		cases = append(cases, benchCase{workload: WorkloadCompaction, raw: -1, prealloc: -1, oneProducer: -1, variants: []variant{vv}})
 	}
 	return cases
