@@ -58,9 +58,15 @@ func (l *Log) Append(records []segment.Record) (int64, error) {
 	l.mu.pending = append(l.mu.pending, frame...)
 	l.mu.frames = append(l.mu.frames, pendingFrame{base: base, next: l.mu.nextOffset, size: len(frame), maxTimestamp: h.MaxTimestamp})
 	gen := l.mu.gen
-	l.mu.cond.Signal()
-	l.mu.Unlock()
 	l.metrics.appends.Add(1)
+	if l.mu.flushing {
+		l.mu.cond.Signal() // the flusher takes it, with whatever else queues meanwhile
+		l.mu.Unlock()
+	} else {
+		// No flush in progress: commit it (and anything queued with it) here, without waking the flusher
+		// and waiting to be woken in turn.
+		l.flushQueued(true)
+	}
 
 	<-gen.done
 	if gen.err != nil {

@@ -4,9 +4,12 @@
 // # Writing
 //
 // Append encodes its records as one batch outside any lock, then, under the log's mutex, assigns the
-// batch's base offset (patching the frame: the offset is outside the CRC) and queues the frame. One
-// flusher goroutine takes everything queued, writes it with one write per segment, fsyncs once
-// (SyncAlways) and releases every waiting appender: group commit, after Pebble's record.LogWriter. A
+// batch's base offset (patching the frame: the offset is outside the CRC) and queues the frame. One group
+// commit at a time takes everything queued, writes it with one write per segment, fsyncs once
+// (SyncAlways) and releases every waiting appender (after Pebble's record.LogWriter). An appender that
+// finds no commit in progress runs it itself, so a lone producer pays no goroutine hand-off; one that
+// finds a commit in progress queues and wakes the flusher goroutine, which takes the next group once the
+// current commit ends, and also stores the sparse index entries after the appenders are released. A
 // failed write or fsync is sticky (fail-stop, DESIGN.md decision 5): every later Append returns it until
 // the log is reopened; fsync is never retried.
 //

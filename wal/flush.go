@@ -24,42 +24,56 @@ type flusherState struct {
 }
 
 // flushLoop is the flusher: it takes everything queued, writes it with one write per segment, fsyncs once
-// and releases every appender waiting on that generation. A failure is sticky.
+// and releases every appender waiting on that generation. A failure is sticky. An appender that finds no
+// flush in progress does the same work itself (Append), and leaves the sparse index entries to the flusher.
 func (l *Log) flushLoop() {
 	defer close(l.flusherDone)
-	f := &l.flusher
 	for {
 		l.mu.Lock()
-		for len(l.mu.frames) == 0 && !l.mu.syncRequested && !l.mu.closing {
+		for l.mu.flushing || (len(l.mu.frames) == 0 && !l.mu.syncRequested && !l.mu.entriesPending && !l.mu.closing) {
 			l.mu.cond.Wait()
 		}
-		if len(l.mu.frames) == 0 && !l.mu.syncRequested {
+		if len(l.mu.frames) == 0 && !l.mu.syncRequested && !l.mu.entriesPending {
 			l.mu.Unlock()
-			return // closing, nothing queued
+			return // closing, nothing queued, no flush in progress
 		}
-		buf, frames, gen := l.mu.pending, l.mu.frames, l.mu.gen
-		syncRequested := l.mu.syncRequested
-		l.mu.pending, l.mu.frames, l.mu.syncRequested = f.spare[:0], f.spareFrames[:0], false
-		l.mu.gen = newFlushGeneration()
-		err := l.mu.err
-		l.mu.Unlock()
+		l.flushQueued(false)
+	}
+}
 
-		if err == nil {
-			if err = l.flush(buf, frames, syncRequested); err != nil {
-				l.setErr(err)
-			}
-		}
-		gen.err = err
-		close(gen.done)
-		f.spare, f.spareFrames = buf[:0], frames[:0]
-		// The sparse index entries of what was just published are derived data (DESIGN.md decision 2):
-		// stored after the appenders are released, off their latency.
-		if err == nil {
-			if err := l.flushEntries(); err != nil {
-				l.setErr(err)
-			}
+// flushQueued is one group commit. Called with l.mu held and no flush in progress, it takes everything
+// queued, releases l.mu, writes and syncs what it took, and releases the appenders waiting on it. Then the
+// flusher goroutine (byAppender false) stores the sparse index entries of what was published (derived data,
+// DESIGN.md decision 2: off the appenders' latency); an appender leading the flush itself (byAppender true)
+// hands them to the flusher goroutine instead, so that its own Append returns at once.
+func (l *Log) flushQueued(byAppender bool) {
+	f := &l.flusher
+	l.mu.flushing = true
+	buf, frames, gen := l.mu.pending, l.mu.frames, l.mu.gen
+	syncRequested := l.mu.syncRequested
+	l.mu.pending, l.mu.frames, l.mu.syncRequested, l.mu.entriesPending = f.spare[:0], f.spareFrames[:0], false, false
+	l.mu.gen = newFlushGeneration()
+	err := l.mu.err
+	l.mu.Unlock()
+
+	if err == nil && (len(frames) > 0 || syncRequested) { // (a wake-up for entries alone writes nothing)
+		if err = l.flush(buf, frames, syncRequested); err != nil {
+			l.setErr(err)
 		}
 	}
+	gen.err = err
+	close(gen.done)
+	f.spare, f.spareFrames = buf[:0], frames[:0]
+	if err == nil && !byAppender {
+		if err := l.flushEntries(); err != nil {
+			l.setErr(err)
+		}
+	}
+	l.mu.Lock()
+	l.mu.flushing = false
+	l.mu.entriesPending = l.mu.err == nil && len(f.entries) > 0 // (after a failure they are moot)
+	l.mu.cond.Signal() // the flusher goroutine: entries to store, or appends queued meanwhile
+	l.mu.Unlock()
 }
 
 // flush writes queued frames, rolling the segment where the next frame would pass SegmentBytes, syncs as

@@ -40,10 +40,13 @@ type Log struct {
 		closing       bool
 		closed        bool
 		syncRequested bool
-		nextOffset    int64 // offset the next queued batch gets
-		pending       []byte
-		frames        []pendingFrame
-		gen           *flushGeneration // the generation that pending will be flushed in
+		flushing      bool // a group commit is in progress (the flusher's, or an appender's own)
+		// entriesPending asks the flusher goroutine to store sparse index entries left by an appender's flush.
+		entriesPending bool
+		nextOffset     int64 // offset the next queued batch gets
+		pending        []byte
+		frames         []pendingFrame
+		gen            *flushGeneration // the generation that pending will be flushed in
 	}
 
 	// state is the durable state as last saved. Every save goes through saveStateLocked with state held,
