@@ -72,7 +72,7 @@ func (l *Log) flushQueued(byAppender bool) {
 	l.mu.Lock()
 	l.mu.flushing = false
 	l.mu.entriesPending = l.mu.err == nil && len(f.entries) > 0 // (after a failure they are moot)
-	l.mu.cond.Signal() // the flusher goroutine: entries to store, or appends queued meanwhile
+	l.mu.cond.Signal()                                          // the flusher goroutine: entries to store, or appends queued meanwhile
 	l.mu.Unlock()
 }
 
