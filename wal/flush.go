@@ -71,8 +71,9 @@ func (l *Log) flushQueued(byAppender bool) {
 	}
 	l.mu.Lock()
 	l.mu.flushing = false
-	l.mu.entriesPending = l.mu.err == nil && len(f.entries) > 0 // (after a failure they are moot)
-	l.mu.cond.Signal()                                          // the flusher goroutine: entries to store, or appends queued meanwhile
+	// Wake the flusher goroutine: entries to store (moot after a failure), or appends queued meanwhile.
+	l.mu.entriesPending = l.mu.err == nil && len(f.entries) > 0
+	l.mu.cond.Signal()
 	l.mu.Unlock()
 }
 
