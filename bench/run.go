@@ -129,7 +129,7 @@ func (c Config) cases() []benchCase {
 	if c.Compaction {
 		vv := v(WorkloadCompaction, SystemMQLog, c.ConsumeSize, 0, 1, mqlog.SyncAlways)
 		vv.spec.Messages, vv.sync = c.ConsumeMessages, ""
-		cases = append(cases, benchCase{workload: WorkloadCompaction, raw: -1, prealloc: -1, oneProducer: -1, variants: []variant{vv}})
+		cases = append(cases, benchCase{workload: WorkloadCompaction, size: c.ConsumeSize, raw: -1, prealloc: -1, oneProducer: -1, variants: []variant{vv}})
 	}
 	return cases
 }
