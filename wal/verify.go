@@ -415,7 +415,10 @@ func (v *verifier) scan(sr *SegmentReport) (segment.ScanResult, error) {
 			v.nextEntry++
 		}
 	}
-	res, err := scanSegment(f, sr.Path, sr.Size, v.limits, sr.BaseOffset, !v.opts.Compacted, func(pos int64, h segment.BatchHeader) error {
+	// Epochs are judged by Verify itself: a lower epoch in durable data is a damaged header field to report
+	// and fix, not the end of the log.
+	opts := segment.ScanOptions{Path: sr.Path, Limits: v.limits, NextOffset: sr.BaseOffset, Contiguous: !v.opts.Compacted, IgnoreEpochs: true}
+	res, err := segment.Scan(f, 0, sr.Size, opts, func(pos int64, h segment.BatchHeader) error {
 		switch epoch := h.PartitionLeaderEpoch; {
 		case pos >= v.durable && epoch < max(v.lastEpoch, v.tailMinEpoch):
 			v.stale = &segment.CorruptionError{Path: sr.Path, Offset: pos,
