@@ -15,19 +15,22 @@ func IsTerminal(f *os.File) bool {
 	return err == nil
 }
 
-// progress draws one line, rewritten in place, on a terminal; it does nothing without one.
-type progress struct {
+// Progress draws one line, rewritten in place, on a terminal (the writer given to NewProgress); with a
+// nil writer it does nothing. The bench tool and the peers comparison both use it.
+type Progress struct {
 	w       io.Writer
 	total   int
 	started int
 	begin   time.Time
 }
 
-func newProgress(w io.Writer, total int) *progress {
-	return &progress{w: w, total: total, begin: time.Now()}
+// NewProgress returns a Progress over total runs, drawn on w (nil: draw nothing).
+func NewProgress(w io.Writer, total int) *Progress {
+	return &Progress{w: w, total: total, begin: time.Now()}
 }
 
-func (p *progress) start(what string) {
+// Start shows that the next run, described by what, has started.
+func (p *Progress) Start(what string) {
 	if p.w == nil {
 		return
 	}
@@ -35,7 +38,8 @@ func (p *progress) start(what string) {
 	fmt.Fprintf(p.w, "\r\x1b[K[%d/%d %4.0fs] %s", p.started, p.total, time.Since(p.begin).Seconds(), what)
 }
 
-func (p *progress) done() {
+// Done clears the line.
+func (p *Progress) Done() {
 	if p.w == nil {
 		return
 	}

@@ -147,15 +147,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, c := range cases {
 		total += cfg.Rounds * len(c.variants)
 	}
-	prog := newProgress(cfg.Progress, total)
-	defer prog.done()
+	prog := NewProgress(cfg.Progress, total)
+	defer prog.Done()
 	for _, c := range cases {
 		runs := make([][]Measurement, len(c.variants)) // [variant][round]
 		notes := make([]string, len(c.variants))       // why a variant has no runs
 		for round := range cfg.Rounds {
 			for i, v := range c.variants {
 				s := v.spec
-				prog.start(fmt.Sprintf("%s size=%d batch=%d producers=%d %s %s, round %d/%d",
+				prog.Start(fmt.Sprintf("%s size=%d batch=%d producers=%d %s %s, round %d/%d",
 					c.workload, c.size, s.Batch, s.Producers, s.System, v.sync, round+1, cfg.Rounds))
 				var m Measurement
 				var err error

@@ -150,15 +150,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := newReport(cfg, started)
 	cases := cfg.cases()
 	n := len(cfg.Systems)
-	prog := newProgress(cfg.Progress, len(cases)*cfg.Rounds*n)
-	defer prog.done()
+	prog := bench.NewProgress(cfg.Progress, len(cases)*cfg.Rounds*n)
+	defer prog.Done()
 	for _, c := range cases {
 		runs := make([][]run, n) // [system][round]
 		for round := range cfg.Rounds {
 			for k := range n {
 				i := (round + k) % n
 				sys := cfg.Systems[i]
-				prog.start(fmt.Sprintf("%s size=%d batch=%d producers=%d %s, round %d/%d",
+				prog.Start(fmt.Sprintf("%s size=%d batch=%d producers=%d %s, round %d/%d",
 					c.workload, c.size, c.batch, c.prs, sys.Name, round+1, cfg.Rounds))
 				var r run
 				var err error
