@@ -217,18 +217,11 @@ func (d *dumper) done() bool { return d.o.count > 0 && d.printed >= d.o.count }
 
 // file dumps one segment file.
 func (d *dumper) file(path string) error {
-	f, err := os.Open(path)
+	f, info, err := openSegmentFile(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !info.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", path)
-	}
 	if !d.a.jsonOutput() {
 		fmt.Fprintf(d.w, "file %s (%d bytes)\n", path, info.Size())
 	}

@@ -59,18 +59,11 @@ type segmentBatchJSON struct {
 // inspectSegment scans path and prints its batches. A frame that is neither valid nor preallocated zeros
 // makes it return the *segment.CorruptionError (exit 1), after printing everything valid before it.
 func (a *app) inspectSegment(path string) error {
-	f, err := os.Open(path)
+	f, info, err := openSegmentFile(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !info.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", path)
-	}
 	opts := segment.ScanOptions{
 		Path:       path,
 		NextOffset: -1,
@@ -136,4 +129,22 @@ func (a *app) printSegmentScan(doc *segmentScanJSON, stop error) error {
 		fmt.Fprintf(w, "stopped at byte %d: %v\n", doc.ValidEnd, stop)
 	}
 	return nil
+}
+
+// openSegmentFile opens a segment file named on the command line (inspect segment, dump) for reading; a
+// directory or device is refused.
+func openSegmentFile(path string) (*os.File, os.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := f.Stat()
+	if err == nil && !info.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, info, nil
 }
