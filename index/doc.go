@@ -11,7 +11,15 @@
 // pipeline. Sparse entries are derived from the segments: AddEntries and DeleteEntriesBefore write
 // without sync, so a crash may lose them (or, after a later synced commit, keep them), and the caller
 // clamps and rebuilds them from the segments. DeleteEntriesFrom is synced, because recovery uses it to
-// drop the entries past a cut tail.
+// drop the entries past a cut tail; so is DeleteEntriesBetween, which compaction calls before it replaces
+// segments. Work-queue ack states are primary data, synced like group offsets.
+//
+// Two things make Pebble's own files crash-safe under the crash-simulating filesystem's rules (where the
+// directory entries created since the last directory fsync survive a crash independently of each other):
+// a new store is built in <dir>.tmp and renamed into place (a crash part-way through Pebble's creation
+// could otherwise leave a directory it refuses to open), and the directory is fsynced before Pebble
+// creates a manifest marker file, so that no marker can survive a crash that loses the manifest it names
+// (orderfs.go). Both were found by the root package's TestCrashInsideRecovery.
 //
 // # Key layout
 //
@@ -27,6 +35,7 @@
 //	'l'   'l' topic 0x00 partition[4]                    log state (opaque bytes)
 //	'x'   'x' topic 0x00 partition[4] offset[8]          position[8] timestamp[8] (sparse entry)
 //	'g'   'g' group 0x00 topic 0x00 partition[4]         offset[8] (next offset the group will read)
+//	'a'   'a' group 0x00 topic 0x00 partition[4]         work-queue ack state: floor, acked ranges (acks.go)
 //
 // For example, group "billing" at offset 42 of partition 3 of topic "orders":
 //
