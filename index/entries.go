@@ -89,48 +89,6 @@ func (s *Store) FloorEntry(topic string, partition int32, offset int64) (entry E
 	return entry, ok, nil
 }
 
-// FirstEntryAtTime returns the first entry of a partition whose Timestamp is >= ts, or ok false when
-// there is none.
-//
-// It scans the partition's entries in order, which is linear in their number (about one per 4 KiB of
-// log). That is acceptable for now; since Timestamp never decreases, a binary search over offsets (or a
-// second index keyed by timestamp) can replace the scan if time lookups become frequent.
-func (s *Store) FirstEntryAtTime(topic string, partition int32, ts int64) (entry Entry, ok bool, err error) {
-	if err := checkTopic(topic); err != nil {
-		return Entry{}, false, err
-	}
-	if err := checkPartition(partition); err != nil {
-		return Entry{}, false, err
-	}
-	db, err := s.acquire()
-	if err != nil {
-		return Entry{}, false, err
-	}
-	defer s.release()
-	prefix := entryPartitionPrefix(topic, partition)
-	iter, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return Entry{}, false, fmt.Errorf("mqlog/index: entry at time %s-%d: %w", topic, partition, err)
-	}
-	for valid := iter.First(); valid && !ok; valid = iter.Next() {
-		var e Entry
-		e, err = decodeEntry(prefix, iter)
-		if err != nil {
-			break
-		}
-		if e.Timestamp >= ts {
-			entry, ok = e, true
-		}
-	}
-	if closeErr := iter.Close(); err == nil && closeErr != nil {
-		err = fmt.Errorf("mqlog/index: entry at time %s-%d: %w", topic, partition, closeErr)
-	}
-	if err != nil {
-		return Entry{}, false, err
-	}
-	return entry, ok, nil
-}
-
 // DeleteEntriesFrom deletes the entries of a partition with Offset >= offset, synced: recovery calls it
 // after cutting a torn tail, and entries past the cut must not come back.
 func (s *Store) DeleteEntriesFrom(topic string, partition int32, offset int64) error {

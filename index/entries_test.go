@@ -82,7 +82,8 @@ func TestAddEntriesReplaces(t *testing.T) {
 	}
 }
 
-func TestFirstEntryAtTime(t *testing.T) {
+// Entries of other partitions and of a topic whose name extends this one never answer a lookup.
+func TestLastEntryBeforeTimeStaysInItsPartition(t *testing.T) {
 	s, _ := openMem(t)
 	entries := []Entry{{Offset: 0, Position: 0, Timestamp: 1000}, {Offset: 10, Position: 100, Timestamp: 2000}, {Offset: 20, Position: 200, Timestamp: 2000}, {Offset: 30, Position: 300, Timestamp: 3000}}
 	if err := s.AddEntries("t", 1, entries); err != nil {
@@ -99,24 +100,24 @@ func TestFirstEntryAtTime(t *testing.T) {
 		want Entry
 		ok   bool
 	}{
-		{math.MinInt64, entries[0], true},
-		{0, entries[0], true},
-		{1000, entries[0], true},
-		{1001, entries[1], true},
-		{2000, entries[1], true},
-		{2500, entries[3], true},
-		{3000, entries[3], true},
-		{3001, Entry{}, false},
-		{9000, Entry{}, false},
+		{math.MinInt64, Entry{}, false},
+		{0, Entry{}, false},
+		{1000, Entry{}, false},
+		{1001, entries[0], true},
+		{2000, entries[0], true},
+		{2500, entries[2], true},
+		{3000, entries[2], true},
+		{3001, entries[3], true},
+		{9000, entries[3], true},
 	}
 	for _, tt := range tests {
-		got, ok, err := s.FirstEntryAtTime("t", 1, tt.ts)
+		got, ok, err := s.LastEntryBeforeTime("t", 1, tt.ts)
 		if err != nil || ok != tt.ok || got != tt.want {
-			t.Errorf("FirstEntryAtTime(t, 1, %d) = %+v, %v, %v; want %+v, %v", tt.ts, got, ok, err, tt.want, tt.ok)
+			t.Errorf("LastEntryBeforeTime(t, 1, %d) = %+v, %v, %v; want %+v, %v", tt.ts, got, ok, err, tt.want, tt.ok)
 		}
 	}
-	if got, ok, err := s.FirstEntryAtTime("t", 2, 0); err != nil || ok {
-		t.Errorf("FirstEntryAtTime of an empty partition = %+v, %v, %v", got, ok, err)
+	if got, ok, err := s.LastEntryBeforeTime("t", 2, math.MaxInt64); err != nil || ok {
+		t.Errorf("LastEntryBeforeTime of an empty partition = %+v, %v, %v", got, ok, err)
 	}
 }
 
@@ -137,18 +138,15 @@ func TestDeleteEntries(t *testing.T) {
 	// offsets lists the entry offsets of a partition.
 	offsets := func(topic string, p int32) []int64 {
 		t.Helper()
-		var got []int64
-		for ts := int64(0); ; {
-			e, ok, err := s.FirstEntryAtTime(topic, p, ts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !ok {
-				return got
-			}
-			got = append(got, e.Offset)
-			ts = e.Timestamp + 1
+		entries, err := s.Entries(topic, p)
+		if err != nil {
+			t.Fatal(err)
 		}
+		var got []int64
+		for _, e := range entries {
+			got = append(got, e.Offset)
+		}
+		return got
 	}
 	check := func(topic string, p int32, want ...int64) {
 		t.Helper()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -344,8 +345,8 @@ func TestCorruptValues(t *testing.T) {
 	check("GroupOffsets(g)", err, ErrCorruptValue)
 	_, _, err = s.FloorEntry("t", 0, 10)
 	check("FloorEntry(t, 0)", err, ErrCorruptValue)
-	_, _, err = s.FirstEntryAtTime("t", 1, 0)
-	check("FirstEntryAtTime(t, 1)", err, ErrCorruptValue)
+	_, _, err = s.LastEntryBeforeTime("t", 1, math.MaxInt64)
+	check("LastEntryBeforeTime(t, 1)", err, ErrCorruptValue)
 	_, _, err = s.FloorEntry("u", 0, 10)
 	check("FloorEntry(u, 0)", err, ErrCorruptKey)
 	if e, ok, err := s.FloorEntry("u", 0, 5); err != nil || !ok || e.Offset != 5 {
