@@ -194,7 +194,7 @@ func fillAndKillChild(ctx context.Context, newCmd func(context.Context) *exec.Cm
 // WriteTable writes r as a text table.
 func (r *RecoveryReport) WriteTable(w io.Writer) error {
 	m := r.Machine
-	fmt.Fprintf(w, "mqlog bench --recovery: %s/%s, %d CPUs, %s, %s\n", m.GOOS, m.GOARCH, m.CPUs, m.GoVersion, orDash(m.Filesystem))
+	fmt.Fprintf(w, "mqlog bench --recovery: %s/%s, %d CPUs, %s, %s\n", m.GOOS, m.GOARCH, m.CPUs, m.GoVersion, OrDash(m.Filesystem))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "log MiB\tstop\tmessages\trecovered\twrite s\topen cold ms\topen warm ms\tdisk/B\t")
 	for _, res := range r.Results {

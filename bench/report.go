@@ -95,13 +95,13 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteTable(w io.Writer) error {
 	m := r.Machine
 	fmt.Fprintf(w, "mqlog bench (%s, %d rounds): %s/%s, %d CPUs, %s, dir %s (%s), %.1fs\n",
-		r.Config.Preset, r.Config.Rounds, m.GOOS, m.GOARCH, m.CPUs, m.GoVersion, r.Config.BaseDir, orDash(m.Filesystem), r.Seconds)
+		r.Config.Preset, r.Config.Rounds, m.GOOS, m.GOARCH, m.CPUs, m.GoVersion, r.Config.BaseDir, OrDash(m.Filesystem), r.Seconds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "workload\tsystem\tsize\tbatch\tproducers\tsync\tmsgs/s\tMB/s\tp50 µs\tp99 µs\tp99.9 µs\tmax µs\tvs raw\tvs prealloc\tmsgs/fsync\tdisk/B\tRSS MiB\tnote\t")
 	for _, res := range r.Results {
 		p50, p99, p999, pmax := "-", "-", "-", "-"
 		if l := res.Latency; l != nil {
-			p50, p99, p999, pmax = micros(l.P50), micros(l.P99), micros(l.P999), micros(l.Max)
+			p50, p99, p999, pmax = FormatMicros(l.P50), FormatMicros(l.P99), FormatMicros(l.P999), FormatMicros(l.Max)
 		}
 		note := res.Note
 		if res.RatioOneProducer != nil {
@@ -123,9 +123,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 			batch = strconv.Itoa(res.Batch)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-			res.Workload, res.System, res.Size, batch, res.Producers, orDash(res.Sync),
+			res.Workload, res.System, res.Size, batch, res.Producers, OrDash(res.Sync),
 			res.MsgsPerSec, res.MBPerSec, p50, p99, p999, pmax,
-			ratio(res.RatioRaw), ratio(res.RatioPrealloc), perSync, disk, rss, note)
+			FormatRatio(res.RatioRaw), FormatRatio(res.RatioPrealloc), perSync, disk, rss, note)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -136,21 +136,24 @@ func (r *Report) WriteTable(w io.Writer) error {
 	return err
 }
 
-func micros(us float64) string {
+// FormatMicros formats a latency in microseconds for a table: one decimal below 10 µs, none above.
+func FormatMicros(us float64) string {
 	if us < 10 {
 		return strconv.FormatFloat(us, 'f', 1, 64)
 	}
 	return strconv.FormatFloat(us, 'f', 0, 64)
 }
 
-func ratio(r *float64) string {
+// FormatRatio formats a ratio with two decimals, or "-" when there is none.
+func FormatRatio(r *float64) string {
 	if r == nil {
 		return "-"
 	}
 	return strconv.FormatFloat(*r, 'f', 2, 64)
 }
 
-func orDash(s string) string {
+// OrDash returns s, or "-" when it is empty.
+func OrDash(s string) string {
 	if s == "" {
 		return "-"
 	}

@@ -109,8 +109,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) header() string {
 	m := r.Machine
 	return fmt.Sprintf("mqlog bench peers (%s, %d rounds): %s/%s, %d CPUs (%s), %s, dir %s (%s), %.0fs",
-		r.Config.Preset, r.Config.Rounds, m.GOOS, m.GOARCH, m.CPUs, orDash(m.CPUModel), m.GoVersion,
-		orDash(r.Config.BaseDir), orDash(m.Filesystem), r.Seconds)
+		r.Config.Preset, r.Config.Rounds, m.GOOS, m.GOARCH, m.CPUs, bench.OrDash(m.CPUModel), m.GoVersion,
+		bench.OrDash(r.Config.BaseDir), bench.OrDash(m.Filesystem), r.Seconds)
 }
 
 // WriteTable writes r as a text table, one row per Result.
@@ -121,7 +121,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, res := range r.Results {
 		p50, p99, p999, pmax := "-", "-", "-", "-"
 		if l := res.Latency; l != nil {
-			p50, p99, p999, pmax = micros(l.P50), micros(l.P99), micros(l.P999), micros(l.Max)
+			p50, p99, p999, pmax = bench.FormatMicros(l.P50), bench.FormatMicros(l.P99), bench.FormatMicros(l.P999), bench.FormatMicros(l.Max)
 		}
 		disk, rss := "-", "-"
 		if res.DiskPerPayload > 0 {
@@ -132,7 +132,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			res.Workload, res.System, res.Size, batchOf(res), res.Producers, res.MsgsPerSec, res.MBPerSec,
-			p50, p99, p999, pmax, ratio(res.RatioRaw), ratio(res.RatioPrealloc), ratio(res.MQLogOver), disk, rss)
+			p50, p99, p999, pmax, bench.FormatRatio(res.RatioRaw), bench.FormatRatio(res.RatioPrealloc), bench.FormatRatio(res.MQLogOver), disk, rss)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -173,7 +173,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		row := rows[k]
 		cells := make([]string, len(names))
 		for i, n := range names {
-			cells[i] = ratio(row[n].RatioRaw)
+			cells[i] = bench.FormatRatio(row[n].RatioRaw)
 		}
 		batch := "–"
 		if k.batch > 0 {
@@ -222,28 +222,6 @@ func batchOf(res Result) string {
 	return "-"
 }
 
-func micros(us float64) string {
-	if us < 10 {
-		return strconv.FormatFloat(us, 'f', 1, 64)
-	}
-	return strconv.FormatFloat(us, 'f', 0, 64)
-}
-
-func ratio(r *float64) string {
-	if r == nil {
-		return "-"
-	}
-	return strconv.FormatFloat(*r, 'f', 2, 64)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// thousands formats x rounded to an integer with commas between thousands.
 func thousands(x float64) string {
 	s := strconv.FormatInt(int64(x+0.5), 10)
 	var b strings.Builder
