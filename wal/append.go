@@ -43,36 +43,7 @@ func (l *Log) Append(records []segment.Record) (int64, error) {
 		return 0, err
 	}
 
-	l.mu.Lock()
-	if l.mu.closing {
-		l.mu.Unlock()
-		return 0, ErrClosed
-	}
-	if err := l.mu.err; err != nil {
-		l.mu.Unlock()
-		return 0, err
-	}
-	base := l.mu.nextOffset
-	segment.SetBaseOffset(frame, base)
-	l.mu.nextOffset += int64(h.LastOffsetDelta) + 1
-	l.mu.pending = append(l.mu.pending, frame...)
-	l.mu.frames = append(l.mu.frames, pendingFrame{base: base, next: l.mu.nextOffset, size: len(frame), maxTimestamp: h.MaxTimestamp})
-	gen := l.mu.gen
-	l.metrics.appends.Add(1)
-	if l.mu.flushing {
-		l.mu.cond.Signal() // the flusher takes it, with whatever else queues meanwhile
-		l.mu.Unlock()
-	} else {
-		// No flush in progress: commit it (and anything queued with it) here, without waking the flusher
-		// and waiting to be woken in turn.
-		l.flushQueued(true)
-	}
-
-	<-gen.done
-	if gen.err != nil {
-		return 0, gen.err
-	}
-	return base, nil
+	return l.appendEncoded(frame, &h, nil)
 }
 
 // Err returns the sticky error that stopped the log, or nil.

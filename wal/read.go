@@ -24,6 +24,8 @@ type Reader struct {
 	prevLast   int64 // last offset of the batch read before, -1 after positioning: batches must follow it
 	batch      []segment.Record
 	i          int
+	rawMode    bool          // NextBatch: keep the batch read in rawBatch instead of decoding it (batches.go)
+	rawBatch   segment.Batch // the batch read in rawMode
 }
 
 // NewReader returns a Reader positioned at offset from, which must lie between StartOffset and
@@ -126,6 +128,10 @@ func (r *Reader) readPinned() (done bool, err error) {
 			}
 			if b.Header.LastOffset() < r.next {
 				continue
+			}
+			if r.rawMode {
+				r.rawBatch = b
+				return true, nil
 			}
 			r.batch, err = b.Records(r.batch[:0], r.copy, limits)
 			r.i = 0

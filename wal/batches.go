@@ -1,0 +1,108 @@
+package wal
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/mqlog/mqlog/segment"
+)
+
+// Pre-encoded batches: the Kafka front end appends the RecordBatch frames its clients encoded, and serves
+// fetches with the stored frames as they are, without decoding and re-encoding their records.
+
+// AppendFrame appends one encoded RecordBatch v2 frame, as a producer sent it, through the same group
+// commit as Append, and returns its base offset. The caller has validated the frame (segment.DecodeBatch and
+// its records: a frame the log's readers would reject must never be written). The log assigns the base
+// offset and stamps its write epoch, both outside the CRC; every other byte is kept, producer id and
+// sequence included. frame is copied: the caller may reuse it once AppendFrame returns.
+//
+// check, when not nil, runs under the log's append lock with the base offset the frame would get, so that
+// what it decides is atomic with the offset assignment; if it returns an error nothing is appended and
+// AppendFrame returns that error. Idempotent producers' sequence checks run there.
+func (l *Log) AppendFrame(frame []byte, check func(base int64) error) (int64, error) {
+	if l.readOnly {
+		return 0, ErrReadOnly
+	}
+	if len(frame) > l.opts.Limits.MaxBatchBytes {
+		return 0, fmt.Errorf("%w: batch of %d bytes, limit %d", segment.ErrTooLarge, len(frame), l.opts.Limits.MaxBatchBytes)
+	}
+	h, err := segment.ParseHeaderLimits(frame, l.opts.Limits)
+	if err != nil {
+		return 0, err
+	}
+	if h.FrameSize() != int64(len(frame)) {
+		return 0, fmt.Errorf("%w: frame of %d bytes, header says %d", segment.ErrTruncated, len(frame), h.FrameSize())
+	}
+	return l.appendEncoded(frame, &h, check)
+}
+
+// appendEncoded queues an encoded frame under the log's lock, assigning its base offset and epoch (the
+// frame is patched in place, then copied into the queue), commits it or leaves it to the commit in progress,
+// and waits for the outcome. Append and AppendFrame share it.
+func (l *Log) appendEncoded(frame []byte, h *segment.BatchHeader, check func(base int64) error) (int64, error) {
+	l.mu.Lock()
+	if l.mu.closing {
+		l.mu.Unlock()
+		return 0, ErrClosed
+	}
+	if err := l.mu.err; err != nil {
+		l.mu.Unlock()
+		return 0, err
+	}
+	base := l.mu.nextOffset
+	if check != nil {
+		if err := check(base); err != nil {
+			l.mu.Unlock()
+			return 0, err
+		}
+	}
+	segment.SetBaseOffset(frame, base)
+	segment.SetEpoch(frame, l.epoch)
+	l.mu.nextOffset += int64(h.LastOffsetDelta) + 1
+	l.mu.pending = append(l.mu.pending, frame...)
+	l.mu.frames = append(l.mu.frames, pendingFrame{base: base, next: l.mu.nextOffset, size: len(frame), maxTimestamp: h.MaxTimestamp})
+	gen := l.mu.gen
+	l.metrics.appends.Add(1)
+	if l.mu.flushing {
+		l.mu.cond.Signal() // the flusher takes it, with whatever else queues meanwhile
+		l.mu.Unlock()
+	} else {
+		// No flush in progress: commit it (and anything queued with it) here, without waking the flusher
+		// and waiting to be woken in turn.
+		l.flushQueued(true)
+	}
+
+	<-gen.done
+	if gen.err != nil {
+		return 0, gen.err
+	}
+	return base, nil
+}
+
+// NextBatch returns the next stored batch that holds records at or after the reader's offset, verified
+// (CRC and header, as every read) but not decoded, and moves the reader past its last offset. The batch's
+// first offsets may lie before the reader's offset: a Kafka fetch returns the whole batch that holds the
+// offset asked for. Its Frame aliases the reader's buffer and is valid until the next call. At the high
+// watermark it returns io.EOF, like Next.
+func (r *Reader) NextBatch() (segment.Batch, error) {
+	r.batch, r.i = r.batch[:0], 0 // records decoded by Next, if any, are skipped with their batch
+	if r.next >= r.log.HighWatermark() {
+		if r.log.isClosed() {
+			return segment.Batch{}, ErrClosed
+		}
+		return segment.Batch{}, io.EOF
+	}
+	r.rawMode = true
+	err := r.readBatch()
+	r.rawMode = false
+	if err != nil {
+		return segment.Batch{}, err
+	}
+	b := r.rawBatch
+	r.rawBatch = segment.Batch{}
+	r.next = b.Header.LastOffset() + 1
+	return b, nil
+}
+
+// Closed reports whether the log has been closed.
+func (l *Log) Closed() bool { return l.isClosed() }
