@@ -13,6 +13,8 @@
 // clamps and rebuilds them from the segments. DeleteEntriesFrom is synced, because recovery uses it to
 // drop the entries past a cut tail; so is DeleteEntriesBetween, which compaction calls before it replaces
 // segments. Work-queue ack states are primary data, synced like group offsets.
+// Idempotent producers' snapshots are derived from the logs' batch headers and written without sync; the
+// next producer id is primary data (ids are never handed out twice), synced (producers.go).
 //
 // Two things make Pebble's own files crash-safe under the crash-simulating filesystem's rules (where the
 // directory entries created since the last directory fsync survive a crash independently of each other):
@@ -36,6 +38,8 @@
 //	'x'   'x' topic 0x00 partition[4] offset[8]          position[8] timestamp[8] (sparse entry)
 //	'g'   'g' group 0x00 topic 0x00 partition[4]         offset[8] (next offset the group will read)
 //	'a'   'a' group 0x00 topic 0x00 partition[4]         work-queue ack state: floor, acked ranges (acks.go)
+//	'p'   'p' topic 0x00 partition[4]                    idempotent producers' state snapshot (opaque bytes)
+//	'i'   'i'                                            first producer id not yet reserved[8]
 //
 // For example, group "billing" at offset 42 of partition 3 of topic "orders":
 //
