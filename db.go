@@ -38,6 +38,8 @@ type DB struct {
 	// cleaner applies retention and compaction in the background (retention.go).
 	cleaner cleaner
 	queues  queueRegistry // work-queue groups (queue.go)
+
+	producers producerRegistry // idempotent producers' state (raw.go)
 }
 
 // Open opens the data directory dir for reading and writing, creating it when it is missing. It takes the
