@@ -1,0 +1,360 @@
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"golang.org/x/sync/semaphore"
+)
+
+// Framing: every request and response is an int32 size followed by that many bytes. A request starts
+// with its header (api key int16, api version int16, correlation id int32, client id nullable string,
+// then, in flexible versions, tagged fields); a response with the correlation id (then, in flexible
+// versions but ApiVersions', an empty tag buffer). The header is read with franz-go's kbin, the bodies
+// with kmsg: nothing is hand-encoded.
+
+// minRequestSize is the smallest request: a header with a null client id.
+const minRequestSize = 2 + 2 + 4 + 2
+
+// conn is one client connection. Its reader goroutine reads requests in order, pushes a pending response
+// for each onto queue and starts its handler; its writer goroutine writes the responses in queue order as
+// each handler finishes, so responses go out in request order while handlers run concurrently (a produce
+// waiting for its fsync does not hold up the next request's handling). budget bounds the bytes held.
+type conn struct {
+	s          *Server
+	nc         net.Conn
+	remote     string
+	advertised broker
+	log        *slog.Logger
+
+	ctx    context.Context // cancelled when the connection is to close
+	cancel context.CancelFunc
+	budget *semaphore.Weighted
+	queue  chan *pending
+
+	sasl saslSession // owned by the reader goroutine
+}
+
+// pending is the response to one request, in the order requests came.
+type pending struct {
+	done       chan struct{} // closed when resp (or raw) is set
+	corr       int32
+	resp       kmsg.Response // nil: no response (a produce with acks 0)
+	raw        []byte        // a bare SASL token (after SaslHandshake v0), written with only a size prefix
+	rawSet     bool
+	closeAfter bool     // close the connection once this is written (failed authentication)
+	cost       int64    // budget bytes to release once written
+	release    []func() // run once written (buffers back to their pools)
+}
+
+func newConn(ctx context.Context, s *Server, nc net.Conn, advertised broker) *conn {
+	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), advertised: advertised}
+	c.log = s.opts.Logger.With("remote", c.remote)
+	c.ctx, c.cancel = context.WithCancel(ctx)
+	c.budget = semaphore.NewWeighted(s.opts.ConnectionBytes)
+	c.queue = make(chan *pending, s.opts.MaxInflight)
+	return c
+}
+
+// serve runs the connection until the client goes, a limit or bad input closes it, or the server stops.
+func (c *conn) serve() {
+	defer c.nc.Close()
+	defer c.cancel()
+	// Cancelling unblocks a read in progress.
+	stop := context.AfterFunc(c.ctx, func() { c.nc.SetReadDeadline(time.Now()) })
+	defer stop()
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		hctx, cancel := context.WithTimeout(c.ctx, c.s.opts.RequestTimeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			c.log.Warn("kafka: TLS handshake failed; connection closed", "err", err)
+			return
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.writeLoop()
+	}()
+	c.readLoop()
+	wg.Wait()
+}
+
+// closeWith logs why the connection closes on the client's account and closes it.
+func (c *conn) closeWith(msg string, args ...any) {
+	if c.ctx.Err() == nil {
+		c.log.Warn("kafka: "+msg+"; connection closed", args...)
+	}
+	c.cancel()
+}
+
+// readLoop reads requests until the connection ends, then closes the queue (the writer finishes the
+// responses in it).
+func (c *conn) readLoop() {
+	defer close(c.queue)
+	var size [4]byte
+	for c.ctx.Err() == nil {
+		// The first byte may take up to the idle timeout; the rest of the request, the request timeout.
+		c.nc.SetReadDeadline(time.Now().Add(c.s.opts.IdleTimeout))
+		if _, err := io.ReadFull(c.nc, size[:1]); err != nil {
+			c.endOfInput(err, "waiting for a request", 0)
+			return
+		}
+		c.nc.SetReadDeadline(time.Now().Add(c.s.opts.RequestTimeout))
+		if _, err := io.ReadFull(c.nc, size[1:]); err != nil {
+			c.endOfInput(err, "in a request's size field", 4)
+			return
+		}
+		n := int32(binary.BigEndian.Uint32(size[:]))
+		switch {
+		case c.sasl.rawTokens && n >= 0 && n <= int32(c.s.opts.MaxRequestBytes):
+		case n < minRequestSize:
+			c.closeWith("bad request size field", "size", n, "min", minRequestSize)
+			return
+		case n > int32(c.s.opts.MaxRequestBytes):
+			c.closeWith("request over the size limit", "size", n, "limit", c.s.opts.MaxRequestBytes)
+			return
+		}
+		cost := int64(n)
+		if err := c.budget.Acquire(c.ctx, cost); err != nil {
+			return
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(c.nc, body); err != nil {
+			c.budget.Release(cost)
+			c.endOfInput(err, "in a request's body", int(n))
+			return
+		}
+		p := &pending{done: make(chan struct{}), cost: cost}
+		if c.sasl.rawTokens {
+			c.rawToken(p, body)
+		} else if !c.request(p, body) {
+			c.budget.Release(cost)
+			return
+		}
+		if c.ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// endOfInput handles a failed read: the client left, went idle, was too slow, or the server is stopping.
+func (c *conn) endOfInput(err error, where string, size int) {
+	switch {
+	case c.ctx.Err() != nil: // closing: nothing to say
+	case errors.Is(err, io.EOF) && where == "waiting for a request":
+		c.log.Debug("kafka: client closed the connection")
+	case errors.Is(err, os.ErrDeadlineExceeded) && where == "waiting for a request":
+		c.closeWith("idle connection", "idle_timeout", c.s.opts.IdleTimeout)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.closeWith("slow client: request incomplete after the request timeout", "where", where, "size", size, "timeout", c.s.opts.RequestTimeout)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		c.closeWith("connection ended inside a request (a wrong size field?)", "where", where, "size", size)
+	default:
+		c.closeWith("read failed", "err", err)
+	}
+	c.cancel()
+}
+
+// enqueue adds p to the responses in order; false when the connection is closing.
+func (c *conn) enqueue(p *pending) bool {
+	select {
+	case c.queue <- p:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+// writeLoop writes each response once its handler is done, in request order, and releases what it held.
+// After a failed write it writes nothing more, but still waits for the handlers in flight.
+func (c *conn) writeLoop() {
+	broken := false
+	for p := range c.queue {
+		<-p.done
+		if !broken && (p.resp != nil || p.rawSet) {
+			buf := getBuffer()
+			*buf = c.encode((*buf)[:0], p)
+			c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.RequestTimeout))
+			_, err := c.nc.Write(*buf)
+			putBuffer(buf)
+			if err != nil {
+				broken = true
+				if c.ctx.Err() == nil {
+					c.log.Warn("kafka: writing a response failed (a client not reading?); connection closed", "err", err)
+				}
+				c.cancel()
+			}
+		}
+		for _, f := range p.release {
+			f()
+		}
+		c.budget.Release(p.cost)
+		if p.closeAfter && !broken {
+			broken = true
+			c.cancel()
+		}
+	}
+}
+
+// encode appends p's response frame to dst.
+func (c *conn) encode(dst []byte, p *pending) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	if p.rawSet {
+		dst = append(dst, p.raw...)
+	} else {
+		dst = binary.BigEndian.AppendUint32(dst, uint32(p.corr))
+		if p.resp.IsFlexible() && p.resp.Key() != apiVersionsKey { // ApiVersions answers with header v0
+			dst = append(dst, 0)
+		}
+		dst = p.resp.AppendTo(dst)
+	}
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}
+
+// request parses one request and starts its handling; false (after a log line) when the connection must
+// close: a header that does not parse, a body that does not parse, or a request before authentication.
+func (c *conn) request(p *pending, body []byte) bool {
+	r := kbin.Reader{Src: body}
+	key, version, corr := r.Int16(), r.Int16(), r.Int32()
+	clientID := r.NullableString()
+	if !r.Ok() {
+		c.closeWith("garbage request header", "size", len(body))
+		return false
+	}
+	p.corr = corr
+	req := &request{c: c, key: key, version: version, p: p}
+	if clientID != nil {
+		req.clientID = *clientID
+	}
+	if c.s.opts.SASL != nil && !c.sasl.authenticated && key != apiVersionsKey && key != saslHandshakeKey && key != saslAuthenticateKey {
+		c.closeWith("request before SASL authentication", "api", kmsg.NameForKey(key), "key", key)
+		return false
+	}
+	api, served := c.s.apis[key]
+	kreq := kmsg.RequestForKey(key)
+	parseable := kreq != nil && version >= 0 && version <= kreq.MaxVersion()
+	if key == apiVersionsKey && version > api.max || !parseable {
+		// Kafka's downgrade: a version (or key) this broker cannot even parse is answered in the
+		// ApiVersions v0 layout with UNSUPPORTED_VERSION and the supported ranges.
+		if key != apiVersionsKey {
+			c.log.Info("kafka: unsupported request answered with UNSUPPORTED_VERSION", "key", key, "version", version, "client", req.clientID)
+		}
+		p.resp = c.s.apis.unsupportedVersions()
+		close(p.done)
+		return c.enqueue(p)
+	}
+	kreq.SetVersion(version)
+	if kreq.IsFlexible() {
+		kmsg.SkipTags(&r)
+	}
+	if err := kreq.ReadFrom(r.Src); err != nil || !r.Ok() {
+		c.closeWith("malformed request body", "api", kmsg.NameForKey(key), "version", version, "size", len(body), "err", err)
+		return false
+	}
+	req.kreq = kreq
+	if !served || version < api.min || version > api.max {
+		c.log.Info("kafka: unsupported request answered with UNSUPPORTED_VERSION", "api", kmsg.NameForKey(key), "version", version, "client", req.clientID)
+		p.resp = errorResponse(api, kreq, unsupportedVersion)
+		close(p.done)
+		return c.enqueue(p)
+	}
+	if !c.enqueue(p) {
+		return false
+	}
+	if api.inline { // SASL: its state decides how the next request is read
+		req.finish(api.handle(c.ctx, req))
+		return true
+	}
+	go func() { req.finish(api.handle(c.ctx, req)) }()
+	return true
+}
+
+// rawToken answers one bare SASL token (after SaslHandshake v0): a size-prefixed answer, and on failure a
+// closed connection, as Kafka does.
+func (c *conn) rawToken(p *pending, token []byte) {
+	answer, done, err := c.sasl.step(c.s.opts.SASL, token)
+	if err != nil {
+		c.log.Warn("kafka: SASL authentication failed; connection closed", "mechanism", c.sasl.mechanism, "err", err)
+		c.cancel()
+		return
+	}
+	if done {
+		c.sasl.rawTokens = false
+		c.log.Debug("kafka: authenticated", "user", c.sasl.user, "mechanism", c.sasl.mechanism)
+	}
+	p.raw, p.rawSet = answer, true
+	close(p.done)
+	c.enqueue(p)
+}
+
+// request is one request being handled.
+type request struct {
+	c        *conn
+	key      int16
+	version  int16
+	clientID string
+	kreq     kmsg.Request
+	p        *pending
+}
+
+// finish sets the response of a handled request. An error closes the connection after the responses
+// before it (a produce with acks 0 that failed: Kafka's way of telling such a client).
+func (r *request) finish(resp kmsg.Response, err error) {
+	if err != nil {
+		r.c.closeWith("request failed", "api", kmsg.NameForKey(r.key), "err", err)
+	}
+	r.p.resp = resp
+	close(r.p.done)
+}
+
+// reserve takes n bytes of the connection's budget for this request's response; they are released once it
+// is written. unreserve gives back what it did not use.
+func (r *request) reserve(ctx context.Context, n int64) error {
+	if err := r.c.budget.Acquire(ctx, n); err != nil {
+		return err
+	}
+	r.p.cost += n
+	return nil
+}
+
+func (r *request) unreserve(n int64) {
+	r.c.budget.Release(n)
+	r.p.cost -= n
+}
+
+// onWritten runs f once the response is written (or dropped).
+func (r *request) onWritten(f func()) { r.p.release = append(r.p.release, f) }
+
+// bufferPool holds write buffers: responses are encoded into one, written, and the buffer put back, so
+// an idle connection holds none.
+var bufferPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+func getBuffer() *[]byte { return bufferPool.Get().(*[]byte) }
+
+func putBuffer(b *[]byte) {
+	if cap(*b) <= 32<<20 {
+		bufferPool.Put(b)
+	}
+}
+
+// errorf formats a message for a response's ErrorMessage field.
+func errorf(format string, args ...any) *string {
+	s := fmt.Sprintf(format, args...)
+	return &s
+}

@@ -1,0 +1,178 @@
+package kafka
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/mqlog/mqlog"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// fetchPool recycles the buffers fetched batches are read into; a response's buffer goes back once the
+// response is written.
+var fetchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
+
+// fetch serves each partition's stored batches as they are on disk, from the batch holding the fetch
+// offset, up to the partition's and the request's byte limits (the first batch of the response always
+// whole, as KIP-74 says), and at most Options.MaxFetchBytes. When that is fewer than MinBytes it waits,
+// up to MaxWaitMillis (and Options.MaxFetchWait), for a high watermark to move: woken by the partitions'
+// change channels, never by polling. Fetch sessions (KIP-227) are not kept: every response has session
+// id 0, so clients send full requests.
+func (s *Server) fetch(ctx context.Context, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.FetchRequest)
+	if req.SessionID != 0 {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, nil
+	}
+	maxBytes := s.opts.MaxFetchBytes
+	if req.Version >= 3 && req.MaxBytes > 0 {
+		maxBytes = min(maxBytes, int(req.MaxBytes))
+	}
+	if err := r.reserve(ctx, int64(maxBytes)); err != nil {
+		return nil, err
+	}
+	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, s.opts.MaxFetchWait)
+	deadline := time.Now().Add(wait)
+
+	f := fetcher{s: s, r: r, req: req, maxBytes: maxBytes}
+	f.resolve()
+	buf := fetchPool.Get().(*[]byte)
+	r.onWritten(func() { *buf = (*buf)[:0]; fetchPool.Put(buf) })
+	for {
+		changed := f.changed()
+		var total int
+		*buf, total = f.read((*buf)[:0])
+		if total >= int(req.MinBytes) || f.failed || wait <= 0 || time.Until(deadline) <= 0 || ctx.Err() != nil {
+			r.unreserve(int64(max(maxBytes-total, 0)))
+			return f.resp, nil
+		}
+		if !waitAny(ctx, changed, deadline) && (time.Until(deadline) <= 0 || ctx.Err() != nil) {
+			*buf, total = f.read((*buf)[:0]) // what arrived just before the deadline
+			r.unreserve(int64(max(maxBytes-total, 0)))
+			return f.resp, nil
+		}
+	}
+}
+
+// fetcher is one fetch request being answered.
+type fetcher struct {
+	s        *Server
+	r        *request
+	req      *kmsg.FetchRequest
+	resp     *kmsg.FetchResponse
+	maxBytes int
+	parts    []fetchPart
+	failed   bool // a partition has an error: answer at once
+}
+
+// fetchPart is one requested partition and where its answer goes.
+type fetchPart struct {
+	log    *mqlog.RawPartition // nil when the partition is unknown
+	offset int64
+	limit  int
+	rp     *kmsg.FetchResponseTopicPartition
+}
+
+// resolve builds the response's skeleton and finds each partition's log.
+func (f *fetcher) resolve() {
+	f.resp = f.req.ResponseKind().(*kmsg.FetchResponse)
+	f.resp.Topics = make([]kmsg.FetchResponseTopic, len(f.req.Topics))
+	for i, t := range f.req.Topics {
+		rt := &f.resp.Topics[i]
+		*rt = kmsg.NewFetchResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		name, known := t.Topic, true
+		if f.req.Version >= 13 {
+			name, known = f.s.ids.name(t.TopicID)
+		}
+		rt.Partitions = make([]kmsg.FetchResponseTopicPartition, len(t.Partitions))
+		for j, p := range t.Partitions {
+			rp := &rt.Partitions[j]
+			*rp = kmsg.NewFetchResponseTopicPartition()
+			rp.Partition = p.Partition
+			part := fetchPart{offset: p.FetchOffset, limit: int(p.PartitionMaxBytes), rp: rp}
+			if f.req.Version < 3 || part.limit <= 0 {
+				part.limit = f.maxBytes
+			}
+			if !known {
+				rp.ErrorCode = kerr.UnknownTopicID.Code
+				f.failed = true
+			} else if log, err := f.s.db.RawPartition(name, p.Partition); err != nil {
+				rp.ErrorCode = f.s.errorCode(f.r, "Fetch", err)
+				f.failed = true
+			} else {
+				part.log = log
+			}
+			f.parts = append(f.parts, part)
+		}
+	}
+}
+
+// changed returns the change channels of the partitions, taken before they are read.
+func (f *fetcher) changed() []<-chan struct{} {
+	out := make([]<-chan struct{}, 0, len(f.parts))
+	for _, p := range f.parts {
+		if p.log != nil {
+			out = append(out, p.log.Changed())
+		}
+	}
+	return out
+}
+
+// read fills every partition's answer from its log into buf and returns buf and the bytes read.
+func (f *fetcher) read(buf []byte) ([]byte, int) {
+	total := 0
+	for i := range f.parts {
+		p := &f.parts[i]
+		if p.log == nil {
+			continue
+		}
+		rp := p.rp
+		rp.HighWatermark, rp.LogStartOffset = p.log.HighWatermark(), p.log.StartOffset()
+		rp.LastStableOffset = rp.HighWatermark // no transactions: everything readable is stable
+		rp.RecordBatches = nil
+		limit := min(p.limit, f.maxBytes-total)
+		if limit <= 0 {
+			continue
+		}
+		start := len(buf)
+		var err error
+		buf, err = p.log.ReadBatches(buf, p.offset, limit)
+		if err != nil {
+			rp.ErrorCode = f.s.errorCode(f.r, "Fetch", err)
+			f.failed = true
+			buf = buf[:start]
+			continue
+		}
+		rp.ErrorCode = 0
+		n := len(buf) - start
+		if n > limit && total > 0 { // only the response's first batch may pass the limits
+			buf = buf[:start]
+			continue
+		}
+		rp.RecordBatches = buf[start:len(buf):len(buf)]
+		total += n
+	}
+	// (Partitions read before buf last grew keep their bytes in the array it grew from.)
+	return buf, total
+}
+
+func failFetch(kr kmsg.Request, code int16) kmsg.Response {
+	req := kr.(*kmsg.FetchRequest)
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	resp.ErrorCode = code
+	for _, t := range req.Topics {
+		rt := kmsg.NewFetchResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewFetchResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}
