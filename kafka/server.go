@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -101,6 +102,9 @@ func (s *Server) accept(ctx context.Context, nc net.Conn, advertised broker) {
 		s.opts.Logger.Warn("kafka: connection refused: too many connections", "remote", nc.RemoteAddr().String(), "limit", s.opts.MaxConnections)
 		nc.Close()
 		return
+	}
+	if s.opts.TLS != nil {
+		nc = tls.Server(nc, s.opts.TLS) // the handshake runs in the connection's goroutine, with a deadline
 	}
 	c := newConn(ctx, s, nc, advertised)
 	s.mu.conns[c] = struct{}{}
