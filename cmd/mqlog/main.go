@@ -119,6 +119,7 @@ func (a *app) newRootCommand() *cobra.Command {
 		a.newVerifyCommand(),
 		a.newRepairCommand(),
 		a.newDumpCommand(),
+		a.newServeCommand(),
 		newBenchCommand(),
 	)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
