@@ -78,13 +78,13 @@ type rawRequest struct {
 	key, version int16
 }
 
-func (r *rawRequest) Key() int16                 { return r.key }
-func (r *rawRequest) MaxVersion() int16          { return r.version }
-func (r *rawRequest) SetVersion(v int16)         { r.version = v }
-func (r *rawRequest) GetVersion() int16          { return r.version }
-func (r *rawRequest) IsFlexible() bool           { return false }
-func (r *rawRequest) AppendTo(b []byte) []byte   { return b }
-func (r *rawRequest) ReadFrom([]byte) error      { return nil }
+func (r *rawRequest) Key() int16                  { return r.key }
+func (r *rawRequest) MaxVersion() int16           { return r.version }
+func (r *rawRequest) SetVersion(v int16)          { r.version = v }
+func (r *rawRequest) GetVersion() int16           { return r.version }
+func (r *rawRequest) IsFlexible() bool            { return false }
+func (r *rawRequest) AppendTo(b []byte) []byte    { return b }
+func (r *rawRequest) ReadFrom([]byte) error       { return nil }
 func (r *rawRequest) ResponseKind() kmsg.Response { return nil }
 
 func TestProduceFetchListOffsets(t *testing.T) {

@@ -74,7 +74,6 @@ func TestServeAnswersKafkaClients(t *testing.T) {
 	}
 }
 
-
 // TestServeStopsOnSIGTERM runs the real main in a child process (this test binary, re-executed) and
 // sends it SIGTERM: it must stop cleanly and exit 0.
 func TestServeStopsOnSIGTERM(t *testing.T) {
