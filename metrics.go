@@ -2,6 +2,8 @@ package mqlog
 
 import (
 	"time"
+
+	"github.com/mqlog/mqlog/internal/catalog"
 )
 
 // Metrics are counters summed over every partition since the DB was opened.
@@ -14,6 +16,14 @@ type Metrics struct {
 	Syncs    uint64        // fsyncs of segment data
 	SyncTime time.Duration // time spent in those fsyncs
 	Rolls    uint64        // segments rolled
+
+	// The work queue's counters.
+	QueueSaves              int64 // synced saves of work-queue state (acks and deliveries share them)
+	QueueDeliveries         int64 // messages handed out by Queue.Next, redeliveries included
+	QueueRedeliveries       int64 // deliveries of a message delivered before
+	QueueDeadLettered       int64 // messages that reached MaxDeliver and went to their dead-letter topic
+	QueueDeadLetterFailures int64 // failed dead-letter appends (each message is tried again later)
+	QueueSkippedByRetention int64 // messages no work-queue group had finished when retention deleted them
 }
 
 // AvgBatchRecords is the mean number of records per written batch.
@@ -34,11 +44,9 @@ func (m Metrics) AppendsPerSync() float64 {
 
 // Metrics returns the DB's counters.
 func (db *DB) Metrics() Metrics {
-	db.mu.RLock()
-	defer db.mu.RUnlock()
 	var m Metrics
-	for _, t := range db.mu.topics {
-		for _, l := range t.partitions {
+	db.catalog.Each(func(t *catalog.Topic) {
+		for _, l := range t.Logs() {
 			w := l.Metrics()
 			m.Appends += w.Appends
 			m.Batches += w.Batches
@@ -49,6 +57,11 @@ func (db *DB) Metrics() Metrics {
 			m.SyncTime += w.SyncTime
 			m.Rolls += w.Rolls
 		}
+	})
+	if db.queues != nil {
+		q := db.queues.Metrics()
+		m.QueueSaves, m.QueueDeliveries, m.QueueRedeliveries = q.Saves, q.Deliveries, q.Redeliveries
+		m.QueueDeadLettered, m.QueueDeadLetterFailures, m.QueueSkippedByRetention = q.DeadLettered, q.DeadLetterFailures, q.SkippedByRetention
 	}
 	return m
 }

@@ -59,6 +59,9 @@ type Options struct {
 	CompactionBytesPerSecond int64
 }
 
+// DefaultRetentionCheckInterval is the default period of the background cleaner.
+const DefaultRetentionCheckInterval = 5 * time.Minute
+
 func (o *Options) withDefaults() Options {
 	var c Options
 	if o != nil {
@@ -70,53 +73,16 @@ func (o *Options) withDefaults() Options {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return c
-}
-
-func (o *Options) limits() segment.Limits {
-	return segment.Limits{MaxBatchBytes: o.MaxBatchBytes, MaxMessageBytes: o.MaxMessageBytes}
-}
-
-// CleanupPolicy says how a topic reclaims space.
-type CleanupPolicy string
-
-// Cleanup policies, as Kafka names them.
-const (
-	CleanupDelete  CleanupPolicy = "delete"
-	CleanupCompact CleanupPolicy = "compact"
-)
-
-// TopicConfig is a topic's settings. Zero fields take the defaults: 1 partition, 64 MiB segments, no
-// retention limit, cleanup by delete.
-type TopicConfig struct {
-	Partitions     int           `json:"partitions"`
-	SegmentBytes   int64         `json:"segment_bytes"`
-	RetentionBytes int64         `json:"retention_bytes,omitempty"` // per partition; 0 = unlimited
-	RetentionMs    int64         `json:"retention_ms,omitempty"`    // 0 = unlimited
-	CleanupPolicy  CleanupPolicy `json:"cleanup_policy"`
-	// DeleteRetentionMs is how long compaction keeps a tombstone (a null value) after its timestamp, as
-	// Kafka's delete.retention.ms; 0 = the default, 24 hours.
-	DeleteRetentionMs int64 `json:"delete_retention_ms,omitempty"`
-	// RetentionPolicy adds retention by consumption: RetentionInterest deletes closed segments that every
-	// consumer group of the topic has consumed (NATS JetStream's InterestPolicy). Empty = RetentionLimits.
-	RetentionPolicy RetentionPolicy `json:"retention_policy,omitempty"`
-}
-
-// Default topic settings.
-const (
-	DefaultPartitions   = 1
-	DefaultSegmentBytes = wal.DefaultSegmentBytes
-)
-
-func (c TopicConfig) withDefaults() TopicConfig {
-	if c.Partitions <= 0 {
-		c.Partitions = DefaultPartitions
-	}
-	if c.SegmentBytes <= 0 {
-		c.SegmentBytes = DefaultSegmentBytes
-	}
-	if c.CleanupPolicy == "" {
-		c.CleanupPolicy = CleanupDelete
+	if c.RetentionCheckInterval == 0 {
+		c.RetentionCheckInterval = DefaultRetentionCheckInterval
 	}
 	return c
+}
+
+// logOptions is the template of every partition's wal.Options.
+func (o *Options) logOptions() wal.Options {
+	return wal.Options{
+		Sync: o.Sync, SyncInterval: o.SyncInterval, Compression: o.Compression, Logger: o.Logger,
+		Limits: segment.Limits{MaxBatchBytes: o.MaxBatchBytes, MaxMessageBytes: o.MaxMessageBytes},
+	}
 }

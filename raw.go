@@ -35,6 +35,9 @@ type ProducerID struct {
 	Epoch int16
 }
 
+// recordPool recycles the records a produced batch is decoded into for validation.
+var recordPool = sync.Pool{New: func() any { return new([]segment.Record) }}
+
 // producerRegistry holds the idempotent producers' state of the partitions that have seen one, loaded on
 // first use (internal/producers).
 type producerRegistry struct {
@@ -46,8 +49,8 @@ type producerRegistry struct {
 // InitProducerID returns a new idempotent producer: an id never handed out before, epoch 0 (Kafka's
 // InitProducerId without a transactional id). Ids are reserved in durable blocks.
 func (db *DB) InitProducerID() (ProducerID, error) {
-	if db.readOnly {
-		return ProducerID{}, ErrReadOnly
+	if err := db.writable(); err != nil {
+		return ProducerID{}, err
 	}
 	r := &db.producers
 	r.mu.Lock()
@@ -72,15 +75,26 @@ type RawPartition struct {
 
 // RawPartition returns the partition of an existing topic (ErrTopicNotFound, ErrInvalidPartition).
 func (db *DB) RawPartition(topicName string, partition int32) (*RawPartition, error) {
-	t, err := db.topic(topicName)
+	t, err := db.catalog.Get(topicName)
 	if err != nil {
 		return nil, err
 	}
-	l, err := t.partition(partition)
+	l, err := t.Partition(partition)
 	if err != nil {
 		return nil, err
 	}
 	return &RawPartition{db: db, topic: topicName, partition: partition, log: l}, nil
+}
+
+// TopicIncarnation returns the incarnation of an existing topic: a number never given to another topic
+// of the data directory, so that a topic deleted and created again under its name is told apart (the
+// Kafka front end derives topic ids from it).
+func (db *DB) TopicIncarnation(topicName string) (uint64, error) {
+	t, err := db.catalog.Get(topicName)
+	if err != nil {
+		return 0, err
+	}
+	return t.Incarnation(), nil
 }
 
 // StartOffset returns the first offset the partition holds.
@@ -114,11 +128,11 @@ type AppendResult struct {
 // ErrProducerFenced), and a retry of one of its last five batches is answered with the original offset,
 // once that is durable, without writing it again. Transactional batches are ErrTransactional.
 func (p *RawPartition) AppendBatch(ctx context.Context, frame []byte) (AppendResult, error) {
-	if p.db.readOnly {
-		return AppendResult{}, ErrReadOnly
+	if err := p.db.writable(); err != nil {
+		return AppendResult{}, err
 	}
 	scratch := recordPool.Get().(*[]segment.Record)
-	b, recs, err := segment.ValidateProduced(frame, p.db.opts.limits(), *scratch)
+	b, recs, err := segment.ValidateProduced(frame, p.db.opts.logOptions().Limits, *scratch)
 	*scratch = recs
 	recordPool.Put(scratch)
 	if err != nil {
@@ -223,7 +237,7 @@ func (db *DB) AppendIdempotent(ctx context.Context, topicName string, partition 
 	if firstSequence < 0 || producer.ID < 0 || producer.Epoch < 0 {
 		return nil, fmt.Errorf("%w: producer %d epoch %d sequence %d", ErrOutOfOrderSequence, producer.ID, producer.Epoch, firstSequence)
 	}
-	if _, err := db.topic(topicName); errors.Is(err, ErrTopicNotFound) {
+	if _, err := db.catalog.Get(topicName); errors.Is(err, ErrTopicNotFound) {
 		if err := db.CreateTopic(topicName, TopicConfig{}); err != nil && !errors.Is(err, ErrTopicExists) {
 			return nil, err
 		}
@@ -232,7 +246,7 @@ func (db *DB) AppendIdempotent(ctx context.Context, topicName string, partition 
 	if err != nil {
 		return nil, err
 	}
-	limits := db.opts.limits()
+	limits := db.opts.logOptions().Limits
 	recs := make([]segment.Record, len(msgs))
 	now := time.Now().UnixMilli()
 	for i := range msgs {

@@ -7,52 +7,37 @@ import (
 	"iter"
 	"time"
 
-	"github.com/mqlog/mqlog/segment"
-	"github.com/mqlog/mqlog/wal"
+	"github.com/mqlog/mqlog/internal/base"
+	"github.com/mqlog/mqlog/internal/catalog"
 )
 
-// Record is a message as read back: where it is, when it was written, and its bytes (the caller's to keep).
-type Record struct {
-	Topic     string
-	Partition int32
-	Offset    int64
-	Timestamp time.Time
-	Key       []byte
-	Value     []byte
-	Headers   []Header
-}
-
-func newRecord(topic string, partition int32, r *segment.Record) Record {
-	return Record{
-		Topic: topic, Partition: partition, Offset: r.Offset, Timestamp: time.UnixMilli(r.Timestamp),
-		Key: r.Key, Value: r.Value, Headers: r.Headers,
-	}
-}
+// FollowPollInterval is how often a read-only DB checks the files of a partition it follows.
+const FollowPollInterval = catalog.FollowPollInterval
 
 // Read iterates one partition of a topic from offset from up to its readable end at the time each record
 // is read, then stops. An error (a *CorruptionError for damaged data, ErrOutOfRange for an offset the log
 // does not hold) is yielded once, as the last element.
-func (db *DB) Read(topicName string, partition int32, from int64) iter.Seq2[Record, error] {
-	return db.read(topicName, partition, from, true)
+func (db *DB) Read(topic string, partition int32, from int64) iter.Seq2[Record, error] {
+	return db.read(topic, partition, from, true)
 }
 
-// ReadNoCopy is Read without copying (DESIGN.md: values decoded without copying where the caller allows
-// it): each record's Key, Value and header values alias the reader's buffer and are valid only until the
-// next iteration. It is for callers that handle each record before asking for the next — a pipe to
-// stdout, a checksum — and it saves a copy of every batch and the garbage that copy makes.
-func (db *DB) ReadNoCopy(topicName string, partition int32, from int64) iter.Seq2[Record, error] {
-	return db.read(topicName, partition, from, false)
+// ReadNoCopy is Read without copying: each record's Key, Value and header values alias the reader's
+// buffer and are valid only until the next iteration. It is for callers that handle each record before
+// asking for the next (a pipe to stdout, a checksum), and it saves a copy of every batch and the garbage
+// that copy makes.
+func (db *DB) ReadNoCopy(topic string, partition int32, from int64) iter.Seq2[Record, error] {
+	return db.read(topic, partition, from, false)
 }
 
-func (db *DB) read(topicName string, partition int32, from int64, copyRecords bool) iter.Seq2[Record, error] {
+func (db *DB) read(topic string, partition int32, from int64, copyRecords bool) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		r, err := db.newPartitionReader(topicName, partition, from, copyRecords)
+		r, err := db.newReader(topic, partition, from, copyRecords)
 		if err != nil {
 			yield(Record{}, err)
 			return
 		}
 		for {
-			rec, err := r.reader.Next()
+			rec, err := r.Next()
 			if errors.Is(err, io.EOF) {
 				return
 			}
@@ -60,7 +45,7 @@ func (db *DB) read(topicName string, partition int32, from int64, copyRecords bo
 				yield(Record{}, err)
 				return
 			}
-			if !yield(newRecord(topicName, partition, rec), nil) {
+			if !yield(base.NewRecord(topic, partition, rec), nil) {
 				return
 			}
 		}
@@ -70,82 +55,55 @@ func (db *DB) read(topicName string, partition int32, from int64, copyRecords bo
 // Follow is Read that does not stop at the readable end: it waits for new records until ctx is done (then
 // it yields ctx's error and stops). On a read-only DB, where the writer is another process, it checks the
 // files every FollowPollInterval.
-func (db *DB) Follow(ctx context.Context, topicName string, partition int32, from int64) iter.Seq2[Record, error] {
+func (db *DB) Follow(ctx context.Context, topic string, partition int32, from int64) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		r, err := db.newPartitionReader(topicName, partition, from, true)
+		r, err := db.newReader(topic, partition, from, true)
 		if err != nil {
 			yield(Record{}, err)
 			return
 		}
 		for {
-			rec, err := r.next(ctx)
+			rec, err := r.NextWait(ctx)
 			if err != nil {
 				yield(Record{}, err)
 				return
 			}
-			if !yield(newRecord(topicName, partition, rec), nil) {
+			if !yield(base.NewRecord(topic, partition, rec), nil) {
 				return
 			}
 		}
 	}
 }
 
-// FollowPollInterval is how often a read-only DB checks the files of a partition it follows.
-const FollowPollInterval = 20 * time.Millisecond
-
-// partitionReader reads one partition, blocking at the readable end when asked to.
-type partitionReader struct {
-	log    *wal.Log
-	reader *wal.Reader
-}
-
-func (db *DB) newPartitionReader(topicName string, partition int32, from int64, copyRecords bool) (*partitionReader, error) {
-	t, err := db.topic(topicName)
+func (db *DB) newReader(topic string, partition int32, from int64, copyRecords bool) (*catalog.Reader, error) {
+	t, err := db.catalog.Get(topic)
 	if err != nil {
 		return nil, err
 	}
-	l, err := t.partition(partition)
+	l, err := t.Partition(partition)
 	if err != nil {
 		return nil, err
+	}
+	return catalog.NewReader(l, from, copyRecords)
+}
+
+// OffsetForTime returns the offset of the first record of a partition whose timestamp is at or after t,
+// or the partition's high watermark when there is none (Kafka's offsetsForTimes). It skips the segments
+// and the part of a segment that hold only older records, through the segments' greatest timestamps and
+// a binary search over the sparse index (whose timestamps never decrease), then reads forward; where
+// index entries are missing it reads more, with the same result. It works on a read-only DB too, by
+// reading the segments.
+func (db *DB) OffsetForTime(topic string, partition int32, t time.Time) (int64, error) {
+	tp, err := db.catalog.Get(topic)
+	if err != nil {
+		return 0, err
+	}
+	l, err := tp.Partition(partition)
+	if err != nil {
+		return 0, err
 	}
 	if err := l.Refresh(); err != nil {
-		return nil, err
+		return 0, err
 	}
-	r, err := l.NewReader(from, copyRecords)
-	if err != nil {
-		return nil, err
-	}
-	return &partitionReader{log: l, reader: r}, nil
-}
-
-// next returns the next record, waiting for one until ctx is done.
-func (r *partitionReader) next(ctx context.Context) (*segment.Record, error) {
-	for {
-		changed := r.log.Changed()
-		rec, err := r.reader.Next()
-		if !errors.Is(err, io.EOF) {
-			return rec, err
-		}
-		if err := r.wait(ctx, changed); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// wait blocks until the log's high watermark may have moved or ctx is done.
-func (r *partitionReader) wait(ctx context.Context, changed <-chan struct{}) error {
-	var poll <-chan time.Time
-	if r.log.ReadOnly() {
-		t := time.NewTimer(FollowPollInterval)
-		defer t.Stop()
-		poll = t.C
-	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-changed:
-		return nil
-	case <-poll:
-		return r.log.Refresh()
-	}
+	return l.OffsetForTime(t.UnixMilli())
 }

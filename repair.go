@@ -2,15 +2,15 @@ package mqlog
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqlog/mqlog/index"
+	"github.com/mqlog/mqlog/internal/base"
+	"github.com/mqlog/mqlog/internal/catalog"
+	"github.com/mqlog/mqlog/internal/lock"
 	"github.com/mqlog/mqlog/wal"
 )
-
-// LostFoundDirName is the directory of a data directory where Repair puts what it cuts from the log, one
-// subdirectory per partition (<topic>-<partition>), with a note of what it did.
-const LostFoundDirName = "lost+found"
 
 // RepairOptions configure Repair. The zero value (or nil) plans a repair of every topic on the operating
 // system's filesystem without changing anything.
@@ -51,14 +51,24 @@ type RepairReport struct {
 	Partitions []PartitionRepair
 	// GroupsMovedBack lists the group positions moved back to a log's new end.
 	GroupsMovedBack []RepairedGroup
+	// TopicsRecorded lists the topics found on disk without a config in the index (a lost index), which
+	// Repair records with the default settings and the partition count found, so that Open opens them
+	// again: Open itself never adopts a directory the index does not know.
+	TopicsRecorded []TopicFound
 	// LostDir is where cut and moved files go.
 	LostDir string
 	// Executed is true when the plan was carried out.
 	Executed bool
 }
 
+// TopicFound is a topic Repair found on disk without a config: its name and partition count.
+type TopicFound struct {
+	Topic      string `json:"topic"`
+	Partitions int    `json:"partitions"`
+}
+
 // Empty reports whether there is nothing to repair.
-func (r *RepairReport) Empty() bool { return len(r.Partitions) == 0 }
+func (r *RepairReport) Empty() bool { return len(r.Partitions) == 0 && len(r.TopicsRecorded) == 0 }
 
 // Repair checks a data directory as Verify does, with the writer's lock held (ErrLocked if a writer has
 // it), and plans what makes it a directory that Open accepts again; with Execute it carries the plan out.
@@ -83,11 +93,11 @@ func Repair(dir string, opts *RepairOptions) (*RepairReport, error) {
 	} else if !info.IsDir() {
 		return nil, fmt.Errorf("mqlog: repair %s: not a directory", dir)
 	}
-	lock, err := lockDir(fs, dir)
+	held, err := lock.Exclusive(fs, dir)
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Close()
+	defer held.Close()
 	// The index is opened for writing only to execute: a dry run must not create or change anything, so
 	// without an index it plans from the segments alone.
 	var store *index.Store
@@ -107,9 +117,9 @@ func Repair(dir string, opts *RepairOptions) (*RepairReport, error) {
 	}
 	for _, p := range rep.Verify.Partitions {
 		plan, err := wal.Repair(p.Report, wal.RepairOptions{
-			FS: fs, Dir: fs.PathJoin(dir, TopicsDirName, partitionDirName(p.Topic, int(p.Partition))),
-			Index:   partitionIndex{store: store, topic: p.Topic, partition: p.Partition},
-			LostDir: fs.PathJoin(rep.LostDir, partitionDirName(p.Topic, int(p.Partition))),
+			FS: fs, Dir: fs.PathJoin(dir, TopicsDirName, base.PartitionDirName(p.Topic, int(p.Partition))),
+			Index:   catalog.PartitionIndex{Store: store, Topic: p.Topic, Partition: p.Partition},
+			LostDir: fs.PathJoin(rep.LostDir, base.PartitionDirName(p.Topic, int(p.Partition))),
 			Execute: o.Execute,
 		})
 		if err != nil {
@@ -122,7 +132,56 @@ func Repair(dir string, opts *RepairOptions) (*RepairReport, error) {
 	if err := rep.resetGroups(store, o.Execute); err != nil {
 		return rep, err
 	}
+	if err := rep.recordTopics(store, o.Execute); err != nil {
+		return rep, err
+	}
 	return rep, nil
+}
+
+// recordTopics records, with the default settings, the topics whose partition directories have no config
+// in the index: partitions 0 to n-1, where each directory exists.
+func (r *RepairReport) recordTopics(store *index.Store, execute bool) error {
+	found := map[string]map[int32]bool{}
+	for _, p := range r.Verify.Partitions {
+		if found[p.Topic] == nil {
+			found[p.Topic] = map[int32]bool{}
+		}
+		found[p.Topic][p.Partition] = true
+	}
+	names := make([]string, 0, len(found))
+	for name := range found {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if store != nil {
+			if _, ok, err := store.Topic(name); err != nil {
+				return err
+			} else if ok {
+				continue
+			}
+		}
+		n := 0
+		for found[name][int32(n)] {
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		r.TopicsRecorded = append(r.TopicsRecorded, TopicFound{Topic: name, Partitions: n})
+		if !execute {
+			continue
+		}
+		last, err := store.LastIncarnation()
+		if err != nil {
+			return err
+		}
+		cfg := TopicConfig{Partitions: n}.WithDefaults()
+		if err := store.CreateTopic(name, base.EncodeTopic(cfg, last+1), last+1); err != nil {
+			return fmt.Errorf("mqlog: record topic %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // resetGroups moves group positions past a repaired log's new end back to it.
@@ -153,7 +212,7 @@ func (r *RepairReport) resetGroups(store *index.Store, execute bool) error {
 				continue
 			}
 			r.GroupsMovedBack = append(r.GroupsMovedBack, RepairedGroup{Group: g, Topic: o.Topic, Partition: o.Partition, From: o.Offset, To: end})
-			reset = append(reset, index.GroupOffset{Topic: o.Topic, Partition: o.Partition, Offset: end})
+			reset = append(reset, index.GroupOffset{Topic: o.Topic, Partition: o.Partition, Offset: end, Incarnation: o.Incarnation})
 		}
 		if execute && len(reset) > 0 {
 			if err := store.CommitOffsets(g, reset); err != nil {

@@ -4,14 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqlog/mqlog/index"
+	"github.com/mqlog/mqlog/internal/base"
+	"github.com/mqlog/mqlog/internal/lock"
 	"github.com/mqlog/mqlog/segment"
 	"github.com/mqlog/mqlog/wal"
-	"golang.org/x/sys/unix"
 )
 
 // VerifyOptions configure Verify. The zero value (or nil) checks every topic on the operating system's
@@ -134,7 +134,7 @@ func openIndexForVerify(fs vfs.FS, dir string, rep *VerifyReport) (store *index.
 		rep.Notes = append(rep.Notes, "no index: segments checked against each other only")
 		return nil, release, nil
 	}
-	held, release, err := lockShared(fs, dir)
+	held, release, err := lock.Shared(fs, dir)
 	if err != nil {
 		return nil, release, err
 	}
@@ -149,32 +149,6 @@ func openIndexForVerify(fs vfs.FS, dir string, rep *VerifyReport) (store *index.
 	}
 	rep.StateChecked = true
 	return store, release, nil
-}
-
-// lockShared takes a shared flock on <dir>/LOCK when the file exists on the operating system's filesystem,
-// without creating it. held reports that a writer has the exclusive lock. On another filesystem it only
-// checks the in-process lock.
-func lockShared(fs vfs.FS, dir string) (held bool, release func(), err error) {
-	release = func() {}
-	if fs != vfs.Default {
-		inProcessLocks.Lock()
-		defer inProcessLocks.Unlock()
-		return inProcessLocks.held[fmt.Sprintf("%p:%s", fs, dir)], release, nil
-	}
-	f, err := os.Open(filepath.Join(dir, LockFileName))
-	if errors.Is(err, os.ErrNotExist) {
-		return false, release, nil
-	} else if err != nil {
-		return false, release, fmt.Errorf("mqlog: open lock file: %w", err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
-		f.Close()
-		if err == unix.EWOULDBLOCK {
-			return true, release, nil
-		}
-		return false, release, fmt.Errorf("mqlog: lock %s: %w", f.Name(), err)
-	}
-	return false, func() { f.Close() }, nil
 }
 
 // verifyWithStore checks every partition; store is nil when the durable state cannot be read.
@@ -277,7 +251,7 @@ func partitionsToVerify(fs vfs.FS, dir string, store *index.Store, only string, 
 		return nil, err
 	}
 	for _, n := range names {
-		name, p, ok := parsePartitionDir(n)
+		name, p, ok := base.ParsePartitionDir(n)
 		if !ok {
 			rep.Problems = append(rep.Problems, Problem{Kind: ProblemUnexpected,
 				Err: &CorruptionError{Path: fs.PathJoin(topicsDir, n), Err: fmt.Errorf("not a partition directory (<topic>-<partition>)")}})
@@ -296,7 +270,7 @@ func partitionsToVerify(fs vfs.FS, dir string, store *index.Store, only string, 
 			if err != nil {
 				return nil, err
 			}
-			cfg, err := decodeTopicConfig(raw)
+			cfg, _, err := base.DecodeTopic(raw)
 			if err != nil {
 				rep.Problems = append(rep.Problems, Problem{Kind: ProblemState, Topic: name, Err: fmt.Errorf("topic %s: %w", name, err)})
 				continue
@@ -325,7 +299,7 @@ func partitionsToVerify(fs vfs.FS, dir string, store *index.Store, only string, 
 		compacted := configs[name].CleanupPolicy == CleanupCompact || store == nil
 		for p := 0; p < counts[name]; p++ {
 			out = append(out, partitionToVerify{topic: name, partition: int32(p), compacted: compacted,
-				dir: fs.PathJoin(topicsDir, partitionDirName(name, p))})
+				dir: fs.PathJoin(topicsDir, base.PartitionDirName(name, p))})
 		}
 	}
 	return out, nil
@@ -365,7 +339,7 @@ func ReadIndex(dir string, fs vfs.FS) (*IndexSnapshot, error) {
 	if _, err := fs.Stat(indexDir); err != nil {
 		return nil, fmt.Errorf("mqlog: read index: %w", err)
 	}
-	held, release, err := lockShared(fs, dir)
+	held, release, err := lock.Shared(fs, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -388,7 +362,7 @@ func ReadIndex(dir string, fs vfs.FS) (*IndexSnapshot, error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg, err := decodeTopicConfig(raw)
+		cfg, _, err := base.DecodeTopic(raw)
 		if err != nil {
 			return nil, fmt.Errorf("mqlog: topic %s: %w", name, err)
 		}

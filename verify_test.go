@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/mqlog/mqlog/internal/catalog"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -583,7 +584,7 @@ func TestVerifyIndexMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := partitionIndex{store: db.store, topic: "t", partition: 0}
+	p := catalog.PartitionIndex{Store: db.store, Topic: "t", Partition: 0}
 	bs := batchesOf(t, l.segments[1])
 	if err := p.AddEntries([]wal.IndexEntry{{Offset: bs[1].base, Position: bs[1].pos + 1}}); err != nil {
 		t.Fatal(err)

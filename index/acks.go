@@ -12,92 +12,175 @@ type AckRange struct {
 	Start, End int64
 }
 
-// AckState is a work-queue group's acknowledgements in one partition: every offset below Floor is acked,
-// and so is every offset in Acked, a sorted list of disjoint, non-adjacent ranges above Floor. Acks that
-// come out of order stay small: n acked offsets in k runs take k ranges, not n keys.
+// AckState is a work-queue group's state in one partition: every offset below Floor is done (acked), and
+// so is every offset in Acked, a sorted list of disjoint, non-adjacent ranges above Floor. Acks that come
+// out of order stay small: n acked offsets in k runs take k ranges, not n keys. Every offset below
+// Delivered has been delivered at least once, and Redelivered counts the deliveries of those not done that
+// were delivered more than once, so that delivery counts survive a restart.
 type AckState struct {
 	// Topic and Partition say where; Group is the work-queue group.
 	Group     string
 	Topic     string
 	Partition int32
+	// Incarnation is the topic's incarnation the state belongs to (0: stored before incarnations).
+	Incarnation uint64
 	// Floor is the offset below which everything is acked.
 	Floor int64
 	// Acked are the acked ranges above Floor.
 	Acked []AckRange
+	// Delivered is the delivery cursor: every offset from Floor up to it was delivered at least once. A
+	// value below Floor is saved as Floor.
+	Delivered int64
+	// Redelivered holds, by increasing offset, the delivery counts above 1 of offsets in [Floor,
+	// Delivered) that are not acked.
+	Redelivered []DeliveryCount
 }
 
-// Value encoding of an ack state, version 1 (big endian fixed widths for the header, uvarints after):
+// DeliveryCount is how many times a message was delivered.
+type DeliveryCount struct {
+	Offset int64
+	Count  int32
+}
+
+// Value encoding of an ack state, version 2 (big endian fixed widths for the header, uvarints after):
 //
-//	+---------+--------+-----------------+------------------------------------------------+
-//	| version | floor  | count (uvarint) | count x (start - previous end, length) uvarints |
-//	| uint8   | int64  |                 | previous end starts at floor                    |
-//	+---------+--------+-----------------+------------------------------------------------+
-const ackStateVersion = 1
+//	+---------+-------------+--------+---------------------------+
+//	| version | incarnation | floor  | delivered - floor         |
+//	| uint8=2 | uint64      | int64  | uvarint                   |
+//	+---------+-------------+--------+---------------------------+
+//	| ranges: count, then count x (start - previous end, length); previous end starts at floor |
+//	| redeliveries: count, then count x (offset - previous offset, deliveries); previous starts |
+//	| at floor                                                                                  |
+//	+-------------------------------------------------------------------------------------------+
+//
+// Version 1, written before incarnations and delivery counts, is the version byte, the floor and the
+// ranges; it reads as incarnation 0, Delivered equal to Floor and no redeliveries.
+const (
+	ackStateVersion1 = 1
+	ackStateVersion  = 2
+)
 
 // maxAckRanges bounds the ranges a stored value may claim, so that a corrupt count cannot allocate
 // without limit.
 const maxAckRanges = 1 << 20
 
-func encodeAckState(floor int64, acked []AckRange) []byte {
-	b := make([]byte, 0, 1+8+binary.MaxVarintLen64*(1+2*len(acked)))
+func encodeAckState(st AckState) []byte {
+	b := make([]byte, 0, 1+8+8+binary.MaxVarintLen64*(3+2*len(st.Acked)+2*len(st.Redelivered)))
 	b = append(b, ackStateVersion)
-	b = binary.BigEndian.AppendUint64(b, uint64(floor))
-	b = binary.AppendUvarint(b, uint64(len(acked)))
-	prev := floor
-	for _, r := range acked {
+	b = binary.BigEndian.AppendUint64(b, st.Incarnation)
+	b = binary.BigEndian.AppendUint64(b, uint64(st.Floor))
+	b = binary.AppendUvarint(b, uint64(st.Delivered-st.Floor))
+	b = binary.AppendUvarint(b, uint64(len(st.Acked)))
+	prev := st.Floor
+	for _, r := range st.Acked {
 		b = binary.AppendUvarint(b, uint64(r.Start-prev))
 		b = binary.AppendUvarint(b, uint64(r.End-r.Start))
 		prev = r.End
 	}
+	b = binary.AppendUvarint(b, uint64(len(st.Redelivered)))
+	prev = st.Floor
+	for _, d := range st.Redelivered {
+		b = binary.AppendUvarint(b, uint64(d.Offset-prev))
+		b = binary.AppendUvarint(b, uint64(d.Count))
+		prev = d.Offset
+	}
 	return b
 }
 
-func decodeAckState(key, value []byte) (floor int64, acked []AckRange, err error) {
+// decodeAckState decodes the value of an ack state key into st's stored fields.
+func decodeAckState(key, value []byte, st *AckState) error {
 	bad := func(what string) error {
 		return fmt.Errorf("%w for key %q: ack state: %s", ErrCorruptValue, key, what)
 	}
 	if len(value) < 9 {
-		return 0, nil, bad(fmt.Sprintf("%d bytes", len(value)))
+		return bad(fmt.Sprintf("%d bytes", len(value)))
 	}
-	if value[0] != ackStateVersion {
-		return 0, nil, bad(fmt.Sprintf("unknown version %d", value[0]))
+	version, rest := value[0], value[1:]
+	switch version {
+	case ackStateVersion1:
+	case ackStateVersion:
+		if len(rest) < 16 {
+			return bad(fmt.Sprintf("%d bytes", len(value)))
+		}
+		st.Incarnation = binary.BigEndian.Uint64(rest)
+		rest = rest[8:]
+	default:
+		return bad(fmt.Sprintf("unknown version %d", version))
 	}
-	floor = int64(binary.BigEndian.Uint64(value[1:9]))
-	if floor < 0 {
-		return 0, nil, bad("negative floor")
+	st.Floor = int64(binary.BigEndian.Uint64(rest))
+	if st.Floor < 0 {
+		return bad("negative floor")
 	}
-	rest := value[9:]
-	count, n := binary.Uvarint(rest)
-	if n <= 0 || count > maxAckRanges || count > uint64(len(rest)) {
-		return 0, nil, bad("bad range count")
+	rest = rest[8:]
+	uvarint := func(what string) (uint64, error) {
+		v, n := binary.Uvarint(rest)
+		if n <= 0 || v > 1<<62 {
+			return 0, bad("truncated or oversized " + what)
+		}
+		rest = rest[n:]
+		return v, nil
 	}
-	rest = rest[n:]
-	acked = make([]AckRange, 0, count)
-	prev := floor
+	st.Delivered = st.Floor
+	if version == ackStateVersion {
+		d, err := uvarint("delivery cursor")
+		if err != nil {
+			return err
+		}
+		st.Delivered = st.Floor + int64(d)
+	}
+	count, err := uvarint("range count")
+	if err != nil || count > maxAckRanges || count > uint64(len(rest)) {
+		return bad("bad range count")
+	}
+	st.Acked = make([]AckRange, 0, count)
+	prev := st.Floor
 	for range count {
-		gap, n1 := binary.Uvarint(rest)
-		if n1 <= 0 {
-			return 0, nil, bad("truncated range")
+		gap, err := uvarint("range")
+		if err != nil {
+			return err
 		}
-		length, n2 := binary.Uvarint(rest[n1:])
-		if n2 <= 0 {
-			return 0, nil, bad("truncated range")
+		length, err := uvarint("range")
+		if err != nil {
+			return err
 		}
-		rest = rest[n1+n2:]
 		start := prev + int64(gap)
 		end := start + int64(length)
 		// The first range may start at the floor's next unacked offset or later; later ranges must
 		// leave a gap, and no range is empty.
-		if gap > 1<<62 || length == 0 || length > 1<<62 || start < prev || end <= start || (len(acked) > 0 && start == prev) {
-			return 0, nil, bad("ranges out of order")
+		if length == 0 || start < prev || end <= start || (len(st.Acked) > 0 && start == prev) {
+			return bad("ranges out of order")
 		}
-		acked = append(acked, AckRange{Start: start, End: end})
+		st.Acked = append(st.Acked, AckRange{Start: start, End: end})
 		prev = end
 	}
-	if len(rest) != 0 {
-		return 0, nil, bad(fmt.Sprintf("%d trailing bytes", len(rest)))
+	if version == ackStateVersion {
+		count, err := uvarint("redelivery count")
+		if err != nil || count > maxAckRanges || count > uint64(len(rest)) {
+			return bad("bad redelivery count")
+		}
+		st.Redelivered = make([]DeliveryCount, 0, count)
+		prev := st.Floor
+		for i := range count {
+			delta, err := uvarint("redelivery")
+			if err != nil {
+				return err
+			}
+			n, err := uvarint("redelivery")
+			if err != nil {
+				return err
+			}
+			off := prev + int64(delta)
+			if (i > 0 && delta == 0) || off >= st.Delivered || n < 2 || n > 1<<31-1 {
+				return bad("redeliveries out of order or out of range")
+			}
+			st.Redelivered = append(st.Redelivered, DeliveryCount{Offset: off, Count: int32(n)})
+			prev = off
+		}
 	}
-	return floor, acked, nil
+	if len(rest) != 0 {
+		return bad(fmt.Sprintf("%d trailing bytes", len(rest)))
+	}
+	return nil
 }
 
 // SaveAckState stores a work-queue group's ack state in one partition, replacing the previous one, synced
@@ -117,6 +200,12 @@ func (s *Store) SaveAckState(st AckState) error {
 	if err := checkOffset(st.Floor); err != nil {
 		return err
 	}
+	st.Delivered = max(st.Delivered, st.Floor)
+	for i, d := range st.Redelivered {
+		if d.Offset < st.Floor || d.Offset >= st.Delivered || d.Count < 2 || (i > 0 && d.Offset <= st.Redelivered[i-1].Offset) {
+			return fmt.Errorf("%w: delivery counts of %s-%d not sorted, in [floor, delivered) and above 1", ErrInvalidOffset, st.Topic, st.Partition)
+		}
+	}
 	prev := st.Floor
 	for i, r := range st.Acked {
 		if r.End <= r.Start || r.Start < prev || (i > 0 && r.Start == prev) {
@@ -130,7 +219,7 @@ func (s *Store) SaveAckState(st AckState) error {
 	}
 	defer s.release()
 	key := ackStateKey(st.Group, st.Topic, st.Partition)
-	if err := db.Set(key, encodeAckState(st.Floor, st.Acked), pebble.Sync); err != nil {
+	if err := db.Set(key, encodeAckState(st), pebble.Sync); err != nil {
 		return fmt.Errorf("mqlog/index: save ack state of group %q in %s-%d: %w", st.Group, st.Topic, st.Partition, err)
 	}
 	return nil
@@ -165,11 +254,11 @@ func (s *Store) AckStates(group string) ([]AckState, error) {
 		if partition < 0 {
 			return corruptKey(key)
 		}
-		floor, acked, err := decodeAckState(key, value)
-		if err != nil {
+		st := AckState{Group: g, Topic: topic, Partition: partition}
+		if err := decodeAckState(key, value, &st); err != nil {
 			return err
 		}
-		states = append(states, AckState{Group: g, Topic: topic, Partition: partition, Floor: floor, Acked: acked})
+		states = append(states, st)
 		return nil
 	})
 	if err != nil {

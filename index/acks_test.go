@@ -11,7 +11,8 @@ func TestAckStateRoundTrip(t *testing.T) {
 	s, fs := openMem(t)
 	states := []AckState{
 		{Group: "work", Topic: "orders", Partition: 0, Floor: 0},
-		{Group: "work", Topic: "orders", Partition: 1, Floor: 17, Acked: []AckRange{{17 + 1, 20}, {25, 26}, {1 << 40, 1<<40 + 3}}},
+		{Group: "work", Topic: "orders", Partition: 1, Incarnation: 9, Floor: 17, Acked: []AckRange{{17 + 1, 20}, {25, 26}, {1 << 40, 1<<40 + 3}},
+			Delivered: 1<<40 + 5, Redelivered: []DeliveryCount{{17, 3}, {21, 2}, {1<<40 + 4, 1<<31 - 1}}},
 		{Group: "work", Topic: "audit", Partition: 3, Floor: 5, Acked: []AckRange{{5 + 2, 9}}},
 		{Group: "other", Topic: "orders", Partition: 0, Floor: 99},
 	}
@@ -51,7 +52,36 @@ func TestAckStateRoundTrip(t *testing.T) {
 
 func equalAckState(a, b AckState) bool {
 	return a.Group == b.Group && a.Topic == b.Topic && a.Partition == b.Partition && a.Floor == b.Floor &&
-		slices.Equal(a.Acked, b.Acked)
+		a.Incarnation == b.Incarnation && max(a.Delivered, a.Floor) == max(b.Delivered, b.Floor) &&
+		slices.Equal(a.Acked, b.Acked) && slices.Equal(a.Redelivered, b.Redelivered)
+}
+
+func TestDecodeAckStateVersion1(t *testing.T) {
+	// Version 1: the version byte, the floor, then the ranges; no incarnation, cursor or counts.
+	v1 := []byte{1, 0, 0, 0, 0, 0, 0, 0, 10, 2, 2, 2, 6, 1}
+	var st AckState
+	if err := decodeAckState(nil, v1, &st); err != nil {
+		t.Fatal(err)
+	}
+	want := AckState{Floor: 10, Acked: []AckRange{{12, 14}, {20, 21}}, Delivered: 10}
+	if !equalAckState(st, want) || st.Delivered != 10 || st.Incarnation != 0 {
+		t.Fatalf("version 1 decoded as %+v, want %+v", st, want)
+	}
+}
+
+func TestSaveAckStateRejectsBadDeliveryCounts(t *testing.T) {
+	s, _ := openMem(t)
+	for _, counts := range [][]DeliveryCount{
+		{{4, 2}},         // below the floor
+		{{12, 2}},        // at the delivery cursor
+		{{6, 1}},         // a count of 1 is not a redelivery
+		{{7, 2}, {6, 3}}, // unsorted
+	} {
+		err := s.SaveAckState(AckState{Group: "g", Topic: "t", Floor: 5, Delivered: 12, Redelivered: counts})
+		if !errors.Is(err, ErrInvalidOffset) {
+			t.Errorf("SaveAckState(%v) = %v, want ErrInvalidOffset", counts, err)
+		}
+	}
 }
 
 func TestSaveAckStateRejectsBadRanges(t *testing.T) {
@@ -71,20 +101,22 @@ func TestSaveAckStateRejectsBadRanges(t *testing.T) {
 }
 
 func TestDecodeAckStateCorrupt(t *testing.T) {
-	good := encodeAckState(10, []AckRange{{12, 14}, {20, 21}})
-	if _, _, err := decodeAckState(nil, good); err != nil {
+	good := encodeAckState(AckState{Incarnation: 3, Floor: 10, Acked: []AckRange{{12, 14}, {20, 21}}, Delivered: 30,
+		Redelivered: []DeliveryCount{{11, 2}, {25, 4}}})
+	var st AckState
+	if err := decodeAckState(nil, good, &st); err != nil {
 		t.Fatal(err)
 	}
 	// Every truncation, and random garbage, is an error or a valid state; never a panic or a huge
 	// allocation.
 	for i := range len(good) {
-		if _, _, err := decodeAckState([]byte("k"), good[:i]); !errors.Is(err, ErrCorruptValue) {
+		if err := decodeAckState([]byte("k"), good[:i], &AckState{}); !errors.Is(err, ErrCorruptValue) {
 			t.Errorf("truncated to %d bytes: %v, want ErrCorruptValue", i, err)
 		}
 	}
 	bad := slices.Clone(good)
 	bad[0] = 9
-	if _, _, err := decodeAckState(nil, bad); !errors.Is(err, ErrCorruptValue) {
+	if err := decodeAckState(nil, bad, &AckState{}); !errors.Is(err, ErrCorruptValue) {
 		t.Errorf("unknown version: %v", err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -94,16 +126,21 @@ func TestDecodeAckStateCorrupt(t *testing.T) {
 			b[i] = byte(rng.Uint32())
 		}
 		if len(b) > 0 {
-			b[0] = ackStateVersion
+			b[0] = byte(1 + rng.IntN(2))
 		}
-		floor, acked, err := decodeAckState(nil, b)
-		if err == nil {
-			prev := floor
-			for _, r := range acked {
+		var st AckState
+		if err := decodeAckState(nil, b, &st); err == nil {
+			prev := st.Floor
+			for _, r := range st.Acked {
 				if r.Start < prev || r.End <= r.Start {
-					t.Fatalf("decoded invalid ranges %v above %d from %x", acked, floor, b)
+					t.Fatalf("decoded invalid ranges %v above %d from %x", st.Acked, st.Floor, b)
 				}
 				prev = r.End
+			}
+			for _, d := range st.Redelivered {
+				if d.Offset < st.Floor || d.Offset >= st.Delivered || d.Count < 2 {
+					t.Fatalf("decoded invalid delivery counts %v from %x", st.Redelivered, b)
+				}
 			}
 		}
 	}

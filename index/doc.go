@@ -36,16 +36,23 @@
 //	't'   't' topic 0x00                                 topic configuration (opaque bytes)
 //	'l'   'l' topic 0x00 partition[4]                    log state (opaque bytes)
 //	'x'   'x' topic 0x00 partition[4] offset[8]          position[8] timestamp[8] (sparse entry)
-//	'g'   'g' group 0x00 topic 0x00 partition[4]         offset[8] (next offset the group will read)
-//	'a'   'a' group 0x00 topic 0x00 partition[4]         work-queue ack state: floor, acked ranges (acks.go)
+//	'g'   'g' group 0x00 topic 0x00 partition[4]         offset[8] incarnation[8] (next offset the group
+//	                                                     will read, in that incarnation of the topic;
+//	                                                     offset[8] alone: stored before incarnations)
+//	'a'   'a' group 0x00 topic 0x00 partition[4]         work-queue state: floor, acked ranges, delivery
+//	                                                     cursor and counts (acks.go)
+//	'd'   'd' topic 0x00                                 tombstone of a deleted topic (opaque bytes)
+//	'i'   'i'                                            the last topic incarnation given (uint64)
 //	'p'   'p' topic 0x00 partition[4]                    idempotent producers' state snapshot (opaque bytes)
-//	'i'   'i'                                            first producer id not yet reserved[8]
+//	'n'   'n'                                            first producer id not yet reserved (uint64)
 //
 // For example, group "billing" at offset 42 of partition 3 of topic "orders":
 //
-//	+---+---------+----+--------+----+-------------+-------------------------+
-//	| g | billing | 00 | orders | 00 | 00 00 00 03 | -> 00 00 00 00 00 00 00 2a |
-//	+---+---------+----+--------+----+-------------+-------------------------+
+//	+---+---------+----+--------+----+-------------+----------------------------------------------+
+//	| g | billing | 00 | orders | 00 | 00 00 00 03 | -> 00 00 00 00 00 00 00 2a 00 00 00 00 00 00 00 07 |
+//	+---+---------+----+--------+----+-------------+----------------------------------------------+
+//
+// (incarnation 7 of topic "orders").
 //
 // The kind bytes and the layout are on-disk format: they are frozen. A value of the wrong length is
 // reported as ErrCorruptValue naming its key, never a panic.

@@ -17,6 +17,9 @@ type GroupOffset struct {
 	Partition int32
 	// Offset is the next offset the group will read.
 	Offset int64
+	// Incarnation is the incarnation of the topic the offset was committed in (0 for offsets stored
+	// before incarnations existed): an offset of an earlier topic of the same name is not the new one's.
+	Incarnation uint64
 }
 
 // CommitOffsets stores the offsets of group in one synced batch, replacing the previous offsets of the
@@ -47,37 +50,38 @@ func (s *Store) CommitOffsets(group string, offsets []GroupOffset) error {
 	}
 	b := db.NewBatch()
 	for _, o := range offsets {
-		_ = b.Set(groupKey(group, o.Topic, o.Partition), encodeGroupValue(o.Offset), nil)
+		_ = b.Set(groupKey(group, o.Topic, o.Partition), encodeGroupValue(o.Offset, o.Incarnation), nil)
 	}
 	return commit(b, pebble.Sync, fmt.Sprintf("commit offsets of group %q", group))
 }
 
-// GroupOffset returns the offset committed by group in a partition, or ok false when there is none.
-func (s *Store) GroupOffset(group, topic string, partition int32) (offset int64, ok bool, err error) {
+// GroupOffset returns the offset committed by group in a partition and the topic incarnation it was
+// committed in, or ok false when there is none.
+func (s *Store) GroupOffset(group, topic string, partition int32) (offset int64, incarnation uint64, ok bool, err error) {
 	if err := checkGroup(group); err != nil {
-		return 0, false, err
+		return 0, 0, false, err
 	}
 	if err := checkTopic(topic); err != nil {
-		return 0, false, err
+		return 0, 0, false, err
 	}
 	if err := checkPartition(partition); err != nil {
-		return 0, false, err
+		return 0, 0, false, err
 	}
 	db, err := s.acquire()
 	if err != nil {
-		return 0, false, err
+		return 0, 0, false, err
 	}
 	defer s.release()
 	key := groupKey(group, topic, partition)
 	value, ok, err := get(db, key)
 	if err != nil || !ok {
-		return 0, false, err
+		return 0, 0, false, err
 	}
-	offset, err = decodeGroupValue(key, value)
+	offset, incarnation, err = decodeGroupValue(key, value)
 	if err != nil {
-		return 0, false, err
+		return 0, 0, false, err
 	}
-	return offset, true, nil
+	return offset, incarnation, true, nil
 }
 
 // GroupOffsets returns every offset committed by group, sorted by topic, then partition.
@@ -101,11 +105,11 @@ func (s *Store) GroupOffsets(group string) ([]GroupOffset, error) {
 		if partition < 0 {
 			return corruptKey(key)
 		}
-		offset, err := decodeGroupValue(key, value)
+		offset, incarnation, err := decodeGroupValue(key, value)
 		if err != nil {
 			return err
 		}
-		offsets = append(offsets, GroupOffset{Topic: topic, Partition: partition, Offset: offset})
+		offsets = append(offsets, GroupOffset{Topic: topic, Partition: partition, Offset: offset, Incarnation: incarnation})
 		return nil
 	})
 	if err != nil {

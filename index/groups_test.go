@@ -15,7 +15,7 @@ func TestGroupOffsets(t *testing.T) {
 	if groups, err := s.Groups(); err != nil || len(groups) != 0 {
 		t.Fatalf("Groups of an empty store = %q, %v", groups, err)
 	}
-	if _, ok, err := s.GroupOffset("billing", "orders", 0); err != nil || ok {
+	if _, _, ok, err := s.GroupOffset("billing", "orders", 0); err != nil || ok {
 		t.Fatalf("GroupOffset of a missing group: ok %v, err %v", ok, err)
 	}
 	if offsets, err := s.GroupOffsets("billing"); err != nil || len(offsets) != 0 {
@@ -25,17 +25,17 @@ func TestGroupOffsets(t *testing.T) {
 		t.Fatalf("CommitOffsets of nothing: %v", err)
 	}
 	commits := map[string][]GroupOffset{
-		"billing":   {{"orders", 10, 5}, {"orders", 1, 7}, {"orders.eu", 0, 1}, {"orders", 0, 0}, {"audit", 2, 99}},
-		"billing2":  {{"orders", 0, 3}},
-		"bill":      {{"orders", 0, 4}},
-		"billing\n": {{"orders", 0, 6}},
+		"billing":   {{"orders", 10, 5, 2}, {"orders", 1, 7, 2}, {"orders.eu", 0, 1, 2}, {"orders", 0, 0, 2}, {"audit", 2, 99, 2}},
+		"billing2":  {{"orders", 0, 3, 2}},
+		"bill":      {{"orders", 0, 4, 2}},
+		"billing\n": {{"orders", 0, 6, 2}},
 	}
 	for group, offsets := range commits {
 		if err := s.CommitOffsets(group, offsets); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.CommitOffsets("billing", []GroupOffset{{"orders", 1, 8}}); err != nil {
+	if err := s.CommitOffsets("billing", []GroupOffset{{"orders", 1, 8, 2}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -54,7 +54,7 @@ func TestGroupOffsets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []GroupOffset{{"audit", 2, 99}, {"orders", 0, 0}, {"orders", 1, 8}, {"orders", 10, 5}, {"orders.eu", 0, 1}}
+	want := []GroupOffset{{"audit", 2, 99, 2}, {"orders", 0, 0, 2}, {"orders", 1, 8, 2}, {"orders", 10, 5, 2}, {"orders.eu", 0, 1, 2}}
 	if !slices.Equal(offsets, want) {
 		t.Fatalf("GroupOffsets(billing) = %v, want %v", offsets, want)
 	}
@@ -74,7 +74,7 @@ func TestGroupOffsets(t *testing.T) {
 		{"billing\n", "orders", 0, 6, true},
 		{"nobody", "orders", 0, 0, false},
 	} {
-		offset, ok, err := s.GroupOffset(tt.group, tt.topic, tt.partition)
+		offset, _, ok, err := s.GroupOffset(tt.group, tt.topic, tt.partition)
 		if err != nil || ok != tt.ok || offset != tt.offset {
 			t.Errorf("GroupOffset(%q, %s, %d) = %d, %v, %v; want %d, %v", tt.group, tt.topic, tt.partition, offset, ok, err, tt.offset, tt.ok)
 		}
@@ -96,7 +96,7 @@ func TestGroupOffsets(t *testing.T) {
 	if offsets, err := s.GroupOffsets("billing"); err != nil || len(offsets) != 0 {
 		t.Fatalf("GroupOffsets of a deleted group = %v, %v", offsets, err)
 	}
-	if offset, ok, err := s.GroupOffset("billing2", "orders", 0); err != nil || !ok || offset != 3 {
+	if offset, _, ok, err := s.GroupOffset("billing2", "orders", 0); err != nil || !ok || offset != 3 {
 		t.Fatalf("GroupOffset(billing2) after deleting billing = %d, %v, %v", offset, ok, err)
 	}
 }
@@ -109,7 +109,7 @@ func TestConcurrentCommits(t *testing.T) {
 		wg.Go(func() {
 			group := fmt.Sprintf("g%02d", c)
 			for i := range commits {
-				if err := s.CommitOffsets(group, []GroupOffset{{"t", int32(c % 4), int64(i + 1)}}); err != nil {
+				if err := s.CommitOffsets(group, []GroupOffset{{"t", int32(c % 4), int64(i + 1), 2}}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -122,7 +122,7 @@ func TestConcurrentCommits(t *testing.T) {
 		t.Fatalf("Groups = %q, %v", groups, err)
 	}
 	for c := range committers {
-		offset, ok, err := s.GroupOffset(fmt.Sprintf("g%02d", c), "t", int32(c%4))
+		offset, _, ok, err := s.GroupOffset(fmt.Sprintf("g%02d", c), "t", int32(c%4))
 		if err != nil || !ok || offset != commits {
 			t.Errorf("group %d offset = %d, %v, %v; want %d", c, offset, ok, err, commits)
 		}
@@ -154,7 +154,7 @@ func TestCrash(t *testing.T) {
 	if err := s.AddEntries("orders", 0, []Entry{{Offset: 0}, {Offset: 10, Position: 4096}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CommitOffsets("billing", []GroupOffset{{"orders", 0, 42}, {"orders", 1, 7}}); err != nil {
+	if err := s.CommitOffsets("billing", []GroupOffset{{"orders", 0, 42, 2}, {"orders", 1, 7, 2}}); err != nil {
 		t.Fatal(err)
 	}
 	c := reopen()
@@ -162,7 +162,7 @@ func TestCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []GroupOffset{{"orders", 0, 42}, {"orders", 1, 7}}; !slices.Equal(offsets, want) {
+	if want := []GroupOffset{{"orders", 0, 42, 2}, {"orders", 1, 7, 2}}; !slices.Equal(offsets, want) {
 		t.Fatalf("offsets after crash = %v, want %v", offsets, want)
 	}
 	// Entries may be absent; when present they are whole.
@@ -179,7 +179,7 @@ func TestCrash(t *testing.T) {
 	if err := s.DeleteGroup("billing"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CommitOffsets("shipping", []GroupOffset{{"orders", 1, 3}}); err != nil {
+	if err := s.CommitOffsets("shipping", []GroupOffset{{"orders", 1, 3, 2}}); err != nil {
 		t.Fatal(err)
 	}
 	c = reopen()
@@ -201,7 +201,7 @@ func TestCrash(t *testing.T) {
 		t.Fatalf("FloorEntry after synced DeleteEntriesFrom and crash = %+v, %v, %v", e, ok, err)
 	}
 
-	if err := s.DeleteTopic("orders"); err != nil {
+	if err := s.DeleteTopic("orders", nil); err != nil {
 		t.Fatal(err)
 	}
 	c = reopen()
@@ -231,7 +231,7 @@ func BenchmarkCommitOffsets(b *testing.B) {
 				wg.Go(func() {
 					group := fmt.Sprintf("group-%d", c)
 					for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-						if err := s.CommitOffsets(group, []GroupOffset{{"orders", 0, i}}); err != nil {
+						if err := s.CommitOffsets(group, []GroupOffset{{"orders", 0, i, 2}}); err != nil {
 							b.Error(err)
 							return
 						}

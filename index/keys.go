@@ -18,7 +18,9 @@ const (
 	partitionWidth  = 4
 	offsetWidth     = 8
 	entryValueWidth = 16 // position (8) + timestamp (8)
-	groupValueWidth = 8  // next offset to read
+	groupValueWidth = 16 // next offset to read (8), topic incarnation (8)
+	// legacyGroupValueWidth is the value of an offset stored before incarnations: the offset alone.
+	legacyGroupValueWidth = 8
 )
 
 // maxTopicLength is Kafka's limit on the length of a topic name.
@@ -177,20 +179,25 @@ func decodeEntryKey(prefix, key []byte) (int64, error) {
 	return offset, nil
 }
 
-// decodeGroupValue decodes the value of a group offset key.
-func decodeGroupValue(key, value []byte) (int64, error) {
-	if len(value) != groupValueWidth {
-		return 0, corruptValue(key, value, groupValueWidth)
+// decodeGroupValue decodes the value of a group offset key: the offset and the topic incarnation (0 in
+// a value stored before incarnations, which holds the offset alone).
+func decodeGroupValue(key, value []byte) (offset int64, incarnation uint64, err error) {
+	if len(value) != groupValueWidth && len(value) != legacyGroupValueWidth {
+		return 0, 0, corruptValue(key, value, groupValueWidth)
 	}
-	offset := int64(binary.BigEndian.Uint64(value))
+	offset = int64(binary.BigEndian.Uint64(value))
 	if offset < 0 {
-		return 0, fmt.Errorf("%w for key %q: negative offset %d", ErrCorruptValue, key, offset)
+		return 0, 0, fmt.Errorf("%w for key %q: negative offset %d", ErrCorruptValue, key, offset)
 	}
-	return offset, nil
+	if len(value) == groupValueWidth {
+		incarnation = binary.BigEndian.Uint64(value[8:])
+	}
+	return offset, incarnation, nil
 }
 
-func encodeGroupValue(offset int64) []byte {
-	return binary.BigEndian.AppendUint64(make([]byte, 0, groupValueWidth), uint64(offset))
+func encodeGroupValue(offset int64, incarnation uint64) []byte {
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, groupValueWidth), uint64(offset))
+	return binary.BigEndian.AppendUint64(v, incarnation)
 }
 
 // kindAckState is the key kind of a work-queue group's ack state in one partition (acks.go):

@@ -10,10 +10,10 @@ import (
 // Key kinds of idempotent producers' state (package producers of mqlog's internal/ holds the logic):
 //
 //	'p' topic 0x00 partition -> producer state snapshot (opaque bytes, written without sync)
-//	'i'                      -> first producer id not yet reserved [8] (synced)
+//	'n'                      -> first producer id not yet reserved [8] (synced)
 const (
 	kindProducerSnapshot byte = 'p'
-	kindNextProducerID   byte = 'i'
+	kindNextProducerID   byte = 'n'
 )
 
 func producerSnapshotKey(topic string, partition int32) []byte {
@@ -72,7 +72,10 @@ func (s *Store) NextProducerID() (int64, error) {
 	if err != nil || !ok {
 		return 0, err
 	}
-	return decodeGroupValue(key, v) // the same 8-byte non-negative value as a group offset
+	if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) < 0 {
+		return 0, fmt.Errorf("%w for key %q: %d bytes, want a non-negative int64", ErrCorruptValue, key, len(v))
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
 }
 
 // SetNextProducerID durably stores the first producer id not yet reserved.
@@ -85,7 +88,7 @@ func (s *Store) SetNextProducerID(next int64) error {
 		return err
 	}
 	defer s.release()
-	if err := db.Set([]byte{kindNextProducerID}, encodeGroupValue(next), pebble.Sync); err != nil {
+	if err := db.Set([]byte{kindNextProducerID}, binary.BigEndian.AppendUint64(nil, uint64(next)), pebble.Sync); err != nil {
 		return fmt.Errorf("mqlog/index: save next producer id: %w", err)
 	}
 	return nil

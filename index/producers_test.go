@@ -43,3 +43,22 @@ func TestProducerSnapshotsAndNextID(t *testing.T) {
 		t.Fatalf("bad topic: %v", err)
 	}
 }
+
+func TestDeleteTopicDropsProducerSnapshots(t *testing.T) {
+	s, _ := openMem(t)
+	if err := s.SaveProducerSnapshot("orders", 0, []byte("state")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveProducerSnapshot("orders.b", 0, []byte("other")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteTopic("orders", nil); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err := s.ProducerSnapshot("orders", 0); err != nil || snap != nil {
+		t.Fatalf("snapshot of a deleted topic: %q, %v", snap, err)
+	}
+	if snap, _ := s.ProducerSnapshot("orders.b", 0); string(snap) != "other" {
+		t.Fatalf("another topic's snapshot went too: %q", snap)
+	}
+}

@@ -251,37 +251,6 @@ func (s *Store) Topics() ([]string, error) {
 	return names, nil
 }
 
-// DeleteTopic deletes everything stored about topic, in one synced batch: its configuration, the log
-// states and sparse entries of its partitions and every group's offsets in it. Deleting a topic that
-// does not exist is not an error.
-func (s *Store) DeleteTopic(name string) error {
-	if err := checkTopic(name); err != nil {
-		return err
-	}
-	db, err := s.acquireForWrite()
-	if err != nil {
-		return err
-	}
-	defer s.release()
-	// A group committing to this topic concurrently may find no range here and keep its offsets; the
-	// caller stops using a topic before deleting it.
-	groups, err := groups(db)
-	if err != nil {
-		return err
-	}
-	b := db.NewBatch()
-	_ = b.Delete(topicKey(name), nil)
-	logStates := appendName([]byte{kindLogState}, name)
-	_ = b.DeleteRange(logStates, prefixEnd(logStates), nil)
-	entries := appendName([]byte{kindEntry}, name)
-	_ = b.DeleteRange(entries, prefixEnd(entries), nil)
-	for _, group := range groups {
-		offsets := groupTopicPrefix(group, name)
-		_ = b.DeleteRange(offsets, prefixEnd(offsets), nil)
-	}
-	return commit(b, pebble.Sync, fmt.Sprintf("delete topic %q", name))
-}
-
 // LogState returns the state saved by SaveLogState for a partition, or nil when there is none.
 func (s *Store) LogState(topic string, partition int32) ([]byte, error) {
 	if err := checkTopic(topic); err != nil {

@@ -112,12 +112,12 @@ func TestReadOnly(t *testing.T) {
 	if cfg, ok, err := ro.Topic("orders"); err != nil || !ok || string(cfg) != "cfg" {
 		t.Fatalf("Topic = %q, %v, %v", cfg, ok, err)
 	}
-	if off, ok, err := ro.GroupOffset("billing", "orders", 0); err != nil || !ok || off != 7 {
+	if off, _, ok, err := ro.GroupOffset("billing", "orders", 0); err != nil || !ok || off != 7 {
 		t.Fatalf("GroupOffset = %d, %v, %v", off, ok, err)
 	}
 	writes := map[string]error{
 		"PutTopic":            ro.PutTopic("b", nil),
-		"DeleteTopic":         ro.DeleteTopic("orders"),
+		"DeleteTopic":         ro.DeleteTopic("orders", nil),
 		"SaveLogState":        ro.SaveLogState("orders", 0, []byte{1}),
 		"AddEntries":          ro.AddEntries("orders", 0, []Entry{{Offset: 1}}),
 		"DeleteEntriesFrom":   ro.DeleteEntriesFrom("orders", 0, 0),
@@ -205,7 +205,7 @@ func TestInvalidNames(t *testing.T) {
 	if err := s.CommitOffsets(odd, []GroupOffset{{Topic: "t", Offset: 3}}); err != nil {
 		t.Fatalf("CommitOffsets(%q): %v", odd, err)
 	}
-	if off, ok, err := s.GroupOffset(odd, "t", 0); err != nil || !ok || off != 3 {
+	if off, _, ok, err := s.GroupOffset(odd, "t", 0); err != nil || !ok || off != 3 {
 		t.Fatalf("GroupOffset(%q) = %d, %v, %v", odd, off, ok, err)
 	}
 }
@@ -258,12 +258,30 @@ func TestDeleteTopic(t *testing.T) {
 			if err := s.CommitOffsets(group, []GroupOffset{{Topic: topic, Partition: 0, Offset: 5}, {Topic: topic, Partition: 2, Offset: 6}}); err != nil {
 				t.Fatal(err)
 			}
+			if err := s.SaveAckState(AckState{Group: "q" + group, Topic: topic, Partition: 1, Floor: 3}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	if err := s.DeleteTopic("a"); err != nil {
+	if err := s.DeleteTopic("a", []byte("tombstone of a")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteTopic("never"); err != nil {
+	if tombs, err := s.Tombstones(); err != nil || len(tombs) != 1 || string(tombs["a"]) != "tombstone of a" {
+		t.Fatalf("Tombstones after deleting a = %q, %v", tombs, err)
+	}
+	states, err := s.AckStates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range states {
+		if st.Topic == "a" {
+			t.Errorf("ack state %+v of the deleted topic survived", st)
+		}
+	}
+	if len(states) != 4 {
+		t.Errorf("%d ack states left, want the 4 of a.b and b: %+v", len(states), states)
+	}
+	if err := s.DeleteTopic("never", nil); err != nil {
 		t.Fatalf("DeleteTopic of a missing topic: %v", err)
 	}
 
@@ -294,7 +312,7 @@ func TestDeleteTopic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []GroupOffset{{"a.b", 0, 5}, {"a.b", 2, 6}, {"b", 0, 5}, {"b", 2, 6}}
+		want := []GroupOffset{{"a.b", 0, 5, 0}, {"a.b", 2, 6, 0}, {"b", 0, 5, 0}, {"b", 2, 6, 0}}
 		if !slices.Equal(offsets, want) {
 			t.Errorf("GroupOffsets(%s) = %v, want %v", group, offsets, want)
 		}
@@ -337,9 +355,9 @@ func TestCorruptValues(t *testing.T) {
 			t.Errorf("%s error %q does not name the key", name, err)
 		}
 	}
-	_, _, err = s.GroupOffset("g", "t", 0)
+	_, _, _, err = s.GroupOffset("g", "t", 0)
 	check("GroupOffset(g)", err, ErrCorruptValue)
-	_, _, err = s.GroupOffset("neg", "t", 0)
+	_, _, _, err = s.GroupOffset("neg", "t", 0)
 	check("GroupOffset(neg)", err, ErrCorruptValue)
 	_, err = s.GroupOffsets("g")
 	check("GroupOffsets(g)", err, ErrCorruptValue)

@@ -333,3 +333,33 @@ func TestMetadataCreatesTopics(t *testing.T) {
 		t.Fatalf("bad name: %+v", resp.Topics[0])
 	}
 }
+
+func TestTopicIDsTellIncarnationsApart(t *testing.T) {
+	ts := startServer(t, nil)
+	if err := ts.db.CreateTopic("t", mqlog.TopicConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	first := ts.srv.ids.of("t")
+	if name, ok := ts.srv.ids.name(first); !ok || name != "t" || first == ([16]byte{}) {
+		t.Fatalf("id %x names %q, %v", first, name, ok)
+	}
+	if err := ts.db.DeleteTopic("t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.db.CreateTopic("t", mqlog.TopicConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	second := ts.srv.ids.of("t")
+	if second == first {
+		t.Fatal("a topic created again under its name has the old id")
+	}
+	if _, ok := ts.srv.ids.name(first); ok {
+		t.Fatal("the deleted topic's id still names a topic")
+	}
+	c := dial(t, ts.addr)
+	req := fetchReq(13, "", 0, 0, 0, 0)
+	req.Topics[0].TopicID = first
+	if code := c.do(req).(*kmsg.FetchResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.UnknownTopicID.Code {
+		t.Fatalf("fetch by the old id: %d, want UNKNOWN_TOPIC_ID", code)
+	}
+}

@@ -2,16 +2,16 @@ package kafka
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"sync"
 
 	"github.com/mqlog/mqlog"
 )
 
 // topicIDs gives each topic the 16-byte id that Metadata v10+, Fetch v13+ and Produce v13 use (KIP-516).
-// An id is derived from the topic's name (a version 8 UUID over its SHA-256), so it is the same after a
-// restart without being stored; a topic deleted and created again under its name gets the same id. (When
-// the catalog gives topics an incarnation id, it is to be derived from name and incarnation instead, so
-// that a client holding the old id is told UNKNOWN_TOPIC_ID.)
+// An id is derived from the topic's name and incarnation (a version 8 UUID over their SHA-256): the same
+// after a restart without being stored, and another one for a topic deleted and created again under its
+// name, so that a client holding the old id is told UNKNOWN_TOPIC_ID, as Kafka tells it.
 type topicIDs struct {
 	db *mqlog.DB
 	mu struct {
@@ -20,9 +20,13 @@ type topicIDs struct {
 	}
 }
 
-// of returns the id of topic name.
+// of returns the id of topic name (the zero id, which names no topic, when it does not exist).
 func (t *topicIDs) of(name string) [16]byte {
-	sum := sha256.Sum256([]byte("mqlog topic\x00" + name))
+	incarnation, err := t.db.TopicIncarnation(name)
+	if err != nil {
+		return [16]byte{}
+	}
+	sum := sha256.Sum256(binary.BigEndian.AppendUint64([]byte("mqlog topic\x00"+name+"\x00"), incarnation))
 	var id [16]byte
 	copy(id[:], sum[:16])
 	id[6] = id[6]&0x0f | 0x80 // version 8
@@ -34,10 +38,11 @@ func (t *topicIDs) of(name string) [16]byte {
 func (t *topicIDs) name(id [16]byte) (string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if name, ok := t.mu.names[id]; ok {
-		if _, err := t.db.TopicConfig(name); err == nil {
-			return name, true
-		}
+	if id == ([16]byte{}) {
+		return "", false
+	}
+	if name, ok := t.mu.names[id]; ok && t.of(name) == id {
+		return name, true
 	}
 	t.mu.names = make(map[[16]byte]string)
 	for _, name := range t.db.Topics() {

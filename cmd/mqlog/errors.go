@@ -61,6 +61,9 @@ func (a *app) openWriter() (*mqlog.DB, error) {
 	if errors.Is(err, mqlog.ErrLocked) {
 		return nil, &lockedError{dir: a.dir, err: err}
 	}
+	if err == nil {
+		a.warnUnknown(db)
+	}
 	return db, err
 }
 
@@ -81,7 +84,17 @@ func (a *app) openReader() (*mqlog.DB, error) {
 			return nil, dirErr
 		}
 	}
+	if err == nil {
+		a.warnUnknown(db)
+	}
 	return db, err
+}
+
+// warnUnknown says on stderr which entries of the topics directory belong to no topic.
+func (a *app) warnUnknown(db *mqlog.DB) {
+	for _, path := range db.UnknownEntries() {
+		fmt.Fprintf(a.stderr, "warning: %s belongs to no topic; left as it is (run mqlog verify)\n", path)
+	}
 }
 
 // checkDirExists returns a clear error when the data directory is missing.

@@ -53,6 +53,8 @@ type repairJSON struct {
 	LostDir     string                `json:"lost_dir"`
 	Partitions  []repairPartitionJSON `json:"partitions"`
 	GroupResets []mqlog.RepairedGroup `json:"group_resets"`
+	// TopicsRecorded are the topics found on disk without a config, recorded with the defaults.
+	TopicsRecorded []mqlog.TopicFound `json:"topics_recorded"`
 }
 
 type repairPartitionJSON struct {
@@ -79,7 +81,10 @@ func (a *app) repair(topic string, execute bool) error {
 		return lockedOr(a.dir, err)
 	}
 	doc := repairJSON{Version: jsonVersion, Dir: a.dir, Executed: execute, LostDir: rep.LostDir,
-		Partitions: []repairPartitionJSON{}, GroupResets: rep.GroupsMovedBack}
+		Partitions: []repairPartitionJSON{}, GroupResets: rep.GroupsMovedBack, TopicsRecorded: rep.TopicsRecorded}
+	if doc.TopicsRecorded == nil {
+		doc.TopicsRecorded = []mqlog.TopicFound{}
+	}
 	if doc.GroupResets == nil {
 		doc.GroupResets = []mqlog.RepairedGroup{}
 	}
@@ -115,6 +120,10 @@ func (a *app) repair(topic string, execute bool) error {
 	}
 	for _, g := range rep.GroupsMovedBack {
 		fmt.Fprintf(w, "group %s: %s partition %d position %d -> %d\n", g.Group, g.Topic, g.Partition, g.From, g.To)
+	}
+	for _, tf := range rep.TopicsRecorded {
+		fmt.Fprintf(w, "topic %s: found on disk without a config; %s: record it with the default settings and %s\n", tf.Topic, verb,
+			plural(int64(tf.Partitions), "partition", "partitions"))
 	}
 	if !execute {
 		fmt.Fprintln(a.stderr, "dry run: nothing was changed; run again with --execute to repair")

@@ -1,4 +1,4 @@
-package mqlog
+package catalog
 
 // murmur2 is Kafka's hash of record keys (org.apache.kafka.common.utils.Utils.murmur2, seed 0x9747b28c),
 // so that a key lands on the partition a Kafka producer would pick.
@@ -36,7 +36,7 @@ func murmur2(data []byte) int32 {
 	return int32(h)
 }
 
-// partitionForKey is Kafka's default partitioner for keyed records: (murmur2(key) & 0x7fffffff) % n.
-func partitionForKey(key []byte, n int) int32 {
+// PartitionForKey is Kafka's default partitioner for keyed records: (murmur2(key) & 0x7fffffff) % n.
+func PartitionForKey(key []byte, n int) int32 {
 	return int32((murmur2(key) & 0x7fffffff) % int32(n))
 }

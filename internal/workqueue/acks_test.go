@@ -1,4 +1,4 @@
-package mqlog
+package workqueue
 
 import (
 	"math/rand/v2"
@@ -43,13 +43,6 @@ func checkAckSet(t *testing.T, a *ackSet, acked map[int64]bool, n int64) {
 		if a.contains(off) != acked[off] {
 			t.Fatalf("contains(%d) = %v, want %v (floor %d, ranges %v)", off, a.contains(off), acked[off], a.floor, a.ranges)
 		}
-		want := off
-		for acked[want] {
-			want++
-		}
-		if got := a.nextUnacked(off); got != want {
-			t.Fatalf("nextUnacked(%d) = %d, want %d", off, got, want)
-		}
 	}
 }
 
@@ -59,8 +52,8 @@ func TestAckSetStaysSmall(t *testing.T) {
 	for off := int64(1); off < 100000; off++ {
 		a.add(off)
 	}
-	if a.floor != 0 || len(a.ranges) != 1 || a.ackedAbove() != 99999 {
-		t.Fatalf("floor %d, %d ranges, %d above", a.floor, len(a.ranges), a.ackedAbove())
+	if a.floor != 0 || len(a.ranges) != 1 || a.doneAbove() != 99999 {
+		t.Fatalf("floor %d, %d ranges, %d above", a.floor, len(a.ranges), a.doneAbove())
 	}
 	a.add(0)
 	if a.floor != 100000 || len(a.ranges) != 0 {
@@ -73,7 +66,9 @@ func TestAckSetRaiseFloorAndTruncate(t *testing.T) {
 	for _, off := range []int64{3, 4, 8, 9, 10, 15} {
 		a.add(off)
 	}
-	a.raiseFloor(9) // retention removed [0, 9)
+	if skipped := a.raiseFloor(9); skipped != 6 { // retention removed [0, 9): 0-2 and 5-7 were not done
+		t.Fatalf("raiseFloor(9) skipped %d, want 6", skipped)
+	}
 	if a.floor != 11 || len(a.ranges) != 1 || a.ranges[0].Start != 15 {
 		t.Fatalf("raiseFloor: floor %d ranges %v", a.floor, a.ranges)
 	}
@@ -84,5 +79,34 @@ func TestAckSetRaiseFloorAndTruncate(t *testing.T) {
 	a.truncate(5)
 	if a.floor != 5 {
 		t.Fatalf("truncate(5): floor %d", a.floor)
+	}
+}
+
+// TestAckSetAddRangeMatchesModel marks random ranges done (the gaps compaction leaves) among random single
+// acks and checks the set, and the count of newly done offsets, against a plain map.
+func TestAckSetAddRangeMatchesModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for round := range 200 {
+		var a ackSet
+		acked := map[int64]bool{}
+		n := int64(2 + rng.IntN(100))
+		for range 20 {
+			start := rng.Int64N(n)
+			end := start + rng.Int64N(n-start) + 1
+			if rng.IntN(3) == 0 {
+				end = start + 1
+			}
+			var want int64
+			for off := start; off < end; off++ {
+				if !acked[off] {
+					want++
+				}
+				acked[off] = true
+			}
+			if got := a.addRange(start, end); got != want {
+				t.Fatalf("round %d: addRange(%d, %d) = %d, want %d", round, start, end, got, want)
+			}
+			checkAckSet(t, &a, acked, n)
+		}
 	}
 }

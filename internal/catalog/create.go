@@ -1,0 +1,123 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mqlog/mqlog/internal/base"
+	"github.com/mqlog/mqlog/wal"
+)
+
+// Create creates a topic with cfg (defaults filled, validated by the caller), all or nothing: when a
+// partition cannot be opened, what was created is removed again and the error returned. Creating a topic
+// that exists with the same partition count returns it with created false; with another count, it is
+// ErrTopicExists.
+func (c *Catalog) Create(name string, cfg base.TopicConfig) (t *Topic, created bool, err error) {
+	if c.readOnly {
+		return nil, false, base.ErrReadOnly
+	}
+	if err := base.ValidateTopicName(name); err != nil {
+		return nil, false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.closed {
+		return nil, false, base.ErrClosed
+	}
+	if t, ok := c.mu.topics[name]; ok {
+		if have := t.Config().Partitions; have != cfg.Partitions {
+			return nil, false, fmt.Errorf("%w: %s has %d partitions", base.ErrTopicExists, name, have)
+		}
+		return t, false, nil
+	}
+	// Files of an earlier topic of this name whose deletion did not finish go first: the new topic's
+	// partitions must start empty.
+	if err := c.finishDeleteLocked(name); err != nil {
+		return nil, false, err
+	}
+	inc := c.mu.lastIncarnation + 1
+	// The config is recorded first: a crash before every partition is opened leaves a topic whose
+	// missing partitions the next Open creates.
+	if err := c.opts.Index.CreateTopic(name, base.EncodeTopic(cfg, inc), inc); err != nil {
+		return nil, false, err
+	}
+	c.mu.lastIncarnation = inc
+	t, err = c.openTopic(name, inc, cfg)
+	if err != nil {
+		// All or nothing: take the topic back out, as DeleteTopic would.
+		if undo := c.removeLocked(newTopic(name, inc, cfg)); undo != nil {
+			err = errors.Join(err, fmt.Errorf("mqlog: undo the creation of %s: %w", name, undo))
+		}
+		return nil, false, err
+	}
+	c.mu.topics[name] = t
+	return t, true, nil
+}
+
+// Alteration lists the settings Alter changes; nil fields stay as they are. The partition count cannot
+// change (keys would move between partitions).
+type Alteration struct {
+	SegmentBytes      *int64
+	RetentionBytes    *int64 // 0 = unlimited
+	RetentionMs       *int64 // 0 = unlimited
+	CleanupPolicy     *base.CleanupPolicy
+	DeleteRetentionMs *int64
+	RetentionPolicy   *base.RetentionPolicy
+}
+
+// Alter changes a topic's settings, durably, and applies them to its open partitions at once: a new
+// segment size from the next roll check, a new cleanup policy and retention limits from the next cleaner
+// run. It returns the new config.
+func (c *Catalog) Alter(name string, alt Alteration) (base.TopicConfig, error) {
+	if c.readOnly {
+		return base.TopicConfig{}, base.ErrReadOnly
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.closed {
+		return base.TopicConfig{}, base.ErrClosed
+	}
+	t, ok := c.mu.topics[name]
+	if !ok {
+		return base.TopicConfig{}, fmt.Errorf("%w: %s", base.ErrTopicNotFound, name)
+	}
+	cfg := t.Config()
+	setIf(&cfg.SegmentBytes, alt.SegmentBytes)
+	setIf(&cfg.RetentionBytes, alt.RetentionBytes)
+	setIf(&cfg.RetentionMs, alt.RetentionMs)
+	setIf(&cfg.CleanupPolicy, alt.CleanupPolicy)
+	setIf(&cfg.DeleteRetentionMs, alt.DeleteRetentionMs)
+	setIf(&cfg.RetentionPolicy, alt.RetentionPolicy)
+	if alt.SegmentBytes != nil && *alt.SegmentBytes <= 0 {
+		return base.TopicConfig{}, fmt.Errorf("%w: segment bytes %d: must be positive", base.ErrInvalidConfig, *alt.SegmentBytes)
+	}
+	if err := cfg.Validate(); err != nil {
+		return base.TopicConfig{}, err
+	}
+	if err := c.opts.Index.PutTopic(name, base.EncodeTopic(cfg, t.incarnation)); err != nil {
+		return base.TopicConfig{}, err
+	}
+	t.config.Store(&cfg)
+	for _, l := range t.Logs() {
+		l.SetSegmentBytes(cfg.SegmentBytes)
+		l.SetCompacted(cfg.Compacted())
+	}
+	return cfg, nil
+}
+
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// closeLogs closes every log of t, collecting the errors other than ErrClosed.
+func closeLogs(t *Topic) error {
+	var errs []error
+	for _, l := range t.Logs() {
+		if err := l.Close(); err != nil && !errors.Is(err, wal.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

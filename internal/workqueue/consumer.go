@@ -1,0 +1,182 @@
+package workqueue
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/mqlog/mqlog/internal/base"
+	"github.com/mqlog/mqlog/internal/fanin"
+)
+
+// Consumer is one competing consumer of a work-queue group. It is safe for concurrent use; so are its
+// messages.
+type Consumer struct {
+	g      *group
+	closed atomic.Bool // set before Close releases the leases; checked under the group's mu by deliver
+}
+
+// Message is a delivered message: the record and its lease. Exactly one of Ack, Nak or Term ends the
+// lease; InProgress extends it.
+type Message struct {
+	base.Record
+	// Deliveries is how many times this message has been delivered, this one included; it survives
+	// restarts.
+	Deliveries int
+
+	consumer *Consumer
+	pm       *pendingMessage
+	delivery uint64 // the delivery this message is; a later delivery of the same offset has another
+}
+
+// wait is what a Next with nothing to deliver waits for.
+type wait struct {
+	chans []<-chan struct{} // the group's (an ack, nak or release) and the logs' (new messages)
+	due   time.Time         // the earliest lease end or redelivery time; zero for none
+}
+
+// Next delivers the next message: one due again (nak'd, or whose AckWait passed) first, else the next
+// message not done of the topic, taking partitions in turn. It blocks until there is one or ctx is done,
+// waking on appends, acks and lease deadlines without polling.
+func (c *Consumer) Next(ctx context.Context) (*Message, error) {
+	for {
+		msg, w, err := c.g.deliver(ctx, c)
+		if msg != nil || err != nil {
+			return msg, err
+		}
+		timer, stop := fanin.Timer(w.due)
+		err = fanin.Wait(ctx, timer, w.chans...)
+		stop()
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Close ends this consumer: the messages it holds leased are released for redelivery at once. The
+// group's state stays.
+func (c *Consumer) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return base.ErrClosed
+	}
+	c.g.release(c)
+	c.g.r.leave(c.g)
+	return nil
+}
+
+// deliver leases the next deliverable message to c, or says what to wait for when there is none.
+func (g *group) deliver(ctx context.Context, c *Consumer) (*Message, *wait, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for {
+		if err := g.mu.err; err != nil {
+			return nil, nil, err
+		}
+		if c.closed.Load() {
+			return nil, nil, base.ErrClosed
+		}
+		now := time.Now()
+		pm, due := g.dueLocked(now)
+		w := &wait{chans: []<-chan struct{}{g.mu.changed}, due: due}
+		if pm == nil && g.mu.pendingCount < g.opts.MaxAckPending {
+			var err error
+			if pm, err = g.readNewLocked(w); err != nil {
+				return nil, nil, err
+			}
+		}
+		if pm == nil {
+			return nil, w, nil
+		}
+		if g.opts.MaxDeliver > 0 && pm.deliveries >= g.opts.MaxDeliver {
+			g.deadLetterLocked(ctx, pm) // with g.mu released while it appends
+			continue
+		}
+		msg, err := g.leaseLocked(c, pm, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		return msg, nil, nil
+	}
+}
+
+// dueLocked returns the pending message due first when it is due (a lease that ended is expired here),
+// else the time the first one falls due (zero for none).
+func (g *group) dueLocked(now time.Time) (*pendingMessage, time.Time) {
+	top := g.mu.pending.top()
+	if top == nil {
+		return nil, time.Time{}
+	}
+	if top.due.After(now) {
+		return nil, top.due
+	}
+	top.delivery, top.owner = 0, nil // its AckWait passed, if it was leased: due again now
+	return top, time.Time{}
+}
+
+// readNewLocked reads the next message not yet read and not done, taking partitions in turn, and makes
+// it pending. A gap in the offsets (compaction removed them) is done. At the end of every partition it
+// adds their Changed channels to w and returns nothing.
+func (g *group) readNewLocked(w *wait) (*pendingMessage, error) {
+	parts := g.mu.partitions
+	for i := range parts {
+		p := parts[(g.mu.next+i)%len(parts)]
+		// Taken before reading, so that an append after the read is not missed.
+		changed := p.log.Changed()
+		for {
+			expected := p.reader.Offset()
+			rec, err := p.reader.Next()
+			if errors.Is(err, io.EOF) {
+				w.chans = append(w.chans, changed)
+				break
+			}
+			if errors.Is(err, base.ErrOutOfRange) && p.reader.Offset() < p.log.StartOffset() {
+				g.raiseFloorLocked(p, p.log.StartOffset()) // retention got there before the cleaner told us
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if rec.Offset > expected && p.acks.addRange(expected, rec.Offset) > 0 {
+				p.persist.version++ // saved with the next save
+			}
+			if p.acks.contains(rec.Offset) {
+				continue // done before a restart
+			}
+			g.mu.next = (g.mu.next + i + 1) % len(parts)
+			pm := &pendingMessage{rec: base.NewRecord(g.topic.Name(), p.index, rec), partition: p, heapIndex: -1}
+			if rec.Offset < p.delivered { // delivered before a restart
+				pm.deliveries = int(max(p.counts[rec.Offset], 1))
+				delete(p.counts, rec.Offset)
+			}
+			p.pending[rec.Offset] = pm
+			g.mu.pendingCount++
+			pm.due = time.Now()
+			g.mu.pending.push(pm)
+			return pm, nil
+		}
+	}
+	return nil, nil
+}
+
+// leaseLocked leases pm to c for AckWait and records the delivery durably before it returns (releasing
+// g.mu while the save runs): a delivery counts even when the worker then dies.
+func (g *group) leaseLocked(c *Consumer, pm *pendingMessage, now time.Time) (*Message, error) {
+	g.mu.deliveries++
+	pm.deliveries++
+	pm.delivery, pm.owner = g.mu.deliveries, c
+	g.mu.pending.setDue(pm, now.Add(g.opts.AckWait))
+	p := pm.partition
+	p.delivered = max(p.delivered, pm.rec.Offset+1)
+	p.persist.version++
+	msg := &Message{Record: pm.rec, Deliveries: pm.deliveries, consumer: c, pm: pm, delivery: pm.delivery}
+	if err := g.persistLocked(p); err != nil {
+		return nil, err
+	}
+	g.r.metrics.deliveries.Add(1)
+	if pm.deliveries > 1 {
+		g.r.metrics.redeliveries.Add(1)
+	}
+	return msg, nil
+}

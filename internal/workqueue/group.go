@@ -1,0 +1,252 @@
+package workqueue
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/mqlog/mqlog/index"
+	"github.com/mqlog/mqlog/internal/base"
+	"github.com/mqlog/mqlog/wal"
+)
+
+// group is the state of one work-queue group on one topic, shared by its consumers.
+type group struct {
+	r       *Registry
+	topic   base.Topic
+	name    string
+	opts    Options
+	handles int // under the registry's mu
+
+	mu struct {
+		sync.Mutex
+		partitions   []*partition
+		pending      pendingHeap // every message delivered and not done, by due time
+		pendingCount int         // messages delivered and not done, over all partitions (MaxAckPending)
+		next         int         // the partition to read new messages from first
+		deliveries   uint64      // sequence of deliveries, for the identity of leases
+		changed      chan struct{}
+		err          error // sticky: a failed save, ErrClosed after the last consumer, a deleted topic
+	}
+}
+
+// partition is the group's state in one partition. Fields are guarded by the group's mu.
+type partition struct {
+	index  int32
+	log    *wal.Log
+	reader *wal.Reader // the next message not yet read into pending
+	acks   ackSet
+	// delivered is the delivery cursor: every offset from the floor up to it was delivered at least once.
+	delivered int64
+	// counts are the delivery counts of offsets below delivered that are not done and not yet read back
+	// into pending (after a restart); pending messages carry their own.
+	counts  map[int64]int32
+	pending map[int64]*pendingMessage
+
+	persist struct {
+		cond    sync.Cond // on the group's mu: a save finished
+		version uint64    // changes of the durable state
+		durable uint64    // the version the last finished save covered
+		saving  bool
+	}
+}
+
+// pendingMessage is a delivered message that is not done: leased to a consumer, or waiting to be
+// delivered again.
+type pendingMessage struct {
+	rec                base.Record
+	partition          *partition
+	deliveries         int
+	delivery           uint64    // the current lease; 0 when not leased
+	owner              *Consumer // the lease's holder
+	due                time.Time // leased: end of the lease; not leased: when it may be delivered again
+	heapIndex          int       // in the group's pending heap; -1 while dead-lettering
+	deadLetting        bool      // being written to the dead-letter topic
+	deadLetterFailures int       // failed dead-letter appends, for the back-off
+}
+
+// openGroup loads the group's state in every partition of t, clamps it to what each log holds, and saves
+// the state of partitions that have none yet (or only one of an earlier incarnation of the topic).
+func (r *Registry) openGroup(t base.Topic, name string, opts Options) (*group, error) {
+	g := &group{r: r, topic: t, name: name, opts: opts}
+	g.mu.changed = make(chan struct{})
+	stored, err := r.store.AckStates(name)
+	if err != nil {
+		return nil, err
+	}
+	byPartition := make(map[int32]index.AckState)
+	for _, st := range stored {
+		if st.Topic == t.Name() && st.Incarnation == t.Incarnation() {
+			byPartition[st.Partition] = st
+		}
+	}
+	for i, l := range t.Logs() {
+		p := &partition{index: int32(i), log: l, pending: map[int64]*pendingMessage{}, counts: map[int64]int32{}}
+		p.persist.cond.L = &g.mu
+		st, ok := byPartition[int32(i)]
+		if !ok {
+			st.Floor, st.Delivered = l.StartOffset(), l.StartOffset() // a new group starts at the earliest
+		}
+		p.acks = ackSet{floor: st.Floor, ranges: st.Acked}
+		p.delivered = st.Delivered
+		for _, d := range st.Redelivered {
+			p.counts[d.Offset] = d.Count
+		}
+		// Never past the readable end, never below the log start (retention removed those).
+		clampToEnd(p, l.HighWatermark())
+		if skipped := p.acks.raiseFloor(l.StartOffset()); skipped > 0 {
+			r.noteSkipped(t.Name(), name, p.index, skipped)
+		}
+		p.dropBelowFloor()
+		if !ok {
+			if err := r.store.SaveAckState(p.state(g)); err != nil {
+				return nil, err
+			}
+		}
+		reader, err := l.NewReader(p.acks.floor, true)
+		if err != nil {
+			return nil, err
+		}
+		p.reader = reader
+		g.mu.partitions = append(g.mu.partitions, p)
+	}
+	return g, nil
+}
+
+// clampToEnd forgets the state at or above end: the log's readable end moved back after a crash under a
+// relaxed sync policy, and offsets there will name other messages.
+func clampToEnd(p *partition, end int64) {
+	p.acks.truncate(end)
+	p.delivered = min(p.delivered, end)
+	for off := range p.counts {
+		if off >= p.delivered {
+			delete(p.counts, off)
+		}
+	}
+}
+
+// dropBelowFloor drops the counts below the floor and raises the cursor to it.
+func (p *partition) dropBelowFloor() {
+	p.delivered = max(p.delivered, p.acks.floor)
+	for off := range p.counts {
+		if p.acks.contains(off) {
+			delete(p.counts, off)
+		}
+	}
+}
+
+// state is p's durable state, as the index stores it.
+func (p *partition) state(g *group) index.AckState {
+	counts := make(map[int64]int32, len(p.counts)+len(p.pending))
+	for off, n := range p.counts {
+		if !p.acks.contains(off) {
+			counts[off] = n
+		}
+	}
+	for off, pm := range p.pending {
+		counts[off] = int32(min(pm.deliveries, 1<<31-1))
+	}
+	for off := range counts {
+		if off >= p.delivered {
+			delete(counts, off)
+		}
+	}
+	return index.AckState{Group: g.name, Topic: g.topic.Name(), Partition: p.index, Incarnation: g.topic.Incarnation(),
+		Floor: p.acks.floor, Acked: slices.Clone(p.acks.ranges), Delivered: p.delivered, Redelivered: sortedCounts(counts)}
+}
+
+// sortedCounts returns the delivery counts above 1, by offset.
+func sortedCounts(counts map[int64]int32) []index.DeliveryCount {
+	var out []index.DeliveryCount
+	for off, n := range counts {
+		if n > 1 {
+			out = append(out, index.DeliveryCount{Offset: off, Count: n})
+		}
+	}
+	slices.SortFunc(out, func(a, b index.DeliveryCount) int { return cmp.Compare(a.Offset, b.Offset) })
+	return out
+}
+
+// fail makes every later call on the group return err and waits for the saves in flight.
+func (g *group) fail(err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.mu.err == nil {
+		g.mu.err = err
+	}
+	for _, p := range g.mu.partitions {
+		for p.persist.saving {
+			p.persist.cond.Wait()
+		}
+	}
+	g.changedLocked()
+}
+
+// changedLocked wakes every waiting Next: a message may have become deliverable or the pending count
+// dropped.
+func (g *group) changedLocked() {
+	close(g.mu.changed)
+	g.mu.changed = make(chan struct{})
+}
+
+// persistLocked saves p's state, synced, unless a finished save already covers its current version. Saves
+// of one partition are serialized and grouped: while one is in flight, later callers wait and the next
+// save covers all of them. It releases g.mu while saving.
+func (g *group) persistLocked(p *partition) error {
+	want := p.persist.version
+	for p.persist.durable < want {
+		if err := g.mu.err; err != nil {
+			return err
+		}
+		if p.persist.saving {
+			p.persist.cond.Wait()
+			continue
+		}
+		p.persist.saving = true
+		state, version := p.state(g), p.persist.version
+		g.mu.Unlock()
+		err := g.r.store.SaveAckState(state)
+		g.mu.Lock()
+		p.persist.saving = false
+		if err != nil {
+			// The in-memory state is ahead of the durable one; stop, as the logs do.
+			g.mu.err = err
+			g.changedLocked()
+		} else {
+			p.persist.durable = version
+			g.r.metrics.saves.Add(1)
+		}
+		p.persist.cond.Broadcast()
+	}
+	return g.mu.err
+}
+
+// raiseFloorLocked moves p's floor up to start, where retention moved the log start: the messages below
+// it that were not done are skipped (counted and logged), their leases end, and the reader moves up. The
+// raised floor is saved with p's next save; until then the durable floor is lower, which a reopen raises
+// the same way.
+func (g *group) raiseFloorLocked(p *partition, start int64) {
+	skipped := p.acks.raiseFloor(start)
+	for off, pm := range p.pending {
+		if off < start {
+			g.mu.pending.remove(pm)
+			delete(p.pending, off)
+			g.mu.pendingCount--
+		}
+	}
+	p.dropBelowFloor()
+	if p.reader.Offset() < start {
+		_ = p.reader.SetOffset(start) // start is the log's start: in range
+	}
+	if skipped > 0 {
+		g.r.noteSkipped(g.topic.Name(), g.name, p.index, skipped)
+		p.persist.version++
+	}
+}
+
+func (r *Registry) noteSkipped(topic, group string, partition int32, n int64) {
+	r.metrics.skipped.Add(n)
+	r.logger.Warn("mqlog: retention deleted work-queue messages that were never acked; the group skips them",
+		"topic", topic, "group", group, "partition", partition, "skipped", n)
+}
