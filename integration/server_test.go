@@ -1,13 +1,10 @@
 package integration
 
 import (
-	"context"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/mqlog/mqlog"
 	"github.com/mqlog/mqlog/kafka"
@@ -22,20 +19,17 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// broker is a kafka.Server over a DB in a temporary directory, listening on loopback.
+// broker is a Broker for a test: closed at the test's end, and Serve must have returned cleanly.
 type broker struct {
 	db   *mqlog.DB
+	srv  *kafka.Server
 	addr string
 }
 
 // startBroker serves a fresh DB on a loopback port.
 func startBroker(t testing.TB, opts *kafka.Options) *broker {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return startBrokerOn(t, l, opts)
+	return startBrokerOn(t, nil, opts)
 }
 
 // startBrokerBehindProxy serves a fresh DB behind a FaultProxy, which it advertises: every connection of
@@ -57,41 +51,23 @@ func startBrokerBehindProxy(t testing.TB) (*broker, *FaultProxy) {
 
 func startBrokerOn(t testing.TB, l net.Listener, opts *kafka.Options) *broker {
 	t.Helper()
-	db, err := mqlog.Open(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var o kafka.Options
 	if opts != nil {
 		o = *opts
 	}
-	if o.Logger == nil {
-		var w io.Writer = io.Discard
-		if os.Getenv("MQLOG_KAFKA_LOG") != "" {
-			w = os.Stderr
-		}
-		o.Logger = slog.New(slog.NewTextHandler(w, nil))
+	if os.Getenv("MQLOG_KAFKA_LOG") != "" {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	srv, err := kafka.NewServer(db, &o)
+	br, err := StartBroker(t.TempDir(), l, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, l) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("Serve did not return")
+		if err := br.Close(); err != nil {
+			t.Errorf("broker: %v", err)
 		}
-		db.Close()
 	})
-	return &broker{db: db, addr: l.Addr().String()}
+	return &broker{db: br.DB, srv: br.Server, addr: br.Addr}
 }
 
 // records returns the values of partition p of topic, in offset order.

@@ -56,6 +56,7 @@ type pending struct {
 	closeAfter bool     // close the connection once this is written (failed authentication)
 	cost       int64    // budget bytes to release once written
 	release    []func() // run once written (buffers back to their pools)
+	sizeHint   int      // bytes the encoded response will take at least (a fetch's batches), 0 if small
 }
 
 func newConn(ctx context.Context, s *Server, nc net.Conn, advertised broker) *conn {
@@ -186,11 +187,7 @@ func (c *conn) writeLoop() {
 	for p := range c.queue {
 		<-p.done
 		if !broken && (p.resp != nil || p.rawSet) {
-			buf := getBuffer()
-			*buf = c.encode((*buf)[:0], p)
-			c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.RequestTimeout))
-			_, err := c.nc.Write(*buf)
-			putBuffer(buf)
+			err := c.write(p)
 			if err != nil {
 				broken = true
 				if c.ctx.Err() == nil {
@@ -208,6 +205,25 @@ func (c *conn) writeLoop() {
 			c.cancel()
 		}
 	}
+}
+
+// write encodes p's response into a buffer (a large one from the server's cache when the response is
+// large) and writes it.
+func (c *conn) write(p *pending) error {
+	c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.RequestTimeout))
+	if p.sizeHint > 0 {
+		buf := c.encode(c.s.large.get(p.sizeHint+responseFraming), p)
+		_, err := c.nc.Write(buf)
+		c.s.large.put(buf)
+		return err
+	}
+	buf := smallBuffers.Get().(*[]byte)
+	*buf = c.encode((*buf)[:0], p)
+	_, err := c.nc.Write(*buf)
+	if cap(*buf) <= 1<<20 {
+		smallBuffers.Put(buf)
+	}
+	return err
 }
 
 // encode appends p's response frame to dst.
@@ -340,18 +356,6 @@ func (r *request) unreserve(n int64) {
 
 // onWritten runs f once the response is written (or dropped).
 func (r *request) onWritten(f func()) { r.p.release = append(r.p.release, f) }
-
-// bufferPool holds write buffers: responses are encoded into one, written, and the buffer put back, so
-// an idle connection holds none.
-var bufferPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
-
-func getBuffer() *[]byte { return bufferPool.Get().(*[]byte) }
-
-func putBuffer(b *[]byte) {
-	if cap(*b) <= 32<<20 {
-		bufferPool.Put(b)
-	}
-}
 
 // errorf formats a message for a response's ErrorMessage field.
 func errorf(format string, args ...any) *string {

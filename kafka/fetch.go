@@ -2,17 +2,12 @@ package kafka
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/mqlog/mqlog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
-
-// fetchPool recycles the buffers fetched batches are read into; a response's buffer goes back once the
-// response is written.
-var fetchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
 
 // fetch serves each partition's stored batches as they are on disk, from the batch holding the fetch
 // offset, up to the partition's and the request's byte limits (the first batch of the response always
@@ -39,20 +34,33 @@ func (s *Server) fetch(ctx context.Context, r *request) (kmsg.Response, error) {
 
 	f := fetcher{s: s, r: r, req: req, maxBytes: maxBytes}
 	f.resolve()
-	buf := fetchPool.Get().(*[]byte)
-	r.onWritten(func() { *buf = (*buf)[:0]; fetchPool.Put(buf) })
+	// The batches are read into one buffer of maxBytes (the first batch of a response may pass that, and
+	// grow it), taken from the server's cache once there is something to read (a long poll waits without
+	// one) and given back once the response is written.
+	var buf []byte
+	r.onWritten(func() {
+		if buf != nil {
+			s.large.put(buf)
+		}
+	})
+	answer := func(total int) (kmsg.Response, error) {
+		r.unreserve(int64(max(maxBytes-total, 0)))
+		r.p.sizeHint = total
+		return f.resp, nil
+	}
 	for {
 		changed := f.changed()
+		if buf == nil && f.readable() {
+			buf = s.large.get(maxBytes)
+		}
 		var total int
-		*buf, total = f.read((*buf)[:0])
+		buf, total = f.read(buf[:0])
 		if total >= int(req.MinBytes) || f.failed || wait <= 0 || time.Until(deadline) <= 0 || ctx.Err() != nil {
-			r.unreserve(int64(max(maxBytes-total, 0)))
-			return f.resp, nil
+			return answer(total)
 		}
 		if !waitAny(ctx, changed, deadline) && (time.Until(deadline) <= 0 || ctx.Err() != nil) {
-			*buf, total = f.read((*buf)[:0]) // what arrived just before the deadline
-			r.unreserve(int64(max(maxBytes-total, 0)))
-			return f.resp, nil
+			buf, total = f.read(buf[:0]) // what arrived just before the deadline
+			return answer(total)
 		}
 	}
 }
@@ -120,6 +128,16 @@ func (f *fetcher) changed() []<-chan struct{} {
 		}
 	}
 	return out
+}
+
+// readable reports whether a partition has batches past its fetch offset.
+func (f *fetcher) readable() bool {
+	for _, p := range f.parts {
+		if p.log != nil && p.log.HighWatermark() > p.offset {
+			return true
+		}
+	}
+	return false
 }
 
 // read fills every partition's answer from its log into buf and returns buf and the bytes read.

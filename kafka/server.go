@@ -18,8 +18,9 @@ import (
 type Server struct {
 	db   *mqlog.DB
 	opts Options
-	apis apiTable
-	ids  topicIDs
+	apis  apiTable
+	ids   topicIDs
+	large *bufferCache // fetched batches and encoded fetch responses (buffers.go)
 
 	mu struct {
 		sync.Mutex
@@ -36,7 +37,7 @@ func NewServer(db *mqlog.DB, opts *Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{db: db, opts: o}
+	s := &Server{db: db, opts: o, large: newBufferCache()}
 	s.mu.conns = make(map[*conn]struct{})
 	s.apis = s.newAPITable()
 	s.ids.db = db

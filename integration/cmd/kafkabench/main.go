@@ -1,0 +1,269 @@
+// Command kafkabench measures mqlog's Kafka front end against the embedded API in one run, in interleaved
+// rounds on the same disk (SyncAlways), and prints a Markdown table: produce (one producer, batches of 1,
+// 16 and 256 records of 100 B and 1 KiB; franz-go with acks=all against DB.AppendPartition), fetch
+// (256 MiB of 1 KiB records read from the start: raw Fetch requests and a franz-go consumer against
+// DB.ReadNoCopy) and 64 concurrent producers of single 100 B records (64 franz-go clients against 64
+// goroutines), with p50 and p99 latency. Each ratio is the median over the rounds of kafka / embedded
+// measured back to back.
+//
+//	cd integration && go run ./cmd/kafkabench -rounds 3
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/mqlog/mqlog"
+	"github.com/mqlog/mqlog/integration"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+var (
+	rounds   = flag.Int("rounds", 3, "interleaved rounds")
+	duration = flag.Duration("duration", time.Second, "length of each produce run")
+	dir      = flag.String("dir", os.TempDir(), "where the data directories go")
+	fetchMiB = flag.Int("fetch-mib", 256, "size of the log the fetch rows read, MiB")
+)
+
+func main() {
+	flag.Parse()
+	if err := run(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "kafkabench:", err)
+		os.Exit(1)
+	}
+}
+
+// sample is one measurement of one side of a row.
+type sample struct {
+	rate     float64 // msgs/s or MB/s
+	p50, p99 int64   // µs, for the concurrent rows
+}
+
+// row collects the rounds of one workload.
+type row struct {
+	name, unit          string
+	embedded, kafka     []sample
+	embeddedLabel, kind string
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func (r *row) ratios() []float64 {
+	out := make([]float64, len(r.kafka))
+	for i := range r.kafka {
+		out[i] = r.kafka[i].rate / r.embedded[i].rate
+	}
+	return out
+}
+
+func rates(s []sample) []float64 {
+	out := make([]float64, len(s))
+	for i := range s {
+		out[i] = s[i].rate
+	}
+	return out
+}
+
+// broker starts a broker over a fresh directory with the bench topic.
+func broker() (*integration.Broker, func(), error) {
+	d, err := os.MkdirTemp(*dir, "kafkabench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := integration.StartBroker(d, nil, nil)
+	if err != nil {
+		os.RemoveAll(d)
+		return nil, nil, err
+	}
+	if err := b.DB.CreateTopic(integration.BenchTopic, mqlog.TopicConfig{}); err != nil {
+		b.Close()
+		os.RemoveAll(d)
+		return nil, nil, err
+	}
+	return b, func() { b.Close(); os.RemoveAll(d) }, nil
+}
+
+// timed calls step until duration has passed and returns the calls made and the time taken.
+func timed(step func() error) (int, time.Duration, error) {
+	start := time.Now()
+	n := 0
+	for time.Since(start) < *duration {
+		if err := step(); err != nil {
+			return n, 0, err
+		}
+		n++
+	}
+	return n, time.Since(start), nil
+}
+
+func run(ctx context.Context) error {
+	var rows []*row
+	produceRows := map[[2]int]*row{}
+	for _, size := range []int{100, 1024} {
+		for _, batch := range []int{1, 16, 256} {
+			r := &row{name: fmt.Sprintf("produce, %d B, batch %d", size, batch), unit: "msgs/s"}
+			produceRows[[2]int{size, batch}] = r
+			rows = append(rows, r)
+		}
+	}
+	fetchRaw := &row{name: fmt.Sprintf("fetch %d MiB of 1 KiB records: raw Fetch requests (kmsg) vs ReadNoCopy", *fetchMiB), unit: "MB/s"}
+	fetchFranz := &row{name: "fetch: franz-go consumer (records decoded) vs ReadNoCopy", unit: "MB/s"}
+	concurrent := &row{name: "64 concurrent producers, 100 B, batch 1", unit: "msgs/s", kind: "latency"}
+	rows = append(rows, fetchRaw, fetchFranz, concurrent)
+
+	fb, closeFetch, err := broker()
+	if err != nil {
+		return err
+	}
+	defer closeFetch()
+	logBytes, hw, err := integration.FillLog(ctx, fb.DB, *fetchMiB<<20)
+	if err != nil {
+		return err
+	}
+	fetchClient, err := kgo.NewClient(kgo.SeedBrokers(fb.Addr))
+	if err != nil {
+		return err
+	}
+	defer fetchClient.Close()
+
+	for round := 1; round <= *rounds; round++ {
+		fmt.Fprintf(os.Stderr, "round %d of %d\n", round, *rounds)
+		for key, r := range produceRows {
+			size, batch := key[0], key[1]
+			emb, kaf, err := produceRound(ctx, size, batch)
+			if err != nil {
+				return err
+			}
+			r.embedded, r.kafka = append(r.embedded, emb), append(r.kafka, kaf)
+		}
+		mb := func(d time.Duration) float64 { return float64(logBytes) / d.Seconds() / 1e6 }
+		start := time.Now()
+		if n, err := integration.ReadEmbedded(fb.DB); err != nil || n != hw {
+			return fmt.Errorf("read %d of %d: %v", n, hw, err)
+		}
+		embRead := sample{rate: mb(time.Since(start))}
+		start = time.Now()
+		if n, err := integration.FetchRaw(ctx, fetchClient, hw, 8<<20); err != nil || n != logBytes {
+			return fmt.Errorf("fetch %d of %d bytes: %v", n, logBytes, err)
+		}
+		fetchRaw.embedded, fetchRaw.kafka = append(fetchRaw.embedded, embRead), append(fetchRaw.kafka, sample{rate: mb(time.Since(start))})
+		start = time.Now()
+		if n, err := integration.ConsumeFranz(ctx, fb.Addr, hw); err != nil || n < hw {
+			return fmt.Errorf("consume %d of %d: %v", n, hw, err)
+		}
+		fetchFranz.embedded, fetchFranz.kafka = append(fetchFranz.embedded, embRead), append(fetchFranz.kafka, sample{rate: mb(time.Since(start))})
+
+		emb, kaf, err := concurrentRound(ctx)
+		if err != nil {
+			return err
+		}
+		concurrent.embedded, concurrent.kafka = append(concurrent.embedded, emb), append(concurrent.kafka, kaf)
+	}
+
+	fmt.Printf("| workload | unit | embedded | kafka protocol | kafka / embedded (median of %d rounds) |\n|---|---|---|---|---|\n", *rounds)
+	for _, r := range rows {
+		e, k := fmt.Sprintf("%.0f", median(rates(r.embedded))), fmt.Sprintf("%.0f", median(rates(r.kafka)))
+		if r.kind == "latency" {
+			e += fmt.Sprintf(" (p50 %d µs, p99 %d µs)", medianInt(r.embedded, func(s sample) int64 { return s.p50 }), medianInt(r.embedded, func(s sample) int64 { return s.p99 }))
+			k += fmt.Sprintf(" (p50 %d µs, p99 %d µs)", medianInt(r.kafka, func(s sample) int64 { return s.p50 }), medianInt(r.kafka, func(s sample) int64 { return s.p99 }))
+		}
+		fmt.Printf("| %s | %s | %s | %s | %.2f |\n", r.name, r.unit, e, k, median(r.ratios()))
+	}
+	return nil
+}
+
+func medianInt(s []sample, f func(sample) int64) int64 {
+	xs := make([]float64, len(s))
+	for i := range s {
+		xs[i] = float64(f(s[i]))
+	}
+	return int64(median(xs))
+}
+
+// produceRound measures one producer, embedded then through the protocol, each on a fresh directory.
+func produceRound(ctx context.Context, size, batch int) (sample, sample, error) {
+	b, done, err := broker()
+	if err != nil {
+		return sample{}, sample{}, err
+	}
+	n, d, err := timed(func() error {
+		_, err := integration.ProduceEmbedded(ctx, b.DB, size, batch, 1)
+		return err
+	})
+	done()
+	if err != nil {
+		return sample{}, sample{}, err
+	}
+	emb := sample{rate: float64(n*batch) / d.Seconds()}
+
+	b, done, err = broker()
+	if err != nil {
+		return sample{}, sample{}, err
+	}
+	defer done()
+	p, err := integration.NewKafkaProducer(ctx, b.Addr, size, batch)
+	if err != nil {
+		return sample{}, sample{}, err
+	}
+	defer p.Close()
+	n, d, err = timed(func() error {
+		_, err := p.Produce(ctx, batch, 1)
+		return err
+	})
+	if err != nil {
+		return sample{}, sample{}, err
+	}
+	return emb, sample{rate: float64(n*batch) / d.Seconds()}, nil
+}
+
+// concurrentRound measures 64 producers of single records, embedded then through 64 franz-go clients.
+func concurrentRound(ctx context.Context) (sample, sample, error) {
+	const producers, per = 64, 300
+	value := make([]byte, 100)
+	b, done, err := broker()
+	if err != nil {
+		return sample{}, sample{}, err
+	}
+	d, hist, err := integration.Concurrent(producers, per, func(int) error {
+		_, err := b.DB.AppendPartition(ctx, integration.BenchTopic, 0, mqlog.Message{Value: value})
+		return err
+	})
+	done()
+	if err != nil {
+		return sample{}, sample{}, err
+	}
+	emb := sample{rate: producers * per / d.Seconds(), p50: hist.ValueAtQuantile(50), p99: hist.ValueAtQuantile(99)}
+
+	b, done, err = broker()
+	if err != nil {
+		return sample{}, sample{}, err
+	}
+	defer done()
+	clients, err := integration.KafkaSyncProducers(ctx, b.Addr, producers)
+	defer func() {
+		for _, cl := range clients {
+			cl.Close()
+		}
+	}()
+	if err != nil {
+		return sample{}, sample{}, err
+	}
+	if c := b.Server.Connections(); c < producers {
+		return sample{}, sample{}, fmt.Errorf("%d connections for %d clients", c, producers)
+	}
+	d, hist, err = integration.Concurrent(producers, per, func(w int) error {
+		return clients[w].ProduceSync(ctx, &kgo.Record{Topic: integration.BenchTopic, Partition: 0, Value: value}).FirstErr()
+	})
+	if err != nil {
+		return sample{}, sample{}, err
+	}
+	return emb, sample{rate: producers * per / d.Seconds(), p50: hist.ValueAtQuantile(50), p99: hist.ValueAtQuantile(99)}, nil
+}
