@@ -27,10 +27,12 @@ import (
 // minRequestSize is the smallest request: a header with a null client id.
 const minRequestSize = 2 + 2 + 4 + 2
 
-// conn is one client connection. Its reader goroutine reads requests in order, pushes a pending response
-// for each onto queue and starts its handler; its writer goroutine writes the responses in queue order as
-// each handler finishes, so responses go out in request order while handlers run concurrently (a produce
-// waiting for its fsync does not hold up the next request's handling). budget bounds the bytes held.
+// conn is one client connection. Its reader goroutine reads requests in order, adds a pending response for
+// each to the end of out.queue and starts its handler, which runs concurrently with the others (a produce
+// waiting for its fsync does not hold up the next request's handling). Responses go out in request order:
+// a handler that finishes writes its response itself if it is first in line, and then every finished one
+// behind it; otherwise the handler ahead of it will (no goroutine is woken just to write). inflight
+// bounds the requests in line, budget the bytes they hold.
 type conn struct {
 	s          *Server
 	nc         net.Conn
@@ -38,17 +40,25 @@ type conn struct {
 	advertised broker
 	log        *slog.Logger
 
-	ctx    context.Context // cancelled when the connection is to close
-	cancel context.CancelFunc
-	budget *semaphore.Weighted
-	queue  chan *pending
+	ctx      context.Context // cancelled when the connection is to close
+	cancel   context.CancelFunc
+	budget   *semaphore.Weighted
+	inflight chan struct{} // one token per request in line
+	lined    sync.WaitGroup // requests in line: serve waits for them before it closes the connection
+
+	out struct {
+		sync.Mutex
+		queue   []*pending // in request order
+		writing bool       // a goroutine is writing the head of queue
+		broken  bool       // a write failed or the connection is to close: nothing more is written
+	}
 
 	sasl saslSession // owned by the reader goroutine
 }
 
 // pending is the response to one request, in the order requests came.
 type pending struct {
-	done       chan struct{} // closed when resp (or raw) is set
+	ready      bool // the handler is done (guarded by conn.out)
 	corr       int32
 	resp       kmsg.Response // nil: no response (a produce with acks 0)
 	raw        []byte        // a bare SASL token (after SaslHandshake v0), written with only a size prefix
@@ -64,7 +74,7 @@ func newConn(ctx context.Context, s *Server, nc net.Conn, advertised broker) *co
 	c.log = s.opts.Logger.With("remote", c.remote)
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.budget = semaphore.NewWeighted(s.opts.ConnectionBytes)
-	c.queue = make(chan *pending, s.opts.MaxInflight)
+	c.inflight = make(chan struct{}, s.opts.MaxInflight)
 	return c
 }
 
@@ -84,14 +94,8 @@ func (c *conn) serve() {
 			return
 		}
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.writeLoop()
-	}()
 	c.readLoop()
-	wg.Wait()
+	c.lined.Wait() // every response written, or dropped once writing failed
 }
 
 // closeWith logs why the connection closes on the client's account and closes it.
@@ -102,10 +106,8 @@ func (c *conn) closeWith(msg string, args ...any) {
 	c.cancel()
 }
 
-// readLoop reads requests until the connection ends, then closes the queue (the writer finishes the
-// responses in it).
+// readLoop reads requests until the connection ends.
 func (c *conn) readLoop() {
-	defer close(c.queue)
 	var size [4]byte
 	for c.ctx.Err() == nil {
 		// The first byte may take up to the idle timeout; the rest of the request, the request timeout.
@@ -139,7 +141,7 @@ func (c *conn) readLoop() {
 			c.endOfInput(err, "in a request's body", int(n))
 			return
 		}
-		p := &pending{done: make(chan struct{}), cost: cost}
+		p := &pending{cost: cost}
 		if c.sasl.rawTokens {
 			c.rawToken(p, body)
 		} else if !c.request(p, body) {
@@ -170,25 +172,39 @@ func (c *conn) endOfInput(err error, where string, size int) {
 	c.cancel()
 }
 
-// enqueue adds p to the responses in order; false when the connection is closing.
+// enqueue adds p at the end of the line of responses; false when the connection is closing.
 func (c *conn) enqueue(p *pending) bool {
 	select {
-	case c.queue <- p:
-		return true
+	case c.inflight <- struct{}{}:
 	case <-c.ctx.Done():
 		return false
 	}
+	c.lined.Add(1)
+	c.out.Lock()
+	c.out.queue = append(c.out.queue, p)
+	c.out.Unlock()
+	return true
 }
 
-// writeLoop writes each response once its handler is done, in request order, and releases what it held.
-// After a failed write it writes nothing more, but still waits for the handlers in flight.
-func (c *conn) writeLoop() {
-	broken := false
-	for p := range c.queue {
-		<-p.done
-		if !broken && (p.resp != nil || p.rawSet) {
-			err := c.write(p)
-			if err != nil {
+// complete marks p's response as set and writes, in order, every response at the head of the line that
+// is ready, unless another goroutine is doing so (it will pick p up). After a failed write nothing more is
+// written, but each response still releases what it held.
+func (c *conn) complete(p *pending) {
+	c.out.Lock()
+	p.ready = true
+	if c.out.writing {
+		c.out.Unlock()
+		return
+	}
+	c.out.writing = true
+	for len(c.out.queue) > 0 && c.out.queue[0].ready {
+		head := c.out.queue[0]
+		c.out.queue[0] = nil
+		c.out.queue = c.out.queue[1:]
+		broken := c.out.broken
+		c.out.Unlock()
+		if !broken && (head.resp != nil || head.rawSet) {
+			if err := c.write(head); err != nil {
 				broken = true
 				if c.ctx.Err() == nil {
 					c.log.Warn("kafka: writing a response failed (a client not reading?); connection closed", "err", err)
@@ -196,15 +212,21 @@ func (c *conn) writeLoop() {
 				c.cancel()
 			}
 		}
-		for _, f := range p.release {
-			f()
-		}
-		c.budget.Release(p.cost)
-		if p.closeAfter && !broken {
+		if head.closeAfter {
 			broken = true
 			c.cancel()
 		}
+		for _, f := range head.release {
+			f()
+		}
+		c.budget.Release(head.cost)
+		<-c.inflight
+		c.lined.Done()
+		c.out.Lock()
+		c.out.broken = c.out.broken || broken
 	}
+	c.out.writing = false
+	c.out.Unlock()
 }
 
 // write encodes p's response into a buffer (a large one from the server's cache when the response is
@@ -271,9 +293,12 @@ func (c *conn) request(p *pending, body []byte) bool {
 		if key != apiVersionsKey {
 			c.log.Info("kafka: unsupported request answered with UNSUPPORTED_VERSION", "key", key, "version", version, "client", req.clientID)
 		}
+		if !c.enqueue(p) {
+			return false
+		}
 		p.resp = c.s.apis.unsupportedVersions()
-		close(p.done)
-		return c.enqueue(p)
+		c.complete(p)
+		return true
 	}
 	kreq.SetVersion(version)
 	if kreq.IsFlexible() {
@@ -286,9 +311,12 @@ func (c *conn) request(p *pending, body []byte) bool {
 	req.kreq = kreq
 	if !served || version < api.min || version > api.max {
 		c.log.Info("kafka: unsupported request answered with UNSUPPORTED_VERSION", "api", kmsg.NameForKey(key), "version", version, "client", req.clientID)
+		if !c.enqueue(p) {
+			return false
+		}
 		p.resp = errorResponse(api, kreq, unsupportedVersion)
-		close(p.done)
-		return c.enqueue(p)
+		c.complete(p)
+		return true
 	}
 	if !c.enqueue(p) {
 		return false
@@ -314,9 +342,10 @@ func (c *conn) rawToken(p *pending, token []byte) {
 		c.sasl.rawTokens = false
 		c.log.Debug("kafka: authenticated", "user", c.sasl.user, "mechanism", c.sasl.mechanism)
 	}
-	p.raw, p.rawSet = answer, true
-	close(p.done)
-	c.enqueue(p)
+	if c.enqueue(p) {
+		p.raw, p.rawSet = answer, true
+		c.complete(p)
+	}
 }
 
 // request is one request being handled.
@@ -336,7 +365,7 @@ func (r *request) finish(resp kmsg.Response, err error) {
 		r.c.closeWith("request failed", "api", kmsg.NameForKey(r.key), "err", err)
 	}
 	r.p.resp = resp
-	close(r.p.done)
+	r.c.complete(r.p)
 }
 
 // reserve takes n bytes of the connection's budget for this request's response; they are released once it
