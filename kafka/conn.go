@@ -43,7 +43,7 @@ type conn struct {
 	ctx      context.Context // cancelled when the connection is to close
 	cancel   context.CancelFunc
 	budget   *semaphore.Weighted
-	inflight chan struct{} // one token per request in line
+	inflight chan struct{}  // one token per request in line
 	lined    sync.WaitGroup // requests in line: serve waits for them before it closes the connection
 
 	out struct {

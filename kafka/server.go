@@ -16,8 +16,8 @@ import (
 // Server answers Kafka clients from one DB: a single-node Kafka broker. It is safe for concurrent use;
 // Serve may run on several listeners at once.
 type Server struct {
-	db   *mqlog.DB
-	opts Options
+	db    *mqlog.DB
+	opts  Options
 	apis  apiTable
 	ids   topicIDs
 	large *bufferCache // fetched batches and encoded fetch responses (buffers.go)
