@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 2m
 
-.PHONY: test race vet bench bench-quick fuzz torture build
+.PHONY: test race vet bench bench-quick fuzz torture build integration
 
 build:
 	$(GO) build -o mqlog ./cmd/mqlog
@@ -51,3 +51,14 @@ torture:
 .PHONY: bench-peers
 bench-peers:
 	cd bench/peers && $(GO) run ./cmd/peers --out ../results
+
+# The Kafka client matrix (scripts/integration.sh): franz-go and kafka-go in-process (the integration module),
+# kcat, kafka-python and kafkajs against a server on loopback, each installed when missing (apt-get, npm) or
+# skipped, saying why. About a minute once the tools are installed.
+integration:
+	bash scripts/integration.sh
+
+# The Kafka front end against the embedded API, interleaved rounds on one disk (integration/cmd/kafkabench).
+.PHONY: bench-kafka
+bench-kafka:
+	cd integration && $(GO) run ./cmd/kafkabench -rounds 3

@@ -234,10 +234,12 @@ func Concurrent(producers, per int, produce func(w int) error) (time.Duration, *
 }
 
 // KafkaSyncProducers returns n franz-go clients (n connections at least), each having produced one record.
+// They linger 0 (kgo's default is 10 ms): each record is sent as soon as it is produced, as the embedded
+// appends of the same row are.
 func KafkaSyncProducers(ctx context.Context, addr string, n int) ([]*kgo.Client, error) {
 	clients := make([]*kgo.Client, 0, n)
 	for i := 0; i < n; i++ {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequiredAcks(kgo.AllISRAcks()))
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))
 		if err != nil {
 			return clients, err
 		}

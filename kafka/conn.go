@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
@@ -27,6 +28,10 @@ import (
 // minRequestSize is the smallest request: a header with a null client id.
 const minRequestSize = 2 + 2 + 4 + 2
 
+// readBufferSize is the read buffer of a connection: small requests (and pipelined ones) are read with
+// one system call; a request larger than it is read straight into its own buffer.
+const readBufferSize = 16 << 10
+
 // conn is one client connection. Its reader goroutine reads requests in order, adds a pending response for
 // each to the end of out.queue and starts its handler, which runs concurrently with the others (a produce
 // waiting for its fsync does not hold up the next request's handling). Responses go out in request order:
@@ -36,6 +41,7 @@ const minRequestSize = 2 + 2 + 4 + 2
 type conn struct {
 	s          *Server
 	nc         net.Conn
+	in         *bufio.Reader // over nc: a request's size field and body come in one read, usually
 	remote     string
 	advertised broker
 	log        *slog.Logger
@@ -70,7 +76,7 @@ type pending struct {
 }
 
 func newConn(ctx context.Context, s *Server, nc net.Conn, advertised broker) *conn {
-	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), advertised: advertised}
+	c := &conn{s: s, nc: nc, in: bufio.NewReaderSize(nc, readBufferSize), remote: nc.RemoteAddr().String(), advertised: advertised}
 	c.log = s.opts.Logger.With("remote", c.remote)
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.budget = semaphore.NewWeighted(s.opts.ConnectionBytes)
@@ -112,12 +118,12 @@ func (c *conn) readLoop() {
 	for c.ctx.Err() == nil {
 		// The first byte may take up to the idle timeout; the rest of the request, the request timeout.
 		c.nc.SetReadDeadline(time.Now().Add(c.s.opts.IdleTimeout))
-		if _, err := io.ReadFull(c.nc, size[:1]); err != nil {
+		if _, err := io.ReadFull(c.in, size[:1]); err != nil {
 			c.endOfInput(err, "waiting for a request", 0)
 			return
 		}
 		c.nc.SetReadDeadline(time.Now().Add(c.s.opts.RequestTimeout))
-		if _, err := io.ReadFull(c.nc, size[1:]); err != nil {
+		if _, err := io.ReadFull(c.in, size[1:]); err != nil {
 			c.endOfInput(err, "in a request's size field", 4)
 			return
 		}
@@ -136,7 +142,7 @@ func (c *conn) readLoop() {
 			return
 		}
 		body := make([]byte, n)
-		if _, err := io.ReadFull(c.nc, body); err != nil {
+		if _, err := io.ReadFull(c.in, body); err != nil {
 			c.budget.Release(cost)
 			c.endOfInput(err, "in a request's body", int(n))
 			return

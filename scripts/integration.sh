@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# The client matrix of mqlog's Kafka front end (make integration): real Kafka clients against a server on
+# loopback. franz-go and kafka-go run in-process (go test in integration/); kcat (Debian kcat 1.7.1),
+# kafka-python (Debian python3-kafka 2.0.2) and kafkajs 2.2.4 (npm) run against integration/cmd/testbroker.
+# Tools that are missing are installed when this runs as root with apt-get (kcat, python3-kafka) and npm
+# (kafkajs, into integration/clients/node_modules); a client that cannot be had is skipped, saying why.
+# Rows: produce, consume from earliest, ListOffsets by time, an idempotent retry (the broker's answer to a
+# produce withheld and the connection cut, so the producer retries a batch already written: the log must
+# hold every message once). Prints a table; exits 1 if any row failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WORK=$(mktemp -d)
+N=20
+ROWS=()
+FAILED=0
+BROKER_PID=
+
+cleanup() {
+	[ -n "$BROKER_PID" ] && kill "$BROKER_PID" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+row() { # client row status detail
+	ROWS+=("| $1 | $2 | $3 | $4 |")
+	[ "$3" = FAIL ] && FAILED=1
+	printf '%-13s %-18s %s %s\n' "$1" "$2" "$3" "$4" >&2
+}
+
+# start_broker [DROPS]: a testbroker in the background; sets BROKER (address) and BROKER_OUT.
+start_broker() {
+	BROKER_OUT=$WORK/broker.$RANDOM
+	mkfifo "$BROKER_OUT.in"
+	"$WORK/testbroker" --drop-produce-responses "${1:-0}" <"$BROKER_OUT.in" >"$BROKER_OUT" 2>"$BROKER_OUT.err" &
+	BROKER_PID=$!
+	exec 9>"$BROKER_OUT.in" # held open: the broker stops when it closes
+	for _ in $(seq 100); do
+		BROKER=$(sed -n 's/^broker //p' "$BROKER_OUT")
+		[ -n "$BROKER" ] && return 0
+		sleep 0.1
+	done
+	echo "testbroker did not start: $(cat "$BROKER_OUT.err")" >&2
+	return 1
+}
+
+# stop_broker: ends it and leaves its per-partition summary in $BROKER_OUT.
+stop_broker() {
+	exec 9>&-
+	wait "$BROKER_PID"
+	BROKER_PID=
+}
+
+# summary TOPIC: the broker's "records=N distinct=D" for partition 0 of TOPIC.
+summary() { grep "^topic=$1 partition=0 " "$BROKER_OUT" | grep -o 'records=[0-9]* distinct=[0-9]*'; }
+
+want_summary() { # client row topic
+	local got
+	got=$(summary "$3")
+	if [ "$got" = "records=$N distinct=$N" ]; then
+		row "$1" "$2" PASS "$got"
+	else
+		row "$1" "$2" FAIL "log holds ${got:-nothing}, want records=$N distinct=$N"
+	fi
+}
+
+can_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }
+
+# --- franz-go and kafka-go, in-process -----------------------------------------------------------------
+go_rows() { # test row...
+	local test=$1
+	shift
+	local status=PASS
+	grep -q -- "--- PASS: $test " "$WORK/go.out" || status=FAIL
+	for r in "$@"; do
+		row "$client" "$r" "$status" "go test -run $test"
+	done
+}
+(cd integration && go test -count=1 -v -run 'FranzGo|KafkaGo' . >"$WORK/go.out" 2>&1)
+grep -E '^(--- |FAIL|ok)' "$WORK/go.out" >&2
+client=franz-go go_rows TestFranzGo produce consume-earliest listoffsets-time
+client=franz-go go_rows TestFranzGoIdempotentRetry idempotent-retry
+client=kafka-go go_rows TestKafkaGo produce consume-earliest listoffsets-time
+row kafka-go idempotent-retry n/a "kafka-go v0.4.51 has no idempotent producer"
+
+(cd integration && go build -o "$WORK/testbroker" ./cmd/testbroker) || { echo "cannot build testbroker" >&2; exit 1; }
+
+# --- kcat -------------------------------------------------------------------------------------------------
+if ! command -v kcat >/dev/null && can_install; then
+	apt-get install -y -qq kcat >/dev/null 2>&1
+fi
+if ! command -v kcat >/dev/null; then
+	for r in produce consume-earliest listoffsets-time idempotent-retry; do row kcat "$r" SKIP "kcat not installed and not installable here"; done
+else
+	start_broker
+	seq 0 $((N / 2 - 1)) | sed 's/^/m/' | kcat -b "$BROKER" -t kcat -p 0 -P -X acks=all 2>"$WORK/kcat.err" &&
+		sleep 1 && middle=$(($(date +%s%3N))) && sleep 0.1 &&
+		seq $((N / 2)) $((N - 1)) | sed 's/^/m/' | kcat -b "$BROKER" -t kcat -p 0 -P -X acks=all 2>>"$WORK/kcat.err"
+	got=$(kcat -b "$BROKER" -t kcat -p 0 -C -o beginning -e -q -f '%s\n' 2>>"$WORK/kcat.err")
+	if [ "$got" = "$(seq 0 $((N - 1)) | sed 's/^/m/')" ]; then
+		row kcat produce PASS "$N messages, acks=all"
+		row kcat consume-earliest PASS "$N messages in order"
+	else
+		row kcat produce FAIL "$(head -c 300 "$WORK/kcat.err")"
+		row kcat consume-earliest FAIL "got $(echo "$got" | wc -l) lines"
+	fi
+	q=$(kcat -b "$BROKER" -Q -t "kcat:0:$middle" 2>>"$WORK/kcat.err")
+	if echo "$q" | grep -q "offset $((N / 2))\b"; then
+		row kcat listoffsets-time PASS "offset $((N / 2)) for the second half's time"
+	else
+		row kcat listoffsets-time FAIL "kcat -Q said: $q"
+	fi
+	stop_broker
+	start_broker 2
+	for i in $(seq 0 $((N - 1))); do echo "m$i"; done |
+		kcat -b "$BROKER" -t kcat-idem -p 0 -P -X enable.idempotence=true -X acks=all -X linger.ms=0 -X batch.num.messages=1 2>"$WORK/kcat-idem.err"
+	stop_broker
+	want_summary kcat idempotent-retry kcat-idem
+fi
+
+# --- kafka-python -----------------------------------------------------------------------------------------
+PY=/usr/bin/python3 # Debian's python3-kafka is a package of the system's Python
+if ! $PY -c 'import kafka' 2>/dev/null && can_install; then
+	apt-get install -y -qq python3-kafka >/dev/null 2>&1
+fi
+if ! $PY -c 'import kafka' 2>/dev/null; then
+	for r in produce consume-earliest listoffsets-time; do row kafka-python "$r" SKIP "python3-kafka not installed and not installable here"; done
+else
+	start_broker
+	$PY integration/clients/kafka_python_client.py "$BROKER" kafka-python "$N" >"$WORK/py.out" 2>"$WORK/py.err"
+	stop_broker
+	[ -s "$WORK/py.out" ] || echo "error FAIL $(tail -3 "$WORK/py.err" | tr '\n' ' ')" >"$WORK/py.out"
+	while read -r r status detail; do row kafka-python "$r" "$status" "$detail"; done <"$WORK/py.out"
+fi
+row kafka-python idempotent-retry n/a "kafka-python 2.0.2 has no idempotent producer"
+
+# --- kafkajs ----------------------------------------------------------------------------------------------
+JS=integration/clients
+if [ ! -d "$JS/node_modules/kafkajs" ] && command -v npm >/dev/null; then
+	(cd "$JS" && npm install --no-audit --no-fund --silent >/dev/null 2>&1)
+fi
+if ! command -v node >/dev/null || [ ! -d "$JS/node_modules/kafkajs" ]; then
+	for r in produce listoffsets-time idempotent-retry; do row kafkajs "$r" SKIP "node or kafkajs 2.2.4 (npm) not to be had here"; done
+else
+	start_broker
+	node "$JS/kafkajs_client.js" plain "$BROKER" kafkajs "$N" >"$WORK/js.out" 2>&1
+	stop_broker
+	while read -r r status detail; do row kafkajs "$r" "$status" "$detail"; done <"$WORK/js.out"
+	start_broker 2
+	node "$JS/kafkajs_client.js" idempotent "$BROKER" kafkajs-idem "$N" >"$WORK/js-idem.out" 2>&1
+	stop_broker
+	if grep -q '^idempotent-retry PASS' "$WORK/js-idem.out"; then
+		want_summary kafkajs idempotent-retry kafkajs-idem
+	else
+		row kafkajs idempotent-retry FAIL "$(head -c 300 "$WORK/js-idem.out")"
+	fi
+fi
+row kafkajs consume-earliest n/a "kafkajs consumes only in a consumer group (phase 2)"
+
+echo
+echo "| client | row | result | detail |"
+echo "|---|---|---|---|"
+printf '%s\n' "${ROWS[@]}"
+exit $FAILED
