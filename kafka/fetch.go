@@ -65,6 +65,10 @@ func (s *Server) fetch(ctx context.Context, r *request) (kmsg.Response, error) {
 	}
 }
 
+// noBatches is the records of a partition with nothing to give: empty, not null (librdkafka, for one,
+// takes a null record set for a broken response).
+var noBatches = []byte{}
+
 // fetcher is one fetch request being answered.
 type fetcher struct {
 	s        *Server
@@ -100,7 +104,7 @@ func (f *fetcher) resolve() {
 		for j, p := range t.Partitions {
 			rp := &rt.Partitions[j]
 			*rp = kmsg.NewFetchResponseTopicPartition()
-			rp.Partition = p.Partition
+			rp.Partition, rp.RecordBatches = p.Partition, noBatches
 			part := fetchPart{offset: p.FetchOffset, limit: int(p.PartitionMaxBytes), rp: rp}
 			if f.req.Version < 3 || part.limit <= 0 {
 				part.limit = f.maxBytes
@@ -151,7 +155,7 @@ func (f *fetcher) read(buf []byte) ([]byte, int) {
 		rp := p.rp
 		rp.HighWatermark, rp.LogStartOffset = p.log.HighWatermark(), p.log.StartOffset()
 		rp.LastStableOffset = rp.HighWatermark // no transactions: everything readable is stable
-		rp.RecordBatches = nil
+		rp.RecordBatches = noBatches
 		limit := min(p.limit, f.maxBytes-total)
 		if limit <= 0 {
 			continue
@@ -171,7 +175,9 @@ func (f *fetcher) read(buf []byte) ([]byte, int) {
 			buf = buf[:start]
 			continue
 		}
-		rp.RecordBatches = buf[start:len(buf):len(buf)]
+		if n > 0 {
+			rp.RecordBatches = buf[start:len(buf):len(buf)]
+		}
 		total += n
 	}
 	// (Partitions read before buf last grew keep their bytes in the array it grew from.)
@@ -187,7 +193,7 @@ func failFetch(kr kmsg.Request, code int16) kmsg.Response {
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
 		for _, p := range t.Partitions {
 			rp := kmsg.NewFetchResponseTopicPartition()
-			rp.Partition, rp.ErrorCode = p.Partition, code
+			rp.Partition, rp.ErrorCode, rp.RecordBatches = p.Partition, code, noBatches
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)

@@ -363,3 +363,19 @@ func TestTopicIDsTellIncarnationsApart(t *testing.T) {
 		t.Fatalf("fetch by the old id: %d, want UNKNOWN_TOPIC_ID", code)
 	}
 }
+
+// TestFetchWithNothingHasEmptyRecords: a partition with nothing to give answers an empty record set, not
+// a null one (librdkafka's kcat took the null one for a broken response and retried for ever).
+func TestFetchWithNothingHasEmptyRecords(t *testing.T) {
+	ts := startServer(t, nil)
+	if err := ts.db.CreateTopic("t", mqlog.TopicConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, ts.addr)
+	for _, v := range []int16{4, 11, 12} {
+		resp := c.do(fetchReq(v, "t", 0, 0, 0, 0)).(*kmsg.FetchResponse)
+		if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || p.RecordBatches == nil {
+			t.Fatalf("Fetch v%d at the end: records %v (nil: null on the wire), error %d", v, p.RecordBatches, p.ErrorCode)
+		}
+	}
+}
