@@ -127,7 +127,17 @@ type AppendResult struct {
 // sequence numbers are checked against that producer's in this partition (ErrOutOfOrderSequence,
 // ErrProducerFenced), and a retry of one of its last five batches is answered with the original offset,
 // once that is durable, without writing it again. Transactional batches are ErrTransactional.
-func (p *RawPartition) AppendBatch(ctx context.Context, frame []byte) (AppendResult, error) {
+//
+// ordered, when not nil, is called once the batch's place in the partition is decided (its offsets
+// assigned, or the batch refused), before it is durable; it must not block. A caller whose batches must
+// keep their order (a connection's pipelined produce requests: an idempotent producer's sequence numbers
+// follow each other) starts its next AppendBatch then, and the two may share a group commit.
+func (p *RawPartition) AppendBatch(ctx context.Context, frame []byte, ordered func()) (AppendResult, error) {
+	if ordered == nil {
+		ordered = func() {}
+	}
+	ordered = sync.OnceFunc(ordered)
+	defer ordered() // refused before the log decided
 	if err := p.db.writable(); err != nil {
 		return AppendResult{}, err
 	}
@@ -141,16 +151,16 @@ func (p *RawPartition) AppendBatch(ctx context.Context, frame []byte) (AppendRes
 	if b.Header.IsTransactional() {
 		return AppendResult{}, ErrTransactional
 	}
-	return p.appendValid(ctx, frame, &b.Header)
+	return p.appendValid(ctx, frame, &b.Header, ordered)
 }
 
 // appendValid appends a frame known to be valid, with its producer's checks when it has a producer id.
-func (p *RawPartition) appendValid(ctx context.Context, frame []byte, h *segment.BatchHeader) (AppendResult, error) {
+func (p *RawPartition) appendValid(ctx context.Context, frame []byte, h *segment.BatchHeader, ordered func()) (AppendResult, error) {
 	if err := ctx.Err(); err != nil {
 		return AppendResult{}, err
 	}
 	if h.ProducerID < 0 {
-		base, err := p.log.AppendFrame(frame, nil)
+		base, err := p.log.AppendFrame(frame, wal.FrameHooks{Queued: ordered})
 		return AppendResult{BaseOffset: base}, err
 	}
 	state, err := p.db.producerState(p)
@@ -159,7 +169,7 @@ func (p *RawPartition) appendValid(ctx context.Context, frame []byte, h *segment
 	}
 	batch := producers.Batch{ProducerID: h.ProducerID, Epoch: h.ProducerEpoch, FirstSequence: h.BaseSequence,
 		Records: h.NumRecords, MaxTimestamp: h.MaxTimestamp, CRC: h.CRC}
-	base, err := p.log.AppendFrame(frame, func(base int64) error { return state.Check(batch, base) })
+	base, err := p.log.AppendFrame(frame, wal.FrameHooks{Check: func(base int64) error { return state.Check(batch, base) }, Queued: ordered})
 	var dup *producers.Duplicate
 	if errors.As(err, &dup) {
 		return AppendResult{BaseOffset: dup.FirstOffset, Duplicate: true}, p.waitReadable(ctx, dup.LastOffset)
@@ -268,7 +278,7 @@ func (db *DB) AppendIdempotent(ctx context.Context, topicName string, partition 
 	if err != nil {
 		return nil, err
 	}
-	res, err := p.appendValid(ctx, frame, &h)
+	res, err := p.appendValid(ctx, frame, &h, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ func TestRawAppendAndRead(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		frame := producedFrame(t, -1, -1, -1, 4, fmt.Sprint(i))
 		frames = append(frames, frame)
-		res, err := p.AppendBatch(ctx, frame)
+		res, err := p.AppendBatch(ctx, frame, nil)
 		if err != nil || res.BaseOffset != int64(4*i) || res.Duplicate {
 			t.Fatalf("batch %d: %+v, %v", i, res, err)
 		}
@@ -107,10 +107,10 @@ func TestRawAppendRefusesBadBatches(t *testing.T) {
 	defer db.Close()
 	frame := producedFrame(t, -1, -1, -1, 3, "x")
 	frame[len(frame)-1] ^= 0xff
-	if _, err := p.AppendBatch(ctx, frame); !errors.Is(err, segment.ErrBadCRC) {
+	if _, err := p.AppendBatch(ctx, frame, nil); !errors.Is(err, segment.ErrBadCRC) {
 		t.Fatalf("damaged batch: %v", err)
 	}
-	if _, err := p.AppendBatch(ctx, frame[:30]); !errors.Is(err, segment.ErrTruncated) {
+	if _, err := p.AppendBatch(ctx, frame[:30], nil); !errors.Is(err, segment.ErrTruncated) {
 		t.Fatalf("truncated batch: %v", err)
 	}
 	if hw := p.HighWatermark(); hw != 0 {
@@ -127,18 +127,18 @@ func TestIdempotentRetryAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := int32(0); i < 10; i++ {
-		if _, err := p.AppendBatch(ctx, producedFrame(t, pid.ID, 0, 2*i, 2, "a")); err != nil {
+		if _, err := p.AppendBatch(ctx, producedFrame(t, pid.ID, 0, 2*i, 2, "a"), nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := p.AppendBatch(ctx, producedFrame(t, -1, -1, -1, 1, "plain")); err != nil {
+		if _, err := p.AppendBatch(ctx, producedFrame(t, -1, -1, -1, 1, "plain"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	res, err := p.AppendBatch(ctx, producedFrame(t, pid.ID, 0, 18, 2, "a"))
+	res, err := p.AppendBatch(ctx, producedFrame(t, pid.ID, 0, 18, 2, "a"), nil)
 	if err != nil || !res.Duplicate || res.BaseOffset != 27 {
 		t.Fatalf("retry of the last batch: %+v, %v; want a duplicate at 27", res, err)
 	}
-	if _, err := p.AppendBatch(ctx, producedFrame(t, pid.ID, 0, 30, 1, "a")); !errors.Is(err, mqlog.ErrOutOfOrderSequence) {
+	if _, err := p.AppendBatch(ctx, producedFrame(t, pid.ID, 0, 30, 1, "a"), nil); !errors.Is(err, mqlog.ErrOutOfOrderSequence) {
 		t.Fatalf("a gap: %v", err)
 	}
 	// A crash image: the producer state was never snapshotted (fewer than 1024 batches), so reopening
@@ -151,11 +151,11 @@ func TestIdempotentRetryAcrossRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		p2, _ := db2.RawPartition("t", 0)
-		res, err := p2.AppendBatch(ctx, producedFrame(t, pid.ID, 0, 16, 2, "a"))
+		res, err := p2.AppendBatch(ctx, producedFrame(t, pid.ID, 0, 16, 2, "a"), nil)
 		if err != nil || !res.Duplicate || res.BaseOffset != 24 {
 			t.Fatalf("retry after reopen: %+v, %v; want a duplicate at 24", res, err)
 		}
-		if res, err := p2.AppendBatch(ctx, producedFrame(t, pid.ID, 0, 20, 1, "a")); err != nil || res.BaseOffset != 30 {
+		if res, err := p2.AppendBatch(ctx, producedFrame(t, pid.ID, 0, 20, 1, "a"), nil); err != nil || res.BaseOffset != 30 {
 			t.Fatalf("next batch after reopen: %+v, %v", res, err)
 		}
 		next, err := db2.InitProducerID()
@@ -209,21 +209,21 @@ func TestDeletedTopicForgetsItsProducers(t *testing.T) {
 	db, p := openRaw(t, vfs.NewMem())
 	defer db.Close()
 	for i := int32(0); i < 3; i++ {
-		if _, err := p.AppendBatch(ctx, producedFrame(t, 1, 0, i, 1, "old")); err != nil {
+		if _, err := p.AppendBatch(ctx, producedFrame(t, 1, 0, i, 1, "old"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := db.DeleteTopic("t"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.AppendBatch(ctx, producedFrame(t, 1, 0, 3, 1, "old")); err == nil {
+	if _, err := p.AppendBatch(ctx, producedFrame(t, 1, 0, 3, 1, "old"), nil); err == nil {
 		t.Fatal("append through a deleted topic's handle succeeded")
 	}
 	if err := db.CreateTopic("t", mqlog.TopicConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	p2, _ := db.RawPartition("t", 0)
-	res, err := p2.AppendBatch(ctx, producedFrame(t, 1, 0, 0, 1, "new"))
+	res, err := p2.AppendBatch(ctx, producedFrame(t, 1, 0, 0, 1, "new"), nil)
 	if err != nil || res.Duplicate || res.BaseOffset != 0 {
 		t.Fatalf("first batch of the new topic: %+v, %v (the old topic's state must not answer it)", res, err)
 	}
@@ -247,12 +247,12 @@ func TestConcurrentIdempotentProducers(t *testing.T) {
 			}
 			for i := int32(0); i < batches; i++ {
 				frame := producedFrame(t, pid.ID, 0, i*3, 3, "c")
-				first, err := p.AppendBatch(ctx, frame)
+				first, err := p.AppendBatch(ctx, frame, nil)
 				if err != nil {
 					errs <- err
 					return
 				}
-				retry, err := p.AppendBatch(ctx, frame) // every batch sent twice
+				retry, err := p.AppendBatch(ctx, frame, nil) // every batch sent twice
 				if err != nil || !retry.Duplicate || retry.BaseOffset != first.BaseOffset {
 					errs <- fmt.Errorf("retry: %+v, %v; first at %d", retry, err, first.BaseOffset)
 					return

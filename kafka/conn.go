@@ -60,6 +60,9 @@ type conn struct {
 	}
 
 	sasl saslSession // owned by the reader goroutine
+	// lastProduce is closed once the last produce request read has every batch in its place in its
+	// partition (owned by the reader goroutine): the next one waits for it (produce.go).
+	lastProduce chan struct{}
 }
 
 // pending is the response to one request, in the order requests came.
@@ -81,6 +84,8 @@ func newConn(ctx context.Context, s *Server, nc net.Conn, advertised broker) *co
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.budget = semaphore.NewWeighted(s.opts.ConnectionBytes)
 	c.inflight = make(chan struct{}, s.opts.MaxInflight)
+	c.lastProduce = make(chan struct{})
+	close(c.lastProduce)
 	return c
 }
 
@@ -315,7 +320,14 @@ func (c *conn) request(p *pending, body []byte) bool {
 		return false
 	}
 	req.kreq = kreq
+	if key == produceKey {
+		req.after, c.lastProduce = c.lastProduce, make(chan struct{})
+		req.ordered = c.lastProduce
+	}
 	if !served || version < api.min || version > api.max {
+		if req.ordered != nil {
+			close(req.ordered)
+		}
 		c.log.Info("kafka: unsupported request answered with UNSUPPORTED_VERSION", "api", kmsg.NameForKey(key), "version", version, "client", req.clientID)
 		if !c.enqueue(p) {
 			return false
@@ -362,6 +374,9 @@ type request struct {
 	clientID string
 	kreq     kmsg.Request
 	p        *pending
+	// after and ordered sequence the produce requests of a connection (produce.go): this one appends once
+	// after is closed, and closes ordered once each of its batches has its place.
+	after, ordered chan struct{}
 }
 
 // finish sets the response of a handled request. An error closes the connection after the responses

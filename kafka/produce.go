@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mqlog/mqlog"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -15,7 +16,21 @@ import (
 // embedded producers share. The partitions of one request are appended concurrently, so that their
 // fsyncs overlap. With acks 0 nothing is answered; a failure then closes the connection, which is how
 // Kafka tells such a producer.
+//
+// The produce requests of one connection are appended in the order they came: a request starts appending
+// once every batch of the one before has its offsets (not once it is durable: pipelined requests still
+// share group commits). An idempotent producer pipelines up to five requests to a partition, and their
+// sequence numbers must meet the log in that order (Kafka gets it by handling a connection's requests one
+// at a time).
 func (s *Server) produce(ctx context.Context, r *request) (kmsg.Response, error) {
+	var closeOrdered sync.Once
+	orderedDone := func() { closeOrdered.Do(func() { close(r.ordered) }) }
+	defer orderedDone()
+	select {
+	case <-r.after:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	req := r.kreq.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	refuse := int16(0)
@@ -55,11 +70,23 @@ func (s *Server) produce(ctx context.Context, r *request) (kmsg.Response, error)
 			}
 		}
 	}
+	var unordered atomic.Int32 // batches without their place yet
+	unordered.Store(int32(len(jobs)))
+	ordered := func() {
+		if unordered.Add(-1) == 0 {
+			orderedDone()
+		}
+	}
+	if len(jobs) == 0 {
+		orderedDone()
+	}
 	run := func(j job) {
 		p, err := s.db.RawPartition(j.name, j.rp.Partition)
-		if err == nil {
+		if err != nil {
+			ordered()
+		} else {
 			var res mqlog.AppendResult
-			res, err = p.AppendBatch(ctx, j.data)
+			res, err = p.AppendBatch(ctx, j.data, ordered)
 			j.rp.BaseOffset, j.rp.LogStartOffset = res.BaseOffset, p.StartOffset()
 		}
 		if err != nil {

@@ -379,3 +379,36 @@ func TestFetchWithNothingHasEmptyRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelinedIdempotentProduce sends an idempotent producer's batches as librdkafka does, five
+// requests in flight on one connection without waiting for the answers: the batches must meet the log in
+// request order (before the produce requests of a connection were sequenced, a later one could overtake
+// an earlier one and be refused with OUT_OF_ORDER_SEQUENCE_NUMBER, which kcat reported as fatal).
+func TestPipelinedIdempotentProduce(t *testing.T) {
+	ts := startServer(t, nil)
+	if err := ts.db.CreateTopic("t", mqlog.TopicConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, ts.addr)
+	ir := c.do(kmsg.NewPtrInitProducerIDRequest()).(*kmsg.InitProducerIDResponse)
+	const rounds, inflight = 40, 5
+	seq := int32(0)
+	for round := 0; round < rounds; round++ {
+		var corrs []int32
+		var reqs []*kmsg.ProduceRequest
+		for i := 0; i < inflight; i++ {
+			f := batch(t, 1, "p")
+			segment.SetProducer(f, ir.ProducerID, ir.ProducerEpoch, seq)
+			seq++
+			req := produceReq(9, "t", 0, f)
+			reqs = append(reqs, req)
+			corrs = append(corrs, c.send(req))
+		}
+		for i, corr := range corrs {
+			p := c.recv(reqs[i], corr).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+			if want := int64(round*inflight + i); p.ErrorCode != 0 || p.BaseOffset != want {
+				t.Fatalf("round %d request %d: error %d offset %d, want offset %d", round, i, p.ErrorCode, p.BaseOffset, want)
+			}
+		}
+	}
+}

@@ -66,6 +66,13 @@ want_summary() { # client row topic
 
 can_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }
 
+# apt_install PACKAGE: apt-get install, after an apt-get update when the package lists are missing or old.
+apt_install() {
+	apt-get install -y -qq "$1" >/dev/null 2>&1 && return 0
+	apt-get update -qq >/dev/null 2>&1
+	apt-get install -y -qq "$1" >/dev/null 2>&1
+}
+
 # --- franz-go and kafka-go, in-process -----------------------------------------------------------------
 go_rows() { # test row...
 	local test=$1
@@ -87,7 +94,7 @@ row kafka-go idempotent-retry n/a "kafka-go v0.4.51 has no idempotent producer"
 
 # --- kcat -------------------------------------------------------------------------------------------------
 if ! command -v kcat >/dev/null && can_install; then
-	apt-get install -y -qq kcat >/dev/null 2>&1
+	apt_install kcat
 fi
 if ! command -v kcat >/dev/null; then
 	for r in produce consume-earliest listoffsets-time idempotent-retry; do row kcat "$r" SKIP "kcat not installed and not installable here"; done
@@ -111,9 +118,9 @@ else
 		row kcat listoffsets-time FAIL "kcat -Q said: $q"
 	fi
 	stop_broker
-	start_broker 2
+	start_broker 2 # (-E: kcat would exit on the cut connection, an error librdkafka retries)
 	for i in $(seq 0 $((N - 1))); do echo "m$i"; done |
-		kcat -b "$BROKER" -t kcat-idem -p 0 -P -X enable.idempotence=true -X acks=all -X linger.ms=0 -X batch.num.messages=1 2>"$WORK/kcat-idem.err"
+		kcat -E -b "$BROKER" -t kcat-idem -p 0 -P -X enable.idempotence=true -X acks=all -X linger.ms=0 -X batch.num.messages=1 2>"$WORK/kcat-idem.err"
 	stop_broker
 	want_summary kcat idempotent-retry kcat-idem
 fi
@@ -121,7 +128,7 @@ fi
 # --- kafka-python -----------------------------------------------------------------------------------------
 PY=/usr/bin/python3 # Debian's python3-kafka is a package of the system's Python
 if ! $PY -c 'import kafka' 2>/dev/null && can_install; then
-	apt-get install -y -qq python3-kafka >/dev/null 2>&1
+	apt_install python3-kafka
 fi
 if ! $PY -c 'import kafka' 2>/dev/null; then
 	for r in produce consume-earliest listoffsets-time; do row kafka-python "$r" SKIP "python3-kafka not installed and not installable here"; done

@@ -43,7 +43,7 @@ func (l *Log) Append(records []segment.Record) (int64, error) {
 		return 0, err
 	}
 
-	return l.appendEncoded(frame, &h, nil)
+	return l.appendEncoded(frame, &h, nil, nil)
 }
 
 // Err returns the sticky error that stopped the log, or nil.

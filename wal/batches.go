@@ -10,16 +10,33 @@ import (
 // Pre-encoded batches: the Kafka front end appends the RecordBatch frames its clients encoded, and serves
 // fetches with the stored frames as they are, without decoding and re-encoding their records.
 
+// FrameHooks are AppendFrame's calls into its caller, both optional.
+type FrameHooks struct {
+	// Check runs under the log's append lock with the base offset the frame would get, so that what it
+	// decides is atomic with the offset assignment; if it returns an error nothing is appended and
+	// AppendFrame returns that error. Idempotent producers' sequence checks run there.
+	Check func(base int64) error
+	// Queued runs once the frame's place in the log is decided, before it is durable: right after it is
+	// queued with its offsets (under the log's append lock: it must not block), or once it is refused. A
+	// caller whose frames must keep their order (pipelined produce requests of one connection, whose
+	// sequence numbers follow each other) starts its next AppendFrame then: the two may share a commit.
+	Queued func()
+}
+
 // AppendFrame appends one encoded RecordBatch v2 frame, as a producer sent it, through the same group
 // commit as Append, and returns its base offset. The caller has validated the frame (segment.DecodeBatch and
 // its records: a frame the log's readers would reject must never be written). The log assigns the base
 // offset and stamps its write epoch, both outside the CRC; every other byte is kept, producer id and
 // sequence included. frame is copied: the caller may reuse it once AppendFrame returns.
-//
-// check, when not nil, runs under the log's append lock with the base offset the frame would get, so that
-// what it decides is atomic with the offset assignment; if it returns an error nothing is appended and
-// AppendFrame returns that error. Idempotent producers' sequence checks run there.
-func (l *Log) AppendFrame(frame []byte, check func(base int64) error) (int64, error) {
+func (l *Log) AppendFrame(frame []byte, hooks FrameHooks) (int64, error) {
+	queued := false
+	markQueued := func() {
+		if !queued && hooks.Queued != nil {
+			hooks.Queued()
+		}
+		queued = true
+	}
+	defer markQueued() // refused
 	if l.readOnly {
 		return 0, ErrReadOnly
 	}
@@ -33,13 +50,13 @@ func (l *Log) AppendFrame(frame []byte, check func(base int64) error) (int64, er
 	if h.FrameSize() != int64(len(frame)) {
 		return 0, fmt.Errorf("%w: frame of %d bytes, header says %d", segment.ErrTruncated, len(frame), h.FrameSize())
 	}
-	return l.appendEncoded(frame, &h, check)
+	return l.appendEncoded(frame, &h, hooks.Check, markQueued)
 }
 
 // appendEncoded queues an encoded frame under the log's lock, assigning its base offset and epoch (the
-// frame is patched in place, then copied into the queue), commits it or leaves it to the commit in progress,
-// and waits for the outcome. Append and AppendFrame share it.
-func (l *Log) appendEncoded(frame []byte, h *segment.BatchHeader, check func(base int64) error) (int64, error) {
+// frame is patched in place, then copied into the queue), calls queued (when not nil), commits it or leaves
+// it to the commit in progress, and waits for the outcome. Append and AppendFrame share it.
+func (l *Log) appendEncoded(frame []byte, h *segment.BatchHeader, check func(base int64) error, queued func()) (int64, error) {
 	l.mu.Lock()
 	if l.mu.closing {
 		l.mu.Unlock()
@@ -63,6 +80,9 @@ func (l *Log) appendEncoded(frame []byte, h *segment.BatchHeader, check func(bas
 	l.mu.frames = append(l.mu.frames, pendingFrame{base: base, next: l.mu.nextOffset, size: len(frame), maxTimestamp: h.MaxTimestamp})
 	gen := l.mu.gen
 	l.metrics.appends.Add(1)
+	if queued != nil {
+		queued()
+	}
 	if l.mu.flushing {
 		l.mu.cond.Signal() // the flusher takes it, with whatever else queues meanwhile
 		l.mu.Unlock()

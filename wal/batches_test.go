@@ -35,7 +35,7 @@ func TestAppendFrameKeepsClientBytes(t *testing.T) {
 	for i := 0; i < 40; i++ { // rolls several 4 KiB segments
 		frame := clientFrame(t, 5, 1+5*i)
 		sent = append(sent, append([]byte(nil), frame...))
-		base, err := l.AppendFrame(frame, nil)
+		base, err := l.AppendFrame(frame, FrameHooks{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,6 +87,7 @@ func TestAppendFrameCheckRunsAtomically(t *testing.T) {
 	defer l.Close()
 	refused := errors.New("refused")
 	var bases []int64
+	queuedCalls := 0
 	check := func(base int64) error {
 		bases = append(bases, base)
 		if len(bases) == 2 {
@@ -95,7 +96,7 @@ func TestAppendFrameCheckRunsAtomically(t *testing.T) {
 		return nil
 	}
 	for i := 0; i < 3; i++ {
-		_, err := l.AppendFrame(clientFrame(t, 2, 2*i), check)
+		_, err := l.AppendFrame(clientFrame(t, 2, 2*i), FrameHooks{Check: check, Queued: func() { queuedCalls++ }})
 		if i == 1 && !errors.Is(err, refused) {
 			t.Fatalf("second append: %v, want the check's error", err)
 		}
@@ -109,19 +110,22 @@ func TestAppendFrameCheckRunsAtomically(t *testing.T) {
 	if hw := l.HighWatermark(); hw != 4 {
 		t.Fatalf("high watermark %d, want 4", hw)
 	}
+	if queuedCalls != 3 {
+		t.Fatalf("Queued called %d times for 3 appends (one refused), want 3", queuedCalls)
+	}
 }
 
 func TestAppendFrameRejectsBadFrames(t *testing.T) {
 	l := openTestLog(t, vfs.NewMem(), &memIndex{}, 1<<20)
 	defer l.Close()
 	frame := clientFrame(t, 3, 0)
-	if _, err := l.AppendFrame(frame[:len(frame)-1], nil); !errors.Is(err, segment.ErrTruncated) {
+	if _, err := l.AppendFrame(frame[:len(frame)-1], FrameHooks{}); !errors.Is(err, segment.ErrTruncated) {
 		t.Fatalf("short frame: %v", err)
 	}
-	if _, err := l.AppendFrame(append(frame, 0), nil); !errors.Is(err, segment.ErrTruncated) {
+	if _, err := l.AppendFrame(append(frame, 0), FrameHooks{}); !errors.Is(err, segment.ErrTruncated) {
 		t.Fatalf("frame with a trailing byte: %v", err)
 	}
-	if _, err := l.AppendFrame(frame[:20], nil); !errors.Is(err, segment.ErrTruncated) {
+	if _, err := l.AppendFrame(frame[:20], FrameHooks{}); !errors.Is(err, segment.ErrTruncated) {
 		t.Fatalf("header only: %v", err)
 	}
 	if l.HighWatermark() != 0 {
