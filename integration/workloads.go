@@ -3,12 +3,16 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
 	"sync"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/mqlog/mqlog"
+	"github.com/mqlog/mqlog/segment"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -250,3 +254,76 @@ func KafkaSyncProducers(ctx context.Context, addr string, n int) ([]*kgo.Client,
 	}
 	return clients, nil
 }
+
+// RawProducer is the least a Kafka producer can do: it encodes each batch (segment.AppendBatch, as a
+// client library would), sends one Produce request (v9, acks=all) and reads the answer, over one
+// connection, with kmsg. Beside franz-go it shows which part of the protocol's cost is the server's.
+type RawProducer struct {
+	nc      net.Conn
+	records []segment.Record
+	f       *kmsg.RequestFormatter
+	buf     []byte
+	corr    int32
+}
+
+// NewRawProducer connects to addr; its batches hold batch records of size bytes.
+func NewRawProducer(addr string, size, batch int) (*RawProducer, error) {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	recs := make([]segment.Record, batch)
+	for i := range recs {
+		recs[i].Value = payload(size)
+	}
+	return &RawProducer{nc: nc, records: recs, f: kmsg.NewRequestFormatter()}, nil
+}
+
+// Produce sends n batches, each acknowledged before the next is sent.
+func (p *RawProducer) Produce(n int) (time.Duration, error) {
+	start := time.Now()
+	var frame []byte
+	for i := 0; i < n; i++ {
+		now := time.Now().UnixMilli()
+		for j := range p.records {
+			p.records[j].Timestamp = now
+		}
+		var err error
+		if frame, err = segment.AppendBatch(frame[:0], p.records, segment.EncodeOptions{Epoch: -1}); err != nil {
+			return 0, err
+		}
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks = 9, -1
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = BenchTopic
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = frame
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		p.corr++
+		p.buf = p.f.AppendRequest(p.buf[:0], req, p.corr)
+		if _, err := p.nc.Write(p.buf); err != nil {
+			return 0, err
+		}
+		var size [4]byte
+		if _, err := io.ReadFull(p.nc, size[:]); err != nil {
+			return 0, err
+		}
+		body := make([]byte, binary.BigEndian.Uint32(size[:]))
+		if _, err := io.ReadFull(p.nc, body); err != nil {
+			return 0, err
+		}
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		resp.Version = 9
+		if err := resp.ReadFrom(body[5:]); err != nil { // correlation id, empty header tags
+			return 0, err
+		}
+		if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
+			return 0, fmt.Errorf("produce: error %d", code)
+		}
+	}
+	return time.Since(start), nil
+}
+
+// Close closes the connection.
+func (p *RawProducer) Close() { p.nc.Close() }

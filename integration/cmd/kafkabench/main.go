@@ -45,9 +45,10 @@ type sample struct {
 
 // row collects the rounds of one workload.
 type row struct {
-	name, unit          string
-	embedded, kafka     []sample
-	embeddedLabel, kind string
+	name, unit      string
+	embedded, kafka []sample
+	raw             []sample // the same through a minimal kmsg client (produce rows)
+	kind            string
 }
 
 func median(xs []float64) float64 {
@@ -56,10 +57,10 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
-func (r *row) ratios() []float64 {
-	out := make([]float64, len(r.kafka))
-	for i := range r.kafka {
-		out[i] = r.kafka[i].rate / r.embedded[i].rate
+func ratios(side, embedded []sample) []float64 {
+	out := make([]float64, len(side))
+	for i := range side {
+		out[i] = side[i].rate / embedded[i].rate
 	}
 	return out
 }
@@ -138,11 +139,11 @@ func run(ctx context.Context) error {
 		fmt.Fprintf(os.Stderr, "round %d of %d\n", round, *rounds)
 		for key, r := range produceRows {
 			size, batch := key[0], key[1]
-			emb, kaf, err := produceRound(ctx, size, batch)
+			emb, kaf, raw, err := produceRound(ctx, size, batch)
 			if err != nil {
 				return err
 			}
-			r.embedded, r.kafka = append(r.embedded, emb), append(r.kafka, kaf)
+			r.embedded, r.kafka, r.raw = append(r.embedded, emb), append(r.kafka, kaf), append(r.raw, raw)
 		}
 		mb := func(d time.Duration) float64 { return float64(logBytes) / d.Seconds() / 1e6 }
 		start := time.Now()
@@ -168,15 +169,20 @@ func run(ctx context.Context) error {
 		concurrent.embedded, concurrent.kafka = append(concurrent.embedded, emb), append(concurrent.kafka, kaf)
 	}
 
-	fmt.Printf("| workload | unit | embedded | kafka protocol | kafka / embedded (median of %d rounds) |\n|---|---|---|---|---|\n", *rounds)
+	fmt.Printf("| workload | unit | embedded | kafka protocol (franz-go) | ratio | raw kmsg client | ratio |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		e, k := fmt.Sprintf("%.0f", median(rates(r.embedded))), fmt.Sprintf("%.0f", median(rates(r.kafka)))
 		if r.kind == "latency" {
 			e += fmt.Sprintf(" (p50 %d µs, p99 %d µs)", medianInt(r.embedded, func(s sample) int64 { return s.p50 }), medianInt(r.embedded, func(s sample) int64 { return s.p99 }))
 			k += fmt.Sprintf(" (p50 %d µs, p99 %d µs)", medianInt(r.kafka, func(s sample) int64 { return s.p50 }), medianInt(r.kafka, func(s sample) int64 { return s.p99 }))
 		}
-		fmt.Printf("| %s | %s | %s | %s | %.2f |\n", r.name, r.unit, e, k, median(r.ratios()))
+		raw, rawRatio := "–", "–"
+		if len(r.raw) > 0 {
+			raw, rawRatio = fmt.Sprintf("%.0f", median(rates(r.raw))), fmt.Sprintf("%.2f", median(ratios(r.raw, r.embedded)))
+		}
+		fmt.Printf("| %s | %s | %s | %s | %.2f | %s | %s |\n", r.name, r.unit, e, k, median(ratios(r.kafka, r.embedded)), raw, rawRatio)
 	}
+	fmt.Printf("\nratio: the side over embedded, median over %d rounds of the two measured back to back\n", *rounds)
 	return nil
 }
 
@@ -188,40 +194,45 @@ func medianInt(s []sample, f func(sample) int64) int64 {
 	return int64(median(xs))
 }
 
-// produceRound measures one producer, embedded then through the protocol, each on a fresh directory.
-func produceRound(ctx context.Context, size, batch int) (sample, sample, error) {
-	b, done, err := broker()
-	if err != nil {
-		return sample{}, sample{}, err
+// produceRound measures one producer, embedded, through the protocol with franz-go, and with the raw
+// client, one after the other, each on a fresh directory.
+func produceRound(ctx context.Context, size, batch int) (emb, kaf, raw sample, err error) {
+	measure := func(start func(b *integration.Broker) (func() error, func(), error)) (sample, error) {
+		b, done, err := broker()
+		if err != nil {
+			return sample{}, err
+		}
+		defer done()
+		step, stop, err := start(b)
+		if err != nil {
+			return sample{}, err
+		}
+		defer stop()
+		n, d, err := timed(step)
+		return sample{rate: float64(n*batch) / d.Seconds()}, err
 	}
-	n, d, err := timed(func() error {
-		_, err := integration.ProduceEmbedded(ctx, b.DB, size, batch, 1)
-		return err
+	if emb, err = measure(func(b *integration.Broker) (func() error, func(), error) {
+		return func() error { _, err := integration.ProduceEmbedded(ctx, b.DB, size, batch, 1); return err }, func() {}, nil
+	}); err != nil {
+		return
+	}
+	if kaf, err = measure(func(b *integration.Broker) (func() error, func(), error) {
+		p, err := integration.NewKafkaProducer(ctx, b.Addr, size, batch)
+		if err != nil {
+			return nil, nil, err
+		}
+		return func() error { _, err := p.Produce(ctx, batch, 1); return err }, p.Close, nil
+	}); err != nil {
+		return
+	}
+	raw, err = measure(func(b *integration.Broker) (func() error, func(), error) {
+		p, err := integration.NewRawProducer(b.Addr, size, batch)
+		if err != nil {
+			return nil, nil, err
+		}
+		return func() error { _, err := p.Produce(1); return err }, p.Close, nil
 	})
-	done()
-	if err != nil {
-		return sample{}, sample{}, err
-	}
-	emb := sample{rate: float64(n*batch) / d.Seconds()}
-
-	b, done, err = broker()
-	if err != nil {
-		return sample{}, sample{}, err
-	}
-	defer done()
-	p, err := integration.NewKafkaProducer(ctx, b.Addr, size, batch)
-	if err != nil {
-		return sample{}, sample{}, err
-	}
-	defer p.Close()
-	n, d, err = timed(func() error {
-		_, err := p.Produce(ctx, batch, 1)
-		return err
-	})
-	if err != nil {
-		return sample{}, sample{}, err
-	}
-	return emb, sample{rate: float64(n*batch) / d.Seconds()}, nil
+	return
 }
 
 // concurrentRound measures 64 producers of single records, embedded then through 64 franz-go clients.
