@@ -139,6 +139,7 @@ func (g *group) readNewLocked(w *wait) (*pendingMessage, error) {
 				return nil, err
 			}
 			if rec.Offset > expected && p.acks.addRange(expected, rec.Offset) > 0 {
+				p.dropCounts(expected, rec.Offset)
 				p.persist.version++ // saved with the next save
 			}
 			if p.acks.contains(rec.Offset) {
@@ -148,7 +149,6 @@ func (g *group) readNewLocked(w *wait) (*pendingMessage, error) {
 			pm := &pendingMessage{rec: base.NewRecord(g.topic.Name(), p.index, rec), partition: p, heapIndex: -1}
 			if rec.Offset < p.delivered { // delivered before a restart
 				pm.deliveries = int(max(p.counts[rec.Offset], 1))
-				delete(p.counts, rec.Offset)
 			}
 			p.pending[rec.Offset] = pm
 			g.mu.pendingCount++
@@ -169,6 +169,9 @@ func (g *group) leaseLocked(c *Consumer, pm *pendingMessage, now time.Time) (*Me
 	g.mu.pending.setDue(pm, now.Add(g.opts.AckWait))
 	p := pm.partition
 	p.delivered = max(p.delivered, pm.rec.Offset+1)
+	if pm.deliveries > 1 {
+		p.counts[pm.rec.Offset] = int32(min(pm.deliveries, 1<<31-1))
+	}
 	p.persist.version++
 	msg := &Message{Record: pm.rec, Deliveries: pm.deliveries, consumer: c, pm: pm, delivery: pm.delivery}
 	if err := g.persistLocked(p); err != nil {

@@ -39,8 +39,9 @@ type partition struct {
 	acks   ackSet
 	// delivered is the delivery cursor: every offset from the floor up to it was delivered at least once.
 	delivered int64
-	// counts are the delivery counts of offsets below delivered that are not done and not yet read back
-	// into pending (after a restart); pending messages carry their own.
+	// counts are the delivery counts above 1 of the offsets below delivered that are not done: what a save
+	// stores of them. Pending messages carry their count too; this map holds only those above 1, so that a
+	// save costs what was redelivered, not what is pending.
 	counts  map[int64]int32
 	pending map[int64]*pendingMessage
 
@@ -129,8 +130,13 @@ func clampToEnd(p *partition, end int64) {
 // dropBelowFloor drops the counts below the floor and raises the cursor to it.
 func (p *partition) dropBelowFloor() {
 	p.delivered = max(p.delivered, p.acks.floor)
+	p.dropCounts(0, p.acks.floor)
+}
+
+// dropCounts forgets the delivery counts of offsets in [from, to), which are done.
+func (p *partition) dropCounts(from, to int64) {
 	for off := range p.counts {
-		if p.acks.contains(off) {
+		if off >= from && off < to {
 			delete(p.counts, off)
 		}
 	}
@@ -138,22 +144,8 @@ func (p *partition) dropBelowFloor() {
 
 // state is p's durable state, as the index stores it.
 func (p *partition) state(g *group) index.AckState {
-	counts := make(map[int64]int32, len(p.counts)+len(p.pending))
-	for off, n := range p.counts {
-		if !p.acks.contains(off) {
-			counts[off] = n
-		}
-	}
-	for off, pm := range p.pending {
-		counts[off] = int32(min(pm.deliveries, 1<<31-1))
-	}
-	for off := range counts {
-		if off >= p.delivered {
-			delete(counts, off)
-		}
-	}
 	return index.AckState{Group: g.name, Topic: g.topic.Name(), Partition: p.index, Incarnation: g.topic.Incarnation(),
-		Floor: p.acks.floor, Acked: slices.Clone(p.acks.ranges), Delivered: p.delivered, Redelivered: sortedCounts(counts)}
+		Floor: p.acks.floor, Acked: slices.Clone(p.acks.ranges), Delivered: p.delivered, Redelivered: sortedCounts(p.counts)}
 }
 
 // sortedCounts returns the delivery counts above 1, by offset.
