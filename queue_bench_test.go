@@ -60,55 +60,72 @@ func BenchmarkGroupCommit(b *testing.B) {
 // message delivered and acked; the messages are appended before the timer starts.
 func BenchmarkQueueAck(b *testing.B) {
 	for _, consumers := range benchConsumers {
-		b.Run(fmt.Sprintf("consumers=%d", consumers), func(b *testing.B) {
-			db, _ := openBenchDB(b, mqlog.SyncAlways)
-			ctx := context.Background()
-			for left := b.N; left > 0; left -= 1000 {
-				if _, err := db.Append(ctx, bench.Topic, benchMessages(min(left, 1000), 100)...); err != nil {
-					b.Fatal(err)
-				}
-			}
-			var done atomic.Int64
-			savesBefore := mqlog.QueueSavesForTest(db)
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			var wg sync.WaitGroup
-			errs := make(chan error, consumers)
-			b.ResetTimer()
-			for range consumers {
-				q, err := db.Queue(bench.Topic, "work", mqlog.QueueOptions{MaxAckPending: 4 * consumers})
-				if err != nil {
-					b.Fatal(err)
-				}
-				wg.Go(func() {
-					defer q.Close()
-					for {
-						m, err := q.Next(ctx)
-						if err != nil {
-							return // cancelled: every message is acked
-						}
-						if err := m.Ack(); err != nil {
-							errs <- err
-							return
-						}
-						if done.Add(1) == int64(b.N) {
-							cancel()
-						}
+		b.Run(fmt.Sprintf("consumers=%d", consumers), func(b *testing.B) { benchQueue(b, consumers, false) })
+	}
+}
+
+// BenchmarkQueueAckNext is BenchmarkQueueAck with AckNext instead of Ack then Next: the ack shares the
+// next delivery's synced save.
+func BenchmarkQueueAckNext(b *testing.B) {
+	for _, consumers := range benchConsumers {
+		b.Run(fmt.Sprintf("consumers=%d", consumers), func(b *testing.B) { benchQueue(b, consumers, true) })
+	}
+}
+
+func benchQueue(b *testing.B, consumers int, ackNext bool) {
+	db, _ := openBenchDB(b, mqlog.SyncAlways)
+	ctx := context.Background()
+	for left := b.N; left > 0; left -= 1000 {
+		if _, err := db.Append(ctx, bench.Topic, benchMessages(min(left, 1000), 100)...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var done atomic.Int64
+	savesBefore := mqlog.QueueSavesForTest(db)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, consumers)
+	b.ResetTimer()
+	for range consumers {
+		q, err := db.Queue(bench.Topic, "work", mqlog.QueueOptions{MaxAckPending: 4 * consumers})
+		if err != nil {
+			b.Fatal(err)
+		}
+		wg.Go(func() {
+			defer q.Close()
+			m, err := q.Next(ctx)
+			for err == nil {
+				if done.Add(1) == int64(b.N) {
+					if err := m.Ack(); err != nil {
+						errs <- err
 					}
-				})
+					cancel()
+					return
+				}
+				if ackNext {
+					m, err = m.AckNext(ctx)
+					continue
+				}
+				if err := m.Ack(); err != nil {
+					errs <- err
+					return
+				}
+				m, err = q.Next(ctx)
 			}
-			wg.Wait()
-			b.StopTimer()
-			close(errs)
-			for err := range errs {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "acks/s")
-			// Saves cover deliveries (recorded before Next returns) as well as acks.
-			if saves := mqlog.QueueSavesForTest(db) - savesBefore; saves > 0 {
-				b.ReportMetric(float64(b.N)/float64(saves), "msgs/save")
-			}
+			// cancelled: every message is acked
 		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "acks/s")
+	// Saves cover deliveries (recorded before Next returns) as well as acks.
+	if saves := mqlog.QueueSavesForTest(db) - savesBefore; saves > 0 {
+		b.ReportMetric(float64(b.N)/float64(saves), "msgs/save")
 	}
 }
 

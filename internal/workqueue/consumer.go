@@ -55,6 +55,38 @@ func (c *Consumer) Next(ctx context.Context) (*Message, error) {
 	}
 }
 
+// AckNext acknowledges m and delivers the next message to m's consumer, as Ack then Next do, but when the
+// next message comes from m's partition the ack and the delivery share one synced save: a worker that
+// takes one message at a time pays one fsync per message instead of two (JetStream's AckNext). Once it
+// returns, m is acked even when the delivery fails (ctx done, say); on an error before the ack (a closed
+// group), m is not.
+func (m *Message) AckNext(ctx context.Context) (*Message, error) {
+	g := m.consumer.g
+	g.mu.Lock()
+	if err := g.mu.err; err != nil {
+		g.mu.Unlock()
+		return nil, err
+	}
+	p := m.pm.partition
+	g.markDoneLocked(p, m.pm.rec.Offset)
+	msg, w, err := g.deliverLocked(ctx, m.consumer)
+	// Whatever the delivery did, the ack must be durable before AckNext returns.
+	if perr := g.persistLocked(p); perr != nil && err == nil {
+		msg, err = nil, perr
+	}
+	g.mu.Unlock()
+	if msg != nil || err != nil {
+		return msg, err
+	}
+	timer, stop := fanin.Timer(w.due)
+	err = fanin.Wait(ctx, timer, w.chans...)
+	stop()
+	if err != nil {
+		return nil, err
+	}
+	return m.consumer.Next(ctx)
+}
+
 // Close ends this consumer: the messages it holds leased are released for redelivery at once. The
 // group's state stays.
 func (c *Consumer) Close() error {
@@ -70,6 +102,11 @@ func (c *Consumer) Close() error {
 func (g *group) deliver(ctx context.Context, c *Consumer) (*Message, *wait, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.deliverLocked(ctx, c)
+}
+
+// deliverLocked is deliver with g.mu held; it releases g.mu while it saves or dead-letters.
+func (g *group) deliverLocked(ctx context.Context, c *Consumer) (*Message, *wait, error) {
 	for {
 		if err := g.mu.err; err != nil {
 			return nil, nil, err
