@@ -33,7 +33,7 @@ type cursor struct {
 
 // NewConsumer joins group as a new member reading t.
 func (c *Coordinator) NewConsumer(group string, t base.Topic) (*Consumer, error) {
-	m, err := c.Join(group, t)
+	m, err := c.joinEmbedded(group, t)
 	if err != nil {
 		return nil, err
 	}
