@@ -127,3 +127,18 @@ func (c *Coordinator) TopicDeleted(t base.Topic) {
 		c.removeLocked(name, func(mem *member) bool { return mem.topic == t })
 	}
 }
+
+// PartitionsAdded implements catalog.PartitionObserver: the groups reading t rebalance, so that the new
+// partitions get owners.
+func (c *Coordinator) PartitionsAdded(t base.Topic) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, g := range c.mu.groups {
+		for _, m := range g.members {
+			if m.topic == t {
+				g.bumpLocked()
+				break
+			}
+		}
+	}
+}

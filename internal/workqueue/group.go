@@ -83,36 +83,47 @@ func (r *Registry) openGroup(t base.Topic, name string, opts Options) (*group, e
 		}
 	}
 	for i, l := range t.Logs() {
-		p := &partition{index: int32(i), log: l, pending: map[int64]*pendingMessage{}, counts: map[int64]int32{}}
-		p.persist.cond.L = &g.mu
 		st, ok := byPartition[int32(i)]
-		if !ok {
-			st.Floor, st.Delivered = l.StartOffset(), l.StartOffset() // a new group starts at the earliest
-		}
-		p.acks = ackSet{floor: st.Floor, ranges: st.Acked}
-		p.delivered = st.Delivered
-		for _, d := range st.Redelivered {
-			p.counts[d.Offset] = d.Count
-		}
-		// Never past the readable end, never below the log start (retention removed those).
-		clampToEnd(p, l.HighWatermark())
-		if skipped := p.acks.raiseFloor(l.StartOffset()); skipped > 0 {
-			r.noteSkipped(t.Name(), name, p.index, skipped)
-		}
-		p.dropBelowFloor()
-		if !ok {
-			if err := r.store.SaveAckState(p.state(g)); err != nil {
-				return nil, err
-			}
-		}
-		reader, err := l.NewReader(p.acks.floor, true)
+		p, err := g.newPartition(int32(i), l, st, ok)
 		if err != nil {
 			return nil, err
 		}
-		p.reader = reader
 		g.mu.partitions = append(g.mu.partitions, p)
 	}
 	return g, nil
+}
+
+// newPartition is the group's state in partition i of its topic, from the stored state st (stored false:
+// none, or one of an earlier incarnation), clamped to what l holds; a partition without stored state gets
+// one, synced, at l's start.
+func (g *group) newPartition(i int32, l *wal.Log, st index.AckState, stored bool) (*partition, error) {
+	p := &partition{index: i, log: l, pending: map[int64]*pendingMessage{}, counts: map[int64]int32{}}
+	p.persist.cond.L = &g.mu
+	if !stored {
+		st.Floor, st.Delivered = l.StartOffset(), l.StartOffset() // a new group starts at the earliest
+	}
+	p.acks = ackSet{floor: st.Floor, ranges: st.Acked}
+	p.delivered = st.Delivered
+	for _, d := range st.Redelivered {
+		p.counts[d.Offset] = d.Count
+	}
+	// Never past the readable end, never below the log start (retention removed those).
+	clampToEnd(p, l.HighWatermark())
+	if skipped := p.acks.raiseFloor(l.StartOffset()); skipped > 0 {
+		g.r.noteSkipped(g.topic.Name(), g.name, p.index, skipped)
+	}
+	p.dropBelowFloor()
+	if !stored {
+		if err := g.r.store.SaveAckState(p.state(g)); err != nil {
+			return nil, err
+		}
+	}
+	reader, err := l.NewReader(p.acks.floor, true)
+	if err != nil {
+		return nil, err
+	}
+	p.reader = reader
+	return p, nil
 }
 
 // clampToEnd forgets the state at or above end: the log's readable end moved back after a crash under a
