@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// referenceAppendBatch is the straightforward encoder AppendBatch replaced (append by append, every size
-// computed where it is written), kept here as the definition AppendBatch's bytes must match. Uncompressed
+// referenceAppendBatch is a straightforward encoder of a batch (each record's body built with
+// encoding/binary's appends, then its length prefixed), the definition AppendBatch's bytes must match. Uncompressed
 // only: compressed frames are compared through their decompressed records.
 func referenceAppendBatch(dst []byte, records []Record, opts EncodeOptions) []byte {
 	minTime, maxTime := records[0].Timestamp, records[0].Timestamp
