@@ -177,8 +177,15 @@ func partitionsRun(ctx context.Context, cfg PartitionsConfig, base string, n int
 	}
 	prog.Start(fmt.Sprintf("partitions: creating %d", n))
 	m, err := run(spec)
-	if err != nil {
-		return PartitionsResult{}, err
+	if ctx.Err() != nil {
+		return PartitionsResult{}, ctx.Err()
+	}
+	if err != nil || m.Partitions == nil {
+		// The child could not even report (it failed to open the DB, or died): a result all the same,
+		// with how far the directory got.
+		res := PartitionsResult{Partitions: n, CreateError: fmt.Sprint("creating: ", err)}
+		res.Created, _ = countPartitionDirs(dir)
+		return res, nil
 	}
 	res := *m.Partitions
 	if res.CreateError != "" {
@@ -188,8 +195,12 @@ func partitionsRun(ctx context.Context, cfg PartitionsConfig, base string, n int
 	prog.Start(fmt.Sprintf("partitions: opening %d", n))
 	spec.Workload = workloadPartitionsOpen
 	m, err = run(spec)
-	if err != nil {
-		return PartitionsResult{}, err
+	if ctx.Err() != nil {
+		return PartitionsResult{}, ctx.Err()
+	}
+	if err != nil || m.Partitions == nil {
+		res.OpenError = fmt.Sprint("opening: ", err)
+		return res, nil
 	}
 	o := m.Partitions
 	res.OpenError, res.OpenMS, res.ReservedOpenBytes = o.OpenError, o.OpenMS, o.ReservedOpenBytes

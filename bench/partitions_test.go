@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +109,20 @@ func TestWrap(t *testing.T) {
 	got := Wrap("aaa bbb ccc dddddddddd e", 7)
 	if want := "aaa bbb\nccc\ndddddddddd\ne\n"; got != want {
 		t.Errorf("Wrap = %q, want %q", got, want)
+	}
+}
+
+// TestRunPartitionsChildFails runs the partitions run with a child command that fails at once: each count
+// is a row with the error, not a failed run.
+func TestRunPartitionsChildFails(t *testing.T) {
+	failing := func(ctx context.Context) *exec.Cmd { return exec.CommandContext(ctx, "false") }
+	rep, err := RunPartitions(context.Background(), PartitionsConfig{BaseDir: t.TempDir(), Counts: []int{1, 2}, Child: failing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.CreateError == "" || r.OpenMS != 0 {
+			t.Errorf("%d partitions: %+v, want the child's failure as the creation's error", r.Partitions, r)
+		}
 	}
 }
