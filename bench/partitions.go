@@ -159,7 +159,7 @@ func partitionsRun(ctx context.Context, cfg PartitionsConfig, base string, n int
 		return PartitionsResult{}, err
 	}
 	defer cleanup()
-	free, err := freeBytes(base)
+	free, err := freeSpace(base)
 	if err != nil {
 		return PartitionsResult{}, err
 	}
