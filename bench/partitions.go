@@ -396,7 +396,7 @@ func (r *PartitionsReport) WriteTable(w io.Writer) error {
 	for _, res := range r.Results {
 		switch {
 		case res.CreateError != "":
-			notes = append(notes, fmt.Sprintf("%d partitions: creation stopped after %d partition directories, %.1f s, "+
+			notes = append(notes, fmt.Sprintf("%d partitions: creation stopped (%d partition directories left), %.1f s, "+
 				"the free space down by %.1f GiB at most: %s", res.Partitions, res.Created, res.CreateMS/1e3,
 				float64(res.PeakFreeDropBytes)/(1<<30), res.CreateError))
 		case res.OpenError != "":
