@@ -19,10 +19,20 @@ test: vet
 race:
 	$(GO) test -count=1 -race -timeout 20m ./...
 
-# testing.B benchmarks of mqlog beside the raw baselines, then the bench tool's full comparison.
+# testing.B benchmarks of mqlog beside the raw baselines, then the bench tool's full comparison, then the
+# partitions workload. BENCH_OUT gets each run's JSON and wide table (bench.json, bench.txt, ...).
+BENCH_OUT ?= bench/results
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 30m .
-	$(GO) run ./cmd/mqlog bench --full
+	$(GO) run ./cmd/mqlog bench --full --out $(BENCH_OUT)
+	$(MAKE) bench-partitions
+
+# Topic creation, Open, memory, descriptors, goroutines and disk reserved against 1 to 10,000 partitions
+# (at most 16 GiB of the temp directory's free space: see docs/BENCH.md), and the chart of their growth.
+.PHONY: bench-partitions
+bench-partitions:
+	$(GO) run ./cmd/mqlog bench --workload partitions --out $(BENCH_OUT)
+	cd bench/peers && $(GO) run ./cmd/peers --partitions $(abspath $(BENCH_OUT))/partitions.json --out $(abspath $(BENCH_OUT))
 
 bench-quick:
 	$(GO) run ./cmd/mqlog bench --quick

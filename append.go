@@ -6,7 +6,8 @@ import (
 	"github.com/mqlog/mqlog/internal/catalog"
 )
 
-// Append appends msgs to topic, creating the topic with the default config when it does not exist.
+// Append appends msgs to topic, creating the topic with the default config when it does not exist (unless
+// Options.NoAutoCreateTopics, then ErrTopicNotFound).
 // Messages with a key go to the partition Kafka's partitioner picks; messages without one go together to
 // the next partition in round-robin order, one call at a time. Messages for one partition are written as
 // one batch, so their offsets are contiguous. Positions are returned in the order of msgs.
@@ -40,12 +41,16 @@ func (db *DB) topicForAppend(ctx context.Context, name string) (*catalog.Topic, 
 	if err := db.writable(); err != nil {
 		return nil, err
 	}
-	if t, err := db.catalog.Get(name); err == nil {
-		return t, nil
+	t, err := db.catalog.Get(name)
+	if err == nil || db.opts.NoAutoCreateTopics {
+		return t, err
 	}
 	if err := ValidateTopicName(name); err != nil {
 		return nil, err
 	}
-	t, _, err := db.catalog.Create(name, TopicConfig{}.WithDefaults())
+	t, created, err := db.catalog.Create(name, TopicConfig{}.WithDefaults())
+	if created {
+		db.opts.Logger.Info("mqlog: created topic on first append", "topic", name, "partitions", t.Config().Partitions)
+	}
 	return t, err
 }

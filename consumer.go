@@ -45,6 +45,15 @@ func (db *DB) Consumer(topic, group string) (*Consumer, error) {
 // topic is deleted it returns ErrTopicNotFound.
 func (c *Consumer) Next(ctx context.Context) (Record, error) { return c.c.Next(ctx) }
 
+// Poll returns what is readable now from the member's partitions, up to max records (max <= 0: no
+// bound). It blocks until at least one record is readable or ctx is done, then returns without waiting
+// for more (kgo's PollRecords): a loop of Poll and Lag tells when the consumer has caught up.
+func (c *Consumer) Poll(ctx context.Context, max int) ([]Record, error) { return c.c.Poll(ctx, max) }
+
+// Lag returns how many records the member has yet to read in its partitions, up to their high
+// watermarks at this instant: 0 means it has caught up with everything appended so far.
+func (c *Consumer) Lag() (int64, error) { return c.c.Lag() }
+
 // Commit durably records the group's position in rec's partition as the offset after rec: the group will
 // not be given rec again. It never records a position past the partition's readable end, and is fenced
 // (ErrFenced) when the partition is no longer the member's.

@@ -47,6 +47,9 @@ type Options struct {
 	MaxMessageBytes int
 	// Logger receives notes on recovery (a cut torn tail) and Pebble's logging. Nil is silent.
 	Logger *slog.Logger
+	// NoAutoCreateTopics makes Append to a missing topic fail with ErrTopicNotFound instead of creating it
+	// with the defaults (Kafka's auto.create.topics.enable=false), so that a typo does not create a topic.
+	NoAutoCreateTopics bool
 
 	// RetentionCheckInterval is how often the background cleaner applies each topic's retention limits
 	// and compacts its compacted topics (docs/RETENTION.md); default 5 minutes (Kafka's

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqlog/mqlog"
 	"github.com/mqlog/mqlog/bench"
 )
@@ -59,52 +60,115 @@ func BenchmarkGroupCommit(b *testing.B) {
 // message delivered and acked; the messages are appended before the timer starts.
 func BenchmarkQueueAck(b *testing.B) {
 	for _, consumers := range benchConsumers {
-		b.Run(fmt.Sprintf("consumers=%d", consumers), func(b *testing.B) {
-			db, _ := openBenchDB(b, mqlog.SyncAlways)
+		b.Run(fmt.Sprintf("consumers=%d", consumers), func(b *testing.B) { benchQueue(b, consumers, false) })
+	}
+}
+
+// BenchmarkQueueAckNext is BenchmarkQueueAck with AckNext instead of Ack then Next: the ack shares the
+// next delivery's synced save.
+func BenchmarkQueueAckNext(b *testing.B) {
+	for _, consumers := range benchConsumers {
+		b.Run(fmt.Sprintf("consumers=%d", consumers), func(b *testing.B) { benchQueue(b, consumers, true) })
+	}
+}
+
+func benchQueue(b *testing.B, consumers int, ackNext bool) {
+	db, _ := openBenchDB(b, mqlog.SyncAlways)
+	ctx := context.Background()
+	for left := b.N; left > 0; left -= 1000 {
+		if _, err := db.Append(ctx, bench.Topic, benchMessages(min(left, 1000), 100)...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var done atomic.Int64
+	savesBefore := mqlog.QueueSavesForTest(db)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, consumers)
+	b.ResetTimer()
+	for range consumers {
+		q, err := db.Queue(bench.Topic, "work", mqlog.QueueOptions{MaxAckPending: 4 * consumers})
+		if err != nil {
+			b.Fatal(err)
+		}
+		wg.Go(func() {
+			defer q.Close()
+			m, err := q.Next(ctx)
+			for err == nil {
+				if done.Add(1) == int64(b.N) {
+					if err := m.Ack(); err != nil {
+						errs <- err
+					}
+					cancel()
+					return
+				}
+				if ackNext {
+					m, err = m.AckNext(ctx)
+					continue
+				}
+				if err := m.Ack(); err != nil {
+					errs <- err
+					return
+				}
+				m, err = q.Next(ctx)
+			}
+			// cancelled: every message is acked
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "acks/s")
+	// Saves cover deliveries (recorded before Next returns) as well as acks.
+	if saves := mqlog.QueueSavesForTest(db) - savesBefore; saves > 0 {
+		b.ReportMetric(float64(b.N)/float64(saves), "msgs/save")
+	}
+}
+
+// BenchmarkQueueNextWithPending measures one redelivery (Next of a nak'd message, then Nak again) while
+// n other messages of the group are leased: the cost of finding the message due first among the pending
+// ones. On an in-memory filesystem, so that the state's synced save costs no fsync and the search shows.
+func BenchmarkQueueNextWithPending(b *testing.B) {
+	for _, pending := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprintf("pending=%d", pending), func(b *testing.B) {
+			db, err := mqlog.Open("/bench", &mqlog.Options{FS: vfs.NewMem()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
 			ctx := context.Background()
-			for left := b.N; left > 0; left -= 1000 {
+			for left := pending + 1; left > 0; left -= 1000 {
 				if _, err := db.Append(ctx, bench.Topic, benchMessages(min(left, 1000), 100)...); err != nil {
 					b.Fatal(err)
 				}
 			}
-			var done atomic.Int64
-			savesBefore := mqlog.QueueSavesForTest(db)
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			var wg sync.WaitGroup
-			errs := make(chan error, consumers)
+			q, err := db.Queue(bench.Topic, "work", mqlog.QueueOptions{AckWait: time.Hour, MaxAckPending: pending + 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer q.Close()
+			var last *mqlog.QueueMessage
+			for range pending + 1 {
+				if last, err = q.Next(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := last.Nak(0); err != nil {
+				b.Fatal(err)
+			}
 			b.ResetTimer()
-			for range consumers {
-				q, err := db.Queue(bench.Topic, "work", mqlog.QueueOptions{MaxAckPending: 4 * consumers})
+			for range b.N {
+				m, err := q.Next(ctx) // the nak'd one, due now; the others are leased for an hour
 				if err != nil {
 					b.Fatal(err)
 				}
-				wg.Go(func() {
-					defer q.Close()
-					for {
-						m, err := q.Next(ctx)
-						if err != nil {
-							return // cancelled: every message is acked
-						}
-						if err := m.Ack(); err != nil {
-							errs <- err
-							return
-						}
-						if done.Add(1) == int64(b.N) {
-							cancel()
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.StopTimer()
-			close(errs)
-			for err := range errs {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "acks/s")
-			if saves := mqlog.QueueSavesForTest(db) - savesBefore; saves > 0 {
-				b.ReportMetric(float64(b.N)/float64(saves), "acks/save")
+				if err := m.Nak(0); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

@@ -569,3 +569,43 @@ func TestQueueRandomized(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueAckNext: AckNext acks the message and delivers the next; one worker taking messages one at a
+// time pays one synced save per message (the ack shares the next delivery's save), and the acks are
+// durable: after a reopen, no message AckNext acked is delivered again.
+func TestQueueAckNext(t *testing.T) {
+	fs := vfs.NewMem()
+	db := openMemDB(t, fs)
+	appendN(t, db, "t", 10)
+	q := openQueue(t, db, "t", "w", QueueOptions{AckWait: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, err := q.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := db.Metrics().QueueSaves
+	for want := int64(1); want < 6; want++ {
+		if m, err = m.AckNext(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if m.Offset != want || m.Deliveries != 1 {
+			t.Fatalf("AckNext delivered %d (delivery %d), want %d", m.Offset, m.Deliveries, want)
+		}
+	}
+	if saves := db.Metrics().QueueSaves - before; saves != 5 {
+		t.Errorf("5 AckNext calls made %d saves, want 5 (one each)", saves)
+	}
+	// The last one is left leased; the first five are acked.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openMemDB(t, fs)
+	defer db.Close()
+	q = openQueue(t, db, "t", "w", QueueOptions{AckWait: time.Hour})
+	defer q.Close()
+	m, err = q.Next(ctx)
+	if err != nil || m.Offset != 5 || m.Deliveries != 2 {
+		t.Fatalf("after reopen: %+v, %v; want offset 5, its second delivery", m, err)
+	}
+}

@@ -52,6 +52,19 @@ func (db *DB) read(topic string, partition int32, from int64, copyRecords bool) 
 	}
 }
 
+// ReadFrom is Read from the first record of the partition whose timestamp is at or after t (found with
+// OffsetForTime): one call for "everything since t".
+func (db *DB) ReadFrom(topic string, partition int32, t time.Time) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		from, err := db.OffsetForTime(topic, partition, t)
+		if err != nil {
+			yield(Record{}, err)
+			return
+		}
+		db.read(topic, partition, from, true)(yield)
+	}
+}
+
 // Follow is Read that does not stop at the readable end: it waits for new records until ctx is done (then
 // it yields ctx's error and stops). On a read-only DB, where the writer is another process, it checks the
 // files every FollowPollInterval.

@@ -27,6 +27,18 @@ func (db *DB) AlterTopic(name string, alt TopicAlteration) (TopicConfig, error) 
 	return db.catalog.Alter(name, alt)
 }
 
+// AddPartitions raises a topic's partition count to n, as Kafka's `kafka-topics --alter --partitions`. The
+// new partitions start empty; consumer groups reading the topic rebalance, and open work-queue groups take
+// the new partitions in. As in Kafka, keyed messages may then go to other partitions than before: a key's
+// messages stay in order only within the partition it maps to, so the order of a key across the change
+// is not kept. The count can only grow (ErrInvalidConfig).
+func (db *DB) AddPartitions(topic string, n int) (TopicConfig, error) {
+	if err := db.writable(); err != nil {
+		return TopicConfig{}, err
+	}
+	return db.catalog.AddPartitions(topic, n)
+}
+
 // DeleteTopic deletes a topic: it closes its partitions' logs (appends and reads in flight end with
 // ErrClosed), deletes everything the index holds about it (config, log states, sparse entries, every
 // group's offsets and every work-queue group's acks in it) together with a tombstone in one synced batch,

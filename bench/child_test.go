@@ -73,7 +73,7 @@ func TestRunNewWorkloads(t *testing.T) {
 		}
 	}
 	var table, js bytes.Buffer
-	if err := rep.WriteTable(&table); err != nil {
+	if err := rep.WriteWideTable(&table); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"consume-cold", "end-to-end", "commit", "compaction", "RSS MiB", "never"} {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mqlog/mqlog"
@@ -33,6 +35,8 @@ type Config struct {
 	EndToEnd     bool  // produce and consume at once: latency from Append to Consumer.Next
 	Committers   []int // goroutines of the commit workload, one case row each; empty skips it
 	Compaction   bool  // the compaction workload's row (a hook: reports "not available" in this build)
+	// Workloads, when not empty, runs only the cases of these workloads (names from Workloads()).
+	Workloads []string
 
 	// Child, when set, makes the command that runs one workload in a child process of its own (it must
 	// run ServeChild), so that each run's peak RSS is its own; nil runs everything in this process.
@@ -111,6 +115,11 @@ func (c Config) Check() error {
 	}
 	if c.EndToEnd && len(c.Sizes) == 0 {
 		return fmt.Errorf("mqlog/bench: the end-to-end workload takes the first message size: give one")
+	}
+	for _, w := range c.Workloads {
+		if !slices.Contains(Workloads(), w) {
+			return fmt.Errorf("mqlog/bench: no workload %q: want one of %s", w, strings.Join(Workloads(), ", "))
+		}
 	}
 	if c.ConsumeMessages > 0 && c.ConsumeSize <= 0 {
 		return fmt.Errorf("mqlog/bench: consume message size must be positive, not %d", c.ConsumeSize)

@@ -38,8 +38,18 @@
 //     what it read.
 //
 // With Config.Child set, every run happens in a child process of its own (ServeChild on the other side),
-// and the report gives its peak RSS. Consume runs also report disk bytes per payload byte. RunRecovery is
-// the separate long run of open and recovery time by log size, after a clean close or a SIGKILL.
+// and the report gives its peak RSS. Consume runs also report disk bytes per payload byte. Config.Workloads
+// selects workloads by name. RunRecovery is the separate long run of open and recovery time by log size,
+// after a clean close or a SIGKILL.
+//
+// RunPartitions is the other separate run: for each partition count, a topic of that many partitions is
+// created (timed), closed (timed) and opened again (timed), each step in a child process, and the open DB's
+// resident memory, live heap, file descriptors, goroutines and disk space reserved (allocated blocks) are
+// measured, then one hot partition is appended to among the idle ones. Its filesystem (budgetFS) refuses
+// new files once the free space has dropped by the run's disk budget, so that a count the disk cannot hold
+// stops with how far it got and the error instead of filling a shared disk.
+//
+// Report.WriteTable fits 100 columns; WriteWideTable has every figure, for a file.
 //
 // Each run works in a fresh temporary directory under Config.BaseDir, removed afterwards, and lasts until
 // it has written Config.MaxMessages messages or Config.MaxDuration has passed, whichever comes first: a

@@ -24,6 +24,8 @@ type Measurement struct {
 	DiskBytes     int64 // consume: bytes allocated on disk to the log's files once written (du)
 	DiskFileBytes int64 // consume: the sum of those files' sizes
 	PeakRSS       int64 // bytes; measured only when the run had a child process of its own
+
+	Partitions *PartitionsResult // the partitions run's figures (its child workloads only)
 }
 
 // MsgsPerSec is the measured message rate.

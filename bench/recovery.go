@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -209,4 +210,11 @@ clean: written under SyncNever and closed; kill: written under SyncInterval in a
 SIGKILLs itself (the kernel keeps what it wrote; recovery re-validates the tail past the durable point).
 open cold: mqlog.Open after fsync + posix_fadvise(DONTNEED) on every file of the log.`))
 	return err
+}
+
+// WriteJSON writes r as an indented JSON document.
+func (r *RecoveryReport) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
 }

@@ -14,12 +14,16 @@ const ReportVersion = 1
 
 // Report is the result of Run: the machine, the config and one Result per case and system.
 type Report struct {
-	Version int           `json:"version"`
-	Started time.Time     `json:"started"`
-	Seconds float64       `json:"seconds"` // wall time of the whole run
-	Machine Machine       `json:"machine"`
-	Config  ConfigSummary `json:"config"`
-	Results []Result      `json:"results"`
+	Version int       `json:"version"`
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"` // wall time of the whole run
+	// LoadAvgStart and LoadAvgEnd are /proc/loadavg's three averages when the run started and ended: on a
+	// shared machine, what else was running.
+	LoadAvgStart string        `json:"loadavg_start,omitempty"`
+	LoadAvgEnd   string        `json:"loadavg_end,omitempty"`
+	Machine      Machine       `json:"machine"`
+	Config       ConfigSummary `json:"config"`
+	Results      []Result      `json:"results"`
 }
 
 // ConfigSummary is the part of a Config that says what was run.
@@ -38,6 +42,7 @@ type ConfigSummary struct {
 	SyncPolicies    []string `json:"sync_policies,omitempty"`
 	EndToEnd        bool     `json:"end_to_end"`
 	Committers      []int    `json:"committers,omitempty"`
+	Workloads       []string `json:"workloads,omitempty"`
 	ChildProcesses  bool     `json:"child_processes"` // one process per run, peak RSS measured
 }
 
@@ -50,7 +55,8 @@ func summarize(c Config) ConfigSummary {
 		Preset: c.Preset, BaseDir: c.BaseDir, Rounds: c.Rounds, Sizes: c.Sizes, Batches: c.Batches,
 		Producers: c.Producers, MaxMessages: c.Limits.Messages, MaxSeconds: c.Limits.Duration.Seconds(),
 		ConsumeSize: c.ConsumeSize, ConsumeMessages: c.ConsumeMessages, ConsumeCold: c.ConsumeCold,
-		SyncPolicies: policies, EndToEnd: c.EndToEnd, Committers: c.Committers, ChildProcesses: c.Child != nil,
+		SyncPolicies: policies, EndToEnd: c.EndToEnd, Committers: c.Committers, Workloads: c.Workloads,
+		ChildProcesses: c.Child != nil,
 	}
 }
 
@@ -91,11 +97,87 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// WriteTable writes r as a text table, one row per Result, under a line on the machine.
-func (r *Report) WriteTable(w io.Writer) error {
+// header is the line that says where, how and under what load the report was measured.
+func (r *Report) header() string {
 	m := r.Machine
-	fmt.Fprintf(w, "mqlog bench (%s, %d rounds): %s/%s, %d CPUs, %s, dir %s (%s), %.1fs\n",
-		r.Config.Preset, r.Config.Rounds, m.GOOS, m.GOARCH, m.CPUs, m.GoVersion, r.Config.BaseDir, OrDash(m.Filesystem), r.Seconds)
+	load := ""
+	if r.LoadAvgStart != "" {
+		load = fmt.Sprintf(", load %s to %s", r.LoadAvgStart, OrDash(r.LoadAvgEnd))
+	}
+	return fmt.Sprintf("mqlog bench (%s, %d rounds): %s/%s, %d CPUs, %s, dir %s (%s)%s, %.1fs",
+		r.Config.Preset, r.Config.Rounds, m.GOOS, m.GOARCH, m.CPUs, m.GoVersion, r.Config.BaseDir, OrDash(m.Filesystem), load, r.Seconds)
+}
+
+// WriteTable writes r as a text table under 100 columns, one row per Result, under a line on the machine:
+// throughput, p50 and p99 and the ratios; WriteWideTable has every figure.
+func (r *Report) WriteTable(w io.Writer) error {
+	fmt.Fprint(w, Wrap(r.header(), 99))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tsize\tbatch\tprod\tsystem\tmsgs/s\tp50 µs\tp99 µs\tvs raw\tvs pre\t  note")
+	var notes []string
+	for _, res := range r.Results {
+		p50, p99 := "-", "-"
+		if l := res.Latency; l != nil {
+			p50, p99 = FormatMicros(l.P50), FormatMicros(l.P99)
+		}
+		note := ""
+		switch {
+		case res.RatioOneProducer != nil:
+			note = fmt.Sprintf("×%.1f", *res.RatioOneProducer)
+		case res.Note != "":
+			notes = append(notes, fmt.Sprintf("[%d] %s %s: %s", len(notes)+1, res.Workload, res.System, res.Note))
+			note = fmt.Sprintf("[%d]", len(notes))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.0f\t%s\t%s\t%s\t%s\t  %s\n",
+			res.Workload, FormatSize(res.Size), batchOrDash(res.Batch), res.Producers, systemAndSync(res),
+			res.MsgsPerSec, p50, p99, FormatRatio(res.RatioRaw), FormatRatio(res.RatioPrealloc), note)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	notes = append(notes, "vs raw, vs pre: mqlog msgs/s over the raw baseline's (pre: preallocated) in the "+
+		"same round, median of rounds (1.00 = as fast). mqlog: SyncAlways unless named. ×N: msgs/s over one "+
+		"producer (committer) in the same round. end-to-end: latency from Append to Consumer.Next; commit: msgs/s are commits/s, prod are "+
+		"committers. Every figure (MB/s, p99.9, max, msgs/fsync, disk/B, peak RSS): the wide table, "+
+		"`--out DIR`.")
+	for _, n := range notes {
+		fmt.Fprint(w, Wrap(n, 99))
+	}
+	return nil
+}
+
+// systemAndSync names a row's system, with mqlog's sync policy when it is not SyncAlways ("mqlog never").
+func systemAndSync(res Result) string {
+	if res.System == SystemMQLog && res.Sync != "" && res.Sync != "always" && res.Sync != "pebble sync" {
+		return string(res.System) + " " + res.Sync
+	}
+	return string(res.System)
+}
+
+func batchOrDash(b int) string {
+	if b <= 0 {
+		return "-"
+	}
+	return strconv.Itoa(b)
+}
+
+// FormatSize formats a message size for a table: "100 B", "1 KiB", "-" for none.
+func FormatSize(n int) string {
+	switch {
+	case n <= 0:
+		return "-"
+	case n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + " MiB"
+	case n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + " KiB"
+	}
+	return strconv.Itoa(n) + " B"
+}
+
+// WriteWideTable writes r as the whole text table, every figure of every Result (about 190 columns: for
+// a file), under a line on the machine.
+func (r *Report) WriteWideTable(w io.Writer) error {
+	fmt.Fprintln(w, r.header())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "workload\tsystem\tsize\tbatch\tproducers\tsync\tmsgs/s\tMB/s\tp50 µs\tp99 µs\tp99.9 µs\tmax µs\tvs raw\tvs prealloc\tmsgs/fsync\tdisk/B\tRSS MiB\tnote\t")
 	for _, res := range r.Results {

@@ -134,6 +134,21 @@ func (c Config) cases() []benchCase {
 	return cases
 }
 
+// Workloads are the names Config.Workloads selects from, in the order Run runs them.
+func Workloads() []string {
+	return []string{WorkloadAppend, WorkloadAppendConcurrent, WorkloadConsume, WorkloadConsumeCold, WorkloadEndToEnd,
+		WorkloadCommit, WorkloadCompaction}
+}
+
+// selected returns the cases of the workloads cfg.Workloads names (every case when it is empty).
+func (c Config) selected() []benchCase {
+	cases := c.cases()
+	if len(c.Workloads) == 0 {
+		return cases
+	}
+	return slices.DeleteFunc(cases, func(bc benchCase) bool { return !slices.Contains(c.Workloads, bc.workload) })
+}
+
 // Run runs every case of cfg, each for cfg.Rounds interleaved rounds (every variant of a case once per
 // round, in turn), and reports medians and in-round ratios.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
@@ -141,8 +156,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	started := time.Now()
-	rep := &Report{Version: ReportVersion, Started: started.UTC(), Machine: machineInfo(cfg.BaseDir), Config: summarize(cfg)}
-	cases := cfg.cases()
+	rep := &Report{Version: ReportVersion, Started: started.UTC(), Machine: machineInfo(cfg.BaseDir), Config: summarize(cfg),
+		LoadAvgStart: LoadAvg()}
+	cases := cfg.selected()
 	total := 0
 	for _, c := range cases {
 		total += cfg.Rounds * len(c.variants)
@@ -178,6 +194,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Results = append(rep.Results, c.results(runs, notes)...)
 	}
 	rep.Seconds = time.Since(started).Seconds()
+	rep.LoadAvgEnd = LoadAvg()
 	return rep, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // tinyConfig runs every workload end to end, a few dozen messages each.
@@ -53,14 +54,54 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Errorf("consume %s read %d messages, want %d", r.System, r.Messages, cfg.ConsumeMessages)
 		}
 	}
-	var table bytes.Buffer
+	var table, wide bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"append-concurrent", "raw-prealloc", "consume", "p99.9 µs", "vs prealloc"} {
+	for _, want := range []string{"append-concurrent", "raw-prealloc", "consume", "p99 µs", "vs pre", "×"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
+	}
+	checkWidth(t, table.String(), 100)
+	if err := rep.WriteWideTable(&wide); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"p99.9 µs", "vs prealloc", "msgs/fsync", "RSS MiB"} {
+		if !strings.Contains(wide.String(), want) {
+			t.Errorf("wide table lacks %q:\n%s", want, wide.String())
+		}
+	}
+}
+
+// checkWidth fails the test when a line of text is wider than width columns.
+func checkWidth(t *testing.T, text string, width int) {
+	t.Helper()
+	for line := range strings.Lines(text) {
+		if n := utf8.RuneCountInString(strings.TrimRight(line, "\n")); n > width {
+			t.Errorf("a line of %d columns, want at most %d:\n%s", n, width, line)
+		}
+	}
+}
+
+func TestRunSelectsWorkloads(t *testing.T) {
+	cfg := tinyConfig(t)
+	cfg.Rounds, cfg.Workloads = 1, []string{WorkloadAppendConcurrent, WorkloadConsume}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.Workload != WorkloadAppendConcurrent && r.Workload != WorkloadConsume {
+			t.Errorf("a %s result, not selected", r.Workload)
+		}
+	}
+	if len(rep.Results) != 4+2 {
+		t.Errorf("%d results, want 4 concurrent and 2 consume", len(rep.Results))
+	}
+	cfg.Workloads = []string{"apend"}
+	if err := cfg.Check(); err == nil || !strings.Contains(err.Error(), "apend") {
+		t.Errorf("an unknown workload: %v", err)
 	}
 }
 

@@ -34,6 +34,12 @@ type Spec struct {
 	Limits    Limits           `json:"limits"`
 	Messages  int64            `json:"messages"` // the consume workloads' log
 	Cold      bool             `json:"cold"`     // consume from files dropped from the page cache
+
+	// The partitions run (RunPartitions): the topic's partition count and segment size, and the free space
+	// below which its filesystem refuses new files (budgetFS).
+	Partitions   int   `json:"partitions,omitempty"`
+	SegmentBytes int64 `json:"segment_bytes,omitempty"`
+	DiskFloor    int64 `json:"disk_floor,omitempty"`
 }
 
 // Run runs the spec in this process.
@@ -57,6 +63,12 @@ func (s Spec) Run(ctx context.Context) (Measurement, error) {
 		return Measurement{}, fillAndKill(ctx, s)
 	case s.Workload == WorkloadCompaction:
 		return Compaction(ctx, s)
+	case s.Workload == workloadPartitionsCreate:
+		res, err := partitionsCreate(s)
+		return Measurement{Partitions: &res}, err
+	case s.Workload == workloadPartitionsOpen:
+		res, err := partitionsOpen(ctx, s)
+		return Measurement{Partitions: &res}, err
 	}
 	return Measurement{}, fmt.Errorf("mqlog/bench: no workload %q on %s", s.Workload, s.System)
 }
@@ -73,6 +85,7 @@ type measurementJSON struct {
 	PeakRSS       int64                  `json:"peak_rss"` // VmHWM of the child's own address space
 	Error         string                 `json:"error,omitempty"`
 	NotAvailable  string                 `json:"not_available,omitempty"`
+	Partitions    *partitionsMeasurement `json:"partitions,omitempty"`
 }
 
 // ServeChild reads a Spec as JSON from r, runs it and writes the Measurement (or the error) as JSON to w:
@@ -86,7 +99,7 @@ func ServeChild(ctx context.Context, r io.Reader, w io.Writer) error {
 	m, err := s.Run(ctx)
 	out := measurementJSON{
 		Messages: m.Messages, Bytes: m.Bytes, ElapsedNS: int64(m.Elapsed), Syncs: m.Syncs,
-		DiskBytes: m.DiskBytes, DiskFileBytes: m.DiskFileBytes, PeakRSS: peakRSS(),
+		DiskBytes: m.DiskBytes, DiskFileBytes: m.DiskFileBytes, PeakRSS: peakRSS(), Partitions: m.Partitions,
 	}
 	if m.Latency != nil {
 		out.Latency = m.Latency.Export()
@@ -125,7 +138,7 @@ func runChild(ctx context.Context, newCmd func(context.Context) *exec.Cmd, s Spe
 	}
 	m := Measurement{
 		Messages: out.Messages, Bytes: out.Bytes, Elapsed: time.Duration(out.ElapsedNS), Syncs: out.Syncs,
-		DiskBytes: out.DiskBytes, DiskFileBytes: out.DiskFileBytes, PeakRSS: out.PeakRSS,
+		DiskBytes: out.DiskBytes, DiskFileBytes: out.DiskFileBytes, PeakRSS: out.PeakRSS, Partitions: out.Partitions,
 	}
 	if out.Latency != nil {
 		m.Latency = hdrhistogram.Import(out.Latency)
@@ -140,13 +153,17 @@ func runChild(ctx context.Context, newCmd func(context.Context) *exec.Cmd, s Spe
 
 // peakRSS returns the peak resident set size of this process's address space since exec (VmHWM of
 // /proc/self/status), in bytes; 0 where it cannot be read.
-func peakRSS() int64 {
+func peakRSS() int64 { return procStatusBytes("VmHWM:") }
+
+// procStatusBytes returns the field of /proc/self/status named by key ("VmHWM:"), a count of kB, in bytes;
+// 0 where it cannot be read.
+func procStatusBytes(key string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, key); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
 				return 0

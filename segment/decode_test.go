@@ -255,7 +255,7 @@ func TestDecompressionBounded(t *testing.T) {
 
 func TestRawSnappyBlockAccepted(t *testing.T) {
 	// Kafka also accepts snappy data without the xerial framing: a raw block.
-	raw := appendRecords(nil, sampleRecords(3), sampleRecords(3)[0].Timestamp, EncodeOptions{})
+	raw := encodeRecords(t, sampleRecords(3), sampleRecords(3)[0].Timestamp, EncodeOptions{})
 	frame := rawFrame(int16(CompressionSnappy), 2, 3, snappyBlock(raw))
 	b, err := DecodeBatch(frame, Limits{})
 	if err != nil {

@@ -54,7 +54,8 @@ type EncodeOptions struct {
 //
 // AppendBatch applies no Limits (use Limits.CheckMessage before encoding); it fails with ErrTooLarge only
 // when the frame does not fit the format's int32 length. An uncompressed batch is written straight into dst,
-// which grows once to the exact size; nothing else is allocated. On error dst is returned unchanged.
+// which grows once, to at most the frame's size plus 36 bytes per record and 10 per header (every varint
+// counted at its widest); nothing else is allocated. On error dst is returned unchanged.
 func AppendBatch(dst []byte, records []Record, opts EncodeOptions) ([]byte, error) {
 	if len(records) == 0 {
 		return dst, ErrEmptyBatch
@@ -82,31 +83,40 @@ func AppendBatch(dst []byte, records []Record, opts EncodeOptions) ([]byte, erro
 			return dst, errorf(ErrBadOffset, "offset delta %d over int32", lastOffsetDelta)
 		}
 	}
+	// One pass finds the timestamps and bounds the encoded size (the bytes of keys, values and headers, and
+	// every varint at its widest), so that dst grows once and the records are written in one more pass,
+	// each record's size computed once, as its length prefix.
 	minTime, maxTime := records[0].Timestamp, records[0].Timestamp
+	bound := len(records) * maxRecordOverhead
 	for i := range records {
-		minTime = min(minTime, records[i].Timestamp)
-		maxTime = max(maxTime, records[i].Timestamp)
+		r := &records[i]
+		minTime = min(minTime, r.Timestamp)
+		maxTime = max(maxTime, r.Timestamp)
+		bound += len(r.Key) + len(r.Value)
+		for j := range r.Headers {
+			bound += maxHeaderOverhead + len(r.Headers[j].Key) + len(r.Headers[j].Value)
+		}
 	}
 	if maxTime-minTime < 0 {
 		return dst, errorf(ErrBadRecord, "timestamps %d..%d too far apart", minTime, maxTime)
+	}
+	if bound < 0 || bound > math.MaxInt32-HeaderSize {
+		// Too large for the bound to say: the exact size does (a frame near 2 GiB, or one that cannot be).
+		size, err := recordsSize(records, minTime, opts)
+		if err != nil {
+			return dst, err
+		}
+		bound = size
 	}
 
 	start := len(dst)
 	var err error
 	if opts.Compression == CompressionNone {
-		size := 0
-		for i := range records {
-			bodySize := recordBodySize(&records[i], records[i].Timestamp-minTime, offsetDelta(records, i, opts))
-			size += varintSize(int64(bodySize)) + bodySize
-			if size > math.MaxInt32 {
-				return dst, errorf(ErrTooLarge, "batch over 2 GiB")
-			}
-		}
-		dst = slices.Grow(dst, HeaderSize+size)[:start+HeaderSize]
+		dst = slices.Grow(dst, HeaderSize+bound)[:start+HeaderSize]
 		dst = appendRecords(dst, records, minTime, opts)
 	} else {
 		scratch := getScratch()
-		*scratch = appendRecords((*scratch)[:0], records, minTime, opts)
+		*scratch = appendRecords(slices.Grow((*scratch)[:0], bound), records, minTime, opts)
 		dst = slices.Grow(dst, HeaderSize)[:start+HeaderSize]
 		dst, err = compress(dst, *scratch, opts.Compression, opts.Level)
 		putScratch(scratch)
@@ -160,6 +170,28 @@ func recordBodySize(r *Record, timestampDelta, offsetDelta int64) int {
 		size += varintSize(int64(len(h.Key))) + len(h.Key) + bytesSize(h.Value)
 	}
 	return size
+}
+
+// maxRecordOverhead is the most bytes a record takes besides its key, value and headers: the length,
+// timestampDelta, offsetDelta, key length, value length and header count varints at their widest, and
+// the attributes byte. maxHeaderOverhead is a header's: its key and value length varints.
+const (
+	maxRecordOverhead = binary.MaxVarintLen32 + 1 + binary.MaxVarintLen64 + binary.MaxVarintLen32*4
+	maxHeaderOverhead = binary.MaxVarintLen32 * 2
+)
+
+// recordsSize returns the encoded size of the records (their length varints included), or ErrTooLarge
+// when it passes what a frame's int32 length can hold.
+func recordsSize(records []Record, baseTime int64, opts EncodeOptions) (int, error) {
+	size := 0
+	for i := range records {
+		bodySize := recordBodySize(&records[i], records[i].Timestamp-baseTime, offsetDelta(records, i, opts))
+		size += varintSize(int64(bodySize)) + bodySize
+		if size > math.MaxInt32 {
+			return 0, errorf(ErrTooLarge, "batch over 2 GiB")
+		}
+	}
+	return size, nil
 }
 
 // appendBytes appends a nullable byte string.

@@ -112,6 +112,9 @@ func TestAppendBatchErrors(t *testing.T) {
 		{"timestamp range", []Record{{Timestamp: math.MinInt64}, {Timestamp: math.MaxInt64}}, EncodeOptions{}, ErrBadRecord},
 		{"gzip level", sampleRecords(1), EncodeOptions{Compression: CompressionGzip, Level: 42}, ErrCompression},
 		{"lz4 level", sampleRecords(1), EncodeOptions{Compression: CompressionLZ4, Level: 42}, ErrCompression},
+		// 2,100 records sharing one 1 MiB value: a frame over 2 GiB, found before anything is written.
+		{"over 2 GiB", sharedValueRecords(2100, 1<<20), EncodeOptions{}, ErrTooLarge},
+		{"over 2 GiB, lz4", sharedValueRecords(2100, 1<<20), EncodeOptions{Compression: CompressionLZ4}, ErrTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,6 +128,16 @@ func TestAppendBatchErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sharedValueRecords returns n records whose values are one shared slice of size bytes.
+func sharedValueRecords(n, size int) []Record {
+	value := make([]byte, size)
+	records := make([]Record, n)
+	for i := range records {
+		records[i].Value = value
+	}
+	return records
 }
 
 func TestCompressionLevels(t *testing.T) {

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -58,8 +59,12 @@ func TestLimitsCheckMessage(t *testing.T) {
 }
 
 func TestVarints(t *testing.T) {
-	for _, v := range []int64{0, 1, -1, 63, -64, 64, 1 << 20, math.MaxInt32, math.MinInt32, math.MaxInt64, math.MinInt64} {
+	for _, v := range []int64{0, 1, -1, 63, -64, 64, -65, 8191, -8192, 8192, -8193, 1 << 20, math.MaxInt32, math.MinInt32,
+		math.MaxInt64, math.MinInt64} {
 		b := appendVarint(nil, v)
+		if want := binary.AppendVarint(nil, v); !bytes.Equal(b, want) {
+			t.Fatalf("appendVarint(%d) = %x, encoding/binary writes %x", v, b, want)
+		}
 		if len(b) != varintSize(v) {
 			t.Fatalf("%d: size %d, encoded %d", v, varintSize(v), len(b))
 		}

@@ -97,3 +97,13 @@ func mustDecode(t testing.TB, frame []byte) (Batch, []Record) {
 	}
 	return b, records
 }
+
+// encodeRecords returns the records' encodings as a batch holds them before compression.
+func encodeRecords(t testing.TB, records []Record, baseTime int64, opts EncodeOptions) []byte {
+	t.Helper()
+	size, err := recordsSize(records, baseTime, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return appendRecords(make([]byte, 0, size), records, baseTime, opts)
+}

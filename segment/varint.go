@@ -14,8 +14,15 @@ func varintSize(v int64) int {
 	return (bits.Len64(u|1) + 6) / 7
 }
 
-// appendVarint appends v as a zigzag varint.
-func appendVarint(dst []byte, v int64) []byte { return binary.AppendVarint(dst, v) }
+// appendVarint appends v as a zigzag varint: binary.AppendVarint's encoding, with the one-byte values
+// (most of a record's fields) appended without the loop.
+func appendVarint(dst []byte, v int64) []byte {
+	u := uint64(v<<1) ^ uint64(v>>63)
+	if u < 0x80 {
+		return append(dst, byte(u))
+	}
+	return binary.AppendUvarint(dst, u)
+}
 
 // readVarint64 decodes a varlong at the start of b. It returns the value and the number of bytes read, or
 // n <= 0 if b ends first or the varint is longer than 10 bytes or overflows.

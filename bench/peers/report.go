@@ -113,8 +113,34 @@ func (r *Report) header() string {
 		bench.OrDash(r.Config.BaseDir), bench.OrDash(m.Filesystem), r.Seconds)
 }
 
-// WriteTable writes r as a text table, one row per Result.
+// WriteTable writes r as a text table under 100 columns, one row per Result: throughput, p50 and p99, the
+// ratio to raw and mqlog's over the system; WriteWideTable has every figure.
 func (r *Report) WriteTable(w io.Writer) error {
+	fmt.Fprint(w, bench.Wrap(r.header(), 99))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tsize\tbatch\tprod\tsystem\tmsgs/s\tp50 µs\tp99 µs\tvs raw\tmqlog ×\t")
+	for _, res := range r.Results {
+		p50, p99 := "-", "-"
+		if l := res.Latency; l != nil {
+			p50, p99 = bench.FormatMicros(l.P50), bench.FormatMicros(l.P99)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.0f\t%s\t%s\t%s\t%s\t\n",
+			res.Workload, bench.FormatSize(res.Size), batchOf(res), res.Producers, res.System, res.MsgsPerSec,
+			p50, p99, bench.FormatRatio(res.RatioRaw), bench.FormatRatio(res.MQLogOver))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprint(w, bench.Wrap("vs raw: the system's msgs/s over the raw baseline's in the same round; "+
+		"mqlog ×: mqlog's msgs/s over the system's in the same round (>1: mqlog faster); medians over rounds. "+
+		"Every figure (MB/s, p99.9, max, vs prealloc, disk/B, peak RSS): peers.txt; ratios per system: "+
+		"peers.md; charts: the SVG files.", 99))
+	return err
+}
+
+// WriteWideTable writes r as the whole text table, every figure of every Result (about 150 columns: for
+// peers.txt).
+func (r *Report) WriteWideTable(w io.Writer) error {
 	fmt.Fprintln(w, r.header())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "workload\tsystem\tsize\tbatch\tprod\tmsgs/s\tMB/s\tp50 µs\tp99 µs\tp99.9 µs\tmax µs\tvs raw\tvs prealloc\tmqlog ×\tdisk/B\tRSS MiB\t")

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mqlog/mqlog/bench"
 )
@@ -61,13 +62,26 @@ func TestRunReport(t *testing.T) {
 		}
 	}
 
-	var table bytes.Buffer
+	var table, wide bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"append-concurrent", "consume-cold", "raw-prealloc", "bbolt", "p99.9 µs", "mqlog ×"} {
+	for _, want := range []string{"append-concurrent", "consume-cold", "raw-prealloc", "bbolt", "p99 µs", "mqlog ×"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	for line := range strings.Lines(table.String()) {
+		if n := utf8.RuneCountInString(strings.TrimRight(line, "\n")); n > 100 {
+			t.Errorf("a table line of %d columns, want at most 100:\n%s", n, line)
+		}
+	}
+	if err := rep.WriteWideTable(&wide); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"p99.9 µs", "vs prealloc", "RSS MiB"} {
+		if !strings.Contains(wide.String(), want) {
+			t.Errorf("wide table lacks %q:\n%s", want, wide.String())
 		}
 	}
 	var md bytes.Buffer
@@ -248,7 +262,7 @@ func TestRunInChildProcesses(t *testing.T) {
 		}
 	}
 	var table bytes.Buffer
-	if err := rep.WriteTable(&table); err != nil {
+	if err := rep.WriteWideTable(&table); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(table.String(), "RSS MiB") {

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +46,18 @@ Each run happens in a child process of its own (the mqlog binary again, with a h
 subcommand), whose peak RSS is reported; --in-process runs everything in one process.
 Consume rows also report the bytes on disk per payload byte.
 
+--workload NAME[,NAME] runs only those workloads (of the preset's), or one of the two
+separate runs:
+  partitions         for each partition count of --partitions (default 1,100,1000,10000),
+                     a topic of that many partitions is created in a fresh directory, the
+                     DB closed and opened again: creation, close and open times, the open
+                     DB's resident memory, file descriptors, goroutines and disk space
+                     reserved (allocated blocks), then appends to one partition among the
+                     idle others. A count the disk cannot hold is reported with how far
+                     it got and the error; --disk-budget bounds what it may take from the
+                     free space (default 16GiB or half of it, whichever is less).
+  recovery           the same as --recovery (default sizes 256MiB,1GiB)
+
 --recovery SIZES is a separate long run: for each log size (e.g. 1GiB,4GiB), a log of
 1 KiB messages is written and closed cleanly, or written under SyncInterval by a child
 process that SIGKILLs itself, and mqlog.Open is timed with the files dropped from the
@@ -51,7 +67,12 @@ Each run lasts until its message count or its time budget is spent, and works in
 fresh temporary directory under --base-dir (default: the system's temp directory, so
 the disk measured is that one's), removed afterwards. The data directory (--dir) is not
 used. --quick (the default) finishes in well under half a minute; --full takes a few
-minutes.`
+minutes.
+
+The table printed fits 100 columns; --out DIR also writes the report as JSON and the
+wide table with every figure (MB/s, p99.9, max, msgs/fsync, disk/B, peak RSS) into DIR:
+bench.json and bench.txt (partitions.json and .txt, recovery.json and .txt). The charts
+are drawn from those JSON files by bench/peers (make bench-partitions).`
 
 // newBenchCommand returns "mqlog bench". It reads -o from the root command's persistent flag.
 func newBenchCommand() *cobra.Command {
@@ -67,6 +88,10 @@ func newBenchCommand() *cobra.Command {
 		committers  []int
 		inProcess   bool
 		recovery    []string
+		workloads   []string
+		partitions  []int
+		diskBudget  string
+		outDir      string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -74,7 +99,9 @@ func newBenchCommand() *cobra.Command {
 		Long:  benchLong,
 		Example: `  mqlog bench
   mqlog bench --full -o json > bench.json
-  mqlog bench --sizes 4096 --batches 1,64 --rounds 5 --base-dir /mnt/nvme/tmp`,
+  mqlog bench --sizes 4096 --batches 1,64 --rounds 5 --base-dir /mnt/nvme/tmp
+  mqlog bench --full --workload append --batches 1 --out results
+  mqlog bench --workload partitions --partitions 1,100,1000 --out results`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			output, err := benchOutput(cmd)
@@ -88,8 +115,29 @@ func newBenchCommand() *cobra.Command {
 			if inProcess {
 				child = nil
 			}
-			if len(recovery) > 0 {
-				return runRecovery(cmd, output, baseDir, recovery, child)
+			separate := slices.ContainsFunc(workloads, func(w string) bool { return w == bench.WorkloadPartitions || w == workloadRecovery })
+			if separate && len(workloads) > 1 {
+				return usagef("--workload %s and %s run alone", bench.WorkloadPartitions, workloadRecovery)
+			}
+			if len(recovery) > 0 || slices.Contains(workloads, workloadRecovery) {
+				if len(recovery) == 0 {
+					recovery = []string{"256MiB", "1GiB"}
+				}
+				return runRecovery(cmd, output, outDir, baseDir, recovery, child)
+			}
+			if slices.Contains(workloads, bench.WorkloadPartitions) {
+				budget := int64(0)
+				if diskBudget != "" {
+					if budget, err = parseByteSize(diskBudget); err != nil {
+						return err
+					}
+				}
+				pcfg := bench.PartitionsConfig{BaseDir: baseDir, Counts: partitions, DiskBudget: budget,
+					HotAppend: 300 * time.Millisecond, Child: child}
+				if cmd.Flags().Changed("duration") {
+					pcfg.HotAppend = duration
+				}
+				return runPartitions(cmd, output, outDir, pcfg)
 			}
 			cfg := bench.Quick()
 			if full {
@@ -124,8 +172,9 @@ func newBenchCommand() *cobra.Command {
 			if flags.Changed("committers") {
 				cfg.Committers = committers
 			}
+			cfg.Workloads = workloads
 			cfg.Child = child
-			for _, name := range []string{"rounds", "sizes", "batches", "producers", "duration", "sync", "committers"} {
+			for _, name := range []string{"rounds", "sizes", "batches", "producers", "duration", "sync", "committers", "workload"} {
 				if flags.Changed(name) {
 					cfg.Preset += "+custom"
 					break
@@ -143,6 +192,9 @@ func newBenchCommand() *cobra.Command {
 			}
 			rep, err := bench.Run(cmd.Context(), cfg)
 			if err != nil {
+				return err
+			}
+			if err := writeBenchFiles(outDir, "bench", rep.WriteJSON, rep.WriteWideTable); err != nil {
 				return err
 			}
 			if output == outputJSON {
@@ -164,6 +216,12 @@ func newBenchCommand() *cobra.Command {
 	f.IntSliceVar(&committers, "committers", []int{1, 8, 64}, "goroutines of the commit workload, one row each (empty skips it)")
 	f.BoolVar(&inProcess, "in-process", false, "run every workload in this process (no child processes, no peak RSS)")
 	f.StringSliceVar(&recovery, "recovery", nil, "run only the open/recovery long run, for these log sizes (e.g. 256MiB,1GiB,4GiB)")
+	f.StringSliceVar(&workloads, "workload", nil, "run only these workloads: "+strings.Join(bench.Workloads(), ", ")+
+		"; or alone "+bench.WorkloadPartitions+" or "+workloadRecovery)
+	f.IntSliceVar(&partitions, "partitions", bench.DefaultPartitionCounts, "partition counts of the partitions workload")
+	f.StringVar(&diskBudget, "disk-budget", "", "most free space the partitions workload may take (default 16GiB or half the free space, whichever is less)")
+	f.StringVar(&outDir, "out", "", "also write the report as JSON and the wide table into this directory")
+	cmd.MarkFlagDirname("out")
 	cmd.MarkFlagDirname("base-dir")
 	cmd.AddCommand(&cobra.Command{
 		Use:    "child",
@@ -198,7 +256,7 @@ func parseSyncPolicy(name string) (mqlog.SyncPolicy, error) {
 }
 
 // runRecovery runs the open/recovery long run for the log sizes given.
-func runRecovery(cmd *cobra.Command, output, baseDir string, sizes []string, child func(context.Context) *exec.Cmd) error {
+func runRecovery(cmd *cobra.Command, output, outDir, baseDir string, sizes []string, child func(context.Context) *exec.Cmd) error {
 	cfg := bench.RecoveryConfig{BaseDir: baseDir, MessageSize: 1024, Modes: []string{bench.RecoveryClean}, Child: child}
 	if child != nil {
 		cfg.Modes = append(cfg.Modes, bench.RecoveryKill)
@@ -217,10 +275,60 @@ func runRecovery(cmd *cobra.Command, output, baseDir string, sizes []string, chi
 	if err != nil {
 		return err
 	}
+	if err := writeBenchFiles(outDir, "recovery", rep.WriteJSON, rep.WriteTable); err != nil {
+		return err
+	}
 	if output == outputJSON {
 		return writeJSONDocument(cmd.OutOrStdout(), rep)
 	}
 	return rep.WriteTable(cmd.OutOrStdout())
+}
+
+// workloadRecovery names the recovery run for --workload.
+const workloadRecovery = "recovery"
+
+// runPartitions runs the partitions workload.
+func runPartitions(cmd *cobra.Command, output, outDir string, cfg bench.PartitionsConfig) error {
+	if cfg.BaseDir == "" {
+		cfg.BaseDir = os.TempDir()
+	}
+	if f, ok := cmd.ErrOrStderr().(*os.File); ok && bench.IsTerminal(f) {
+		cfg.Progress = f
+	}
+	rep, err := bench.RunPartitions(cmd.Context(), cfg)
+	if err != nil {
+		return err
+	}
+	if err := writeBenchFiles(outDir, bench.WorkloadPartitions, rep.WriteJSON, rep.WriteTable); err != nil {
+		return err
+	}
+	if output == outputJSON {
+		return writeJSONDocument(cmd.OutOrStdout(), rep)
+	}
+	return rep.WriteTable(cmd.OutOrStdout())
+}
+
+// writeBenchFiles writes name.json and name.txt into dir (nothing when dir is empty).
+func writeBenchFiles(dir, name string, writeJSON, writeTable func(io.Writer) error) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		ext   string
+		write func(io.Writer) error
+	}{{".json", writeJSON}, {".txt", writeTable}} {
+		var b bytes.Buffer
+		if err := f.write(&b); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+f.ext), b.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // parseByteSize reads a size such as 512MiB, 4GiB, 1048576 or 64KiB.

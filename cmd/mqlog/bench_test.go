@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -69,6 +71,51 @@ func TestParseByteSize(t *testing.T) {
 	for _, in := range []string{"", "0", "-1GiB", "1TiB", "GiB"} {
 		if _, err := parseByteSize(in); err == nil {
 			t.Errorf("parseByteSize(%q) accepted", in)
+		}
+	}
+}
+
+// TestBenchWorkloadPartitions runs the partitions workload in this process on two small counts and checks
+// the table, and the JSON and wide table written by --out.
+func TestBenchWorkloadPartitions(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "", "bench", "--in-process", "--workload", "partitions", "--partitions", "1,3",
+		"--duration", "10ms", "--base-dir", t.TempDir(), "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"partitions  created", "goroutines", "RSS KiB/p"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(out, "partitions.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Version int `json:"version"`
+		Results []struct {
+			Partitions int `json:"partitions"`
+			Created    int `json:"created"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil || doc.Version != 1 || len(doc.Results) != 2 || doc.Results[1].Created != 3 {
+		t.Errorf("partitions.json: %v %+v", err, doc)
+	}
+	if _, err := os.Stat(filepath.Join(out, "partitions.txt")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestBenchWorkloadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "--workload", "partitions,append"},
+		{"bench", "--workload", "apend"},
+		{"bench", "--workload", "partitions", "--disk-budget", "lots"},
+	} {
+		if code, _, stderr := runCLI(t, "", args...); code == exitOK || stderr == "" {
+			t.Errorf("%v: exit %d, stderr %q; want a usage error", args, code, stderr)
 		}
 	}
 }

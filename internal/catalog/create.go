@@ -121,3 +121,69 @@ func closeLogs(t *Topic) error {
 	}
 	return errors.Join(errs...)
 }
+
+// PartitionObserver is an Observer that also learns of partitions added to a topic (AddPartitions): t's
+// Logs are longer from then on. It is called with the catalog's lock held.
+type PartitionObserver interface {
+	PartitionsAdded(t base.Topic)
+}
+
+// AddPartitions raises a topic's partition count to n, as Kafka's `kafka-topics --alter --partitions`:
+// the new partitions start empty, and keyed messages may go to other partitions than before (a key's
+// messages are in order only within the partition it maps to). It is all or nothing: the config is
+// recorded first (so that a crash leaves a topic whose missing partitions the next Open creates), and a
+// partition that cannot be opened takes the config back and removes what was created.
+func (c *Catalog) AddPartitions(name string, n int) (base.TopicConfig, error) {
+	if c.readOnly {
+		return base.TopicConfig{}, base.ErrReadOnly
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.closed {
+		return base.TopicConfig{}, base.ErrClosed
+	}
+	t, ok := c.mu.topics[name]
+	if !ok {
+		return base.TopicConfig{}, fmt.Errorf("%w: %s", base.ErrTopicNotFound, name)
+	}
+	old := t.Config()
+	if n <= old.Partitions {
+		return old, fmt.Errorf("%w: %s has %d partitions; the count can only grow", base.ErrInvalidConfig, name, old.Partitions)
+	}
+	cfg := old
+	cfg.Partitions = n
+	if err := cfg.Validate(); err != nil {
+		return old, err
+	}
+	if err := c.opts.Index.PutTopic(name, base.EncodeTopic(cfg, t.incarnation)); err != nil {
+		return old, err
+	}
+	logs := append([]*wal.Log(nil), t.Logs()...)
+	for p := old.Partitions; p < n; p++ {
+		l, err := c.openPartition(name, cfg, p)
+		if err != nil {
+			err = fmt.Errorf("mqlog: open %s partition %d: %w", name, p, err)
+			for _, added := range logs[old.Partitions:] {
+				added.Close()
+			}
+			if undo := c.opts.Index.PutTopic(name, base.EncodeTopic(old, t.incarnation)); undo != nil {
+				return old, errors.Join(err, undo)
+			}
+			for q := old.Partitions; q <= p; q++ {
+				if rm := c.opts.FS.RemoveAll(c.partitionDir(name, q)); rm != nil {
+					err = errors.Join(err, rm)
+				}
+			}
+			return old, err
+		}
+		logs = append(logs, l)
+	}
+	t.config.Store(&cfg)
+	t.logs.Store(&logs)
+	for _, o := range c.mu.observers {
+		if po, ok := o.(PartitionObserver); ok {
+			po.PartitionsAdded(t)
+		}
+	}
+	return cfg, nil
+}

@@ -33,7 +33,7 @@ type cursor struct {
 
 // NewConsumer joins group as a new member reading t.
 func (c *Coordinator) NewConsumer(group string, t base.Topic) (*Consumer, error) {
-	m, err := c.Join(group, t)
+	m, err := c.joinEmbedded(group, t)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +81,65 @@ func (c *Consumer) Next(ctx context.Context) (base.Record, error) {
 			return base.Record{}, err
 		}
 	}
+}
+
+// Poll returns what is readable now from the member's partitions, up to max records (max <= 0: no
+// bound), taking the partitions in turn. It blocks until at least one record is readable or ctx is done,
+// then returns without waiting for more: kgo's PollRecords.
+func (c *Consumer) Poll(ctx context.Context, max int) ([]base.Record, error) {
+	first, err := c.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []base.Record{first}
+	for max <= 0 || len(out) < max {
+		rec, ok, err := c.nextReady()
+		if err != nil {
+			return out, err
+		}
+		if !ok {
+			break
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// nextReady returns the next readable record without waiting, or ok false when none is readable.
+func (c *Consumer) nextReady() (base.Record, bool, error) {
+	if _, err := c.sync(); err != nil {
+		return base.Record{}, false, err
+	}
+	for i := range c.assigned {
+		cur := c.assigned[(c.nextIdx+i)%len(c.assigned)]
+		rec, err := cur.reader.Next()
+		if errors.Is(err, io.EOF) {
+			continue
+		}
+		if err != nil {
+			return base.Record{}, false, err
+		}
+		c.nextIdx = (c.nextIdx + i + 1) % len(c.assigned)
+		return base.NewRecord(c.topic.Name(), cur.partition, rec), true, nil
+	}
+	return base.Record{}, false, nil
+}
+
+// Lag returns how many records the member has yet to read in its partitions up to their high watermarks:
+// 0 when it has caught up. A partition it has not started reading counts from the group's committed
+// position.
+func (c *Consumer) Lag() (int64, error) {
+	if c.closed {
+		return 0, base.ErrClosed
+	}
+	if _, err := c.sync(); err != nil {
+		return 0, err
+	}
+	var lag int64
+	for _, cur := range c.assigned {
+		lag += max(cur.log.HighWatermark()-max(cur.reader.Offset(), cur.log.StartOffset()), 0)
+	}
+	return lag, nil
 }
 
 // sync brings the cursors in line with the group's current assignment. A partition the member keeps
@@ -142,6 +201,11 @@ func (c *Consumer) Commit(rec base.Record) error {
 func (c *Consumer) CommitOffset(partition int32, offset int64) error {
 	if c.closed {
 		return base.ErrClosed
+	}
+	if c.generation < 0 { // nothing read yet: commit under the current assignment
+		if _, err := c.sync(); err != nil {
+			return err
+		}
 	}
 	return c.member.Commit(c.generation, partition, offset)
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/mqlog/mqlog/index"
@@ -48,6 +49,7 @@ type groupState struct {
 	generation int32
 	members    []*member     // in joining order
 	changed    chan struct{} // closed at every generation change
+	classic    *classicState // non-nil while the members speak Kafka's classic protocol (classic.go)
 }
 
 // member is one member of a group.
@@ -57,6 +59,8 @@ type member struct {
 	// owned maps each partition the member owns to the generation since which it has owned it without a
 	// break.
 	owned map[int32]int32
+	// classic is what a member of Kafka's classic protocol has; nil for an embedded member.
+	classic *classicMember
 }
 
 func (g *groupState) find(id string) *member {
@@ -93,7 +97,7 @@ func (c *Coordinator) active(group string) bool {
 // Active reports whether group has members in this process.
 func (c *Coordinator) Active(group string) bool { return c.active(group) }
 
-// Members returns, for a group with members, each member's id with the partitions it owns in each topic.
+// Members returns the embedded members of a group, each with the topic it reads and the partitions it owns.
 func (c *Coordinator) Members(group string) []MemberInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -103,6 +107,9 @@ func (c *Coordinator) Members(group string) []MemberInfo {
 	}
 	out := make([]MemberInfo, 0, len(g.members))
 	for _, m := range g.members {
+		if m.topic == nil {
+			continue // a member of Kafka's protocol: see Describe
+		}
 		mi := MemberInfo{ID: m.id, Topic: m.topic.Name()}
 		for p := range m.owned {
 			mi.Partitions = append(mi.Partitions, p)
@@ -135,3 +142,7 @@ func fenced(g, id string, gen, cur int32, topic string, p int32, why base.FenceR
 }
 
 func sortInt32(s []int32) { slices.Sort(s) }
+
+func sortListings(s []GroupListing) {
+	slices.SortFunc(s, func(a, b GroupListing) int { return strings.Compare(a.Group, b.Group) })
+}

@@ -1,6 +1,8 @@
 package groups
 
 import (
+	"fmt"
+
 	"github.com/mqlog/mqlog/internal/base"
 )
 
@@ -12,8 +14,9 @@ type Member struct {
 	topic base.Topic
 }
 
-// Join adds a member reading t to group, starting a new generation.
-func (c *Coordinator) Join(group string, t base.Topic) (*Member, error) {
+// joinEmbedded adds a member reading t to group, starting a new generation. A group of classic members
+// refuses it (ErrInconsistentProtocol).
+func (c *Coordinator) joinEmbedded(group string, t base.Topic) (*Member, error) {
 	if err := base.ValidateGroup(group); err != nil {
 		return nil, err
 	}
@@ -22,10 +25,14 @@ func (c *Coordinator) Join(group string, t base.Topic) (*Member, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.mu.groups[group]
+	if g != nil && g.classic != nil && len(g.members) > 0 {
+		return nil, fmt.Errorf("%w: group %s has members of Kafka's protocol", ErrInconsistentProtocol, group)
+	}
 	if g == nil {
 		g = &groupState{name: group, changed: make(chan struct{})}
 		c.mu.groups[group] = g
 	}
+	g.classic = nil
 	m := &member{id: c.newMemberIDLocked(group), topic: t}
 	g.members = append(g.members, m)
 	g.bumpLocked()
@@ -118,5 +125,20 @@ func (c *Coordinator) TopicDeleted(t base.Topic) {
 	defer c.mu.Unlock()
 	for name := range c.mu.groups {
 		c.removeLocked(name, func(mem *member) bool { return mem.topic == t })
+	}
+}
+
+// PartitionsAdded implements catalog.PartitionObserver: the groups reading t rebalance, so that the new
+// partitions get owners.
+func (c *Coordinator) PartitionsAdded(t base.Topic) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, g := range c.mu.groups {
+		for _, m := range g.members {
+			if m.topic == t {
+				g.bumpLocked()
+				break
+			}
+		}
 	}
 }

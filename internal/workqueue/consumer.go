@@ -55,6 +55,38 @@ func (c *Consumer) Next(ctx context.Context) (*Message, error) {
 	}
 }
 
+// AckNext acknowledges m and delivers the next message to m's consumer, as Ack then Next do, but when the
+// next message comes from m's partition the ack and the delivery share one synced save: a worker that
+// takes one message at a time pays one fsync per message instead of two (JetStream's AckNext). Once it
+// returns, m is acked even when the delivery fails (ctx done, say); on an error before the ack (a closed
+// group), m is not.
+func (m *Message) AckNext(ctx context.Context) (*Message, error) {
+	g := m.consumer.g
+	g.mu.Lock()
+	if err := g.mu.err; err != nil {
+		g.mu.Unlock()
+		return nil, err
+	}
+	p := m.pm.partition
+	g.markDoneLocked(p, m.pm.rec.Offset)
+	msg, w, err := g.deliverLocked(ctx, m.consumer)
+	// Whatever the delivery did, the ack must be durable before AckNext returns.
+	if perr := g.persistLocked(p); perr != nil && err == nil {
+		msg, err = nil, perr
+	}
+	g.mu.Unlock()
+	if msg != nil || err != nil {
+		return msg, err
+	}
+	timer, stop := fanin.Timer(w.due)
+	err = fanin.Wait(ctx, timer, w.chans...)
+	stop()
+	if err != nil {
+		return nil, err
+	}
+	return m.consumer.Next(ctx)
+}
+
 // Close ends this consumer: the messages it holds leased are released for redelivery at once. The
 // group's state stays.
 func (c *Consumer) Close() error {
@@ -70,6 +102,11 @@ func (c *Consumer) Close() error {
 func (g *group) deliver(ctx context.Context, c *Consumer) (*Message, *wait, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.deliverLocked(ctx, c)
+}
+
+// deliverLocked is deliver with g.mu held; it releases g.mu while it saves or dead-letters.
+func (g *group) deliverLocked(ctx context.Context, c *Consumer) (*Message, *wait, error) {
 	for {
 		if err := g.mu.err; err != nil {
 			return nil, nil, err
@@ -139,6 +176,7 @@ func (g *group) readNewLocked(w *wait) (*pendingMessage, error) {
 				return nil, err
 			}
 			if rec.Offset > expected && p.acks.addRange(expected, rec.Offset) > 0 {
+				p.dropCounts(expected, rec.Offset)
 				p.persist.version++ // saved with the next save
 			}
 			if p.acks.contains(rec.Offset) {
@@ -148,7 +186,6 @@ func (g *group) readNewLocked(w *wait) (*pendingMessage, error) {
 			pm := &pendingMessage{rec: base.NewRecord(g.topic.Name(), p.index, rec), partition: p, heapIndex: -1}
 			if rec.Offset < p.delivered { // delivered before a restart
 				pm.deliveries = int(max(p.counts[rec.Offset], 1))
-				delete(p.counts, rec.Offset)
 			}
 			p.pending[rec.Offset] = pm
 			g.mu.pendingCount++
@@ -169,6 +206,9 @@ func (g *group) leaseLocked(c *Consumer, pm *pendingMessage, now time.Time) (*Me
 	g.mu.pending.setDue(pm, now.Add(g.opts.AckWait))
 	p := pm.partition
 	p.delivered = max(p.delivered, pm.rec.Offset+1)
+	if pm.deliveries > 1 {
+		p.counts[pm.rec.Offset] = int32(min(pm.deliveries, 1<<31-1))
+	}
 	p.persist.version++
 	msg := &Message{Record: pm.rec, Deliveries: pm.deliveries, consumer: c, pm: pm, delivery: pm.delivery}
 	if err := g.persistLocked(p); err != nil {

@@ -39,8 +39,9 @@ type partition struct {
 	acks   ackSet
 	// delivered is the delivery cursor: every offset from the floor up to it was delivered at least once.
 	delivered int64
-	// counts are the delivery counts of offsets below delivered that are not done and not yet read back
-	// into pending (after a restart); pending messages carry their own.
+	// counts are the delivery counts above 1 of the offsets below delivered that are not done: what a save
+	// stores of them. Pending messages carry their count too; this map holds only those above 1, so that a
+	// save costs what was redelivered, not what is pending.
 	counts  map[int64]int32
 	pending map[int64]*pendingMessage
 
@@ -82,36 +83,47 @@ func (r *Registry) openGroup(t base.Topic, name string, opts Options) (*group, e
 		}
 	}
 	for i, l := range t.Logs() {
-		p := &partition{index: int32(i), log: l, pending: map[int64]*pendingMessage{}, counts: map[int64]int32{}}
-		p.persist.cond.L = &g.mu
 		st, ok := byPartition[int32(i)]
-		if !ok {
-			st.Floor, st.Delivered = l.StartOffset(), l.StartOffset() // a new group starts at the earliest
-		}
-		p.acks = ackSet{floor: st.Floor, ranges: st.Acked}
-		p.delivered = st.Delivered
-		for _, d := range st.Redelivered {
-			p.counts[d.Offset] = d.Count
-		}
-		// Never past the readable end, never below the log start (retention removed those).
-		clampToEnd(p, l.HighWatermark())
-		if skipped := p.acks.raiseFloor(l.StartOffset()); skipped > 0 {
-			r.noteSkipped(t.Name(), name, p.index, skipped)
-		}
-		p.dropBelowFloor()
-		if !ok {
-			if err := r.store.SaveAckState(p.state(g)); err != nil {
-				return nil, err
-			}
-		}
-		reader, err := l.NewReader(p.acks.floor, true)
+		p, err := g.newPartition(int32(i), l, st, ok)
 		if err != nil {
 			return nil, err
 		}
-		p.reader = reader
 		g.mu.partitions = append(g.mu.partitions, p)
 	}
 	return g, nil
+}
+
+// newPartition is the group's state in partition i of its topic, from the stored state st (stored false:
+// none, or one of an earlier incarnation), clamped to what l holds; a partition without stored state gets
+// one, synced, at l's start.
+func (g *group) newPartition(i int32, l *wal.Log, st index.AckState, stored bool) (*partition, error) {
+	p := &partition{index: i, log: l, pending: map[int64]*pendingMessage{}, counts: map[int64]int32{}}
+	p.persist.cond.L = &g.mu
+	if !stored {
+		st.Floor, st.Delivered = l.StartOffset(), l.StartOffset() // a new group starts at the earliest
+	}
+	p.acks = ackSet{floor: st.Floor, ranges: st.Acked}
+	p.delivered = st.Delivered
+	for _, d := range st.Redelivered {
+		p.counts[d.Offset] = d.Count
+	}
+	// Never past the readable end, never below the log start (retention removed those).
+	clampToEnd(p, l.HighWatermark())
+	if skipped := p.acks.raiseFloor(l.StartOffset()); skipped > 0 {
+		g.r.noteSkipped(g.topic.Name(), g.name, p.index, skipped)
+	}
+	p.dropBelowFloor()
+	if !stored {
+		if err := g.r.store.SaveAckState(p.state(g)); err != nil {
+			return nil, err
+		}
+	}
+	reader, err := l.NewReader(p.acks.floor, true)
+	if err != nil {
+		return nil, err
+	}
+	p.reader = reader
+	return p, nil
 }
 
 // clampToEnd forgets the state at or above end: the log's readable end moved back after a crash under a
@@ -129,8 +141,13 @@ func clampToEnd(p *partition, end int64) {
 // dropBelowFloor drops the counts below the floor and raises the cursor to it.
 func (p *partition) dropBelowFloor() {
 	p.delivered = max(p.delivered, p.acks.floor)
+	p.dropCounts(0, p.acks.floor)
+}
+
+// dropCounts forgets the delivery counts of offsets in [from, to), which are done.
+func (p *partition) dropCounts(from, to int64) {
 	for off := range p.counts {
-		if p.acks.contains(off) {
+		if off >= from && off < to {
 			delete(p.counts, off)
 		}
 	}
@@ -138,22 +155,8 @@ func (p *partition) dropBelowFloor() {
 
 // state is p's durable state, as the index stores it.
 func (p *partition) state(g *group) index.AckState {
-	counts := make(map[int64]int32, len(p.counts)+len(p.pending))
-	for off, n := range p.counts {
-		if !p.acks.contains(off) {
-			counts[off] = n
-		}
-	}
-	for off, pm := range p.pending {
-		counts[off] = int32(min(pm.deliveries, 1<<31-1))
-	}
-	for off := range counts {
-		if off >= p.delivered {
-			delete(counts, off)
-		}
-	}
 	return index.AckState{Group: g.name, Topic: g.topic.Name(), Partition: p.index, Incarnation: g.topic.Incarnation(),
-		Floor: p.acks.floor, Acked: slices.Clone(p.acks.ranges), Delivered: p.delivered, Redelivered: sortedCounts(counts)}
+		Floor: p.acks.floor, Acked: slices.Clone(p.acks.ranges), Delivered: p.delivered, Redelivered: sortedCounts(p.counts)}
 }
 
 // sortedCounts returns the delivery counts above 1, by offset.

@@ -46,6 +46,12 @@ func (g *group) ack(m *Message, requireLease bool) error {
 // doneLocked marks offset of p done, drops its pending message and saves p's state, synced, before it
 // returns.
 func (g *group) doneLocked(p *partition, offset int64) error {
+	g.markDoneLocked(p, offset)
+	return g.persistLocked(p)
+}
+
+// markDoneLocked marks offset of p done in memory: the next save of p covers it.
+func (g *group) markDoneLocked(p *partition, offset int64) {
 	if pm := p.pending[offset]; pm != nil {
 		g.mu.pending.remove(pm)
 		delete(p.pending, offset)
@@ -56,7 +62,6 @@ func (g *group) doneLocked(p *partition, offset int64) error {
 	if p.acks.add(offset) {
 		p.persist.version++
 	}
-	return g.persistLocked(p)
 }
 
 // nak ends m's lease; the message is due again after delay.

@@ -159,3 +159,26 @@ func (r *Registry) Delete(group string) error {
 	}
 	return r.store.DeleteAckStates(group)
 }
+
+// PartitionsAdded implements catalog.PartitionObserver: the open groups of t take the new partitions in,
+// each starting at its log's start, with its state saved as a new group's is.
+func (r *Registry) PartitionsAdded(t base.Topic) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, g := range r.mu.groups {
+		if g.topic != t {
+			continue
+		}
+		g.mu.Lock()
+		for i := len(g.mu.partitions); i < len(t.Logs()); i++ {
+			p, err := g.newPartition(int32(i), t.Logs()[i], index.AckState{}, false)
+			if err != nil {
+				g.mu.err = err // sticky, as a failed save is
+				break
+			}
+			g.mu.partitions = append(g.mu.partitions, p)
+		}
+		g.changedLocked()
+		g.mu.Unlock()
+	}
+}

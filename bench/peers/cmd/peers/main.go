@@ -6,6 +6,10 @@
 // Usage:
 //
 //	go run ./cmd/peers [--out DIR] [--quick] [--rounds N] [--duration D] [--systems a,b] [--base-dir DIR]
+//	go run ./cmd/peers --partitions before.json[,after.json] [--out DIR]
+//
+// The second form runs nothing: it draws partitions.svg into DIR from reports of `mqlog bench --workload
+// partitions -o json` (or its --out), one line per report.
 package main
 
 import (
@@ -50,11 +54,15 @@ func run(args []string) error {
 	batches := fs.String("batches", "", "comma-separated batch sizes of the append workload (default 1,16,256)")
 	inProcess := fs.Bool("in-process", false, "run every run in this process (no child processes, no peak RSS)")
 	from := fs.String("from", "", "run nothing: render peers.txt, peers.md and the throughput charts again from this peers.json")
+	partitions := fs.String("partitions", "", "run nothing: draw partitions.svg from these reports of mqlog bench --workload partitions (comma-separated JSON files)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *from != "" {
 		return render(*from, *out)
+	}
+	if *partitions != "" {
+		return drawPartitions(strings.Split(*partitions, ","), *out)
 	}
 	cfg := peers.Default()
 	if *quick {
@@ -141,6 +149,27 @@ func childCommand(ctx context.Context) *exec.Cmd {
 	return exec.CommandContext(ctx, exe, "child")
 }
 
+// drawPartitions draws partitions.svg into out from the partitions reports in files.
+func drawPartitions(files []string, out string) error {
+	var runs []peers.PartitionsRun
+	for _, f := range files {
+		run, err := peers.ReadPartitionsRun(strings.TrimSpace(f))
+		if err != nil {
+			return err
+		}
+		runs = append(runs, run)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(out, "partitions.svg")
+	if err := peers.WritePartitionsChart(path, runs); err != nil {
+		return err
+	}
+	fmt.Println("wrote", path)
+	return nil
+}
+
 // render writes peers.txt, peers.md and the throughput charts into out from the report in the JSON file
 // path.
 func render(path, out string) error {
@@ -156,11 +185,14 @@ func render(path, out string) error {
 	return write(rep, out, false)
 }
 
-// write writes peers.txt, peers.md and the charts it can draw into out, and with all also peers.json; it
-// prints the table.
+// write writes peers.txt (the wide table), peers.md and the charts it can draw into out, and with all also
+// peers.json; it prints the table that fits 100 columns.
 func write(rep *peers.Report, out string, all bool) error {
-	var table, md, js bytes.Buffer
+	var table, wide, md, js bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil {
+		return err
+	}
+	if err := rep.WriteWideTable(&wide); err != nil {
 		return err
 	}
 	if err := rep.WriteMarkdown(&md); err != nil {
@@ -169,7 +201,7 @@ func write(rep *peers.Report, out string, all bool) error {
 	if err := rep.WriteJSON(&js); err != nil {
 		return err
 	}
-	files := map[string][]byte{"peers.txt": table.Bytes(), "peers.md": md.Bytes()}
+	files := map[string][]byte{"peers.txt": wide.Bytes(), "peers.md": md.Bytes()}
 	if all {
 		files["peers.json"] = js.Bytes()
 	}
