@@ -93,6 +93,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		if err := createIfMissing(fs, dir, pebbleOpts); err != nil {
 			return nil, fmt.Errorf("mqlog/index: create %s: %w", dir, err)
 		}
+		// The store's directory entry, and its siblings', may be only in the page cache of a process that
+		// was killed: make them durable before anything is recorded in the store that relies on them.
+		if err := fsutil.SyncDir(fs, fs.PathDir(dir)); err != nil {
+			return nil, fmt.Errorf("mqlog/index: %w", err)
+		}
 	}
 	db, err := pebble.Open(dir, pebbleOpts)
 	if err != nil {

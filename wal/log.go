@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/mqlog/mqlog/internal/fsutil"
 	"github.com/mqlog/mqlog/segment"
 )
 
@@ -197,7 +198,7 @@ func (l *Log) segmentAfter(seg *segmentFile) *segmentFile {
 
 func (l *Log) openSegmentFile(base int64) (*segmentFile, error) {
 	path := l.opts.FS.PathJoin(l.opts.Dir, segment.FileName(base))
-	f, err := l.opts.FS.Open(path)
+	f, err := fsutil.OpenRegular(l.opts.FS, path)
 	if err != nil {
 		return nil, fmt.Errorf("mqlog/wal: open segment: %w", err)
 	}
