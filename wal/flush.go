@@ -17,16 +17,16 @@ type flusherState struct {
 	nextOffset   int64 // offset after the last written record
 	maxTimestamp int64
 	lastEntryPos int64 // position of the last sparse index entry in the active segment
-	// entries are the sparse index entries of fsynced batches, waiting to be stored; unsyncedEntries those
-	// of batches written but not yet fsynced (SyncInterval, SyncNever). An entry is stored only after the
-	// fsync that covers its batch, so that the last stored entry is a durable point recovery can trust
-	// (recover.go): the durable point advances with the entries the flush writes anyway, unsynced, at no
-	// cost to the append path.
-	entries         []IndexEntry
+	entries      []IndexEntry
+	unsynced     bool // written since the last fsync
+	spare        []byte
+	spareFrames  []pendingFrame
+
+	// unsyncedEntries are the sparse index entries of batches written but not yet fsynced (SyncInterval,
+	// SyncNever); synced moves them to entries. An entry is stored only after the fsync that covers its
+	// batch, so that the last stored entry is a durable point recovery can trust (recover.go): the durable
+	// point advances with the entries the flush stores anyway, unsynced, at no cost to the append path.
 	unsyncedEntries []IndexEntry
-	unsynced        bool // written since the last fsync
-	spare           []byte
-	spareFrames     []pendingFrame
 }
 
 // flushLoop is the flusher: it takes everything queued, writes it with one write per segment, fsyncs once
