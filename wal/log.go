@@ -81,9 +81,12 @@ type segmentFile struct {
 	nextOffset   atomic.Int64 // offset after the last readable record
 	maxTimestamp atomic.Int64
 	closed       atomic.Bool // no more writes; readableEnd is the file size
-	// damage is set by a read-only opener when a closed segment's frames stop being valid before its end:
-	// readers read up to readableEnd, then get this *segment.CorruptionError.
+	// damage is set by a read-only opener when a segment's frames stop being valid before its end (a closed
+	// segment, or damage followed by valid frames in the last one): readers read up to readableEnd, then get
+	// this *segment.CorruptionError.
 	damage atomic.Pointer[segment.CorruptionError]
+	// lastEpoch is the highest epoch a read-only opener has seen in the segment's frames (0 before any).
+	lastEpoch atomic.Int32
 
 	// refs counts the holders of file: one for the log's segment list while the segment is in it, plus one
 	// per reader in the middle of a read. The file is closed when it drops to zero (see refs.go).

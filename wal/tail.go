@@ -34,6 +34,8 @@ type tailOptions struct {
 	// epoch is the epoch the tail's frames were written under (the recorded one); anyEpoch when it is not
 	// known (a read-only opener): then the highest epoch seen so far in the scan stands for it.
 	epoch int32
+	// lastEpoch is the highest epoch of the frames before pos, for anyEpoch (anyEpoch when unknown).
+	lastEpoch int32
 	// durable is the byte up to which the frames are known durable (they were acknowledged as fsynced):
 	// a bad frame that starts before it is damage, whatever follows.
 	durable int64
@@ -69,6 +71,9 @@ var errOddEpoch = errors.New("frame of another epoch")
 // tailScan reads r from pos to end and classifies where its valid frames stop (see above).
 func tailScan(r io.ReaderAt, pos, end int64, o tailOptions) (tailResult, error) {
 	res := tailResult{validEnd: pos, firstOffset: -1, lastOffset: -1, lastEpoch: anyEpoch, maxTimestamp: -1}
+	if o.epoch == anyEpoch && o.lastEpoch != 0 {
+		res.lastEpoch = o.lastEpoch
+	}
 	next, epoch := o.nextOffset, o.epoch
 	for {
 		var odd segment.BatchHeader
