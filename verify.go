@@ -35,7 +35,9 @@ const (
 	ProblemUnexpected = "unexpected" // a file or directory that is not part of the layout
 	ProblemState      = "state"      // a durable state record that cannot be decoded
 	ProblemIndex      = "index"      // a sparse index entry that does not match the segments
-	ProblemEpoch      = "epoch"      // a batch of durable data whose epoch went backwards (not CRC-covered)
+	// ProblemEpoch is no longer reported: a batch whose epoch field is out of order has intact records that
+	// every reader reads, so Verify notes it (VerifyReport.Notes) and Repair restores it.
+	ProblemEpoch = "epoch"
 )
 
 // Problem is one thing Verify found wrong. For ProblemDamage, ProblemUnexpected and ProblemEpoch, Err is a
@@ -244,8 +246,11 @@ func (r *VerifyReport) add(p PartitionReport) {
 	if p.StateErr != nil {
 		problem(ProblemState, fmt.Errorf("%s partition %d: %w", p.Topic, p.Partition, p.StateErr))
 	}
-	for _, b := range p.BadEpochs {
-		problem(ProblemEpoch, b.Error())
+	for _, err := range p.NotRegular {
+		problem(ProblemUnexpected, err)
+	}
+	for _, path := range p.Unrecorded {
+		problem(ProblemState, &CorruptionError{Path: path, Err: wal.ErrNoState})
 	}
 	for _, m := range p.IndexMismatches {
 		problem(ProblemIndex, fmt.Errorf("%s partition %d: %s", p.Topic, p.Partition, m))
