@@ -2,6 +2,7 @@ package index
 
 import (
 	"strings"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqlog/mqlog/internal/fsutil"
@@ -18,10 +19,19 @@ import (
 // a few real ones) do not. So before a marker file is created, the directory is synced: every file created
 // earlier in it, the new manifest included, is durable before any marker can point at it. This costs one
 // directory fsync per manifest rotation, never one per write.
-type markerOrderFS struct{ vfs.FS }
+//
+// It also backs off Pebble's retries on a full disk (diskfull.go): once watch saw ENOSPC, every file it
+// creates waits diskFullBackoff first.
+type markerOrderFS struct {
+	vfs.FS
+	watch *diskFullWatch
+}
 
 // Create syncs the directory before creating a marker file, then creates name.
 func (fs markerOrderFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	if fs.watch != nil && fs.watch.full.Load() {
+		time.Sleep(diskFullBackoff)
+	}
 	if strings.HasPrefix(fs.PathBase(name), "marker.") {
 		if err := fsutil.SyncDir(fs.FS, fs.PathDir(name)); err != nil {
 			return nil, err

@@ -76,15 +76,18 @@ func Open(dir string, opts Options) (*Store, error) {
 	if fs == nil {
 		fs = vfs.Default
 	}
+	watch := newDiskFullWatch()
 	pebbleOpts := &pebble.Options{
-		FS:                 markerOrderFS{fs},
+		FS:                 markerOrderFS{FS: fs, watch: watch},
 		Logger:             newPebbleLogger(opts.Logger),
 		MemTableSize:       memTableSize,
 		CacheSize:          cacheSize,
 		MaxOpenFiles:       maxOpenFiles,
 		FormatMajorVersion: formatMajorVersion,
 		ReadOnly:           opts.ReadOnly,
+		EventListener:      &pebble.EventListener{},
 	}
+	watch.listen(pebbleOpts.EventListener)
 	if opts.ReadOnly {
 		// A higher version than the store's would make Open ratchet it, which is a write.
 		pebbleOpts.FormatMajorVersion = pebble.FormatMinSupported
@@ -98,8 +101,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		if err := fsutil.SyncDir(fs, fs.PathDir(dir)); err != nil {
 			return nil, fmt.Errorf("mqlog/index: %w", err)
 		}
+		if err := checkSpace(fs, dir); err != nil {
+			return nil, fmt.Errorf("mqlog/index: open %s: %w", dir, err)
+		}
 	}
-	db, err := pebble.Open(dir, pebbleOpts)
+	db, err := openWithWatch(dir, pebbleOpts, watch)
 	if err != nil {
 		return nil, fmt.Errorf("mqlog/index: open %s: %w", dir, err)
 	}
