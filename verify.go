@@ -145,12 +145,27 @@ func openIndexForVerify(fs vfs.FS, dir string, rep *VerifyReport) (store *index.
 		return nil, release, nil
 	}
 	store, err = index.Open(indexDir, index.Options{FS: fs, ReadOnly: true})
+	if err != nil && environmentError(err) {
+		// Not damage: the index could not be read here (permissions, an I/O error).
+		return nil, release, fmt.Errorf("mqlog: verify %s: cannot read the index: %w", dir, err)
+	}
 	if err != nil {
 		rep.Problems = append(rep.Problems, Problem{Kind: ProblemState, Err: err})
 		return nil, release, nil
 	}
 	rep.StateChecked = true
 	return store, release, nil
+}
+
+// environmentError reports whether err comes from the environment rather than from the data: a permission
+// denied, a read-only or full filesystem, an I/O error.
+func environmentError(err error) bool {
+	for _, e := range []error{unix.EACCES, unix.EPERM, unix.EROFS, unix.EIO, unix.ENOSPC, unix.EMFILE, unix.ENFILE} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // lockShared takes a shared flock on <dir>/LOCK when the file exists on the operating system's filesystem,

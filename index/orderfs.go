@@ -1,7 +1,10 @@
 package index
 
 import (
+	"errors"
+	"io"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -42,3 +45,21 @@ func (fs markerOrderFS) Create(name string, category vfs.DiskWriteCategory) (vfs
 
 // Unwrap returns the wrapped filesystem.
 func (fs markerOrderFS) Unwrap() vfs.FS { return fs.FS }
+
+// readOnlyLockFS is the filesystem of a store opened read-only: Pebble's own lock file cannot be created
+// on a read-only filesystem (a mounted backup, a snapshot), and a read-only store writes nothing, so when
+// taking the lock fails with EROFS the open goes on without it. (Callers exclude writers with the data
+// directory's own lock: mqlog.Verify and mqlog.ReadIndex hold it shared.)
+type readOnlyLockFS struct{ vfs.FS }
+
+// Lock takes the lock, or none on a read-only filesystem.
+func (fs readOnlyLockFS) Lock(name string) (io.Closer, error) {
+	c, err := fs.FS.Lock(name)
+	if errors.Is(err, syscall.EROFS) {
+		return io.NopCloser(nil), nil
+	}
+	return c, err
+}
+
+// Unwrap returns the wrapped filesystem.
+func (fs readOnlyLockFS) Unwrap() vfs.FS { return fs.FS }

@@ -91,6 +91,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.ReadOnly {
 		// A higher version than the store's would make Open ratchet it, which is a write.
 		pebbleOpts.FormatMajorVersion = pebble.FormatMinSupported
+		pebbleOpts.FS = readOnlyLockFS{pebbleOpts.FS}
 	}
 	if !opts.ReadOnly {
 		if err := createIfMissing(fs, dir, pebbleOpts); err != nil {

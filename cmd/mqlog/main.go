@@ -38,7 +38,7 @@ func main() {
 // run executes the command line args and returns the process's exit code. ctx is cancelled on SIGINT or
 // SIGTERM; commands that wait (consume --follow, produce) then finish cleanly.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &app{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
 	root := a.newRootCommand()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // app holds what every command shares: the standard streams and the global flags.
 type app struct {
+	ctx    context.Context // done on SIGINT or SIGTERM
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer

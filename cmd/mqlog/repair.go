@@ -74,7 +74,9 @@ func (a *app) repair(topic string, execute bool) error {
 	if err := a.checkDirExists(); err != nil {
 		return err
 	}
-	rep, err := mqlog.Repair(a.dir, &mqlog.RepairOptions{Topic: topic, Execute: execute})
+	rep, err := whileOpening(a.ctx, a.dir, func() (*mqlog.RepairReport, error) {
+		return mqlog.Repair(a.dir, &mqlog.RepairOptions{Topic: topic, Execute: execute})
+	})
 	if err != nil {
 		return lockedOr(a.dir, err)
 	}
