@@ -85,8 +85,6 @@ type segmentFile struct {
 	// segment, or damage followed by valid frames in the last one): readers read up to readableEnd, then get
 	// this *segment.CorruptionError.
 	damage atomic.Pointer[segment.CorruptionError]
-	// lastEpoch is the highest epoch a read-only opener has seen in the segment's frames (0 before any).
-	lastEpoch atomic.Int32
 
 	// refs counts the holders of file: one for the log's segment list while the segment is in it, plus one
 	// per reader in the middle of a read. The file is closed when it drops to zero (see refs.go).

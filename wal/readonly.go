@@ -147,10 +147,10 @@ func (l *Log) lastSegmentDamage() *segment.CorruptionError {
 }
 
 // advanceReadOnly scans s from its readable end to its current size and publishes what is valid there. The
-// frames are judged as recovery judges a tail (tailScan), with the highest epoch seen standing for the
-// writer's: an incomplete, zeroed or invalid frame with nothing valid after it is not yet written (a
-// writer may be in the middle of it); a bad frame followed by valid ones is damage, which readers get once
-// they have read what comes before it.
+// frames are judged as recovery judges a tail (tailScan), reading through epochs (which say nothing about
+// a frame's validity): an incomplete, zeroed or invalid frame with nothing valid after it is not yet
+// written (a writer may be in the middle of it); a bad frame followed by valid ones is damage, which
+// readers get once they have read what comes before it.
 func (l *Log) advanceReadOnly(s *segmentFile) error {
 	if s.damage.Load() != nil {
 		return nil
@@ -169,14 +169,12 @@ func (l *Log) advanceReadOnly(s *segmentFile) error {
 		expect = -1
 	}
 	res, err := tailScan(s.file, from, info.Size(), tailOptions{
-		path: s.path, limits: l.opts.Limits, nextOffset: expect, contiguous: !l.opts.Compacted, epoch: anyEpoch,
-		lastEpoch: s.lastEpoch.Load(),
+		path: s.path, limits: l.opts.Limits, nextOffset: expect, contiguous: !l.opts.Compacted, epoch: anyEpoch, ignoreEpochs: true,
 	})
 	if err != nil {
 		return fmt.Errorf("mqlog/wal: scan %s: %w", s.path, err)
 	}
 	if res.batches > 0 {
-		s.lastEpoch.Store(res.lastEpoch)
 		l.publish(s, res.validEnd, res.lastOffset+1, max(s.maxTimestamp.Load(), res.maxTimestamp))
 	}
 	if res.damage != nil {

@@ -36,6 +36,9 @@ type tailOptions struct {
 	epoch int32
 	// lastEpoch is the highest epoch of the frames before pos, for anyEpoch (anyEpoch when unknown).
 	lastEpoch int32
+	// ignoreEpochs reads through every epoch (a read-only opener: without the recorded epoch, a stale
+	// frame and a damaged epoch field look alike, and readers read through damaged fields).
+	ignoreEpochs bool
 	// durable is the byte up to which the frames are known durable (they were acknowledged as fsynced):
 	// a bad frame that starts before it is damage, whatever follows.
 	durable int64
@@ -81,7 +84,7 @@ func tailScan(r io.ReaderAt, pos, end int64, o tailOptions) (tailResult, error) 
 		sr, err := segment.Scan(r, pos, end, segment.ScanOptions{
 			Path: o.path, Limits: o.limits, NextOffset: next, Contiguous: o.contiguous, IgnoreEpochs: true,
 		}, func(p int64, h segment.BatchHeader) error {
-			if e := h.PartitionLeaderEpoch; (epoch != anyEpoch && e != epoch) || (epoch == anyEpoch && e < res.lastEpoch) {
+			if e := h.PartitionLeaderEpoch; !o.ignoreEpochs && ((epoch != anyEpoch && e != epoch) || (epoch == anyEpoch && e < res.lastEpoch)) {
 				odd, oddPos = h, p
 				return errOddEpoch
 			}
@@ -190,6 +193,9 @@ func followedByData(r io.ReaderAt, bad *segment.CorruptionError, end int64, epoc
 	want := epoch
 	if want == anyEpoch {
 		want = lastEpoch // (anyEpoch without batches: any epoch)
+	}
+	if o.ignoreEpochs {
+		want = anyEpoch
 	}
 	pos, h, found, err := segment.FindFrame(r, bad.Offset+1, end, segment.FindOptions{
 		Limits: o.limits,
