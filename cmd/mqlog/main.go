@@ -81,7 +81,8 @@ prints JSON documents with a "version" field, or one JSON object per line for st
 
 Exit codes:
   0  success
-  1  error, or corruption found (verify, dump, inspect segment)
+  1  error, or corruption found (verify, dump, inspect, inspect segment, and consume
+     after printing what it could read before the damage)
   2  usage error (unknown command or flag, bad flag value); verify also exits 2 when
      it could not check (a missing directory, an I/O error)`
 
