@@ -68,9 +68,10 @@ type diskFullWatch struct {
 
 func newDiskFullWatch() *diskFullWatch { return &diskFullWatch{failed: make(chan error, 1)} }
 
-// listen makes l report to w.
-func (w *diskFullWatch) listen(l *pebble.EventListener) {
+// listen makes l report to w; background errors are logged to logger too, as Pebble's default does.
+func (w *diskFullWatch) listen(l *pebble.EventListener, logger pebble.Logger) {
 	l.BackgroundError = func(err error) {
+		logger.Errorf("background error: %s", err)
 		if errors.Is(err, syscall.ENOSPC) {
 			w.full.Store(true)
 			w.once.Do(func() { w.failed <- err })

@@ -87,7 +87,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		ReadOnly:           opts.ReadOnly,
 		EventListener:      &pebble.EventListener{},
 	}
-	watch.listen(pebbleOpts.EventListener)
+	watch.listen(pebbleOpts.EventListener, pebbleOpts.Logger)
 	if opts.ReadOnly {
 		// A higher version than the store's would make Open ratchet it, which is a write.
 		pebbleOpts.FormatMajorVersion = pebble.FormatMinSupported

@@ -85,13 +85,15 @@ func readAllFile(t *testing.T, fs vfs.FS, path string) []byte {
 	return b
 }
 
+// writeAllFile creates path with a copy of data (vfs.File.Write may modify the buffer it is given, and does
+// in race builds) and syncs it.
 func writeAllFile(t *testing.T, fs vfs.FS, path string, data []byte) {
 	t.Helper()
 	f, err := fs.Create(path, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Write(data); err != nil {
+	if _, err := f.Write(slices.Clone(data)); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Sync(); err != nil {
