@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -21,6 +22,10 @@ type FindOptions struct {
 	// MaxCRCBytes bounds the bytes checksummed over rejected candidates; 0 means four times the searched
 	// range plus one maximal frame. Over the budget FindFrame returns ErrSearchBudget.
 	MaxCRCBytes int64
+	// StopAtZeroSector ends the search at the first whole sector (LostWriteSector bytes, aligned) of zeros:
+	// a frame after it would be past the trace of a lost write (LooksLikeLostWrite), so looking further is
+	// moot — and a preallocated file's zeros are not read to its end.
+	StopAtZeroSector bool
 }
 
 // FindFrame looks in r for the first byte position in [from, end) where a valid frame starts: its magic
@@ -50,11 +55,23 @@ func FindFrame(r io.ReaderAt, from, end int64, opts FindOptions) (pos int64, h B
 				return 0, BatchHeader{}, false, rerr
 			}
 		}
-		for i := 0; i+HeaderSize <= n && i < readAhead; i++ {
-			b := buf[i : i+HeaderSize]
-			if b[offMagic] != Magic {
-				continue
+		limit, stop := min(n, readAhead), false // candidates start before limit
+		if opts.StopAtZeroSector {
+			if z := zeroSector(buf[:n], chunk); z >= 0 && z < limit {
+				limit, stop = z, true
 			}
+		}
+		for i := 0; i+HeaderSize <= n && i < limit; i++ {
+			// Jump to the next byte that can be a magic byte (memchr speed over zeros and text).
+			j := bytes.IndexByte(buf[i+offMagic:min(n, limit+offMagic)], Magic)
+			if j < 0 {
+				break
+			}
+			i += j
+			if i+HeaderSize > n {
+				break
+			}
+			b := buf[i : i+HeaderSize]
 			length := int64(int32(binary.BigEndian.Uint32(b[offLength:])))
 			size := lengthFieldEnd + length
 			p := chunk + int64(i)
@@ -82,11 +99,23 @@ func FindFrame(r io.ReaderAt, from, end int64, opts FindOptions) (pos int64, h B
 				return 0, BatchHeader{}, false, ErrSearchBudget
 			}
 		}
-		if n < len(buf) {
-			break // the end of the file or of the range
+		if stop || n < len(buf) {
+			break // a zeroed sector, or the end of the file or of the range
 		}
 	}
 	return 0, BatchHeader{}, false, nil
+}
+
+// zeroSector returns the index in b (whose first byte is at file position at) of the first whole aligned
+// sector of zeros, or -1.
+func zeroSector(b []byte, at int64) int {
+	first := int((LostWriteSector - at%LostWriteSector) % LostWriteSector)
+	for s := first; s+LostWriteSector <= len(b); s += LostWriteSector {
+		if isZero(b[s : s+LostWriteSector]) {
+			return s
+		}
+	}
+	return -1
 }
 
 // LostWriteSector is the granularity at which a crash loses unsynced writes: a disk sector. A lost sector of

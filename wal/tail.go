@@ -175,7 +175,7 @@ func (res *tailResult) oddEpochIsData(r io.ReaderAt, pos, end int64, h *segment.
 		return true, nil
 	}
 	_, _, found, err := segment.FindFrame(r, pos+h.FrameSize(), end, segment.FindOptions{
-		Limits: o.limits,
+		Limits: o.limits, StopAtZeroSector: true,
 		Accept: func(c *segment.BatchHeader) bool {
 			return c.PartitionLeaderEpoch >= want && c.BaseOffset > h.LastOffset()
 		},
@@ -198,7 +198,7 @@ func followedByData(r io.ReaderAt, bad *segment.CorruptionError, end int64, epoc
 		want = anyEpoch
 	}
 	pos, h, found, err := segment.FindFrame(r, bad.Offset+1, end, segment.FindOptions{
-		Limits: o.limits,
+		Limits: o.limits, StopAtZeroSector: true,
 		Accept: func(c *segment.BatchHeader) bool {
 			return c.PartitionLeaderEpoch >= want && c.BaseOffset > lastOffset &&
 				(o.nextOffset < 0 || lastOffset >= 0 || c.BaseOffset >= o.nextOffset)
