@@ -9,6 +9,7 @@ import (
 	"github.com/mqlog/mqlog/internal/base"
 	"github.com/mqlog/mqlog/internal/catalog"
 	"github.com/mqlog/mqlog/internal/lock"
+	"github.com/mqlog/mqlog/segment"
 	"github.com/mqlog/mqlog/wal"
 )
 
@@ -73,12 +74,17 @@ func (r *RepairReport) Empty() bool { return len(r.Partitions) == 0 && len(r.Top
 // Repair checks a data directory as Verify does, with the writer's lock held (ErrLocked if a writer has
 // it), and plans what makes it a directory that Open accepts again; with Execute it carries the plan out.
 //
-// Like Kafka's log recovery, it truncates a partition's log at its first damage: the damaged segment is
-// copied into <dir>/lost+found/<topic>-<partition>/ and cut at its last valid batch, every later segment
-// and every unexpected file is moved there, and a note (REPAIR-<time>.txt) says what was cut. Nothing is
-// deleted. A torn tail past the durable point is cut the same way. The durable state in Pebble is rewritten
-// to describe exactly the kept segments, the sparse index is rebuilt, and group positions past a log's new
-// end are moved back to it. Without Execute nothing is changed and no directory is created.
+// It removes only what is damaged and never an acknowledged, intact message: from a partition's first
+// damage on, its segments are read again and the damaged bytes are dropped up to the next valid batch,
+// which keeps its offset; an empty batch (as Kafka's log cleaner leaves) stands for the offsets whose
+// records were lost, so the log's end does not move and no offset is handed out twice. A missing segment is
+// replaced by one holding such an empty batch, a segment named above its first batch is renamed, an epoch
+// field out of order is restored. Every file it changes is first copied into
+// <dir>/lost+found/<topic>-<partition>/, with a note (REPAIR-<time>.txt) of what was done; unexpected files,
+// links and segments that overlap others are moved there. Nothing is deleted. A torn tail past the durable
+// point is cut, as the next Open would. The durable state in Pebble is rewritten to describe exactly the
+// kept segments, the sparse index is rebuilt, and group positions past a log's new end (if it moved back)
+// are moved back to it. Without Execute nothing is changed and no directory is created.
 func Repair(dir string, opts *RepairOptions) (*RepairReport, error) {
 	var o RepairOptions
 	if opts != nil {
@@ -121,6 +127,7 @@ func Repair(dir string, opts *RepairOptions) (*RepairReport, error) {
 			Index:   catalog.PartitionIndex{Store: store, Topic: p.Topic, Partition: p.Partition},
 			LostDir: fs.PathJoin(rep.LostDir, base.PartitionDirName(p.Topic, int(p.Partition))),
 			Execute: o.Execute,
+			Limits:  segment.Limits{MaxBatchBytes: o.MaxBatchBytes, MaxMessageBytes: o.MaxMessageBytes},
 		})
 		if err != nil {
 			return rep, fmt.Errorf("mqlog: repair %s partition %d: %w", p.Topic, p.Partition, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/mqlog/mqlog/internal/lock"
 	"github.com/mqlog/mqlog/segment"
 	"github.com/mqlog/mqlog/wal"
+	"golang.org/x/sys/unix"
 )
 
 // VerifyOptions configure Verify. The zero value (or nil) checks every topic on the operating system's
@@ -35,7 +36,9 @@ const (
 	ProblemUnexpected = "unexpected" // a file or directory that is not part of the layout
 	ProblemState      = "state"      // a durable state record that cannot be decoded
 	ProblemIndex      = "index"      // a sparse index entry that does not match the segments
-	ProblemEpoch      = "epoch"      // a batch of durable data whose epoch went backwards (not CRC-covered)
+	// ProblemEpoch is no longer reported: a batch whose epoch field is out of order has intact records that
+	// every reader reads, so Verify notes it (VerifyReport.Notes) and Repair restores it.
+	ProblemEpoch = "epoch"
 )
 
 // Problem is one thing Verify found wrong. For ProblemDamage, ProblemUnexpected and ProblemEpoch, Err is a
@@ -143,12 +146,27 @@ func openIndexForVerify(fs vfs.FS, dir string, rep *VerifyReport) (store *index.
 		return nil, release, nil
 	}
 	store, err = index.Open(indexDir, index.Options{FS: fs, ReadOnly: true})
+	if err != nil && environmentError(err) {
+		// Not damage: the index could not be read here (permissions, an I/O error).
+		return nil, release, fmt.Errorf("mqlog: verify %s: cannot read the index: %w", dir, err)
+	}
 	if err != nil {
 		rep.Problems = append(rep.Problems, Problem{Kind: ProblemState, Err: err})
 		return nil, release, nil
 	}
 	rep.StateChecked = true
 	return store, release, nil
+}
+
+// environmentError reports whether err comes from the environment rather than from the data: a permission
+// denied, a read-only or full filesystem, an I/O error.
+func environmentError(err error) bool {
+	for _, e := range []error{unix.EACCES, unix.EPERM, unix.EROFS, unix.EIO, unix.ENOSPC, unix.EMFILE, unix.ENFILE} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // verifyWithStore checks every partition; store is nil when the durable state cannot be read.
@@ -218,14 +236,18 @@ func (r *VerifyReport) add(p PartitionReport) {
 	if p.StateErr != nil {
 		problem(ProblemState, fmt.Errorf("%s partition %d: %w", p.Topic, p.Partition, p.StateErr))
 	}
-	for _, b := range p.BadEpochs {
-		problem(ProblemEpoch, b.Error())
+	for _, err := range p.NotRegular {
+		problem(ProblemUnexpected, err)
+	}
+	for _, path := range p.Unrecorded {
+		problem(ProblemState, &CorruptionError{Path: path, Err: wal.ErrNoState})
 	}
 	for _, m := range p.IndexMismatches {
 		problem(ProblemIndex, fmt.Errorf("%s partition %d: %s", p.Topic, p.Partition, m))
 	}
 	prefix := fmt.Sprintf("%s partition %d: ", p.Topic, p.Partition)
-	if p.TornTail != nil {
+	if p.TornTail != nil && p.StateErr == nil && len(p.Unrecorded) == 0 { // without a state Open touches nothing
+
 		r.Notes = append(r.Notes, prefix+"incomplete last batch past the durable point (the next open cuts it): "+p.TornTail.Error())
 	}
 	for _, n := range p.Notes {

@@ -11,8 +11,9 @@ import (
 	"github.com/mqlog/mqlog"
 )
 
-// Check a data directory, damage a byte of durable data, find it, and repair it: the log is cut at the
-// damaged batch and the cut bytes are kept in lost+found.
+// Check a data directory, damage a byte of durable data, find it, and repair it: only the damaged batch is
+// dropped (a copy of the file is kept in lost+found), an empty batch keeps its offset, and the log's end
+// does not move, so no offset is handed out twice.
 func ExampleVerify() {
 	dir, _ := os.MkdirTemp("", "mqlog-example")
 	defer os.RemoveAll(dir)
@@ -46,9 +47,21 @@ func ExampleVerify() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("the log now ends at offset", fixed.Partitions[0].NextOffset)
+	fmt.Println("the log still ends at offset", fixed.Partitions[0].NextOffset)
+	db, err = mqlog.Open(dir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	for rec, err := range db.Read("orders", 0, 0) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("kept:", rec.Offset, string(rec.Value))
+	}
 	// Output:
 	// batches: 2 problems: 0
 	// damage at byte 73 of 00000000000000000000.log
-	// the log now ends at offset 1
+	// the log still ends at offset 2
+	// kept: 0 first
 }

@@ -1,7 +1,11 @@
 package index
 
 import (
+	"errors"
+	"io"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqlog/mqlog/internal/fsutil"
@@ -18,10 +22,19 @@ import (
 // a few real ones) do not. So before a marker file is created, the directory is synced: every file created
 // earlier in it, the new manifest included, is durable before any marker can point at it. This costs one
 // directory fsync per manifest rotation, never one per write.
-type markerOrderFS struct{ vfs.FS }
+//
+// It also backs off Pebble's retries on a full disk (diskfull.go): once watch saw ENOSPC, every file it
+// creates waits diskFullBackoff first.
+type markerOrderFS struct {
+	vfs.FS
+	watch *diskFullWatch
+}
 
 // Create syncs the directory before creating a marker file, then creates name.
 func (fs markerOrderFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	if fs.watch != nil && fs.watch.full.Load() {
+		time.Sleep(diskFullBackoff)
+	}
 	if strings.HasPrefix(fs.PathBase(name), "marker.") {
 		if err := fsutil.SyncDir(fs.FS, fs.PathDir(name)); err != nil {
 			return nil, err
@@ -32,3 +45,21 @@ func (fs markerOrderFS) Create(name string, category vfs.DiskWriteCategory) (vfs
 
 // Unwrap returns the wrapped filesystem.
 func (fs markerOrderFS) Unwrap() vfs.FS { return fs.FS }
+
+// readOnlyLockFS is the filesystem of a store opened read-only: Pebble's own lock file cannot be created
+// on a read-only filesystem (a mounted backup, a snapshot), and a read-only store writes nothing, so when
+// taking the lock fails with EROFS the open goes on without it. (Callers exclude writers with the data
+// directory's own lock: mqlog.Verify and mqlog.ReadIndex hold it shared.)
+type readOnlyLockFS struct{ vfs.FS }
+
+// Lock takes the lock, or none on a read-only filesystem.
+func (fs readOnlyLockFS) Lock(name string) (io.Closer, error) {
+	c, err := fs.FS.Lock(name)
+	if errors.Is(err, syscall.EROFS) {
+		return io.NopCloser(nil), nil
+	}
+	return c, err
+}
+
+// Unwrap returns the wrapped filesystem.
+func (fs readOnlyLockFS) Unwrap() vfs.FS { return fs.FS }

@@ -76,25 +76,37 @@ func Open(dir string, opts Options) (*Store, error) {
 	if fs == nil {
 		fs = vfs.Default
 	}
+	watch := newDiskFullWatch()
 	pebbleOpts := &pebble.Options{
-		FS:                 markerOrderFS{fs},
+		FS:                 markerOrderFS{FS: fs, watch: watch},
 		Logger:             newPebbleLogger(opts.Logger),
 		MemTableSize:       memTableSize,
 		CacheSize:          cacheSize,
 		MaxOpenFiles:       maxOpenFiles,
 		FormatMajorVersion: formatMajorVersion,
 		ReadOnly:           opts.ReadOnly,
+		EventListener:      &pebble.EventListener{},
 	}
+	watch.listen(pebbleOpts.EventListener, pebbleOpts.Logger)
 	if opts.ReadOnly {
 		// A higher version than the store's would make Open ratchet it, which is a write.
 		pebbleOpts.FormatMajorVersion = pebble.FormatMinSupported
+		pebbleOpts.FS = readOnlyLockFS{pebbleOpts.FS}
 	}
 	if !opts.ReadOnly {
 		if err := createIfMissing(fs, dir, pebbleOpts); err != nil {
 			return nil, fmt.Errorf("mqlog/index: create %s: %w", dir, err)
 		}
+		// The store's directory entry, and its siblings', may be only in the page cache of a process that
+		// was killed: make them durable before anything is recorded in the store that relies on them.
+		if err := fsutil.SyncDir(fs, fs.PathDir(dir)); err != nil {
+			return nil, fmt.Errorf("mqlog/index: %w", err)
+		}
+		if err := checkSpace(fs, dir); err != nil {
+			return nil, fmt.Errorf("mqlog/index: open %s: %w", dir, err)
+		}
 	}
-	db, err := pebble.Open(dir, pebbleOpts)
+	db, err := openWithWatch(dir, pebbleOpts, watch)
 	if err != nil {
 		return nil, fmt.Errorf("mqlog/index: open %s: %w", dir, err)
 	}

@@ -29,12 +29,18 @@
 // The log records, synced, in the index (Pebble): the active segment, the byte position up to which its
 // frames are trusted, the next offset at that position, the write epoch, whether the shutdown was clean,
 // and the closed segments with their sizes. It is saved at Open (with the epoch raised, before anything is
-// written under it), at every roll and at Close. Open after a clean close scans nothing. After a crash,
-// Open re-validates only the frames past the recorded position (see recover for the procedure): the first
-// bad frame ends the log, and it and everything after it are cut, even valid-looking frames (they are
-// stale: an older epoch, or offsets that do not follow). A bad frame before the recorded position, a
-// missing or resized closed segment, or data after a bad frame in a later segment is corruption: a
-// *segment.CorruptionError naming the file and byte offset, and nothing is cut.
+// written under it), at every roll and at Close. Between saves, the durable point advances with the sparse
+// index entries: the flush stores an entry only after the fsync that covers its batch (unsynced, off the
+// append path), so the last entry names a batch that was acknowledged durable. Open after a clean close
+// scans nothing. After a crash, Open re-validates the frames past the recorded position (recover.go, with
+// the rule of tail.go): the first bad frame is the end of the log, cut, only when it lies past the known
+// durable point and nothing valid of the log's epoch follows it (or what lies between is the trace of lost
+// unsynced blocks); otherwise it is damage, a *segment.CorruptionError naming the file and byte offset, and
+// nothing is cut. So are a missing or resized closed segment and data after a bad frame in a later segment.
+// Whatever recovery takes in is fsynced before the state that trusts it is saved (a killed process leaves
+// its unsynced writes in the page cache). A segment with data in a partition without a saved state
+// (ErrNoState), and a link or directory named like a segment (ErrNotRegular), are reported, never cut,
+// adopted or followed.
 //
 // # Reading
 //
@@ -44,7 +50,8 @@
 // the promised base offset, the Reader scans the segment from its start. Every batch read is CRC-checked.
 //
 // OpenReadOnly reads a log without the index and without writing anything, scanning only the last
-// segment to find its valid end; Refresh follows a writer in another process.
+// segment to find its valid end (damage there is reported to readers once they reach it; an empty last
+// segment still ends the log at its name); Refresh follows a writer in another process.
 //
 // # Retention and compaction
 //
@@ -57,5 +64,6 @@
 // read handles are reference counted (refs.go): a Reader holds one only while it reads a batch, and moves
 // to a replacement segment by offset, or gets ErrOutOfRange below a raised start. See docs/RETENTION.md.
 //
-// Not yet here (later issues): a time index lookup; durable-state saves more often than at rolls.
+// Verify (verify.go) checks a partition offline with the same rules, and Repair (repair.go) removes only
+// damaged bytes, keeping every valid batch at its offset (an empty batch stands for the lost offsets).
 package wal

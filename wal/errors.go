@@ -3,6 +3,8 @@ package wal
 import (
 	"errors"
 	"fmt"
+
+	"github.com/mqlog/mqlog/internal/fsutil"
 )
 
 // Errors returned by the log. Corruption is reported as *segment.CorruptionError.
@@ -18,6 +20,12 @@ var (
 	ErrFailStop = errors.New("mqlog/wal: log stopped after an I/O error; reopen to recover")
 	// ErrUnexpectedFile is returned by Open for a file in the partition directory that is not a segment.
 	ErrUnexpectedFile = errors.New("mqlog/wal: unexpected file in partition directory")
+	// ErrNoState is returned by Open for a segment that holds data in a partition directory for which no
+	// durable state was ever saved: a file recovery knows nothing about is reported, never cut or adopted.
+	ErrNoState = errors.New("mqlog/wal: segment holds data but the partition has no saved state")
+	// ErrNotRegular is returned for a segment that is not a regular file (a symbolic link, a directory):
+	// it is never followed, read or written.
+	ErrNotRegular = fsutil.ErrNotRegular
 	// ErrMissingSegment is returned when a segment recorded as closed is absent.
 	ErrMissingSegment = errors.New("mqlog/wal: segment missing")
 	// ErrBadState is returned when the saved state blob cannot be decoded.

@@ -21,6 +21,12 @@ type flusherState struct {
 	unsynced     bool // written since the last fsync
 	spare        []byte
 	spareFrames  []pendingFrame
+
+	// unsyncedEntries are the sparse index entries of batches written but not yet fsynced (SyncInterval,
+	// SyncNever); synced moves them to entries. An entry is stored only after the fsync that covers its
+	// batch, so that the last stored entry is a durable point recovery can trust (recover.go): the durable
+	// point advances with the entries the flush stores anyway, unsynced, at no cost to the append path.
+	unsyncedEntries []IndexEntry
 }
 
 // flushLoop is the flusher: it takes everything queued, writes it with one write per segment, fsyncs once
@@ -121,7 +127,7 @@ func (l *Log) noteFrame(fr pendingFrame, pos int64) {
 	f.nextOffset = fr.next
 	f.maxTimestamp = max(f.maxTimestamp, fr.maxTimestamp)
 	if pos-f.lastEntryPos >= int64(l.opts.IndexIntervalBytes) {
-		f.entries = append(f.entries, IndexEntry{Offset: fr.base, Position: pos, Timestamp: f.maxTimestamp})
+		f.unsyncedEntries = append(f.unsyncedEntries, IndexEntry{Offset: fr.base, Position: pos, Timestamp: f.maxTimestamp})
 		f.lastEntryPos = pos
 	}
 	l.metrics.batches.Add(1)
@@ -150,8 +156,15 @@ func (l *Log) syncActive() error {
 	}
 	l.metrics.syncs.Add(1)
 	l.metrics.syncNanos.Add(uint64(time.Since(start)))
-	f.unsynced = false
+	f.synced()
 	return nil
+}
+
+// synced notes that everything written to the active segment is durable: its entries may be stored.
+func (f *flusherState) synced() {
+	f.unsynced = false
+	f.entries = append(f.entries, f.unsyncedEntries...)
+	f.unsyncedEntries = f.unsyncedEntries[:0]
 }
 
 // flushEntries stores the sparse index entries of what was just published.
@@ -177,7 +190,7 @@ func (l *Log) roll(newBase int64) error {
 	if err := l.finishActive(); err != nil {
 		return err
 	}
-	f.unsynced = false
+	f.synced()
 	err := f.file.Close()
 	f.file = nil // closed even when Close failed: never close it twice
 	if err != nil {
@@ -188,7 +201,7 @@ func (l *Log) roll(newBase int64) error {
 	}
 
 	path := l.opts.FS.PathJoin(l.opts.Dir, segment.FileName(newBase))
-	wf, err := l.opts.FS.Create(path, vfs.WriteCategoryUnspecified)
+	wf, err := fsutil.CreateNew(l.opts.FS, path) // (a file or link already there is never written through)
 	if err != nil {
 		return failStop("create", path, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/mqlog/mqlog/internal/fsutil"
 	"github.com/mqlog/mqlog/segment"
 )
 
@@ -80,8 +81,9 @@ type segmentFile struct {
 	nextOffset   atomic.Int64 // offset after the last readable record
 	maxTimestamp atomic.Int64
 	closed       atomic.Bool // no more writes; readableEnd is the file size
-	// damage is set by a read-only opener when a closed segment's frames stop being valid before its end:
-	// readers read up to readableEnd, then get this *segment.CorruptionError.
+	// damage is set by a read-only opener when a segment's frames stop being valid before its end (a closed
+	// segment, or damage followed by valid frames in the last one): readers read up to readableEnd, then get
+	// this *segment.CorruptionError.
 	damage atomic.Pointer[segment.CorruptionError]
 
 	// refs counts the holders of file: one for the log's segment list while the segment is in it, plus one
@@ -197,7 +199,7 @@ func (l *Log) segmentAfter(seg *segmentFile) *segmentFile {
 
 func (l *Log) openSegmentFile(base int64) (*segmentFile, error) {
 	path := l.opts.FS.PathJoin(l.opts.Dir, segment.FileName(base))
-	f, err := l.opts.FS.Open(path)
+	f, err := fsutil.OpenRegular(l.opts.FS, path)
 	if err != nil {
 		return nil, fmt.Errorf("mqlog/wal: open segment: %w", err)
 	}

@@ -3,9 +3,9 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqlog/mqlog/internal/fsutil"
 	"github.com/mqlog/mqlog/segment"
 )
@@ -30,8 +30,13 @@ func Open(opts Options) (*Log, error) {
 	}
 	o := opts.withDefaults()
 	l := newLog(o, false)
-	if err := fsutil.MkdirAllSynced(o.FS, o.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("mqlog/wal: create %s: %w", o.Dir, err)
+	// (A directory that exists is synced by recovery after a crash: syncDirsAfterCrash.)
+	if _, err := o.FS.Stat(o.Dir); errors.Is(err, os.ErrNotExist) {
+		if err := fsutil.MkdirAllSynced(o.FS, o.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("mqlog/wal: create %s: %w", o.Dir, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("mqlog/wal: open %s: %w", o.Dir, err)
 	}
 	blob, err := o.Index.LoadState()
 	if err != nil {
@@ -51,14 +56,12 @@ func Open(opts Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkRegular(o.FS, o.Dir, bases); err != nil {
+		return nil, err
+	}
 	r, err := l.recover(st, blob != nil, bases)
 	if err != nil {
 		return nil, err
-	}
-	if len(bases) == 0 && len(r.closed) == 0 {
-		if err := l.createSegmentFile(r.activeBase); err != nil {
-			return nil, err
-		}
 	}
 	// Derived index entries past the recovered end describe data that is gone.
 	if err := o.Index.DeleteEntriesFrom(r.nextOffset); err != nil {
@@ -115,9 +118,9 @@ func (l *Log) openSegments(r recovery) error {
 	}
 	l.segs.list = append(l.segs.list, active)
 	l.publish(active, r.position, r.nextOffset, r.maxTs)
-	wf, err := l.opts.FS.OpenReadWrite(active.path, vfs.WriteCategoryUnspecified)
+	wf, err := fsutil.OpenRegularReadWrite(l.opts.FS, active.path)
 	if err != nil {
-		return err
+		return fmt.Errorf("mqlog/wal: open segment: %w", err)
 	}
 	if !l.opts.NoPreallocate {
 		if err := fsutil.Preallocate(wf, l.segmentBytes.Load()); err != nil {

@@ -61,6 +61,9 @@ func (r *Reader) Next() (*segment.Record, error) {
 			if r.log.isClosed() {
 				return nil, ErrClosed
 			}
+			if damage := r.log.lastSegmentDamage(); damage != nil {
+				return nil, damage // (a read-only opener found damage right after the readable end)
+			}
 			return nil, io.EOF
 		}
 		if err := r.readBatch(); err != nil {
@@ -145,11 +148,14 @@ func (r *Reader) readPinned() (done bool, err error) {
 				r.sr = r.newSegmentReader(r.seg, r.sr.Pos())
 				continue
 			}
+			if damage := r.seg.damage.Load(); damage != nil {
+				return true, damage
+			}
 			if r.seg.closed.Load() {
-				if damage := r.seg.damage.Load(); damage != nil {
-					return true, damage
-				}
 				if next := r.log.segmentAfter(r.seg); next != nil {
+					if err := r.checkNextSegment(next); err != nil {
+						return true, err
+					}
 					r.seg, r.sr = next, r.newSegmentReader(next, 0)
 					return false, nil
 				}
@@ -186,6 +192,17 @@ func (r *Reader) checkOffsets(pos int64, h *segment.BatchHeader) error {
 	}
 	r.prevLast = h.LastOffset()
 	return nil
+}
+
+// checkNextSegment checks that the segment after the one just read starts where that one ended: its name
+// is the offset after the last batch read, unless the log is compacted (a gap) — else the offsets between
+// them are gone, which is damage even when the next segment holds no batch yet.
+func (r *Reader) checkNextSegment(next *segmentFile) error {
+	if r.prevLast < 0 || next.base == r.prevLast+1 || (r.log.compacted.Load() && next.base > r.prevLast) {
+		return nil
+	}
+	return &segment.CorruptionError{Path: next.path, Offset: 0, Err: fmt.Errorf(
+		"%w: segment named %d follows a segment whose last batch ends at offset %d", segment.ErrBadOffset, next.base, r.prevLast)}
 }
 
 // position finds the segment and byte position to read r.next from.

@@ -76,7 +76,17 @@ func (l *Log) Refresh() error {
 		return nil
 	}
 	l.startOffset.Store(l.segs.list[0].base)
-	return l.advanceReadOnly(l.segs.list[len(l.segs.list)-1])
+	last := l.segs.list[len(l.segs.list)-1]
+	if err := l.advanceReadOnly(last); err != nil {
+		return err
+	}
+	// A last segment without a valid batch yet (a roll that met ENOSPC, or a kill between a roll and its
+	// first write) still says where the log ends: the segments before it hold everything below its base.
+	if next := last.nextOffset.Load(); next > l.highWatermark.Load() {
+		l.highWatermark.Store(next)
+		l.wakeReaders()
+	}
+	return nil
 }
 
 // takeClosedReadOnly marks s, found at open before the segment starting at nextBase, as closed and readable
@@ -123,8 +133,28 @@ func (l *Log) closeReadOnly(s *segmentFile) error {
 	return nil
 }
 
-// advanceReadOnly scans s from its readable end to its current size and publishes what is valid there.
+// lastSegmentDamage returns the damage a read-only opener found in the last segment, or nil.
+func (l *Log) lastSegmentDamage() *segment.CorruptionError {
+	if !l.readOnly {
+		return nil
+	}
+	l.segs.RLock()
+	defer l.segs.RUnlock()
+	if n := len(l.segs.list); n > 0 {
+		return l.segs.list[n-1].damage.Load()
+	}
+	return nil
+}
+
+// advanceReadOnly scans s from its readable end to its current size and publishes what is valid there. The
+// frames are judged as recovery judges a tail (tailScan), reading through epochs (which say nothing about
+// a frame's validity): an incomplete, zeroed or invalid frame with nothing valid after it is not yet
+// written (a writer may be in the middle of it); a bad frame followed by valid ones is damage, which
+// readers get once they have read what comes before it.
 func (l *Log) advanceReadOnly(s *segmentFile) error {
+	if s.damage.Load() != nil {
+		return nil
+	}
 	info, err := s.file.Stat()
 	if err != nil {
 		return err
@@ -138,15 +168,18 @@ func (l *Log) advanceReadOnly(s *segmentFile) error {
 	if l.opts.Compacted || from == 0 {
 		expect = -1
 	}
-	res, err := segment.Scan(s.file, from, info.Size(), segment.ScanOptions{
-		Path: s.path, Limits: l.opts.Limits, NextOffset: expect, Contiguous: !l.opts.Compacted,
-	}, nil)
+	res, err := tailScan(s.file, from, info.Size(), tailOptions{
+		path: s.path, limits: l.opts.Limits, nextOffset: expect, contiguous: !l.opts.Compacted, epoch: anyEpoch, ignoreEpochs: true,
+	})
 	if err != nil {
 		return fmt.Errorf("mqlog/wal: scan %s: %w", s.path, err)
 	}
-	if res.Batches == 0 {
-		return nil
+	if res.batches > 0 {
+		l.publish(s, res.validEnd, res.lastOffset+1, max(s.maxTimestamp.Load(), res.maxTimestamp))
 	}
-	l.publish(s, res.ValidEnd, res.LastOffset+1, max(s.maxTimestamp.Load(), res.MaxTimestamp))
+	if res.damage != nil {
+		s.damage.Store(res.damage)
+		l.wakeReaders()
+	}
 	return nil
 }

@@ -1,9 +1,9 @@
 package wal
 
 import (
-	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 
@@ -15,7 +15,7 @@ import (
 // listSegments returns the base offsets of the segment files in dir, sorted. With removeTemps it removes
 // the temporary files a crash left behind (a replacement that was never renamed into place, or a
 // compaction's ".cleaned" output whose swap was never committed: Open finishes committed ones first); any other
-// file is ErrUnexpectedFile.
+// file is ErrUnexpectedFile. It does not look at what the names are: checkRegular does.
 func listSegments(fs vfs.FS, dir string, removeTemps bool, logger interface{ Info(string, ...any) }) ([]int64, error) {
 	names, err := fs.List(dir)
 	if err != nil {
@@ -43,6 +43,18 @@ func listSegments(fs vfs.FS, dir string, removeTemps bool, logger interface{ Inf
 	return bases, nil
 }
 
+// checkRegular returns an error wrapping ErrNotRegular, naming the file, for the first of the segments that
+// is not a regular file: a symbolic link is never followed (it could point outside the data directory),
+// and a directory named like a segment is not one.
+func checkRegular(fs vfs.FS, dir string, bases []int64) error {
+	for _, b := range bases {
+		if _, err := fsutil.CheckRegular(fs, fs.PathJoin(dir, segment.FileName(b))); err != nil {
+			return fmt.Errorf("mqlog/wal: segment %w", err)
+		}
+	}
+	return nil
+}
+
 // recovery is the outcome of validating the segments on disk against the saved state.
 type recovery struct {
 	closed     []closedSegment // segments that take no more writes, oldest first
@@ -52,19 +64,27 @@ type recovery struct {
 	maxTs      int64
 	entries    []IndexEntry // sparse index entries of the batches scanned
 	cut        bool         // a torn tail was cut
+	adopted    bool         // bytes past the recorded durable point were taken into the log (and fsynced)
 }
 
 // recover validates the log directory (DESIGN.md decision 6, docs/FORMAT.md "Recovery"):
 //
 //  1. Closed segments recorded in the state must exist with exactly their recorded size; they are trusted
 //     and not read. Segment files older than the first recorded one are leftovers of a retention delete
-//     that a crash interrupted, and are removed.
+//     that a crash interrupted, and are removed. Without a saved state, a segment that holds data is
+//     reported (ErrNoState), never cut or adopted.
 //  2. The active segment's bytes up to the recorded position are trusted. Frames past it are re-validated
-//     (CRC, length, offset continuity, epoch not older than the state's), and so are the frames of any
-//     later segment (one created by a roll whose state was not yet saved).
-//  3. The first invalid frame ends the log: it and everything after it are cut, even valid-looking
-//     frames, which are stale. But if a later segment still holds a valid batch, the damage is not a torn
-//     tail: it is reported as a *segment.CorruptionError and nothing is cut.
+//     (CRC, length, offset continuity, the recorded epoch), and so are the frames of any later segment (one
+//     created by a roll whose state was not yet saved). The last sparse index entry past the recorded
+//     position moves the durable point up to the batch it names: entries are stored only after the fsync
+//     that covers their batch (flush.go).
+//  3. The first invalid frame past the durable point is the end of the log when nothing valid follows it
+//     (tailScan): it and everything after it are cut. A bad frame before the durable point, or followed by
+//     valid frames of the tail's epoch, is damage: a *segment.CorruptionError, and nothing is cut. So is
+//     any bad frame when a later segment holds data (a roll makes the segment before it durable first).
+//  4. Every file whose bytes past the recorded point were taken into the log is fsynced, and the directory
+//     too, before the caller records the new state: the bytes may have been only in the page cache of a
+//     process that was killed before its fsync.
 func (l *Log) recover(st durableState, hasState bool, bases []int64) (recovery, error) {
 	fs, dir := l.opts.FS, l.opts.Dir
 	var r recovery
@@ -95,15 +115,26 @@ func (l *Log) recover(st durableState, hasState bool, bases []int64) (recovery, 
 
 	start := int64(0)
 	r.position, r.nextOffset, r.activeBase = 0, st.startOffset, st.startOffset
-	minEpoch := int32(0)
+	epoch := int32(anyEpoch)
 	if hasState {
-		r.activeBase, r.position, r.nextOffset, minEpoch = st.activeBase, st.position, st.nextOffset, st.epoch
+		r.activeBase, r.position, r.nextOffset, epoch = st.activeBase, st.position, st.nextOffset, st.epoch
 		start = st.activeBase
 		if len(st.closed) > 0 {
 			start = st.closed[0].base
 		}
-	} else if len(bases) > 0 {
-		r.activeBase, r.nextOffset = bases[0], bases[0]
+	} else {
+		for _, b := range bases {
+			path := fs.PathJoin(dir, segment.FileName(b))
+			if blank, err := l.isBlank(path); err != nil {
+				return r, err
+			} else if !blank {
+				return r, &segment.CorruptionError{Path: path, Offset: 0, Err: ErrNoState}
+			}
+		}
+		if len(bases) > 0 {
+			// Blank segments only: the leftovers of a log created by a crash before its first state was saved.
+			r.activeBase, r.nextOffset = bases[0], bases[0]
+		}
 	}
 	var tail []int64
 	for _, b := range bases {
@@ -132,8 +163,15 @@ func (l *Log) recover(st durableState, hasState bool, bases []int64) (recovery, 
 			return r, err
 		}
 	}
-	if len(tail) == 0 {
-		return r, nil // a new, empty log
+	if len(tail) == 0 { // a new, empty log
+		if err := l.createSegmentFile(r.activeBase); err != nil {
+			return r, err
+		}
+		return r, l.syncDirsAfterCrash(st, hasState)
+	}
+	durable, err := l.durablePoint(st, hasState, tail)
+	if err != nil {
+		return r, err
 	}
 
 	// 2. Re-validate the tail.
@@ -148,34 +186,51 @@ func (l *Log) recover(st durableState, hasState bool, bases []int64) (recovery, 
 				}
 				break
 			}
-			// The previous segment ended cleanly: it is closed now.
+			// The previous segment ended cleanly: it is closed now (trimmed and fsynced).
 			if err := fsutil.TrimFile(fs, fs.PathJoin(dir, segment.FileName(r.activeBase)), pos); err != nil {
 				return r, err
 			}
 			r.closed = append(r.closed, closedSegment{base: r.activeBase, size: pos, nextOffset: r.nextOffset, maxTimestamp: r.maxTs})
 			r.activeBase, pos = base, 0
+			r.adopted = true
 		}
-		res, err := l.scanTail(path, pos, r.nextOffset, minEpoch, &r)
+		res, err := l.scanTail(path, pos, r.nextOffset, epoch, durable.in(i), &r)
 		if err != nil {
 			return r, err
 		}
-		pos = res.ValidEnd
-		if res.Batches > 0 {
-			r.nextOffset = res.LastOffset + 1
-			r.maxTs = max(r.maxTs, res.MaxTimestamp)
-			minEpoch = res.LastEpoch
+		if res.validEnd > pos {
+			r.adopted = true
 		}
-		if res.Stop == nil || errors.Is(res.Stop, segment.ErrZeroTail) {
+		pos = res.validEnd
+		if res.batches > 0 {
+			r.nextOffset = res.lastOffset + 1
+			r.maxTs = max(r.maxTs, res.maxTimestamp)
+		}
+		for _, b := range res.badEpochs {
+			l.opts.Logger.Warn("mqlog: batch with a damaged epoch field kept (its records are intact)", "path", b.Path, "offset", b.Position, "epoch", b.Epoch, "expected", b.Previous)
+		}
+		if res.damage != nil {
+			return r, res.damage
+		}
+		if i == durable.segment && pos <= durable.position && res.end == nil {
+			// The segment ends cleanly before the batch that the index says was fsynced: durable data is gone.
+			return r, &segment.CorruptionError{Path: path, Offset: pos, Err: fmt.Errorf(
+				"%w: valid data ends at byte %d, but the batch of offset %d at byte %d was recorded durable", segment.ErrTruncated, pos, durable.offset, durable.position)}
+		}
+		if res.end == nil {
 			continue
 		}
-		// 3. A bad frame: a torn tail, unless a later segment holds data (a roll makes the segment before it
-		// durable first, so a torn frame can only be followed by empty or zeroed segments).
+		// 3. The end of what was written, unless a later segment holds data (a roll makes the segment before
+		// it durable first, so a torn frame can only be followed by empty or zeroed segments).
+		if i < durable.segment {
+			return r, res.end
+		}
 		for _, later := range tail[i+1:] {
 			if blank, err := l.isBlank(fs.PathJoin(dir, segment.FileName(later))); err != nil || !blank {
-				return r, res.Stop
+				return r, res.end
 			}
 		}
-		l.opts.Logger.Info("mqlog: cutting torn tail", "path", path, "offset", pos, "reason", res.Stop)
+		l.opts.Logger.Info("mqlog: cutting torn tail", "path", path, "offset", pos, "reason", res.end)
 		if err := fsutil.TrimFile(fs, path, pos); err != nil {
 			return r, err
 		}
@@ -186,23 +241,92 @@ func (l *Log) recover(st durableState, hasState bool, bases []int64) (recovery, 
 		break
 	}
 	r.position = pos
-	return r, nil
+	// 4. Make durable what was taken in: the active segment (the closed ones were trimmed, and so synced).
+	if r.adopted && !r.cut {
+		if err := syncFile(fs, fs.PathJoin(dir, segment.FileName(r.activeBase))); err != nil {
+			return r, err
+		}
+	}
+	return r, l.syncDirsAfterCrash(st, hasState)
 }
 
-// scanTail validates path from pos and collects sparse index entries for what it reads.
-func (l *Log) scanTail(path string, pos, nextOffset int64, minEpoch int32, r *recovery) (segment.ScanResult, error) {
-	fs := l.opts.FS
-	f, err := fs.Open(path)
+// syncDirsAfterCrash fsyncs the partition directory and its parent unless the state records a clean close:
+// after a crash the directory entries found (a segment created by a roll whose state was not saved, the
+// partition directory itself) may be only in the page cache of the process that made them.
+func (l *Log) syncDirsAfterCrash(st durableState, hasState bool) error {
+	if hasState && st.clean {
+		return nil
+	}
+	fs, dir := l.opts.FS, l.opts.Dir
+	if err := fsutil.SyncDir(fs, dir); err != nil {
+		return err
+	}
+	if parent := fs.PathDir(dir); parent != dir {
+		return fsutil.SyncDir(fs, parent)
+	}
+	return nil
+}
+
+// durableMark is where the tail is known durable beyond the recorded position: up to and including the
+// batch of offset offset at byte position of tail segment segment (-1: nowhere beyond the state).
+type durableMark struct {
+	segment  int
+	position int64
+	offset   int64
+}
+
+// in returns the byte of the i-th tail segment before which a bad frame is damage.
+func (d durableMark) in(i int) int64 {
+	switch {
+	case d.segment < 0 || i > d.segment:
+		return 0
+	case i < d.segment:
+		return math.MaxInt64
+	}
+	return d.position + 1
+}
+
+// durablePoint finds the last sparse index entry past the recorded durable point: the flusher stores an
+// entry only after the fsync that covers its batch, so the batch it names, and everything before it, was
+// acknowledged as durable.
+func (l *Log) durablePoint(st durableState, hasState bool, tail []int64) (durableMark, error) {
+	mark := durableMark{segment: -1}
+	if !hasState {
+		return mark, nil
+	}
+	e, ok, err := l.opts.Index.FloorEntry(math.MaxInt64)
 	if err != nil {
-		return segment.ScanResult{}, err
+		return mark, fmt.Errorf("mqlog/wal: read the index of %s: %w", l.opts.Dir, err)
+	}
+	if !ok || e.Offset < st.nextOffset || e.Offset < tail[0] {
+		return mark, nil
+	}
+	for i, b := range tail {
+		if b <= e.Offset {
+			mark.segment = i
+		}
+	}
+	if mark.segment == 0 && e.Position < st.position {
+		return durableMark{segment: -1}, nil // (an entry that does not fit the state: derived data, ignored)
+	}
+	mark.position, mark.offset = e.Position, e.Offset
+	return mark, nil
+}
+
+// scanTail validates path from pos with tailScan and collects sparse index entries for what it reads.
+func (l *Log) scanTail(path string, pos, nextOffset int64, epoch int32, durable int64, r *recovery) (tailResult, error) {
+	fs := l.opts.FS
+	f, err := fsutil.OpenRegular(fs, path)
+	if err != nil {
+		return tailResult{}, err
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return segment.ScanResult{}, err
+		return tailResult{}, err
 	}
 	if info.Size() < pos {
-		return segment.ScanResult{}, &segment.CorruptionError{Path: path, Offset: info.Size(),
+		return tailResult{}, &segment.CorruptionError{Path: path, Offset: info.Size(),
 			Err: fmt.Errorf("%w: segment is %d bytes, %d recorded durable", segment.ErrTruncated, info.Size(), pos)}
 	}
 	expect := nextOffset
@@ -211,22 +335,39 @@ func (l *Log) scanTail(path string, pos, nextOffset int64, minEpoch int32, r *re
 	}
 	last := pos - int64(l.opts.IndexIntervalBytes)
 	maxTs := r.maxTs
-	return segment.Scan(f, pos, info.Size(), segment.ScanOptions{
-		Path: path, Limits: l.opts.Limits, NextOffset: expect, Contiguous: !l.opts.Compacted, MinEpoch: minEpoch,
-	}, func(p int64, h segment.BatchHeader) error {
-		maxTs = max(maxTs, h.MaxTimestamp)
-		if p-last >= int64(l.opts.IndexIntervalBytes) {
-			r.entries = append(r.entries, IndexEntry{Offset: h.BaseOffset, Position: p, Timestamp: maxTs})
-			last = p
-		}
-		return nil
+	return tailScan(f, pos, info.Size(), tailOptions{
+		path: path, limits: l.opts.Limits, nextOffset: expect, contiguous: !l.opts.Compacted, epoch: epoch, durable: durable,
+		onBatch: func(p int64, h segment.BatchHeader) error {
+			maxTs = max(maxTs, h.MaxTimestamp)
+			if p-last >= int64(l.opts.IndexIntervalBytes) {
+				r.entries = append(r.entries, IndexEntry{Offset: h.BaseOffset, Position: p, Timestamp: maxTs})
+				last = p
+			}
+			return nil
+		},
 	})
+}
+
+// syncFile fsyncs the regular file at path.
+func syncFile(fs vfs.FS, path string) error {
+	f, err := fsutil.OpenRegularReadWrite(fs, path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("mqlog/wal: fsync %s: %w", path, err)
+	}
+	return nil
 }
 
 // isBlank reports whether the file at path is empty or holds only zero bytes (a segment created, and maybe
 // preallocated, by a roll that wrote nothing into it).
 func (l *Log) isBlank(path string) (bool, error) {
-	f, err := l.opts.FS.Open(path)
+	f, err := fsutil.OpenRegular(l.opts.FS, path)
 	if err != nil {
 		return false, err
 	}
@@ -274,9 +415,9 @@ func (l *Log) removeBlankSegments(bases []int64) error {
 func (l *Log) createSegmentFile(base int64) error {
 	fs := l.opts.FS
 	path := fs.PathJoin(l.opts.Dir, segment.FileName(base))
-	f, err := fs.Create(path, vfs.WriteCategoryUnspecified)
+	f, err := fsutil.CreateNew(fs, path)
 	if err != nil {
-		return err
+		return fmt.Errorf("mqlog/wal: create segment: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()

@@ -81,10 +81,18 @@ type Report struct {
 	TornSegment int
 	// Unexpected lists files in the directory that are not segments (Open rejects them).
 	Unexpected []string
+	// NotRegular lists entries named like segments that are not regular files (symbolic links, directories):
+	// never followed or read; each error wraps ErrNotRegular and names the path.
+	NotRegular []error
+	// Unrecorded lists segments that hold data in a partition whose index has no durable state for it (Open
+	// refuses them with ErrNoState; repair records a state for what is valid).
+	Unrecorded []string
 	// StateErr is set when the saved state blob could not be decoded.
 	StateErr error
-	// BadEpochs lists batches in durable data whose epoch is lower than the batch before: a damaged header
-	// field that the CRC does not cover. They are not cut (their records are intact); repair raises the field.
+	// BadEpochs lists batches whose epoch field is out of order (lower than the batch before, or, in the
+	// tail, not the recorded epoch while valid batches of it follow): a damaged header field that the CRC
+	// does not cover. Their records are intact and every reader reads them, so this is not corruption:
+	// Verify notes them, and repair restores the field.
 	BadEpochs []BadEpoch
 	// IndexMismatches describes sparse index entries that do not point at a batch of the log.
 	IndexMismatches []string
@@ -96,12 +104,18 @@ type Report struct {
 
 	state    durableState
 	hasState bool
+	// compacted is VerifyOptions.Compacted; ackedEnd the end of the offsets the state or the index says
+	// were handed out (repair never hands them out again).
+	compacted bool
+	ackedEnd  int64
 }
 
-// Corrupt reports whether the partition has a problem that repair fixes: damaged durable data, an
-// unexpected file, an undecodable state or sparse index entries that do not match the log.
+// Corrupt reports whether the partition has a problem that repair fixes: damaged data, an unexpected file
+// or link, segments without a durable state, an undecodable state or sparse index entries that do not match
+// the log. (A damaged epoch field is not: the records are intact; see BadEpochs.)
 func (r *Report) Corrupt() bool {
-	return r.Damage != nil || len(r.Unexpected) > 0 || r.StateErr != nil || len(r.IndexMismatches) > 0 || len(r.BadEpochs) > 0
+	return r.Damage != nil || len(r.Unexpected) > 0 || len(r.NotRegular) > 0 || len(r.Unrecorded) > 0 ||
+		r.StateErr != nil || len(r.IndexMismatches) > 0
 }
 
 // BadEpoch is a batch of durable data whose partitionLeaderEpoch is lower than the batch before it.
@@ -146,40 +160,32 @@ type verifier struct {
 	position       int64 // the durable position in the segment being scanned, -1 when not the active one
 	nextAtPosition int64 // the offset after the batch that ends at position, -1 when none does
 
-	// Epochs: in durable data (before durable) a lower epoch than lastEpoch is a BadEpoch; past it, a frame
-	// with an epoch below lastEpoch or tailMinEpoch is stale and ends the log (stale is its error).
-	lastEpoch    int32
-	durable      int64
-	tailMinEpoch int32
-	stale        *segment.CorruptionError
+	// lastEpoch is the highest epoch of the durable batches so far: a lower one is a BadEpoch.
+	lastEpoch int32
+	// paths maps a base offset to the file that holds it: "<base>.log", or the ".cleaned" file of a
+	// committed compaction swap that Open will rename over it.
+	paths map[int64]string
 }
 
-// errStaleFrame stops a scan at a stale frame; the frame's error is in verifier.stale.
-var errStaleFrame = errors.New("stale frame")
-
 func (v *verifier) run() error {
-	fs, dir, rep := v.opts.FS, v.opts.Dir, v.rep
-	names, err := fs.List(dir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("mqlog/wal: list %s: %w", dir, err)
+	fs, rep := v.opts.FS, v.rep
+	bases, cleaned, err := v.list()
+	if err != nil {
+		return err
 	}
-	var bases []int64
-	for _, name := range names {
-		switch base, ok := segment.ParseFileName(name); {
-		case ok:
-			bases = append(bases, base)
-		case strings.HasSuffix(name, fsutil.TempSuffix):
-			rep.Notes = append(rep.Notes, fmt.Sprintf("leftover temporary file %s (the next open removes it)", fs.PathJoin(dir, name)))
-		default:
-			rep.Unexpected = append(rep.Unexpected, fs.PathJoin(dir, name))
-		}
-	}
-	slices.Sort(bases)
 	if v.opts.StateKnown && v.opts.State != nil {
 		rep.state, rep.StateErr = decodeState(v.opts.State)
 		rep.hasState = rep.StateErr == nil
 	}
 	st := &rep.state
+	bases = v.pendingSwap(bases, cleaned)
+	if v.opts.StateKnown && v.opts.State == nil {
+		for _, b := range bases {
+			if v.hasData(b) {
+				rep.Unrecorded = append(rep.Unrecorded, v.path(b))
+			}
+		}
+	}
 	recordedClosed := map[int64]closedSegment{}
 	if rep.hasState {
 		for _, c := range st.closed {
@@ -216,11 +222,19 @@ func (v *verifier) run() error {
 			lastData = i
 		}
 	}
+	mark := v.durableMark(chain)
+	rep.compacted = v.opts.Compacted
+	if rep.hasState {
+		rep.ackedEnd = st.nextOffset
+		if mark.segment >= 0 {
+			rep.ackedEnd = max(rep.ackedEnd, mark.offset+1)
+		}
+	}
 	expect := int64(-1) // offset the next segment must start at; -1 before the first
 	v.lastEpoch = math.MinInt32
 	rep.NextOffset = -1
 	for i, base := range chain {
-		path := fs.PathJoin(dir, segment.FileName(base))
+		path := v.path(base)
 		sr := SegmentReport{Path: path, BaseOffset: base, FirstOffset: -1, LastOffset: -1, FirstTimestamp: -1, MaxTimestamp: -1, NextOffset: base}
 		if base < first {
 			sr.Leftover = true
@@ -233,6 +247,9 @@ func (v *verifier) run() error {
 		}
 		if rep.Damage != nil || rep.TornTail != nil {
 			if present[base] {
+				if rep.TornTail != nil && rep.Damage == nil && !v.hasData(base) {
+					rep.Notes = append(rep.Notes, fmt.Sprintf("empty segment %s after the end of the log (the next open removes it)", path))
+				}
 				info, err := fs.Stat(path)
 				if err != nil {
 					return err
@@ -250,7 +267,7 @@ func (v *verifier) run() error {
 			rep.DamageSegment = len(rep.Segments) // the next present segment, if any, is where repair cuts
 			if i+1 < len(chain) && present[chain[i+1]] {
 				// A file renamed above its first batch looks like a missing segment and an unknown one.
-				next := fs.PathJoin(dir, segment.FileName(chain[i+1]))
+				next := v.path(chain[i+1])
 				if first, ok := v.firstBase(next); ok && first == base {
 					rep.Damage = &segment.CorruptionError{Path: next, Offset: 0, Err: fmt.Errorf(
 						"%w: file name %d is greater than its first batch's base offset %d", segment.ErrBadOffset, chain[i+1], first)}
@@ -262,6 +279,12 @@ func (v *verifier) run() error {
 			rep.NextOffset = base
 		}
 		if expect >= 0 && (base < expect || !v.opts.Compacted && base != expect) {
+			if !v.hasData(base) && i > lastData {
+				// A blank segment past the end of the log: recovery removes it.
+				rep.Notes = append(rep.Notes, fmt.Sprintf("empty segment %s after the end of the log (the next open removes it)", path))
+				v.appendUnchecked(&sr)
+				continue
+			}
 			err := fmt.Errorf("%w: segment named %d follows a segment that ends at offset %d (a segment is missing before it)", segment.ErrBadOffset, base, expect)
 			if base < expect {
 				err = fmt.Errorf("%w: segment named %d overlaps the segment before, which ends at offset %d", segment.ErrBadOffset, base, expect)
@@ -275,26 +298,22 @@ func (v *verifier) run() error {
 		}
 		dataAfter := lastData > i
 		rec, isClosed := recordedClosed[base]
-		durable := int64(0) // bytes of this segment that are durable: damage before it is corruption
+		// The part of the segment recovery trusts without reading (durable data), and where its tail starts.
+		tailFrom, tailEpoch := int64(-1), int32(anyEpoch)
 		switch {
 		case rep.hasState && isClosed:
-			durable = rec.size
 		case rep.hasState && base == st.activeBase:
-			durable = st.position
+			tailFrom, tailEpoch = st.position, st.epoch
 		case rep.hasState && base > st.activeBase:
-			durable = 0 // a roll whose state was not saved yet
-		case !rep.hasState && dataAfter:
-			durable = math.MaxInt64 // a closed segment
+			tailFrom, tailEpoch = 0, st.epoch // a roll whose state was not saved yet
+		case !rep.hasState && !dataAfter:
+			tailFrom = 0 // without a state: the last segment with data may end in a frame not yet written
 		}
 		v.position, v.nextAtPosition = -1, -1
 		if rep.hasState && base == st.activeBase {
 			v.position = st.position
 		}
-		v.durable, v.tailMinEpoch = durable, math.MinInt32
-		if rep.hasState && base >= st.activeBase {
-			v.tailMinEpoch = st.epoch // frames past the durable point were written under the recorded epoch
-		}
-		res, err := v.scan(&sr)
+		scan, err := v.scan(&sr, tailFrom, tailEpoch, mark.in(i-mark.first))
 		if err != nil {
 			return err
 		}
@@ -304,22 +323,21 @@ func (v *verifier) run() error {
 		if isClosed && v.opts.Compacted && rec.nextOffset > expect {
 			expect = rec.nextOffset // compaction may have removed the segment's last records
 		}
-		stop := res.Stop
-		if errors.Is(stop, segment.ErrZeroTail) {
-			stop, sr.ZeroTail = nil, true
-			if rep.hasState && isClosed {
-				stop = &segment.CorruptionError{Path: path, Offset: sr.ValidEnd, Err: fmt.Errorf("%w: zero bytes in a closed segment", segment.ErrBadLength)}
-			}
+		damage := scan.damage
+		if damage == nil && sr.ZeroTail && rep.hasState && isClosed {
+			damage = &segment.CorruptionError{Path: path, Offset: sr.ValidEnd, Err: fmt.Errorf("%w: zero bytes in a closed segment", segment.ErrBadLength)}
 		}
-		var damage *segment.CorruptionError
-		if stop != nil {
-			corrupt := stop.(*segment.CorruptionError)
-			if corrupt.Offset < durable || dataAfter {
-				damage = corrupt
+		if scan.end != nil {
+			if dataAfter || i < mark.segment {
+				damage = scan.end
 			} else {
-				rep.TornTail = corrupt
+				rep.TornTail = scan.end
 				rep.TornSegment = len(rep.Segments)
 			}
+		}
+		if damage == nil && i == mark.segment && sr.ValidEnd <= mark.position {
+			damage = &segment.CorruptionError{Path: path, Offset: sr.ValidEnd, Err: fmt.Errorf(
+				"%w: valid data ends at byte %d, but the batch of offset %d at byte %d was recorded durable", segment.ErrTruncated, sr.ValidEnd, mark.offset, mark.position)}
 		}
 		if damage == nil && rep.hasState {
 			damage = v.checkAgainstState(&sr, isClosed, rec)
@@ -336,8 +354,134 @@ func (v *verifier) run() error {
 			rep.NextOffset = st.nextOffset
 		}
 	}
+	for _, b := range rep.BadEpochs {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("batch at byte %d of %s has epoch %d after %d: a damaged header field that the CRC does not cover; its records are intact and read (repair restores the field)", b.Position, b.Path, b.Epoch, b.Previous))
+	}
 	v.checkRemainingEntries()
 	return nil
+}
+
+// list reads the partition directory: the bases of the segment files (regular files only; links and
+// directories named like segments go to NotRegular), the ".cleaned" files by base, and what else is there.
+func (v *verifier) list() (bases []int64, cleaned map[int64]string, err error) {
+	fs, dir, rep := v.opts.FS, v.opts.Dir, v.rep
+	names, err := fs.List(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("mqlog/wal: list %s: %w", dir, err)
+	}
+	cleaned = map[int64]string{}
+	v.paths = map[int64]string{}
+	for _, name := range names {
+		path := fs.PathJoin(dir, name)
+		if base, ok := segment.ParseFileName(strings.TrimSuffix(name, cleanedSuffix)); ok && strings.HasSuffix(name, cleanedSuffix) {
+			cleaned[base] = path
+			continue
+		}
+		switch base, ok := segment.ParseFileName(name); {
+		case ok:
+			if _, err := fsutil.CheckRegular(fs, path); errors.Is(err, fsutil.ErrNotRegular) {
+				rep.NotRegular = append(rep.NotRegular, fmt.Errorf("mqlog/wal: segment %w", err))
+				continue
+			} else if err != nil {
+				return nil, nil, err
+			}
+			bases = append(bases, base)
+			v.paths[base] = path
+		case strings.HasSuffix(name, fsutil.TempSuffix):
+			rep.Notes = append(rep.Notes, fmt.Sprintf("leftover temporary file %s (the next open removes it)", path))
+		default:
+			rep.Unexpected = append(rep.Unexpected, path)
+		}
+	}
+	slices.Sort(bases)
+	return bases, cleaned, nil
+}
+
+// pendingSwap applies a compaction swap that the state records as committed, as Open would finish it: a
+// ".cleaned" file that is still there stands for its segment, and a segment still there that the swap
+// removes is left out. Other ".cleaned" files are the output of a swap never committed (Open removes
+// them). Both are pending recovery, noted, not problems.
+func (v *verifier) pendingSwap(bases []int64, cleaned map[int64]string) []int64 {
+	rep := v.rep
+	p := rep.state.swap
+	if rep.hasState && !p.empty() {
+		renamed := 0
+		for _, b := range p.renamed {
+			if path, ok := cleaned[b]; ok {
+				v.paths[b] = path
+				delete(cleaned, b)
+				if !slices.Contains(bases, b) {
+					bases = append(bases, b)
+				}
+				renamed++
+			}
+		}
+		removed := 0
+		for _, b := range p.removed {
+			if i := slices.Index(bases, b); i >= 0 {
+				bases = slices.Delete(bases, i, i+1)
+				removed++
+			}
+		}
+		slices.Sort(bases)
+		if renamed+removed > 0 {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("a compaction's segment replacement is committed but not finished: the next open renames %d .cleaned file(s) into place and removes %d replaced segment(s) (checked as they will be)", renamed, removed))
+		}
+	}
+	for _, path := range cleaned {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("leftover %s of a compaction that was interrupted before its commit (the next open removes it)", path))
+	}
+	return bases
+}
+
+// path returns the file that holds the segment named base.
+func (v *verifier) path(base int64) string {
+	if p, ok := v.paths[base]; ok {
+		return p
+	}
+	return v.opts.FS.PathJoin(v.opts.Dir, segment.FileName(base))
+}
+
+// durableMark finds, as recovery does, the last sparse entry past the recorded durable point: the batch it
+// names was fsynced (entries are stored after the fsync that covers them). first is the index in chain of
+// the state's active segment, from which mark.segment counts.
+func (v *verifier) durableMark(chain []int64) chainMark {
+	rep := v.rep
+	m := chainMark{durableMark: durableMark{segment: -1}}
+	if !rep.hasState || !v.opts.EntriesKnown || len(v.opts.Entries) == 0 {
+		return m
+	}
+	m.first = slices.Index(chain, rep.state.activeBase)
+	e := v.opts.Entries[len(v.opts.Entries)-1]
+	if m.first < 0 || e.Offset < rep.state.nextOffset {
+		return m
+	}
+	for i := m.first; i < len(chain); i++ {
+		if chain[i] <= e.Offset {
+			m.segment = i
+		}
+	}
+	if m.segment == m.first && e.Position < rep.state.position {
+		m.segment = -1
+		return m
+	}
+	m.position, m.offset = e.Position, e.Offset
+	return m
+}
+
+// chainMark is a durableMark whose segment is an index in the chain of segments (first: the active one).
+type chainMark struct {
+	durableMark
+	first int
+}
+
+// in returns the byte of the i-th segment of the chain (counted from first) before which a bad frame is
+// damage; segments before first are durable as a whole anyway.
+func (m chainMark) in(i int) int64 {
+	if m.segment < 0 {
+		return 0
+	}
+	return durableMark{segment: m.segment - m.first, position: m.position}.in(i)
 }
 
 // firstBase returns the base offset field of the first frame of the file at path (not CRC-covered: a
@@ -390,20 +534,31 @@ func (v *verifier) checkAgainstState(sr *SegmentReport, isClosed bool, rec close
 // hasData reports whether the segment named base holds a byte that is not zero.
 func (v *verifier) hasData(base int64) bool {
 	l := &Log{opts: Options{FS: v.opts.FS}}
-	blank, err := l.isBlank(v.opts.FS.PathJoin(v.opts.Dir, segment.FileName(base)))
+	blank, err := l.isBlank(v.path(base))
 	return err == nil && !blank
 }
 
-// scan validates one segment from its start, filling sr, and matches and rebuilds sparse entries.
-func (v *verifier) scan(sr *SegmentReport) (segment.ScanResult, error) {
-	f, err := v.opts.FS.Open(sr.Path)
+// segmentScan is how one segment's scan ended: damage (nothing may be cut), or the end of what was
+// written in its tail (a torn or stale frame the next open cuts).
+type segmentScan struct {
+	damage *segment.CorruptionError
+	end    *segment.CorruptionError
+}
+
+// scan validates one segment from its start, filling sr, and matches and rebuilds sparse entries. The bytes
+// before tailFrom (all of them when it is -1) are durable data: any invalid frame there is damage, and an
+// epoch that goes backwards is a BadEpoch. From tailFrom on, the frames are judged as recovery judges a
+// tail (tailScan), with tailEpoch as the recorded epoch and durable as the known durable point.
+func (v *verifier) scan(sr *SegmentReport, tailFrom int64, tailEpoch int32, durable int64) (segmentScan, error) {
+	var out segmentScan
+	f, err := fsutil.OpenRegular(v.opts.FS, sr.Path)
 	if err != nil {
-		return segment.ScanResult{}, err
+		return out, err
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return segment.ScanResult{}, err
+		return out, err
 	}
 	sr.Size = info.Size()
 	sr.Checked = true
@@ -415,54 +570,109 @@ func (v *verifier) scan(sr *SegmentReport) (segment.ScanResult, error) {
 			v.nextEntry++
 		}
 	}
-	// Epochs are judged by Verify itself: a lower epoch in durable data is a damaged header field to report
-	// and fix, not the end of the log.
+	// Epochs of durable data are judged here: a lower epoch is a damaged header field to report and fix,
+	// not the end of the log; one above the recorded epoch is the damaged field itself. The first batch at
+	// or past tailFrom stops this scan: the tail is judged by tailScan.
+	tailAt := int64(-1)
 	opts := segment.ScanOptions{Path: sr.Path, Limits: v.limits, NextOffset: sr.BaseOffset, Contiguous: !v.opts.Compacted, IgnoreEpochs: true}
 	res, err := segment.Scan(f, 0, sr.Size, opts, func(pos int64, h segment.BatchHeader) error {
+		if tailFrom >= 0 && pos >= tailFrom {
+			tailAt = pos
+			return errTailReached
+		}
 		switch epoch := h.PartitionLeaderEpoch; {
-		case pos >= v.durable && epoch < max(v.lastEpoch, v.tailMinEpoch):
-			v.stale = &segment.CorruptionError{Path: sr.Path, Offset: pos,
-				Err: fmt.Errorf("%w: epoch %d after %d", segment.ErrBadEpoch, epoch, max(v.lastEpoch, v.tailMinEpoch))}
-			return errStaleFrame
+		case rep.hasState && epoch > rep.state.epoch:
+			rep.BadEpochs = append(rep.BadEpochs, BadEpoch{Path: sr.Path, Position: pos, Epoch: epoch, Previous: max(v.lastEpoch, 0)})
 		case epoch < v.lastEpoch:
 			rep.BadEpochs = append(rep.BadEpochs, BadEpoch{Path: sr.Path, Position: pos, Epoch: epoch, Previous: v.lastEpoch})
 		default:
 			v.lastEpoch = epoch
 		}
-		rep.MaxTimestamp = max(rep.MaxTimestamp, h.MaxTimestamp)
-		if pos-v.lastEntry >= v.interval {
-			rep.Rebuilt = append(rep.Rebuilt, IndexEntry{Offset: h.BaseOffset, Position: pos, Timestamp: rep.MaxTimestamp})
-			v.lastEntry = pos
-		}
-		v.matchEntries(sr.Path, pos, h.BaseOffset)
-		if pos+h.FrameSize() == v.position {
-			v.nextAtPosition = h.LastOffset() + 1
-		}
-		if sr.FirstTimestamp < 0 || h.BaseTimestamp < sr.FirstTimestamp {
-			sr.FirstTimestamp = h.BaseTimestamp
-		}
-		rep.Batches++
-		rep.Records += int64(h.NumRecords)
-		rep.Bytes += h.FrameSize()
-		if v.opts.Progress != nil {
-			v.opts.Progress(h.FrameSize())
-		}
+		v.account(sr, pos, h)
 		return nil
 	})
-	if errors.Is(err, errStaleFrame) {
-		err, res.Stop = nil, v.stale
+	if err != nil && !errors.Is(err, errTailReached) {
+		return out, fmt.Errorf("mqlog/wal: verify %s: %w", sr.Path, err)
 	}
+	v.fill(sr, res.ValidEnd, res.Batches, res.Records, res.FirstOffset, res.LastOffset, res.MaxTimestamp)
+	switch {
+	case tailAt >= 0:
+	case tailFrom >= 0 && res.Stop != nil && res.ValidEnd >= tailFrom:
+		tailAt = res.ValidEnd // the tail starts with a bad frame or zeros: tailScan judges them
+	case errors.Is(res.Stop, segment.ErrZeroTail):
+		sr.ZeroTail = true
+		return out, nil
+	case res.Stop != nil:
+		out.damage = res.Stop.(*segment.CorruptionError)
+		return out, nil
+	default:
+		return out, nil
+	}
+	tailFrom = tailAt
+	expect := sr.NextOffset
+	if res.Batches == 0 {
+		expect = sr.BaseOffset
+	}
+	tail, err := tailScan(f, tailFrom, sr.Size, tailOptions{
+		path: sr.Path, limits: v.limits, nextOffset: expect, contiguous: !v.opts.Compacted,
+		epoch: tailEpoch, lastEpoch: v.lastEpoch, durable: durable,
+		onBatch: func(pos int64, h segment.BatchHeader) error {
+			v.account(sr, pos, h)
+			return nil
+		},
+	})
 	if err != nil {
-		return res, fmt.Errorf("mqlog/wal: verify %s: %w", sr.Path, err)
+		return out, fmt.Errorf("mqlog/wal: verify %s: %w", sr.Path, err)
 	}
-	sr.ValidEnd = res.ValidEnd
-	sr.Batches = int64(res.Batches)
-	sr.Records = res.Records
-	sr.FirstOffset, sr.LastOffset, sr.MaxTimestamp = res.FirstOffset, res.LastOffset, res.MaxTimestamp
-	if res.Batches > 0 {
-		sr.NextOffset = res.LastOffset + 1
+	if tail.batches > 0 {
+		v.lastEpoch = max(v.lastEpoch, tail.lastEpoch)
+		first := sr.FirstOffset
+		if first < 0 {
+			first = tail.firstOffset
+		}
+		v.fill(sr, tail.validEnd, res.Batches+tail.batches, res.Records+tail.records, first, tail.lastOffset, max(res.MaxTimestamp, tail.maxTimestamp))
 	}
-	return res, nil
+	rep.BadEpochs = append(rep.BadEpochs, tail.badEpochs...)
+	sr.ZeroTail = tail.zeroTail
+	out.damage, out.end = tail.damage, tail.end
+	return out, nil
+}
+
+// errTailReached stops the scan of durable data at the first batch of the tail.
+var errTailReached = errors.New("tail reached")
+
+// fill sets what the scan of a segment found.
+func (v *verifier) fill(sr *SegmentReport, validEnd int64, batches int, records, first, last, maxTs int64) {
+	sr.ValidEnd = validEnd
+	sr.Batches = int64(batches)
+	sr.Records = records
+	sr.FirstOffset, sr.LastOffset, sr.MaxTimestamp = first, last, maxTs
+	if batches > 0 {
+		sr.NextOffset = last + 1
+	}
+}
+
+// account adds a valid batch to the report: counts, timestamps, rebuilt and matched sparse entries.
+func (v *verifier) account(sr *SegmentReport, pos int64, h segment.BatchHeader) {
+	rep := v.rep
+	rep.MaxTimestamp = max(rep.MaxTimestamp, h.MaxTimestamp)
+	if pos-v.lastEntry >= v.interval {
+		rep.Rebuilt = append(rep.Rebuilt, IndexEntry{Offset: h.BaseOffset, Position: pos, Timestamp: rep.MaxTimestamp})
+		v.lastEntry = pos
+	}
+	v.matchEntries(sr.Path, pos, h.BaseOffset)
+	if pos+h.FrameSize() == v.position {
+		v.nextAtPosition = h.LastOffset() + 1
+	}
+	if sr.FirstTimestamp < 0 || h.BaseTimestamp < sr.FirstTimestamp {
+		sr.FirstTimestamp = h.BaseTimestamp
+	}
+	rep.Batches++
+	rep.Records += int64(h.NumRecords)
+	rep.Bytes += h.FrameSize()
+	if v.opts.Progress != nil {
+		v.opts.Progress(h.FrameSize())
+	}
 }
 
 // matchEntries checks the sparse entries up to the batch at pos in path whose base offset is base.

@@ -165,11 +165,10 @@ func TestStateEncoding(t *testing.T) {
 	}
 }
 
-// FuzzRecover feeds arbitrary bytes as the active segment of a log whose state says nothing is trusted:
-// Open must never panic, and whatever it recovers must read back without error.
 // FuzzRecover is directory recovery on hostile files: the input becomes one or two segment files (the second
-// named by a fuzzed base offset, which may lie below, inside or after the first one's offsets), with no
-// saved state, so that Open must scan everything. Open must report bad files as errors, never panic, never
+// named by a fuzzed base offset, which may lie below, inside or after the first one's offsets), with a saved
+// state that trusts nothing (as after a crash right after the log was created), so that Open must scan
+// everything and tell torn writes from damage. Open must report bad files as errors, never panic, never
 // allocate more than a small multiple of the input; and a log it accepts must read back to its high
 // watermark in order.
 func FuzzRecover(f *testing.F) {
@@ -220,7 +219,8 @@ func FuzzRecover(f *testing.F) {
 				t.Fatalf("recovery of %d bytes allocated %d", len(data), alloc)
 			}
 		}()
-		l, err := Open(Options{FS: fs, Dir: "/p", Index: &memIndex{}, NoPreallocate: true})
+		st := durableState{epoch: 1}
+		l, err := Open(Options{FS: fs, Dir: "/p", Index: &memIndex{state: st.encode()}, NoPreallocate: true})
 		if err != nil {
 			return // reported, not panicked
 		}

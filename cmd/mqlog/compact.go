@@ -64,7 +64,9 @@ func (a *app) compact(cmd *cobra.Command, topicName string, dryRun bool) (err er
 	if err := a.checkDirExists(); err != nil {
 		return err
 	}
-	db, err := mqlog.Open(a.dir, &mqlog.Options{RetentionCheckInterval: -1})
+	db, err := whileOpening(a.ctx, a.dir, func() (*mqlog.DB, error) {
+		return mqlog.Open(a.dir, &mqlog.Options{RetentionCheckInterval: -1})
+	})
 	if errors.Is(err, mqlog.ErrLocked) {
 		return &lockedError{dir: a.dir, err: err}
 	}

@@ -4,7 +4,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/mqlog/mqlog"
 	"github.com/spf13/cobra"
 )
 
@@ -38,7 +37,7 @@ func (a *app) registerGroupCompletion(cmd *cobra.Command) {
 // completeGroups lists the consumer groups of --dir whose names start with toComplete. Groups live in the
 // index, read without a lock (nothing created or written); while a writer runs there is nothing to offer.
 func (a *app) completeGroups(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	snap, err := mqlog.ReadIndex(a.dir, nil)
+	snap, err := a.readIndex()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

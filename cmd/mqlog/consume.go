@@ -170,7 +170,7 @@ func (a *app) warnUnreadableTails(partitions []mqlog.PartitionInfo) {
 	if len(suspect) == 0 {
 		return
 	}
-	if _, err := mqlog.ReadIndex(a.dir, nil); errors.Is(err, mqlog.ErrLocked) {
+	if _, err := a.readIndex(); errors.Is(err, mqlog.ErrLocked) {
 		return // a writer runs: a batch being written
 	}
 	for _, s := range suspect {

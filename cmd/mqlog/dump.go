@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -163,6 +164,9 @@ type dumpBatchJSON struct {
 	CRC        uint32 `json:"crc"`
 	Valid      bool   `json:"valid"`
 	Error      string `json:"error,omitempty"`
+	// Note says that the epoch went backwards: a damaged header field the CRC does not cover (the batch is
+	// valid, its records intact).
+	Note string `json:"note,omitempty"`
 }
 
 // dumpRecordJSON is one line of dump -o json.
@@ -194,6 +198,10 @@ type dumper struct {
 	w       *bufio.Writer
 	printed int64
 	invalid error // the first invalid batch
+	// lastEpoch is the highest epoch of the valid batches of the current partition (math.MinInt32 before
+	// any), to note an epoch that goes backwards.
+	lastEpoch int32
+	lastDir   string
 }
 
 func (a *app) dump(files []string, o dumpOptions) error {
@@ -226,6 +234,9 @@ func (d *dumper) file(path string) error {
 		fmt.Fprintf(d.w, "file %s (%d bytes)\n", path, info.Size())
 	}
 	limits := segment.Limits{}
+	if dir := filepath.Dir(path); dir != d.lastDir {
+		d.lastDir, d.lastEpoch = dir, math.MinInt32
+	}
 	r := segment.NewReader(f, path, 0, info.Size(), limits)
 	var records []segment.Record
 	for !d.done() {
@@ -248,7 +259,7 @@ func (d *dumper) file(path string) error {
 			if herr != nil {
 				return d.stop(path, corrupt)
 			}
-			d.batch(path, framePos, &h, corrupt)
+			d.batch(path, framePos, &h, corrupt, "")
 			r = segment.NewReader(f, path, framePos+h.FrameSize(), info.Size(), limits)
 			continue
 		case err != nil && corrupt != nil:
@@ -262,15 +273,16 @@ func (d *dumper) file(path string) error {
 		}
 		records, err = b.Records(records[:0], false, limits)
 		if err != nil {
-			d.batch(path, framePos, h, &segment.CorruptionError{Path: path, Offset: framePos, Err: err})
+			d.batch(path, framePos, h, &segment.CorruptionError{Path: path, Offset: framePos, Err: err}, "")
 			continue
 		}
-		d.batch(path, framePos, h, nil)
+		note := d.epochNote(h)
+		d.batch(path, framePos, h, nil, note)
 		for i := range records {
 			if records[i].Offset < d.o.from || d.done() {
 				continue
 			}
-			d.record(path, framePos, h, &records[i])
+			d.record(path, framePos, h, &records[i], note)
 			d.printed++
 		}
 	}
@@ -296,23 +308,33 @@ func (d *dumper) stop(path string, corrupt *segment.CorruptionError) error {
 	return nil
 }
 
-func batchJSON(pos int64, h *segment.BatchHeader, bad error) dumpBatchJSON {
+func batchJSON(pos int64, h *segment.BatchHeader, bad error, note string) dumpBatchJSON {
 	j := dumpBatchJSON{Position: pos, BaseOffset: h.BaseOffset, LastOffset: h.LastOffset(), Count: h.NumRecords,
-		Size: h.FrameSize(), Epoch: h.PartitionLeaderEpoch, Codec: h.Compression().String(), CRC: h.CRC, Valid: bad == nil}
+		Size: h.FrameSize(), Epoch: h.PartitionLeaderEpoch, Codec: h.Compression().String(), CRC: h.CRC, Valid: bad == nil, Note: note}
 	if bad != nil {
 		j.Error = bad.Error()
 	}
 	return j
 }
 
+// epochNote returns the note for a valid batch whose epoch is lower than the one before it (and remembers
+// the highest epoch), or "".
+func (d *dumper) epochNote(h *segment.BatchHeader) string {
+	if e := h.PartitionLeaderEpoch; e < d.lastEpoch {
+		return fmt.Sprintf("epoch %d after %d: a damaged header field the CRC does not cover (the records are intact; repair restores it)", e, d.lastEpoch)
+	}
+	d.lastEpoch = h.PartitionLeaderEpoch
+	return ""
+}
+
 // batch prints a batch line (table) or, for an invalid batch, its JSON line.
-func (d *dumper) batch(path string, pos int64, h *segment.BatchHeader, bad error) {
+func (d *dumper) batch(path string, pos int64, h *segment.BatchHeader, bad error, note string) {
 	if bad != nil && d.invalid == nil {
 		d.invalid = bad
 	}
 	if d.a.jsonOutput() {
 		if bad != nil {
-			writeJSONLine(d.w, dumpRecordJSON{Path: path, Batch: batchJSON(pos, h, bad)})
+			writeJSONLine(d.w, dumpRecordJSON{Path: path, Batch: batchJSON(pos, h, bad, "")})
 		}
 		return
 	}
@@ -322,13 +344,16 @@ func (d *dumper) batch(path string, pos int64, h *segment.BatchHeader, bad error
 	if bad != nil {
 		fmt.Fprintf(d.w, "  error: %v\n", bad)
 	}
+	if note != "" {
+		fmt.Fprintf(d.w, "  note: %s\n", note)
+	}
 }
 
 // record prints one record.
-func (d *dumper) record(path string, pos int64, h *segment.BatchHeader, r *segment.Record) {
+func (d *dumper) record(path string, pos int64, h *segment.BatchHeader, r *segment.Record, note string) {
 	vf := d.o.valueFormat
 	if d.a.jsonOutput() {
-		j := dumpRecordJSON{Path: path, Batch: batchJSON(pos, h, nil), Offset: &r.Offset, Timestamp: &r.Timestamp}
+		j := dumpRecordJSON{Path: path, Batch: batchJSON(pos, h, nil, note), Offset: &r.Offset, Timestamp: &r.Timestamp}
 		j.KeySize, j.Key, j.KeyEncoding = jsonField(r.Key, vf)
 		j.ValueSize, j.Value, j.ValueEncoding = jsonField(r.Value, vf)
 		headers := []dumpHeaderJSON{}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -55,9 +56,41 @@ func (e *lockedError) Error() string {
 
 func (e *lockedError) Unwrap() error { return e.err }
 
+// interruptedError reports a SIGINT or SIGTERM that arrived while the directory was being opened.
+type interruptedError struct{ dir string }
+
+func (e *interruptedError) Error() string {
+	return fmt.Sprintf("interrupted while opening %s", e.dir)
+}
+
+// whileOpening runs open, which may block (a slow or full disk, a file that never answers), and returns its
+// result; SIGINT or SIGTERM (ctx done) makes it return at once with an *interruptedError. The command then
+// ends and the process exits, which ends the open and releases the directory's lock.
+func whileOpening[T any](ctx context.Context, dir string, open func() (T, error)) (T, error) {
+	var zero T
+	if ctx.Err() != nil {
+		return zero, &interruptedError{dir: dir}
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := open()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return zero, &interruptedError{dir: dir}
+	}
+}
+
 // openWriter opens the data directory for writing (creating it when missing), taking its lock.
 func (a *app) openWriter() (*mqlog.DB, error) {
-	db, err := mqlog.Open(a.dir, nil)
+	db, err := whileOpening(a.ctx, a.dir, func() (*mqlog.DB, error) { return mqlog.Open(a.dir, nil) })
 	if errors.Is(err, mqlog.ErrLocked) {
 		return nil, &lockedError{dir: a.dir, err: err}
 	}
@@ -78,7 +111,7 @@ func (a *app) openExistingWriter() (*mqlog.DB, error) {
 
 // openReader opens the data directory read-only: no lock, nothing created or written (DESIGN.md decision 8).
 func (a *app) openReader() (*mqlog.DB, error) {
-	db, err := mqlog.OpenReadOnly(a.dir, nil)
+	db, err := whileOpening(a.ctx, a.dir, func() (*mqlog.DB, error) { return mqlog.OpenReadOnly(a.dir, nil) })
 	if err != nil && errors.Is(err, fs.ErrNotExist) {
 		if dirErr := a.checkDirExists(); dirErr != nil {
 			return nil, dirErr
@@ -109,6 +142,11 @@ func (a *app) checkDirExists() error {
 		return fmt.Errorf("data directory %s is not a directory", a.dir)
 	}
 	return nil
+}
+
+// readIndex is mqlog.ReadIndex, interruptible.
+func (a *app) readIndex() (*mqlog.IndexSnapshot, error) {
+	return whileOpening(a.ctx, a.dir, func() (*mqlog.IndexSnapshot, error) { return mqlog.ReadIndex(a.dir, nil) })
 }
 
 // lockedOr turns mqlog.ErrLocked into the CLI's clear message and returns any other error as it is.

@@ -64,6 +64,7 @@ type inspectPartition struct {
 	Partition     int32            `json:"partition"`
 	StartOffset   int64            `json:"start_offset"`
 	HighWatermark int64            `json:"high_watermark"`
+	Damage        *string          `json:"damage"` // null when the segments read without damage
 	Segments      []inspectSegment `json:"segments"`
 }
 
@@ -98,7 +99,7 @@ func (a *app) inspect(topic string, withGroups bool) (err error) {
 	}
 	var snap *mqlog.IndexSnapshot
 	if withGroups {
-		snap, err = mqlog.ReadIndex(a.dir, nil)
+		snap, err = a.readIndex()
 		if errors.Is(err, mqlog.ErrLocked) {
 			err = fmt.Errorf("--groups needs to read the index, which only the writer may read while it runs: %w (run without --groups)", lockedOr(a.dir, err))
 		}
@@ -110,6 +111,7 @@ func (a *app) inspect(topic string, withGroups bool) (err error) {
 	defer func() { err = errors.Join(err, db.Close()) }()
 
 	doc := inspectJSON{Version: jsonVersion, Dir: a.dir, Topics: []inspectTopic{}}
+	var damaged error // the first damaged partition's damage: exit 1 once everything is printed
 	names := db.Topics()
 	if topic != "" {
 		if _, err := db.TopicConfig(topic); err != nil {
@@ -126,9 +128,16 @@ func (a *app) inspect(topic string, withGroups bool) (err error) {
 		for i, p := range parts {
 			ip := inspectPartition{Partition: p.Partition, StartOffset: p.StartOffset, HighWatermark: p.HighWatermark,
 				Segments: make([]inspectSegment, len(p.Segments))}
-			stats, err := segmentStats(p)
+			stats, damage, err := segmentStats(p)
 			if err != nil {
 				return err
+			}
+			if damage != nil {
+				msg := damage.Error()
+				ip.Damage = &msg
+				if damaged == nil {
+					damaged = damage
+				}
 			}
 			for j, s := range p.Segments {
 				seg := inspectSegment{Path: s.Path, BaseOffset: s.BaseOffset, LastOffset: -1, NextOffset: s.NextOffset,
@@ -150,9 +159,14 @@ func (a *app) inspect(topic string, withGroups bool) (err error) {
 		doc.Groups = &groups
 	}
 	if a.jsonOutput() {
-		return writeJSONDocument(a.stdout, doc)
+		err = writeJSONDocument(a.stdout, doc)
+	} else {
+		err = a.printInspectTables(a.stdout, &doc)
 	}
-	return a.printInspectTables(a.stdout, &doc)
+	if err == nil && damaged != nil {
+		err = &corruptionFound{err: fmt.Errorf("damaged partition: %w (run mqlog verify)", damaged)}
+	}
+	return err
 }
 
 // inspectGroups returns the groups' committed positions and their lag behind the high watermark, in the
@@ -194,18 +208,27 @@ func (a *app) printInspectTables(w io.Writer, doc *inspectJSON) error {
 	if len(doc.Topics) == 0 {
 		fmt.Fprintf(a.stderr, "no topics in %s\n", doc.Dir)
 	} else {
-		t := newTable(w, "TOPIC", "PARTITION", "START OFFSET", "HIGH WATERMARK", "SEGMENTS", "BYTES")
+		t := newTable(w, "TOPIC", "PARTITION", "START OFFSET", "HIGH WATERMARK", "SEGMENTS", "BYTES", "STATUS")
+		var damage []string
 		for _, topic := range doc.Topics {
 			for _, p := range topic.Partitions {
 				var bytes int64
 				for _, s := range p.Segments {
 					bytes += s.Bytes
 				}
-				t.row(topic.Name, p.Partition, p.StartOffset, p.HighWatermark, len(p.Segments), bytes)
+				status := "ok"
+				if p.Damage != nil {
+					status = "damaged"
+					damage = append(damage, fmt.Sprintf("%s-%d damaged: %s", topic.Name, p.Partition, *p.Damage))
+				}
+				t.row(topic.Name, p.Partition, p.StartOffset, p.HighWatermark, len(p.Segments), bytes, status)
 			}
 		}
 		if err := t.flush(); err != nil {
 			return err
+		}
+		for _, d := range damage {
+			fmt.Fprintln(w, d)
 		}
 		fmt.Fprintln(w)
 		t = newTable(w, "TOPIC", "PARTITION", "SEGMENT", "BASE OFFSET", "LAST OFFSET", "RECORDS", "BYTES", "FIRST TIMESTAMP", "LAST TIMESTAMP", "ACTIVE")
@@ -244,20 +267,20 @@ func (a *app) printInspectTables(w io.Writer, doc *inspectJSON) error {
 
 // segmentStats reads a partition's segments (read-only, as verify does without the index) for what the
 // log does not keep in memory: each segment's last offset, record count and first timestamp, by base
-// offset. It reads every batch header up to the readable end.
-func segmentStats(p mqlog.PartitionInfo) (map[int64]wal.SegmentReport, error) {
+// offset. It reads every batch header up to the readable end, and returns the damage it meets, if any.
+func segmentStats(p mqlog.PartitionInfo) (map[int64]wal.SegmentReport, *mqlog.CorruptionError, error) {
 	out := map[int64]wal.SegmentReport{}
 	if len(p.Segments) == 0 {
-		return out, nil
+		return out, nil, nil
 	}
 	rep, err := wal.Verify(wal.VerifyOptions{FS: vfs.Default, Dir: filepath.Dir(p.Segments[0].Path), Compacted: true})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, s := range rep.Segments {
 		if s.Checked {
 			out[s.BaseOffset] = s
 		}
 	}
-	return out, nil
+	return out, rep.Damage, nil
 }

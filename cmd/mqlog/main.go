@@ -38,7 +38,7 @@ func main() {
 // run executes the command line args and returns the process's exit code. ctx is cancelled on SIGINT or
 // SIGTERM; commands that wait (consume --follow, produce) then finish cleanly.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &app{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
 	root := a.newRootCommand()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // app holds what every command shares: the standard streams and the global flags.
 type app struct {
+	ctx    context.Context // done on SIGINT or SIGTERM
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -80,7 +81,8 @@ prints JSON documents with a "version" field, or one JSON object per line for st
 
 Exit codes:
   0  success
-  1  error, or corruption found (verify, dump, inspect segment)
+  1  error, or corruption found (verify, dump, inspect, inspect segment, and consume
+     after printing what it could read before the damage)
   2  usage error (unknown command or flag, bad flag value); verify also exits 2 when
      it could not check (a missing directory, an I/O error)`
 

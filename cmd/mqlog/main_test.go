@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,7 +16,9 @@ import (
 	"time"
 
 	"github.com/mqlog/mqlog"
+	"github.com/mqlog/mqlog/segment"
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) {
@@ -35,10 +41,15 @@ func TestScript(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"flipbyte": cmdFlipByte,
-			"truncate": cmdTruncate,
-			"zero":     cmdZero,
-			"sleep":    cmdSleep,
+			"flipbyte":     cmdFlipByte,
+			"truncate":     cmdTruncate,
+			"zero":         cmdZero,
+			"sleep":        cmdSleep,
+			"setbytes":     cmdSetBytes,
+			"killproduce":  cmdKillProduce,
+			"fifomanifest": cmdFIFOManifest,
+			"patchbatch":   cmdPatchBatch,
+			"sigterm":      cmdSigterm,
 		},
 	})
 }
@@ -96,6 +107,181 @@ func cmdTruncate(ts *testscript.TestScript, neg bool, args []string) {
 	size, err := strconv.ParseInt(args[1], 10, 64)
 	ts.Check(err)
 	ts.Check(os.Truncate(ts.MkAbs(args[0]), size))
+}
+
+// cmdSetBytes overwrites bytes of a file: setbytes FILE POSITION HEX.
+func cmdSetBytes(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: setbytes FILE POSITION HEX")
+	}
+	pos, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	b, err := hex.DecodeString(args[2])
+	ts.Check(err)
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_RDWR, 0)
+	ts.Check(err)
+	defer f.Close()
+	_, err = f.WriteAt(b, pos)
+	ts.Check(err)
+}
+
+// cmdKillProduce runs "mqlog produce --topic TOPIC" as a real process, feeds it the lines of FILE ten at a
+// time through a pipe that stays open (each ten once the ten before are acknowledged, so that each becomes
+// a batch of its own), and once it has acknowledged N messages kills it with SIGKILL, as a crash of the
+// producing process: killproduce TOPIC FILE N. The acknowledgements go to $WORK/acks.txt.
+func cmdKillProduce(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: killproduce TOPIC FILE N")
+	}
+	want, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	input, err := os.ReadFile(ts.MkAbs(args[1]))
+	ts.Check(err)
+	lines := strings.SplitAfter(string(input), "\n")
+	bin, err := lookPath(ts, "mqlog")
+	ts.Check(err)
+	cmd := exec.Command(bin, "produce", "--topic", args[0])
+	cmd.Env = append(os.Environ(), "MQLOG_DIR="+ts.Getenv("MQLOG_DIR"))
+	stdin, err := cmd.StdinPipe()
+	ts.Check(err)
+	stdout, err := cmd.StdoutPipe()
+	ts.Check(err)
+	ts.Check(cmd.Start())
+	defer stdin.Close() // (only after the kill: the producer waits for more until then)
+	acks, err := os.Create(ts.MkAbs("acks.txt"))
+	ts.Check(err)
+	defer acks.Close()
+	sc := bufio.NewScanner(stdout)
+	for n := 0; n < want; {
+		chunk := lines[min(n, len(lines)):min(n+10, len(lines))]
+		if len(chunk) == 0 {
+			break
+		}
+		_, err := io.WriteString(stdin, strings.Join(chunk, ""))
+		ts.Check(err)
+		for range chunk {
+			if !sc.Scan() {
+				ts.Fatalf("the producer stopped after %d acknowledgements", n)
+			}
+			fmt.Fprintln(acks, sc.Text())
+			n++
+		}
+	}
+	ts.Check(cmd.Process.Kill())
+	cmd.Wait()
+}
+
+// cmdSigterm runs mqlog with ARGS as a real process, sends it SIGTERM after DURATION and waits for it to
+// end, failing if it has not after 10 seconds: sigterm DURATION ARGS.... Its stderr becomes the script's
+// stderr; the command fails (use "! sigterm") when the process exits non-zero.
+func cmdSigterm(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: sigterm DURATION ARGS...")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	bin, err := lookPath(ts, "mqlog")
+	ts.Check(err)
+	cmd := exec.Command(bin, args[1:]...)
+	cmd.Env = append(os.Environ(), "MQLOG_DIR="+ts.Getenv("MQLOG_DIR"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	ts.Check(cmd.Start())
+	time.Sleep(d)
+	ts.Check(cmd.Process.Signal(unix.SIGTERM))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		ts.Fatalf("mqlog %s did not end after SIGTERM", strings.Join(args[1:], " "))
+	}
+	fmt.Fprint(ts.Stderr(), stderr.String())
+	if (err != nil) != neg {
+		ts.Fatalf("mqlog %s: %v", strings.Join(args[1:], " "), err)
+	}
+}
+
+// lookPath finds name on the script's PATH (where testscript puts the commands of testscript.Main).
+func lookPath(ts *testscript.TestScript, name string) (string, error) {
+	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+		if path := filepath.Join(dir, name); fileExists(path) {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("%s not on the script's PATH", name)
+}
+
+func fileExists(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && !info.IsDir()
+}
+
+// cmdFIFOManifest replaces the current manifest of the index of data directory DIR with a named pipe, so
+// that opening the index blocks for ever (as an open on a device that never answers): fifomanifest DIR.
+func cmdFIFOManifest(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: fifomanifest DIR")
+	}
+	markers, err := filepath.Glob(filepath.Join(ts.MkAbs(args[0]), mqlog.IndexDirName, "marker.manifest.*"))
+	ts.Check(err)
+	if len(markers) != 1 {
+		ts.Fatalf("manifest markers: %v", markers)
+	}
+	name := filepath.Base(markers[0])
+	manifest := filepath.Join(filepath.Dir(markers[0]), name[strings.Index(name, "MANIFEST-"):])
+	ts.Check(os.Remove(manifest))
+	ts.Check(unix.Mkfifo(manifest, 0o644))
+}
+
+// cmdPatchBatch damages one batch of a segment file: patchbatch FILE INDEX flip|length HEX|epoch N. INDEX is
+// the batch's number among the file's valid batches, or "middle". flip inverts a byte of its records (a
+// byte the CRC covers); length writes its length field; epoch its partitionLeaderEpoch (neither covered).
+func cmdPatchBatch(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: patchbatch FILE INDEX flip|length HEX|epoch N")
+	}
+	path := ts.MkAbs(args[0])
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	ts.Check(err)
+	defer f.Close()
+	info, err := f.Stat()
+	ts.Check(err)
+	var pos []int64
+	_, err = segment.Scan(f, 0, info.Size(), segment.ScanOptions{NextOffset: -1, IgnoreEpochs: true},
+		func(p int64, h segment.BatchHeader) error { pos = append(pos, p); return nil })
+	ts.Check(err)
+	i := len(pos) / 2
+	if args[1] != "middle" {
+		i, err = strconv.Atoi(args[1])
+		ts.Check(err)
+	}
+	if i >= len(pos) {
+		ts.Fatalf("%s has %d batches, no batch %d", args[0], len(pos), i)
+	}
+	at := pos[i]
+	switch {
+	case args[2] == "flip":
+		b := make([]byte, 1)
+		_, err = f.ReadAt(b, at+segment.HeaderSize+2)
+		ts.Check(err)
+		b[0] ^= 0x10
+		_, err = f.WriteAt(b, at+segment.HeaderSize+2)
+	case args[2] == "length" && len(args) == 4:
+		b, herr := hex.DecodeString(args[3])
+		ts.Check(herr)
+		_, err = f.WriteAt(b, at+8)
+	case args[2] == "epoch" && len(args) == 4:
+		e, perr := strconv.ParseInt(args[3], 10, 32)
+		ts.Check(perr)
+		_, err = f.WriteAt([]byte{byte(e >> 24), byte(e >> 16), byte(e >> 8), byte(e)}, at+12)
+	default:
+		ts.Fatalf("usage: patchbatch FILE INDEX flip|length HEX|epoch N")
+	}
+	ts.Check(err)
+	fmt.Fprintf(ts.Stdout(), "patched batch %d at byte %d\n", i, at)
 }
 
 // runCLI runs the command line in this process and returns its exit code, stdout and stderr.

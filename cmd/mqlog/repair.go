@@ -18,13 +18,17 @@ func (a *app) newRepairCommand() *cobra.Command {
 makes it a directory that opens again. Without --execute it only prints the plan and
 changes nothing.
 
-Like Kafka's log recovery, a partition's log is truncated at its first damage. Nothing is
-deleted: the damaged segment is copied into <dir>/lost+found/<topic>-<partition>/ before
-it is cut at its last valid batch, every later segment and every unexpected file is moved
-there, and a REPAIR-<time>.txt note says what was cut. A torn tail past the durable point
-is cut the same way. Then the durable state in the index is rewritten to describe exactly
-the kept segments, the sparse index is rebuilt, and consumer group positions past a log's
-new end are moved back to it.
+Repair removes only the damaged bytes, never an acknowledged message that is intact:
+from a partition's first damage on, each damaged stretch is dropped up to the next valid
+batch, which keeps its offset, and an empty batch (as Kafka's log cleaner leaves) stands
+for the offsets whose records were lost, so the log keeps its end and no offset is handed
+out twice. A missing segment is replaced by one holding such an empty batch, a segment
+named above its first batch is renamed, an epoch field out of order is restored. Every
+file that is changed is first copied into <dir>/lost+found/<topic>-<partition>/, where
+unexpected files, links and overlapping segments are moved, with a REPAIR-<time>.txt note
+of what was done. A torn tail past the durable point is cut. Then the durable state in
+the index is rewritten to describe exactly the kept segments and the sparse index is
+rebuilt.
 
 Exit codes: 0 done (or nothing to do), 1 error (the lock is held, I/O), 2 usage error.`,
 		Example: `  mqlog repair              # what would be done
@@ -76,7 +80,9 @@ func (a *app) repair(topic string, execute bool) error {
 	if err := a.checkDirExists(); err != nil {
 		return err
 	}
-	rep, err := mqlog.Repair(a.dir, &mqlog.RepairOptions{Topic: topic, Execute: execute})
+	rep, err := whileOpening(a.ctx, a.dir, func() (*mqlog.RepairReport, error) {
+		return mqlog.Repair(a.dir, &mqlog.RepairOptions{Topic: topic, Execute: execute})
+	})
 	if err != nil {
 		return lockedOr(a.dir, err)
 	}

@@ -164,7 +164,7 @@ func (a *app) listTopics() (err error) {
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
 	doc := topicListJSON{Version: jsonVersion, Dir: a.dir, Topics: []topicListItem{}}
-	snap, err := mqlog.ReadIndex(a.dir, nil)
+	snap, err := a.readIndex()
 	switch {
 	case errors.Is(err, mqlog.ErrLocked):
 		fmt.Fprintf(a.stderr, "note: a writer holds %s: settings not shown\n", a.dir)

@@ -113,7 +113,7 @@ func (a *app) verify(cmd *cobra.Command, topic string) error {
 			bar.Set64(done)
 		}
 	}
-	rep, err := mqlog.Verify(a.dir, opts)
+	rep, err := whileOpening(a.ctx, a.dir, func() (*mqlog.VerifyReport, error) { return mqlog.Verify(a.dir, opts) })
 	if bar != nil {
 		bar.Finish()
 		bar.Clear()

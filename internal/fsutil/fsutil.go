@@ -36,7 +36,8 @@ func SyncDir(fs vfs.FS, dir string) error {
 
 // MkdirAllSynced creates dir and any missing parents, fsyncing each created directory's parent so that the
 // whole path survives a crash (a directory made by MkdirAll exists after a crash only if each parent was
-// synced in turn).
+// synced in turn). When dir exists already, its parent is fsynced all the same: the entry may be only in the
+// page cache of a process that created it and was killed before its fsync.
 func MkdirAllSynced(fs vfs.FS, dir string, perm os.FileMode) error {
 	var missing []string
 	for d := dir; ; {
@@ -53,6 +54,9 @@ func MkdirAllSynced(fs vfs.FS, dir string, perm os.FileMode) error {
 		d = parent
 	}
 	if len(missing) == 0 {
+		if parent := fs.PathDir(dir); parent != dir {
+			return SyncDir(fs, parent)
+		}
 		return nil
 	}
 	if err := fs.MkdirAll(dir, perm); err != nil {
@@ -143,17 +147,24 @@ func ReplacePrefix(fs vfs.FS, path string, size int64) error {
 }
 
 // TrimFile cuts the file at path to size bytes durably: ftruncate and fsync where it has a descriptor,
-// ReplacePrefix where it has none. It does nothing when the file is already that size.
+// ReplacePrefix where it has none. A file already that size is fsynced all the same: its bytes may have
+// been written by a process that stopped before its fsync, and whoever trims it is about to trust them.
+// path must be a regular file (ErrNotRegular otherwise: a link is never followed).
 func TrimFile(fs vfs.FS, path string, size int64) error {
-	st, err := fs.Stat(path)
+	f, err := OpenRegularReadWrite(fs, path)
 	if err != nil {
 		return err
 	}
-	if st.Size() == size {
-		return nil
-	}
-	f, err := fs.OpenReadWrite(path, vfs.WriteCategoryUnspecified)
+	st, err := f.Stat()
 	if err != nil {
+		f.Close()
+		return err
+	}
+	if st.Size() == size {
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 		return err
 	}
 	handled, err := Truncate(f, size)
