@@ -6,7 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/mqlog/mqlog/internal/catalog"
+	"github.com/mqlog/mqlog/internal/base"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -599,7 +599,7 @@ func TestVerifyIndexMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := catalog.PartitionIndex{Store: db.store, Topic: "t", Partition: 0}
+	p := base.PartitionIndex{Store: db.store, Topic: "t", Partition: 0}
 	bs := batchesOf(t, l.segments[1])
 	if err := p.AddEntries([]wal.IndexEntry{{Offset: bs[1].base, Position: bs[1].pos + 1}}); err != nil {
 		t.Fatal(err)

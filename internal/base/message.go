@@ -96,3 +96,17 @@ func (e *AppendError) partitions() []int32 {
 	slices.Sort(ps)
 	return ps
 }
+
+// GroupOffset is a group's position in one partition, and how far behind the readable end it is.
+type GroupOffset struct {
+	Topic     string
+	Partition int32
+	// Offset is the next offset the group reads: the committed offset, clamped to what the log holds
+	// (raised to the log start when retention removed what it pointed at, lowered to the high watermark
+	// when a crash under a relaxed sync policy lost the end of the log).
+	Offset int64
+	// Committed is the offset as stored in the index, before clamping.
+	Committed int64
+	// Lag is the high watermark minus Offset.
+	Lag int64
+}

@@ -201,7 +201,7 @@ func (c *Catalog) openPartition(name string, cfg base.TopicConfig, p int) (*wal.
 	if c.readOnly {
 		return wal.OpenReadOnly(o)
 	}
-	o.Index = PartitionIndex{Store: c.opts.Index, Topic: name, Partition: int32(p)}
+	o.Index = base.PartitionIndex{Store: c.opts.Index, Topic: name, Partition: int32(p)}
 	return wal.Open(o)
 }
 

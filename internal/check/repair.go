@@ -1,4 +1,4 @@
-package mqlog
+package check
 
 import (
 	"fmt"
@@ -7,8 +7,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqlog/mqlog/index"
 	"github.com/mqlog/mqlog/internal/base"
-	"github.com/mqlog/mqlog/internal/catalog"
-	"github.com/mqlog/mqlog/internal/lock"
+		"github.com/mqlog/mqlog/internal/lock"
 	"github.com/mqlog/mqlog/segment"
 	"github.com/mqlog/mqlog/wal"
 )
@@ -71,7 +70,7 @@ type TopicFound struct {
 // Empty reports whether there is nothing to repair.
 func (r *RepairReport) Empty() bool { return len(r.Partitions) == 0 && len(r.TopicsRecorded) == 0 }
 
-// Repair checks a data directory as Verify does, with the writer's lock held (ErrLocked if a writer has
+// Repair checks a data directory as Verify does, with the writer's lock held (base.ErrLocked if a writer has
 // it), and plans what makes it a directory that Open accepts again; with Execute it carries the plan out.
 //
 // It removes only what is damaged and never an acknowledged, intact message: from a partition's first
@@ -107,7 +106,7 @@ func Repair(dir string, opts *RepairOptions) (*RepairReport, error) {
 	// The index is opened for writing only to execute: a dry run must not create or change anything, so
 	// without an index it plans from the segments alone.
 	var store *index.Store
-	indexDir := fs.PathJoin(dir, IndexDirName)
+	indexDir := fs.PathJoin(dir, base.IndexDirName)
 	if _, err := fs.Stat(indexDir); o.Execute || err == nil {
 		store, err = index.Open(indexDir, index.Options{FS: fs, ReadOnly: !o.Execute})
 		if err != nil {
@@ -116,15 +115,15 @@ func Repair(dir string, opts *RepairOptions) (*RepairReport, error) {
 		defer store.Close()
 	}
 
-	rep := &RepairReport{Verify: &VerifyReport{Dir: dir, StateChecked: store != nil}, LostDir: fs.PathJoin(dir, LostFoundDirName), Executed: o.Execute}
+	rep := &RepairReport{Verify: &VerifyReport{Dir: dir, StateChecked: store != nil}, LostDir: fs.PathJoin(dir, base.LostFoundDirName), Executed: o.Execute}
 	vo := VerifyOptions{FS: fs, Topic: o.Topic, MaxBatchBytes: o.MaxBatchBytes, MaxMessageBytes: o.MaxMessageBytes}
 	if err := verifyWithStore(vo, dir, store, rep.Verify); err != nil {
 		return nil, err
 	}
 	for _, p := range rep.Verify.Partitions {
 		plan, err := wal.Repair(p.Report, wal.RepairOptions{
-			FS: fs, Dir: fs.PathJoin(dir, TopicsDirName, base.PartitionDirName(p.Topic, int(p.Partition))),
-			Index:   catalog.PartitionIndex{Store: store, Topic: p.Topic, Partition: p.Partition},
+			FS: fs, Dir: fs.PathJoin(dir, base.TopicsDirName, base.PartitionDirName(p.Topic, int(p.Partition))),
+			Index:   base.PartitionIndex{Store: store, Topic: p.Topic, Partition: p.Partition},
 			LostDir: fs.PathJoin(rep.LostDir, base.PartitionDirName(p.Topic, int(p.Partition))),
 			Execute: o.Execute,
 			Limits:  segment.Limits{MaxBatchBytes: o.MaxBatchBytes, MaxMessageBytes: o.MaxMessageBytes},
@@ -183,7 +182,7 @@ func (r *RepairReport) recordTopics(store *index.Store, execute bool) error {
 		if err != nil {
 			return err
 		}
-		cfg := TopicConfig{Partitions: n}.WithDefaults()
+		cfg := base.TopicConfig{Partitions: n}.WithDefaults()
 		if err := store.CreateTopic(name, base.EncodeTopic(cfg, last+1), last+1); err != nil {
 			return fmt.Errorf("mqlog: record topic %s: %w", name, err)
 		}

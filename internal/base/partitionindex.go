@@ -1,4 +1,4 @@
-package catalog
+package base
 
 import (
 	"github.com/mqlog/mqlog/index"
