@@ -31,6 +31,9 @@ type Record = base.Record
 //     record per key is kept, Kafka's log compaction).
 //   - DeleteRetentionMs: how long compaction keeps a tombstone after its timestamp (0 = 24 hours).
 //   - RetentionPolicy: RetentionInterest also deletes closed segments every consumer group has consumed.
+//   - SegmentMs: the age at which the background cleaner closes the active segment even when it is not
+//     full (Kafka's segment.ms, counted from its first batch's timestamp; 0 = 7 days), so that a quiet
+//     topic's records reach retention and compaction.
 type TopicConfig = base.TopicConfig
 
 // CleanupPolicy says how a topic reclaims space.
@@ -63,6 +66,9 @@ const (
 	DefaultSegmentBytes = base.DefaultSegmentBytes
 )
 
+// DefaultSegmentAge is the default SegmentMs: 7 days, as Kafka's segment.ms.
+const DefaultSegmentAge = base.DefaultSegmentAge
+
 // DefaultDeleteRetention is how long compaction keeps a tombstone by default (Kafka's delete.retention.ms).
 const DefaultDeleteRetention = base.DefaultDeleteRetention
 
@@ -70,7 +76,7 @@ const DefaultDeleteRetention = base.DefaultDeleteRetention
 const MaxTopicNameLength = base.MaxTopicNameLength
 
 // TopicAlteration lists the settings AlterTopic changes; nil fields stay as they are: SegmentBytes,
-// RetentionBytes, RetentionMs, CleanupPolicy, DeleteRetentionMs, RetentionPolicy. The partition count
+// RetentionBytes, RetentionMs, CleanupPolicy, DeleteRetentionMs, RetentionPolicy, SegmentMs. The partition count
 // cannot change this way.
 type TopicAlteration = catalog.Alteration
 

@@ -46,6 +46,10 @@ type TopicConfig struct {
 	// RetentionPolicy adds retention by consumption: RetentionInterest deletes closed segments that every
 	// consumer group of the topic has consumed (NATS JetStream's InterestPolicy). Empty = RetentionLimits.
 	RetentionPolicy RetentionPolicy `json:"retention_policy,omitempty"`
+	// SegmentMs is the age at which the background cleaner closes the active segment even when it is not
+	// full (Kafka's segment.ms), counted from the largest timestamp of its first batch, so that a quiet
+	// topic's records reach retention and compaction too; 0 = the default, 7 days.
+	SegmentMs int64 `json:"segment_ms,omitempty"`
 }
 
 // Default topic settings.
@@ -53,6 +57,9 @@ const (
 	DefaultPartitions   = 1
 	DefaultSegmentBytes = wal.DefaultSegmentBytes
 )
+
+// DefaultSegmentAge is the default SegmentMs (Kafka's segment.ms): 7 days.
+const DefaultSegmentAge = 7 * 24 * time.Hour
 
 // DefaultDeleteRetention is how long compaction keeps a tombstone by default (Kafka's delete.retention.ms).
 const DefaultDeleteRetention = 24 * time.Hour
@@ -84,7 +91,7 @@ func (c TopicConfig) Validate() error {
 	default:
 		return fmt.Errorf("%w: unknown retention policy %q (limits or interest)", ErrInvalidConfig, c.RetentionPolicy)
 	}
-	if c.RetentionBytes < 0 || c.RetentionMs < 0 || c.DeleteRetentionMs < 0 {
+	if c.RetentionBytes < 0 || c.RetentionMs < 0 || c.DeleteRetentionMs < 0 || c.SegmentMs < 0 {
 		return fmt.Errorf("%w: negative retention setting in %+v", ErrInvalidConfig, c)
 	}
 	return nil
@@ -99,6 +106,14 @@ func (c TopicConfig) DeleteRetention() time.Duration {
 		return DefaultDeleteRetention
 	}
 	return time.Duration(c.DeleteRetentionMs) * time.Millisecond
+}
+
+// SegmentAge is the age at which the active segment is rolled.
+func (c TopicConfig) SegmentAge() time.Duration {
+	if c.SegmentMs == 0 {
+		return DefaultSegmentAge
+	}
+	return time.Duration(c.SegmentMs) * time.Millisecond
 }
 
 // Incarnation identifies one life of a topic name: a topic deleted and created again under the same name

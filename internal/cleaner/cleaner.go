@@ -51,6 +51,8 @@ type Cleaner struct {
 		// compactedBytes is, per log, the closed bytes its last compaction left: compaction runs again when
 		// as many bytes again have been closed since (Kafka's min.cleanable.dirty.ratio of 0.5).
 		compactedBytes map[*wal.Log]int64
+		// activeSince is, per log, the first batch timestamp of its active segment (roll.go).
+		activeSince map[*wal.Log]activeSegment
 	}
 }
 
@@ -62,6 +64,7 @@ func New(topics base.Topics, floors []FloorSource, observers []Observer, opts Op
 	}
 	c := &Cleaner{topics: topics, floors: floors, observers: observers, opts: opts}
 	c.mu.compactedBytes = map[*wal.Log]int64{}
+	c.mu.activeSince = map[*wal.Log]activeSegment{}
 	return c
 }
 

@@ -38,6 +38,9 @@ type Report struct {
 	Deleted        wal.DeleteResult   `json:"deleted"`              // whole segments removed by retention
 	Compaction     *wal.CompactResult `json:"compaction,omitempty"` // nil for a topic that is not compacted
 	Exact          bool               `json:"exact"`                // false when a dry run could only estimate
+	// Rolled says that the active segment was closed first, being older than the topic's segment.ms
+	// (in a dry run: would be; the figures then leave the roll out).
+	Rolled bool `json:"rolled,omitempty"`
 }
 
 // Run applies each topic's retention limits (size, age and, with RetentionInterest, consumption) and
@@ -102,6 +105,12 @@ func retentionOf(cfg base.TopicConfig, p int32, floors map[int32]int64, now time
 func (c *Cleaner) partition(ctx context.Context, t base.Topic, cfg base.TopicConfig, p int32, l *wal.Log, floors map[int32]int64,
 	req Request, readBefore, total int64) (Report, int64, error) {
 	rep := Report{Topic: t.Name(), Partition: p, CleanupPolicy: cfg.CleanupPolicy, Exact: true}
+	now := time.Now()
+	rolled, err := c.rollIfOld(l, cfg, now, req.DryRun)
+	if err != nil {
+		return rep, 0, err
+	}
+	rep.Rolled = rolled
 	segs := l.Segments()
 	rep.SegmentsBefore = len(segs)
 	for _, s := range segs {
@@ -113,7 +122,7 @@ func (c *Cleaner) partition(ctx context.Context, t base.Topic, cfg base.TopicCon
 		rep.RecordsBefore = hw - l.StartOffset()
 	}
 
-	ret := retentionOf(cfg, p, floors, time.Now())
+	ret := retentionOf(cfg, p, floors, now)
 	if req.DryRun {
 		rep.Deleted = l.PlanRetention(ret)
 	} else {
