@@ -76,8 +76,8 @@ const DefaultDeleteRetention = base.DefaultDeleteRetention
 const MaxTopicNameLength = base.MaxTopicNameLength
 
 // TopicAlteration lists the settings AlterTopic changes; nil fields stay as they are: SegmentBytes,
-// RetentionBytes, RetentionMs, CleanupPolicy, DeleteRetentionMs, RetentionPolicy, SegmentMs. The partition count
-// cannot change this way.
+// RetentionBytes, RetentionMs, CleanupPolicy, DeleteRetentionMs, RetentionPolicy, SegmentMs. The
+// partition count changes with AddPartitions instead.
 type TopicAlteration = catalog.Alteration
 
 // PartitionInfo describes one partition's log.
