@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/mqlog/mqlog"
 	"github.com/mqlog/mqlog/bench"
@@ -64,22 +65,19 @@ func (a *app) compact(cmd *cobra.Command, topicName string, dryRun bool) (err er
 	if err := a.checkDirExists(); err != nil {
 		return err
 	}
-	db, err := whileOpening(a.ctx, a.dir, func() (*mqlog.DB, error) {
-		return mqlog.Open(a.dir, &mqlog.Options{RetentionCheckInterval: -1})
-	})
-	if errors.Is(err, mqlog.ErrLocked) {
-		return &lockedError{dir: a.dir, err: err}
-	}
+	opts := a.dbOptions()
+	opts.RetentionCheckInterval = -1
+	db, err := a.openWriterWith(opts)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
-	opts := mqlog.CompactOptions{Topic: topicName, DryRun: dryRun}
+	run := mqlog.CompactOptions{Topic: topicName, DryRun: dryRun}
 	bar := newCompactProgress(cmd.ErrOrStderr(), dryRun)
 	if bar != nil {
-		opts.Progress = bar.update
+		run.Progress = bar.update
 	}
-	reports, err := db.Compact(cmd.Context(), opts)
+	reports, err := db.Compact(cmd.Context(), run)
 	if bar != nil {
 		bar.finish()
 	}
@@ -103,13 +101,20 @@ func writeCompactTable(w io.Writer, reports []mqlog.CompactReport, dryRun bool) 
 	t := newTable(w, "TOPIC", "PARTITION", "POLICY", "SEGMENTS", "RECORDS", "BYTES", "START", "NOTE")
 	var before, after int64
 	for _, r := range reports {
-		note := ""
+		var notes []string
+		if r.Rolled {
+			notes = append(notes, "active segment older than segment.ms rolled")
+			if dryRun {
+				notes[len(notes)-1] = "active segment older than segment.ms would roll"
+			}
+		}
 		if !r.Exact {
-			note = "estimate"
+			notes = append(notes, "estimate")
 		}
 		if c := r.Compaction; c != nil && c.Tombstones > 0 {
-			note += fmt.Sprintf(" %d tombstones removed", c.Tombstones)
+			notes = append(notes, fmt.Sprintf("%d tombstones removed", c.Tombstones))
 		}
+		note := strings.Join(notes, "; ")
 		t.row(r.Topic, r.Partition, r.CleanupPolicy,
 			fmt.Sprintf("%d -> %d", r.SegmentsBefore, r.SegmentsAfter),
 			fmt.Sprintf("%s -> %s", count(r.RecordsBefore), count(r.RecordsAfter)),

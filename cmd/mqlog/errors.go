@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/mqlog/mqlog"
 )
@@ -51,7 +52,18 @@ type lockedError struct {
 }
 
 func (e *lockedError) Error() string {
-	return fmt.Sprintf("data directory %s is in use by another mqlog process (%s held)", e.dir, mqlog.LockFileName)
+	return fmt.Sprintf("data directory %s is in use by another mqlog process (%s held%s)", e.dir, mqlog.LockFileName, lockHolder(e.err))
+}
+
+// lockHolder returns " by pid N, started T" from ErrLocked's error, which says it when the holder's LOCK
+// file does, or "".
+func lockHolder(err error) string {
+	msg := err.Error()
+	i := strings.LastIndex(msg, "(held by ")
+	if i < 0 || !strings.HasSuffix(msg, ")") {
+		return ""
+	}
+	return " " + msg[i+1:len(msg)-1][len("held "):]
 }
 
 func (e *lockedError) Unwrap() error { return e.err }
@@ -89,8 +101,11 @@ func whileOpening[T any](ctx context.Context, dir string, open func() (T, error)
 }
 
 // openWriter opens the data directory for writing (creating it when missing), taking its lock.
-func (a *app) openWriter() (*mqlog.DB, error) {
-	db, err := whileOpening(a.ctx, a.dir, func() (*mqlog.DB, error) { return mqlog.Open(a.dir, nil) })
+func (a *app) openWriter() (*mqlog.DB, error) { return a.openWriterWith(a.dbOptions()) }
+
+// openWriterWith is openWriter with options of the command's own (a.dbOptions() changed).
+func (a *app) openWriterWith(opts *mqlog.Options) (*mqlog.DB, error) {
+	db, err := whileOpening(a.ctx, a.dir, func() (*mqlog.DB, error) { return mqlog.Open(a.dir, opts) })
 	if errors.Is(err, mqlog.ErrLocked) {
 		return nil, &lockedError{dir: a.dir, err: err}
 	}
@@ -111,7 +126,7 @@ func (a *app) openExistingWriter() (*mqlog.DB, error) {
 
 // openReader opens the data directory read-only: no lock, nothing created or written (DESIGN.md decision 8).
 func (a *app) openReader() (*mqlog.DB, error) {
-	db, err := whileOpening(a.ctx, a.dir, func() (*mqlog.DB, error) { return mqlog.OpenReadOnly(a.dir, nil) })
+	db, err := whileOpening(a.ctx, a.dir, func() (*mqlog.DB, error) { return mqlog.OpenReadOnly(a.dir, a.dbOptions()) })
 	if err != nil && errors.Is(err, fs.ErrNotExist) {
 		if dirErr := a.checkDirExists(); dirErr != nil {
 			return nil, dirErr

@@ -14,10 +14,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"log/slog"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // defaultDir is the data directory when neither --dir nor MQLOG_DIR is given.
@@ -48,6 +52,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return exitOK
 	}
+	if cmd == root && !errors.As(err, new(*usageError)) {
+		// Only cobra's search for the subcommand fails this way (the root runs nothing else): an unknown
+		// command, reported before the flags meant for it are parsed.
+		err = unknownCommand(root, args)
+	}
 	fmt.Fprintf(stderr, "Error: %v\n", err)
 	code := exitCode(err)
 	var usage *usageError
@@ -64,8 +73,10 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 
-	dir    string // --dir
-	output string // -o: outputTable or outputJSON
+	dir      string // --dir
+	output   string // -o: outputTable or outputJSON
+	logLevel string // --log-level
+	logger   *slog.Logger
 }
 
 const rootLong = `mqlog works on a data directory of topics, partitions and segment files.
@@ -73,7 +84,8 @@ const rootLong = `mqlog works on a data directory of topics, partitions and segm
 The data directory is --dir, else $MQLOG_DIR, else ./mqlog-data. Commands that only
 read it (inspect, topic list, consume without --group, dump, verify) take no lock and
 never create it; commands that write (produce, topic create and delete, consume --group,
-repair) take its LOCK, so only one writing process at a time.
+repair) take its LOCK, so only one writing process at a time. --log-level shows the
+engine's structured log messages (recovery, retention, compaction) on stderr.
 
 Data goes to stdout; notes and errors go to stderr, errors as "Error: ...". -o json
 prints JSON documents with a "version" field, or one JSON object per line for streams
@@ -91,14 +103,18 @@ func (a *app) newRootCommand() *cobra.Command {
 		Use:           "mqlog",
 		Short:         "Durable append-only log storage for message queues",
 		Long:          rootLong,
-		Args:          cobra.NoArgs,
+		// No Args check: cobra then reports an unknown command (with suggestions) before parsing the flags
+		// meant for it, rather than "unknown shorthand flag" for `mqlog consme -t x`.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return a.checkOutput()
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			return a.setUpLogging()
 		},
 	}
 	dir := os.Getenv(envDir)
@@ -108,7 +124,9 @@ func (a *app) newRootCommand() *cobra.Command {
 	flags := root.PersistentFlags()
 	flags.StringVar(&a.dir, "dir", dir, "data directory ($"+envDir+" sets the default)")
 	flags.StringVarP(&a.output, "output", "o", outputTable, "output format: table or json")
+	flags.StringVar(&a.logLevel, "log-level", "warn", "structured log messages on stderr from this `level` up: debug, info, warn, error")
 	root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{outputTable, outputJSON}, cobra.ShellCompDirectiveNoFileComp))
+	root.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions(logLevels, cobra.ShellCompDirectiveNoFileComp))
 	root.MarkPersistentFlagDirname("dir")
 
 	root.AddCommand(
@@ -147,16 +165,61 @@ func markUsageErrors(cmd *cobra.Command) {
 }
 
 // groupCommand returns a command that only holds subcommands: alone it prints its help; with an argument
-// that is not a subcommand it is a usage error.
+// that is not a subcommand it is a usage error naming the closest subcommands.
 func groupCommand(use, short string) *cobra.Command {
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  cobra.NoArgs,
+		// Flags meant for a mistyped subcommand are not this command's: ignored, so that the error names
+		// the subcommand (`mqlog topic creat x --partitions 3`).
+		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true},
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return unknownSubcommand(cmd, args[0])
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
 		},
 	}
+}
+
+// unknownCommand is the usage error of a command line whose first word is not a command of root.
+func unknownCommand(root *cobra.Command, args []string) error {
+	takesValue := map[string]bool{}
+	root.PersistentFlags().VisitAll(func(f *pflag.Flag) {
+		if f.NoOptDefVal == "" {
+			takesValue["--"+f.Name] = true
+			if f.Shorthand != "" {
+				takesValue["-"+f.Shorthand] = true
+			}
+		}
+	})
+	for i := 0; i < len(args); i++ {
+		switch arg := args[i]; {
+		case takesValue[arg]:
+			i++ // its value
+		case strings.HasPrefix(arg, "-"):
+		default:
+			return unknownSubcommand(root, arg)
+		}
+	}
+	return usagef("unknown command line for %q", root.CommandPath())
+}
+
+// unknownSubcommand is the usage error of name, which is not a subcommand of cmd: it names the closest
+// ones, as "unknown command "consme" for "mqlog"; did you mean "consume"?".
+func unknownSubcommand(cmd *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, cmd.CommandPath())
+	if suggestions := cmd.SuggestionsFor(name); len(suggestions) > 0 {
+		quoted := make([]string, len(suggestions))
+		for i, s := range suggestions {
+			quoted[i] = strconv.Quote(s)
+		}
+		msg += "; did you mean " + strings.Join(quoted, " or ") + "?"
+	}
+	return &usageError{err: errors.New(msg)}
 }
 
 // requireFlags returns a usage error naming the first of names that was not set on the command line.

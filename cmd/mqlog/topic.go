@@ -11,26 +11,59 @@ import (
 )
 
 func (a *app) newTopicCommand() *cobra.Command {
-	cmd := groupCommand("topic", "Create, list, alter and delete topics")
-	cmd.AddCommand(a.newTopicCreateCommand(), a.newTopicListCommand(), a.newTopicAlterCommand(), a.newTopicDeleteCommand())
+	cmd := groupCommand("topic", "Create, list, describe, alter and delete topics")
+	cmd.AddCommand(a.newTopicCreateCommand(), a.newTopicListCommand(), a.newTopicDescribeCommand(), a.newTopicAlterCommand(),
+		a.newTopicDeleteCommand())
 	return cmd
+}
+
+// topicNameOf returns the topic a topic subcommand works on: its argument, or --topic as Kafka's
+// kafka-topics takes it (both may be given when they agree).
+func topicNameOf(cmd *cobra.Command, args []string, flag string) (string, error) {
+	name := flag
+	switch {
+	case len(args) == 1 && cmd.Flags().Changed("topic") && args[0] != flag:
+		return "", usagef("two topics: %q and --topic %q", args[0], flag)
+	case len(args) == 1:
+		name = args[0]
+	case !cmd.Flags().Changed("topic"):
+		return "", usagef("name the topic: %s TOPIC (or --topic TOPIC)", cmd.CommandPath())
+	}
+	if err := mqlog.ValidateTopicName(name); err != nil {
+		return "", &usageError{err: err}
+	}
+	return name, nil
+}
+
+// addTopicArg gives cmd the --topic flag beside its TOPIC argument, both completed with the topics.
+func (a *app) addTopicArg(cmd *cobra.Command, topic *string) {
+	cmd.Flags().StringVarP(topic, "topic", "t", "", "the topic (instead of the argument, as kafka-topics --topic)")
+	a.registerTopicCompletion(cmd)
+	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return a.completeTopics(cmd, args, toComplete)
+	}
 }
 
 func (a *app) newTopicCreateCommand() *cobra.Command {
 	var cfg mqlog.TopicConfig
-	var policy, retention string
+	var policy, retention, topicFlag string
 	cmd := &cobra.Command{
 		Use:   "create TOPIC",
 		Short: "Create a topic",
-		Long: `Create a topic. Settings left out take the defaults: 1 partition, 64 MiB segments,
-no retention limit, cleanup by delete. Creating a topic that exists with the same number
-of partitions is not an error (its settings are left as they are).`,
-		Example: `  mqlog topic create orders --partitions 4 --retention-ms 604800000`,
-		Args:    cobra.ExactArgs(1),
+		Long: `Create a topic. Settings left out take the defaults: 1 partition, 64 MiB segments
+rolled at the latest after 7 days, no retention limit, cleanup by delete. Creating a topic
+that exists with the same number of partitions is not an error (its settings are left as
+they are).`,
+		Example: `  mqlog topic create orders --partitions 4 --retention-ms 604800000
+  mqlog topic create --topic orders --partitions 4`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name := args[0]
-			if err := mqlog.ValidateTopicName(name); err != nil {
-				return &usageError{err: err}
+			name, err := topicNameOf(cmd, args, topicFlag)
+			if err != nil {
+				return err
 			}
 			flags := cmd.Flags()
 			switch {
@@ -44,6 +77,10 @@ of partitions is not an error (its settings are left as they are).`,
 				return usagef("invalid --retention-ms %d", cfg.RetentionMs)
 			case cfg.DeleteRetentionMs < 0:
 				return usagef("invalid --delete-retention-ms %d", cfg.DeleteRetentionMs)
+			case flags.Changed("segment-ms") && cfg.SegmentMs < 1:
+				return usagef("invalid --segment-ms %d: want at least 1", cfg.SegmentMs)
+			case !flags.Changed("segment-ms"):
+				cfg.SegmentMs = 0 // the default, stored as such
 			}
 			switch p := mqlog.RetentionPolicy(retention); p {
 			case mqlog.RetentionLimits, mqlog.RetentionInterest:
@@ -68,10 +105,12 @@ of partitions is not an error (its settings are left as they are).`,
 	flags.StringVar(&policy, "cleanup-policy", string(mqlog.CleanupDelete), "how space is reclaimed: delete or compact")
 	flags.Int64Var(&cfg.DeleteRetentionMs, "delete-retention-ms", 0, "how long compaction keeps tombstones (0: 24 hours)")
 	flags.StringVar(&retention, "retention-policy", string(mqlog.RetentionLimits), "limits, or interest: also delete what every group consumed")
+	flags.Int64Var(&cfg.SegmentMs, "segment-ms", mqlog.DefaultSegmentAge.Milliseconds(), "age at which the active segment is rolled even when not full (Kafka's segment.ms)")
 	cmd.RegisterFlagCompletionFunc("cleanup-policy", cobra.FixedCompletions(
 		[]string{string(mqlog.CleanupDelete), string(mqlog.CleanupCompact)}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RegisterFlagCompletionFunc("retention-policy", cobra.FixedCompletions(
 		[]string{string(mqlog.RetentionLimits), string(mqlog.RetentionInterest)}, cobra.ShellCompDirectiveNoFileComp))
+	flags.StringVarP(&topicFlag, "topic", "t", "", "the topic (instead of the argument, as kafka-topics --topic)")
 	return cmd
 }
 
@@ -109,8 +148,8 @@ func (a *app) createTopic(cmd *cobra.Command, name string, cfg mqlog.TopicConfig
 	if existed {
 		verb = "topic exists:"
 	}
-	_, err = fmt.Fprintf(a.stdout, "%s %s (partitions %d, segment bytes %d, retention bytes %d, retention ms %d, cleanup policy %s)\n",
-		verb, name, stored.Partitions, stored.SegmentBytes, stored.RetentionBytes, stored.RetentionMs, stored.CleanupPolicy)
+	_, err = fmt.Fprintf(a.stdout, "%s %s (partitions %d, segment bytes %d, segment ms %d, retention bytes %d, retention ms %d, cleanup policy %s)\n",
+		verb, name, stored.Partitions, stored.SegmentBytes, stored.SegmentAge().Milliseconds(), stored.RetentionBytes, stored.RetentionMs, stored.CleanupPolicy)
 	return err
 }
 
@@ -127,6 +166,7 @@ func changedSettingsDiffer(cmd *cobra.Command, want, have mqlog.TopicConfig) []s
 	check("retention-bytes", want.RetentionBytes == have.RetentionBytes)
 	check("retention-ms", want.RetentionMs == have.RetentionMs)
 	check("cleanup-policy", want.CleanupPolicy == have.CleanupPolicy)
+	check("segment-ms", want.SegmentAge() == have.SegmentAge())
 	return differ
 }
 
@@ -192,64 +232,13 @@ func (a *app) listTopics() (err error) {
 		fmt.Fprintf(a.stderr, "no topics in %s\n", a.dir)
 		return nil
 	}
-	t := newTable(a.stdout, "TOPIC", "PARTITIONS", "SEGMENT BYTES", "RETENTION BYTES", "RETENTION MS", "CLEANUP POLICY")
+	t := newTable(a.stdout, "TOPIC", "PARTITIONS", "SEGMENT BYTES", "SEGMENT MS", "RETENTION BYTES", "RETENTION MS", "CLEANUP POLICY")
 	for _, item := range doc.Topics {
 		if c := item.Config; c != nil {
-			t.row(item.Name, item.Partitions, c.SegmentBytes, c.RetentionBytes, c.RetentionMs, c.CleanupPolicy)
+			t.row(item.Name, item.Partitions, c.SegmentBytes, c.SegmentAge().Milliseconds(), c.RetentionBytes, c.RetentionMs, c.CleanupPolicy)
 		} else {
-			t.row(item.Name, item.Partitions, "-", "-", "-", "-")
+			t.row(item.Name, item.Partitions, "-", "-", "-", "-", "-")
 		}
 	}
 	return t.flush()
-}
-
-func (a *app) newTopicDeleteCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "delete TOPIC",
-		Short: "Delete a topic, its segments and every group's positions in it",
-		Long: `Delete a topic: its config, its partitions' segment files and state, and every consumer
-group's committed positions in it. It takes the writer's lock.
-
-The index records go first, then the directories: after a crash in between, the next
-open finds partition directories without a config and adopts them as a topic with the
-default settings; run topic delete again to finish.`,
-		Example: `  mqlog topic delete orders`,
-		Args:    cobra.ExactArgs(1),
-		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-			if len(args) > 0 {
-				return nil, cobra.ShellCompDirectiveNoFileComp
-			}
-			return a.completeTopics(cmd, args, toComplete)
-		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := mqlog.ValidateTopicName(args[0]); err != nil {
-				return &usageError{err: err}
-			}
-			return a.deleteTopic(args[0])
-		},
-	}
-	return cmd
-}
-
-// topicDeletedJSON is topic delete's JSON document.
-type topicDeletedJSON struct {
-	Version int    `json:"version"`
-	Topic   string `json:"topic"`
-	Deleted bool   `json:"deleted"`
-}
-
-func (a *app) deleteTopic(name string) (err error) {
-	db, err := a.openExistingWriter()
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, db.Close()) }()
-	if err := db.DeleteTopic(name); err != nil {
-		return err
-	}
-	if a.jsonOutput() {
-		return writeJSONDocument(a.stdout, topicDeletedJSON{Version: jsonVersion, Topic: name, Deleted: true})
-	}
-	_, err = fmt.Fprintf(a.stdout, "deleted topic %s\n", name)
-	return err
 }
