@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -49,4 +50,16 @@ func (a *app) completeGroups(cmd *cobra.Command, args []string, toComplete strin
 	}
 	sort.Strings(names)
 	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeGroupArgs completes a command's GROUP arguments with the consumer groups of the data directory:
+// the first n arguments (every one when n < 0).
+func (a *app) completeGroupArgs(n int) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if n >= 0 && len(args) >= n {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		names, directive := a.completeGroups(cmd, args, toComplete)
+		return slices.DeleteFunc(names, func(g string) bool { return slices.Contains(args, g) }), directive
+	}
 }

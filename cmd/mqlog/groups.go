@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mqlog/mqlog"
@@ -10,13 +11,13 @@ import (
 )
 
 func (a *app) newGroupsCommand() *cobra.Command {
-	cmd := groupCommand("groups", "List, describe and reset consumer groups")
+	cmd := groupCommand("groups", "List, describe, reset and delete consumer groups")
 	cmd.Long = `Consumer groups live in the index, which only the writer's lock holder may open: every
 groups command takes the lock, and fails when another process has it.
 
 Two kinds of groups: "consumer" groups (Kafka's fan-out model: a committed offset per
 partition) and "queue" groups (the work queue: an ack floor and the acked ranges above it).`
-	cmd.AddCommand(a.newGroupsListCommand(), a.newGroupsDescribeCommand(), a.newGroupsResetCommand())
+	cmd.AddCommand(a.newGroupsListCommand(), a.newGroupsDescribeCommand(), a.newGroupsResetCommand(), a.newGroupsDeleteCommand())
 	return cmd
 }
 
@@ -89,100 +90,6 @@ func (a *app) openGroupsDB() (*mqlog.DB, error) {
 	return db, err
 }
 
-// groupsDescribeJSON is groups describe's JSON document. A name may be both kinds of group.
-type groupsDescribeJSON struct {
-	Version  int                  `json:"version"`
-	Group    string               `json:"group"`
-	Consumer []groupOffsetJSON    `json:"consumer"`
-	Queue    []queuePartitionJSON `json:"queue"`
-}
-
-type groupOffsetJSON struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Offset    int64  `json:"offset"`    // where the group reads next (clamped to the log)
-	Committed int64  `json:"committed"` // as stored
-	Lag       int64  `json:"lag"`
-}
-
-type queuePartitionJSON struct {
-	Topic      string `json:"topic"`
-	Partition  int32  `json:"partition"`
-	AckFloor   int64  `json:"ack_floor"`
-	AckedAbove int64  `json:"acked_above_floor"`
-	AckRanges  int    `json:"ack_ranges"`
-	Unacked    int64  `json:"unacked"`
-}
-
-func (a *app) newGroupsDescribeCommand() *cobra.Command {
-	var topic string
-	cmd := &cobra.Command{
-		Use:   "describe GROUP",
-		Short: "Show a group's positions and lag, partition by partition",
-		Long: `Show a group's positions and lag, partition by partition. For a consumer group: the
-offset it reads next (its committed offset clamped to what the log holds), the committed
-offset as stored, and the lag to the high watermark. For a work-queue group: the ack
-floor, the acked messages above it and the ranges holding them, and the unacked count.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) (err error) {
-			group := args[0]
-			db, err := a.openGroupsDB()
-			if err != nil {
-				return err
-			}
-			defer func() { err = errors.Join(err, db.Close()) }()
-			doc := groupsDescribeJSON{Version: jsonVersion, Group: group, Consumer: []groupOffsetJSON{}, Queue: []queuePartitionJSON{}}
-			offsets, err := db.GroupOffsets(group)
-			if err != nil {
-				return err
-			}
-			for _, o := range offsets {
-				if topic == "" || o.Topic == topic {
-					doc.Consumer = append(doc.Consumer, groupOffsetJSON{Topic: o.Topic, Partition: o.Partition, Offset: o.Offset, Committed: o.Committed, Lag: o.Lag})
-				}
-			}
-			states, err := db.QueueGroupState(group)
-			if err != nil {
-				return err
-			}
-			for _, s := range states {
-				if topic == "" || s.Topic == topic {
-					doc.Queue = append(doc.Queue, queuePartitionJSON{Topic: s.Topic, Partition: s.Partition, AckFloor: s.Floor,
-						AckedAbove: s.AckedAbove, AckRanges: s.AckRanges, Unacked: s.Unacked})
-				}
-			}
-			if len(doc.Consumer) == 0 && len(doc.Queue) == 0 {
-				return fmt.Errorf("group %q has no positions%s", group, onTopic(topic))
-			}
-			if a.jsonOutput() {
-				return writeJSONDocument(a.stdout, doc)
-			}
-			if len(doc.Consumer) > 0 {
-				t := newTable(a.stdout, "GROUP", "TOPIC", "PARTITION", "OFFSET", "COMMITTED", "LAG")
-				for _, o := range doc.Consumer {
-					t.row(group, o.Topic, o.Partition, o.Offset, o.Committed, o.Lag)
-				}
-				if err := t.flush(); err != nil {
-					return err
-				}
-			}
-			if len(doc.Queue) > 0 {
-				if len(doc.Consumer) > 0 {
-					fmt.Fprintln(a.stdout)
-				}
-				t := newTable(a.stdout, "QUEUE GROUP", "TOPIC", "PARTITION", "ACK FLOOR", "ACKED ABOVE", "RANGES", "UNACKED")
-				for _, s := range doc.Queue {
-					t.row(group, s.Topic, s.Partition, s.AckFloor, s.AckedAbove, s.AckRanges, s.Unacked)
-				}
-				return t.flush()
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&topic, "topic", "", "only this topic")
-	return cmd
-}
-
 func onTopic(topic string) string {
 	if topic == "" {
 		return ""
@@ -210,23 +117,26 @@ func (a *app) newGroupsResetCommand() *cobra.Command {
 	var (
 		topic                      string
 		toEarliest, toLatest, exec bool
-		toOffset                   int64
+		toOffset, shiftBy          int64
 		toTime                     string
 	)
 	cmd := &cobra.Command{
-		Use:   "reset GROUP (--to-earliest | --to-latest | --to-offset N | --to-time T) [--topic T] [--execute]",
+		Use:   "reset GROUP (--to-earliest | --to-latest | --to-offset N | --to-time T | --shift-by N) [--topic T] [--execute]",
 		Short: "Move a consumer group's positions (a dry run unless --execute)",
 		Long: `Move a consumer group's positions: to each partition's start offset, its high
-watermark, an offset (clamped to what each partition holds, as Kafka does), or the first
+watermark, an offset (clamped to what each partition holds, as Kafka does), the first
 record at or after a time (RFC 3339 or milliseconds since the epoch, found through the
-time index). Without --topic, every topic the group has positions in.
+time index), or N offsets from where it is (--shift-by, back when N is negative; clamped
+too). Without --topic, every topic the group has positions in.
 
 It is a dry run unless --execute: it prints the plan and changes nothing. With --execute
 the new positions are committed in one synced batch. A group with members in this process
 cannot be reset; other processes cannot hold it, since the command takes the lock.`,
 		Example: `  mqlog groups reset billing --topic orders --to-time 2026-11-29T12:00:00Z
+  mqlog groups reset billing --shift-by -10 --execute
   mqlog groups reset billing --to-earliest --execute`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeGroupArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			group := args[0]
 			var targets []mqlog.ResetTarget
@@ -249,8 +159,11 @@ cannot be reset; other processes cannot hold it, since the command takes the loc
 				}
 				targets = append(targets, mqlog.ResetToTime(time.UnixMilli(ms)))
 			}
+			if cmd.Flags().Changed("shift-by") {
+				targets = append(targets, mqlog.ResetShiftBy(shiftBy))
+			}
 			if len(targets) != 1 {
-				return usagef("give exactly one of --to-earliest, --to-latest, --to-offset, --to-time")
+				return usagef("give exactly one of --to-earliest, --to-latest, --to-offset, --to-time, --shift-by")
 			}
 			db, err := a.openGroupsDB()
 			if err != nil {
@@ -292,6 +205,73 @@ cannot be reset; other processes cannot hold it, since the command takes the loc
 	flags.BoolVar(&toLatest, "to-latest", false, "to each partition's high watermark")
 	flags.Int64Var(&toOffset, "to-offset", 0, "to this offset, clamped to each partition")
 	flags.StringVar(&toTime, "to-time", "", "to the first record at or after this time (RFC 3339 or ms since the epoch)")
+	flags.Int64Var(&shiftBy, "shift-by", 0, "by N offsets from the current position (negative: back), clamped to each partition")
 	flags.BoolVar(&exec, "execute", false, "apply the reset (without it, a dry run)")
+	a.registerTopicCompletion(cmd)
 	return cmd
+}
+
+// groupsDeleteJSON is groups delete's JSON document.
+type groupsDeleteJSON struct {
+	Version int      `json:"version"`
+	Deleted []string `json:"deleted"`
+}
+
+func (a *app) newGroupsDeleteCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete GROUP...",
+		Short: "Delete groups: their positions and work-queue state",
+		Long: `Delete consumer and work-queue groups: their committed positions and ack state, so that a
+stale group no longer holds back interest retention (as kafka-consumer-groups --delete). A
+group with active members is not deleted; a name that is no group is an error. The
+deletion of each group is one synced batch.`,
+		Example: `  mqlog groups delete billing
+  mqlog groups delete old-1 old-2`,
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: a.completeGroupArgs(-1),
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			db, err := a.openGroupsDB()
+			if err != nil {
+				return err
+			}
+			defer func() { err = errors.Join(err, db.Close()) }()
+			consumers, err := db.Groups()
+			if err != nil {
+				return err
+			}
+			queues, err := db.QueueGroups()
+			if err != nil {
+				return err
+			}
+			for _, g := range args {
+				if !slices.Contains(consumers, g) && !slices.Contains(queues, g) {
+					return fmt.Errorf("group %q not found: no positions and no work-queue state", g)
+				}
+			}
+			doc := groupsDeleteJSON{Version: jsonVersion, Deleted: []string{}}
+			for _, g := range args {
+				if err := db.DeleteGroup(g); err != nil {
+					if errors.Is(err, mqlog.ErrGroupActive) {
+						err = fmt.Errorf("group %q not deleted: %w", g, err)
+					}
+					return errors.Join(err, a.printDeleted(doc))
+				}
+				doc.Deleted = append(doc.Deleted, g)
+			}
+			return a.printDeleted(doc)
+		},
+	}
+}
+
+// printDeleted prints the groups deleted.
+func (a *app) printDeleted(doc groupsDeleteJSON) error {
+	if a.jsonOutput() {
+		return writeJSONDocument(a.stdout, doc)
+	}
+	for _, g := range doc.Deleted {
+		if _, err := fmt.Fprintf(a.stdout, "deleted group %s\n", g); err != nil {
+			return err
+		}
+	}
+	return nil
 }
