@@ -63,7 +63,7 @@ func lockHolder(err error) string {
 	if i < 0 || !strings.HasSuffix(msg, ")") {
 		return ""
 	}
-	return " " + msg[i+1:len(msg)-1][len("held "):]
+	return " " + msg[i+1 : len(msg)-1][len("held "):]
 }
 
 func (e *lockedError) Unwrap() error { return e.err }

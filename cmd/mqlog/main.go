@@ -13,8 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"log/slog"
+	"os"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -100,9 +100,9 @@ Exit codes:
 
 func (a *app) newRootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "mqlog",
-		Short:         "Durable append-only log storage for message queues",
-		Long:          rootLong,
+		Use:   "mqlog",
+		Short: "Durable append-only log storage for message queues",
+		Long:  rootLong,
 		// No Args check: cobra then reports an unknown command (with suggestions) before parsing the flags
 		// meant for it, rather than "unknown shorthand flag" for `mqlog consme -t x`.
 		SilenceUsage:  true,
