@@ -21,7 +21,8 @@ func (db *DB) Append(ctx context.Context, topic string, msgs ...Message) ([]Posi
 	if err != nil {
 		return nil, err
 	}
-	return t.Append(msgs)
+	pos, err := t.Append(msgs)
+	return pos, facade(err)
 }
 
 // AppendPartition appends msgs to one partition of topic as one batch, ignoring their keys for placement.
@@ -30,7 +31,8 @@ func (db *DB) AppendPartition(ctx context.Context, topic string, partition int32
 	if err != nil {
 		return nil, err
 	}
-	return t.AppendPartition(partition, msgs)
+	pos, err := t.AppendPartition(partition, msgs)
+	return pos, facade(err)
 }
 
 // topicForAppend returns the topic, creating it with the defaults when it is missing.

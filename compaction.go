@@ -30,5 +30,6 @@ func (db *DB) Compact(ctx context.Context, opts CompactOptions) ([]CompactReport
 			return nil, err
 		}
 	}
-	return db.cleaner.Run(ctx, opts)
+	reps, err := db.cleaner.Run(ctx, opts)
+	return reps, facade(err)
 }

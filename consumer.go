@@ -43,32 +43,41 @@ func (db *DB) Consumer(topic, group string) (*Consumer, error) {
 // Next returns the next record from the member's partitions, taking them in turn, and blocks until one is
 // readable or ctx is done. It wakes when a partition's high watermark advances, without polling. Once the
 // topic is deleted it returns ErrTopicNotFound.
-func (c *Consumer) Next(ctx context.Context) (Record, error) { return c.c.Next(ctx) }
+func (c *Consumer) Next(ctx context.Context) (Record, error) {
+	rec, err := c.c.Next(ctx)
+	return rec, facade(err)
+}
 
 // Poll returns what is readable now from the member's partitions, up to max records (max <= 0: no
 // bound). It blocks until at least one record is readable or ctx is done, then returns without waiting
 // for more (kgo's PollRecords): a loop of Poll and Lag tells when the consumer has caught up.
-func (c *Consumer) Poll(ctx context.Context, max int) ([]Record, error) { return c.c.Poll(ctx, max) }
+func (c *Consumer) Poll(ctx context.Context, max int) ([]Record, error) {
+	recs, err := c.c.Poll(ctx, max)
+	return recs, facade(err)
+}
 
 // Lag returns how many records the member has yet to read in its partitions, up to their high
 // watermarks at this instant: 0 means it has caught up with everything appended so far.
-func (c *Consumer) Lag() (int64, error) { return c.c.Lag() }
+func (c *Consumer) Lag() (int64, error) {
+	lag, err := c.c.Lag()
+	return lag, facade(err)
+}
 
 // Commit durably records the group's position in rec's partition as the offset after rec: the group will
 // not be given rec again. It never records a position past the partition's readable end, and is fenced
 // (ErrFenced) when the partition is no longer the member's.
-func (c *Consumer) Commit(rec Record) error { return c.c.Commit(rec) }
+func (c *Consumer) Commit(rec Record) error { return facade(c.c.Commit(rec)) }
 
 // CommitOffset durably records offset as the next offset the group reads in partition. The offset must lie
 // within the partition's log (ErrOutOfRange otherwise), and the partition must be the member's (ErrFenced
 // otherwise).
 func (c *Consumer) CommitOffset(partition int32, offset int64) error {
-	return c.c.CommitOffset(partition, offset)
+	return facade(c.c.CommitOffset(partition, offset))
 }
 
 // Seek moves the member's reading position in partition (one assigned to it) to offset, for this member
 // only: nothing is committed until Commit.
-func (c *Consumer) Seek(partition int32, offset int64) error { return c.c.Seek(partition, offset) }
+func (c *Consumer) Seek(partition int32, offset int64) error { return facade(c.c.Seek(partition, offset)) }
 
 // Assigned returns the partitions currently assigned to the member.
 func (c *Consumer) Assigned() []int32 { return c.c.Assigned() }

@@ -78,7 +78,7 @@ func concurrentCompactionWorkload(t *testing.T, unsyncedPercent int, rng *rand.R
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreateTopic("t", TopicConfig{SegmentBytes: 400, CleanupPolicy: CleanupCompact, DeleteRetentionMs: 1}); err != nil {
+	if err := db.CreateTopic("t", TopicConfig{SegmentBytes: 400, CleanupPolicy: CleanupCompact, DeleteRetentionMs: 1, SegmentMs: noAgeRoll}); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

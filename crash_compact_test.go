@@ -140,7 +140,7 @@ func TestCrashDuringCompaction(t *testing.T) {
 		t.Run(fmt.Sprintf("unsynced=%d", unsynced), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(testSeed(t), uint64(unsynced)))
 			old := time.UnixMilli(1_000_000)
-			images, before, after := crashDuringMaintenance(t, TopicConfig{SegmentBytes: 512, CleanupPolicy: CleanupCompact, DeleteRetentionMs: 1},
+			images, before, after := crashDuringMaintenance(t, TopicConfig{SegmentBytes: 512, CleanupPolicy: CleanupCompact, DeleteRetentionMs: 1, SegmentMs: noAgeRoll},
 				func(db *DB) {
 					for i := range 60 {
 						m := Message{Key: fmt.Appendf(nil, "k%d", i%7), Value: fmt.Appendf(nil, "v%d", i), Timestamp: old}
@@ -166,7 +166,7 @@ func TestCrashDuringRetention(t *testing.T) {
 	for _, unsynced := range crashPercents() {
 		t.Run(fmt.Sprintf("unsynced=%d", unsynced), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(testSeed(t), uint64(unsynced)+10))
-			images, before, after := crashDuringMaintenance(t, TopicConfig{SegmentBytes: 512, RetentionBytes: 1500},
+			images, before, after := crashDuringMaintenance(t, TopicConfig{SegmentBytes: 512, RetentionBytes: 1500, SegmentMs: noAgeRoll},
 				func(db *DB) { appendValues(t, db, 0, 60) }, unsynced, rng)
 			t.Logf("%d crash points; segments %v -> %v", len(images), before.bases, after.bases)
 			for _, img := range sample(images) {

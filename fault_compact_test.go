@@ -17,7 +17,7 @@ import (
 // the log stops (fail-stop) — never a silent half swap — and after reopening, the partition is exactly
 // the log before or the log after the compaction, and takes new appends.
 func TestFaultDuringCompaction(t *testing.T) {
-	cfg := TopicConfig{SegmentBytes: 512, CleanupPolicy: CleanupCompact, DeleteRetentionMs: 1}
+	cfg := TopicConfig{SegmentBytes: 512, CleanupPolicy: CleanupCompact, DeleteRetentionMs: 1, SegmentMs: noAgeRoll}
 	old := time.UnixMilli(1_000_000)
 	setup := func(t *testing.T, db *DB) {
 		for i := range 60 {

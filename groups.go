@@ -85,7 +85,7 @@ func (db *DB) CommitGroupOffset(group, topic string, partition int32, offset int
 	if err != nil {
 		return err
 	}
-	return db.groups.CommitWithoutMember(group, t, partition, offset)
+	return facade(db.groups.CommitWithoutMember(group, t, partition, offset))
 }
 
 // PlanGroupReset computes, without changing anything, where ResetGroup would move group: in every
@@ -94,7 +94,8 @@ func (db *DB) PlanGroupReset(group, topic string, to ResetTarget) ([]GroupReset,
 	if err := db.writable(); err != nil {
 		return nil, err
 	}
-	return db.groups.PlanReset(group, topic, to)
+	plan, err := db.groups.PlanReset(group, topic, to)
+	return plan, facade(err)
 }
 
 // ResetGroup moves group as PlanGroupReset describes and commits the new positions in one synced batch.
@@ -104,7 +105,8 @@ func (db *DB) ResetGroup(group, topic string, to ResetTarget) ([]GroupReset, err
 	if err := db.writable(); err != nil {
 		return nil, err
 	}
-	return db.groups.Reset(group, topic, to)
+	plan, err := db.groups.Reset(group, topic, to)
+	return plan, facade(err)
 }
 
 // DeleteGroup deletes a group: its committed positions and, for a work-queue group, its ack state, so
@@ -123,5 +125,5 @@ func (db *DB) DeleteGroup(group string) error {
 	if err := db.queues.Delete(group); err != nil {
 		return err
 	}
-	return db.groups.DeleteGroup(group)
+	return facade(db.groups.DeleteGroup(group))
 }

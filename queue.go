@@ -95,7 +95,7 @@ func (db *DB) Queue(topic, group string, opts QueueOptions) (*Queue, error) {
 func (q *Queue) Next(ctx context.Context) (*QueueMessage, error) {
 	m, err := q.c.Next(ctx)
 	if err != nil {
-		return nil, err
+		return nil, facade(err)
 	}
 	return &QueueMessage{Record: m.Record, Deliveries: m.Deliveries, m: m}, nil
 }
@@ -108,7 +108,7 @@ func (q *Queue) Close() error { return q.c.Close() }
 // Acking a message whose lease has ended still acks it (the work was done); acking twice is not an error.
 // Once every Queue handle of the group is closed, its messages' Ack, Nak, InProgress and Term return
 // ErrClosed: they are delivered again to the next opener.
-func (m *QueueMessage) Ack() error { return m.m.Ack() }
+func (m *QueueMessage) Ack() error { return facade(m.m.Ack()) }
 
 // AckNext acknowledges the message and delivers the next one to the same Queue handle, as Ack then Next
 // do; when the next message comes from the same partition, the ack and the delivery share one synced save,
@@ -117,21 +117,21 @@ func (m *QueueMessage) Ack() error { return m.m.Ack() }
 func (m *QueueMessage) AckNext(ctx context.Context) (*QueueMessage, error) {
 	next, err := m.m.AckNext(ctx)
 	if err != nil {
-		return nil, err
+		return nil, facade(err)
 	}
 	return &QueueMessage{Record: next.Record, Deliveries: next.Deliveries, m: next}, nil
 }
 
 // Term acknowledges the message without processing it: it is not delivered again (JetStream's Term).
 // Unlike Ack it fails with ErrStaleDelivery when the lease has ended.
-func (m *QueueMessage) Term() error { return m.m.Term() }
+func (m *QueueMessage) Term() error { return facade(m.m.Term()) }
 
 // Nak ends the lease without acknowledging: the message is delivered again after delay (at once when delay
 // is zero), to any consumer of the group.
-func (m *QueueMessage) Nak(delay time.Duration) error { return m.m.Nak(delay) }
+func (m *QueueMessage) Nak(delay time.Duration) error { return facade(m.m.Nak(delay)) }
 
 // InProgress extends the lease by AckWait from now, for work that takes longer than AckWait.
-func (m *QueueMessage) InProgress() error { return m.m.InProgress() }
+func (m *QueueMessage) InProgress() error { return facade(m.m.InProgress()) }
 
 // QueueGroups returns the names of the work-queue groups that have state, sorted.
 func (db *DB) QueueGroups() ([]string, error) {

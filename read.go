@@ -18,7 +18,7 @@ const FollowPollInterval = catalog.FollowPollInterval
 // is read, then stops. An error (a *CorruptionError for damaged data, ErrOutOfRange for an offset the log
 // does not hold) is yielded once, as the last element.
 func (db *DB) Read(topic string, partition int32, from int64) iter.Seq2[Record, error] {
-	return db.read(topic, partition, from, true)
+	return facadeSeq(db.read(topic, partition, from, true))
 }
 
 // ReadNoCopy is Read without copying: each record's Key, Value and header values alias the reader's
@@ -26,7 +26,7 @@ func (db *DB) Read(topic string, partition int32, from int64) iter.Seq2[Record, 
 // asking for the next (a pipe to stdout, a checksum), and it saves a copy of every batch and the garbage
 // that copy makes.
 func (db *DB) ReadNoCopy(topic string, partition int32, from int64) iter.Seq2[Record, error] {
-	return db.read(topic, partition, from, false)
+	return facadeSeq(db.read(topic, partition, from, false))
 }
 
 func (db *DB) read(topic string, partition int32, from int64, copyRecords bool) iter.Seq2[Record, error] {
@@ -55,21 +55,21 @@ func (db *DB) read(topic string, partition int32, from int64, copyRecords bool) 
 // ReadFrom is Read from the first record of the partition whose timestamp is at or after t (found with
 // OffsetForTime): one call for "everything since t".
 func (db *DB) ReadFrom(topic string, partition int32, t time.Time) iter.Seq2[Record, error] {
-	return func(yield func(Record, error) bool) {
+	return facadeSeq(func(yield func(Record, error) bool) {
 		from, err := db.OffsetForTime(topic, partition, t)
 		if err != nil {
 			yield(Record{}, err)
 			return
 		}
 		db.read(topic, partition, from, true)(yield)
-	}
+	})
 }
 
 // Follow is Read that does not stop at the readable end: it waits for new records until ctx is done (then
 // it yields ctx's error and stops). On a read-only DB, where the writer is another process, it checks the
 // files every FollowPollInterval.
 func (db *DB) Follow(ctx context.Context, topic string, partition int32, from int64) iter.Seq2[Record, error] {
-	return func(yield func(Record, error) bool) {
+	return facadeSeq(func(yield func(Record, error) bool) {
 		r, err := db.newReader(topic, partition, from, true)
 		if err != nil {
 			yield(Record{}, err)
@@ -85,7 +85,7 @@ func (db *DB) Follow(ctx context.Context, topic string, partition int32, from in
 				return
 			}
 		}
-	}
+	})
 }
 
 func (db *DB) newReader(topic string, partition int32, from int64, copyRecords bool) (*catalog.Reader, error) {
@@ -107,6 +107,11 @@ func (db *DB) newReader(topic string, partition int32, from int64, copyRecords b
 // index entries are missing it reads more, with the same result. It works on a read-only DB too, by
 // reading the segments.
 func (db *DB) OffsetForTime(topic string, partition int32, t time.Time) (int64, error) {
+	off, err := db.offsetForTime(topic, partition, t)
+	return off, facade(err)
+}
+
+func (db *DB) offsetForTime(topic string, partition int32, t time.Time) (int64, error) {
 	tp, err := db.catalog.Get(topic)
 	if err != nil {
 		return 0, err

@@ -110,3 +110,7 @@ func TestSegmentMsBackgroundCleaner(t *testing.T) {
 	}
 	t.Fatal("the background cleaner never rolled and deleted the quiet segment")
 }
+
+// noAgeRoll is a SegmentMs for tests whose records carry old timestamps but that are about something else
+// than rolling by age (compaction's crash safety, say): 100 years.
+const noAgeRoll = 100 * 365 * 24 * 3600 * 1000

@@ -14,7 +14,7 @@ func (db *DB) CreateTopic(name string, cfg TopicConfig) error {
 		return err
 	}
 	_, _, err := db.catalog.Create(name, cfg)
-	return err
+	return facade(err)
 }
 
 // AlterTopic changes a topic's settings, durably, and applies them to its open partitions at once: a new
@@ -24,7 +24,8 @@ func (db *DB) AlterTopic(name string, alt TopicAlteration) (TopicConfig, error) 
 	if err := db.writable(); err != nil {
 		return TopicConfig{}, err
 	}
-	return db.catalog.Alter(name, alt)
+	cfg, err := db.catalog.Alter(name, alt)
+	return cfg, facade(err)
 }
 
 // AddPartitions raises a topic's partition count to n, as Kafka's `kafka-topics --alter --partitions`. The
@@ -36,7 +37,8 @@ func (db *DB) AddPartitions(topic string, n int) (TopicConfig, error) {
 	if err := db.writable(); err != nil {
 		return TopicConfig{}, err
 	}
-	return db.catalog.AddPartitions(topic, n)
+	cfg, err := db.catalog.AddPartitions(topic, n)
+	return cfg, facade(err)
 }
 
 // DeleteTopic deletes a topic: it closes its partitions' logs (appends and reads in flight end with
@@ -52,7 +54,7 @@ func (db *DB) DeleteTopic(name string) error {
 	if err := db.writable(); err != nil {
 		return err
 	}
-	return db.catalog.Delete(name)
+	return facade(db.catalog.Delete(name))
 }
 
 // Topics returns the names of the topics, sorted.
@@ -78,7 +80,7 @@ func (db *DB) Partitions(name string) ([]PartitionInfo, error) {
 	out := make([]PartitionInfo, len(logs))
 	for i, l := range logs {
 		if err := l.Refresh(); err != nil {
-			return nil, err
+			return nil, facade(err)
 		}
 		out[i] = PartitionInfo{Partition: int32(i), StartOffset: l.StartOffset(), HighWatermark: l.HighWatermark(), Segments: l.Segments()}
 	}

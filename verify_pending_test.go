@@ -26,7 +26,7 @@ func TestVerifyKnowsPendingRecovery(t *testing.T) {
 		t.Run(fmt.Sprintf("unsynced=%d", unsynced), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(testSeed(t), uint64(unsynced)+40))
 			old := time.UnixMilli(1_000_000)
-			images, _, _ := crashDuringMaintenance(t, TopicConfig{SegmentBytes: 512, CleanupPolicy: CleanupCompact, DeleteRetentionMs: 1},
+			images, _, _ := crashDuringMaintenance(t, TopicConfig{SegmentBytes: 512, CleanupPolicy: CleanupCompact, DeleteRetentionMs: 1, SegmentMs: noAgeRoll},
 				func(db *DB) {
 					for i := range 60 {
 						m := Message{Key: fmt.Appendf(nil, "k%d", i%7), Value: fmt.Appendf(nil, "v%d", i), Timestamp: old}

@@ -215,6 +215,9 @@ func (r *Reader) position() error {
 		return fmt.Errorf("%w: offset %d is below the log start %d (deleted by retention)", ErrOutOfRange, r.next, start)
 	}
 	seg, _ := r.log.segmentFor(r.next)
+	if seg == nil && r.log.isClosed() {
+		return ErrClosed // (Close dropped the segments)
+	}
 	if seg == nil {
 		return fmt.Errorf("%w: offset %d is before the log's first segment", ErrOutOfRange, r.next)
 	}

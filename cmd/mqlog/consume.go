@@ -24,6 +24,9 @@ type consumeOptions struct {
 	fromSet   bool
 	count     int64 // 0: no limit
 	follow    bool
+	reset     string // --offset-reset
+	queue     string // --queue: a work-queue group
+	nak       bool   // --nak: return each message to the queue instead of acking it
 }
 
 func (a *app) newConsumeCommand() *cobra.Command {
@@ -42,14 +45,23 @@ record is written to stdout (at least once); this takes the directory's lock.
 
 --from applies to each partition: earliest, latest, N (an offset), -N (N records before
 the end), or @TIME (RFC 3339 or milliseconds since the epoch: the first record at or
-after it). With --group it overrides the group's position for this run.
+after it). With --group it overrides the group's position for this run. Where a
+partition does not hold offset N, --offset-reset says where it starts instead, as
+Kafka's auto.offset.reset: latest (the default: its end), earliest, or error.
+
+With --queue, records are taken from a work-queue group (competing consumers: each
+message goes to one of the group's consumers) and each is acked once it is written to
+stdout; with --nak each is returned to the queue instead (delivered again, its delivery
+count raised), and a message is printed at most once per run. Without --follow it stops
+once nothing more is ready.
 
 --format prints each record with %t topic, %p partition, %o offset, %k key, %v value,
 %T timestamp (ms), %h headers (k=v,...), %% percent, \n newline, \t tab.
 The default is the value, one per line. -o json prints one object per record.`,
 		Example: `  mqlog consume --topic orders --from -10
   mqlog consume --topic orders --format '%p:%o %k=%v\n'
-  mqlog consume --topic orders --group billing --follow -o json`,
+  mqlog consume --topic orders --group billing --follow -o json
+  mqlog consume --topic jobs --queue workers --count 1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireFlags(cmd, "topic"); err != nil {
@@ -71,6 +83,22 @@ The default is the value, one per line. -o json prints one object per record.`,
 				if o.partition >= 0 {
 					return usagef("--partition cannot be combined with --group: a group member reads the partitions assigned to it")
 				}
+			}
+			if flags.Changed("queue") {
+				switch {
+				case o.queue == "":
+					return usagef("--queue must not be empty")
+				case o.group != "":
+					return usagef("--queue cannot be combined with --group: a group is either a consumer group or a work queue")
+				case o.partition >= 0 || flags.Changed("from"):
+					return usagef("--queue takes no --partition or --from: the queue delivers what its group has not done")
+				}
+			}
+			if o.nak && o.queue == "" {
+				return usagef("--nak needs --queue")
+			}
+			if err := checkOffsetReset(o.reset); err != nil {
+				return err
 			}
 			if o.fromSet = flags.Changed("from"); o.fromSet {
 				spec, err := parseFrom(from)
@@ -98,6 +126,9 @@ The default is the value, one per line. -o json prints one object per record.`,
 			if o.group != "" {
 				return a.consumeGroup(cmd.Context(), o, printer)
 			}
+			if o.queue != "" {
+				return a.consumeQueue(cmd.Context(), o, printer)
+			}
 			return a.consume(cmd.Context(), o, printer)
 		},
 	}
@@ -109,7 +140,11 @@ The default is the value, one per line. -o json prints one object per record.`,
 	flags.Int64VarP(&o.count, "count", "c", 0, "stop after N records over all partitions (0: no limit)")
 	flags.BoolVarP(&o.follow, "follow", "f", false, "wait for new records instead of exiting at the end")
 	flags.StringVar(&format, "format", defaultRecordFormat, "output format of each record (see above)")
+	flags.StringVar(&o.reset, "offset-reset", resetLatest, "where --from N starts in a partition that does not hold N: latest, earliest or error")
+	flags.StringVarP(&o.queue, "queue", "q", "", "take the records from this work-queue group, acking each once printed")
+	flags.BoolVar(&o.nak, "nak", false, "with --queue, return each printed message to the queue instead of acking it")
 	cmd.RegisterFlagCompletionFunc("from", cobra.FixedCompletions([]string{"earliest", "latest"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.RegisterFlagCompletionFunc("offset-reset", cobra.FixedCompletions(offsetResets, cobra.ShellCompDirectiveNoFileComp))
 	a.registerTopicCompletion(cmd)
 	a.registerGroupCompletion(cmd)
 	return cmd
@@ -134,7 +169,7 @@ func (a *app) consume(ctx context.Context, o consumeOptions, printer *recordPrin
 	}
 	starts := make([]int64, len(partitions))
 	for i, p := range partitions {
-		if starts[i], err = o.from.resolve(db, o.topic, p); err != nil {
+		if starts[i], err = a.startOf(db, o, p); err != nil {
 			return err
 		}
 	}
@@ -150,6 +185,16 @@ func (a *app) consume(ctx context.Context, o consumeOptions, printer *recordPrin
 		}
 	}
 	return errors.Join(err, printer.w.Flush())
+}
+
+// startOf returns where partition p starts under --from and --offset-reset, noting on stderr a start
+// that --offset-reset moved.
+func (a *app) startOf(db *mqlog.DB, o consumeOptions, p mqlog.PartitionInfo) (int64, error) {
+	off, note, err := o.from.resolveWithReset(db, o.topic, p, o.reset)
+	if note != "" {
+		fmt.Fprintln(a.stderr, note)
+	}
+	return off, err
 }
 
 // warnUnreadableTails warns on stderr about a partition whose last segment holds bytes after its readable
@@ -306,7 +351,7 @@ func (a *app) consumeGroup(ctx context.Context, o consumeOptions, printer *recor
 	for _, id := range c.Assigned() {
 		p := partitions[id]
 		if o.fromSet {
-			off, err := o.from.resolve(db, o.topic, p)
+			off, err := a.startOf(db, o, p)
 			if err != nil {
 				return err
 			}

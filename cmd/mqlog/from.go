@@ -69,6 +69,43 @@ func parseTime(s string) (int64, error) {
 	return t.UnixMilli(), nil
 }
 
+// Values of --offset-reset: what --from N does in a partition that does not hold offset N (Kafka's
+// auto.offset.reset).
+const (
+	resetEarliest = "earliest" // the partition's start offset
+	resetLatest   = "latest"   // its high watermark
+	resetError    = "error"    // fail (Kafka's "none")
+)
+
+var offsetResets = []string{resetEarliest, resetLatest, resetError}
+
+// checkOffsetReset validates --offset-reset.
+func checkOffsetReset(s string) error {
+	for _, r := range offsetResets {
+		if s == r {
+			return nil
+		}
+	}
+	return usagef("invalid --offset-reset %q: want earliest, latest or error", s)
+}
+
+// resolveWithReset is resolve, with an offset that partition p does not hold moved as reset says (Kafka's
+// auto.offset.reset): to its start (earliest), to its high watermark (latest), or an error. It returns a
+// note for stderr when it moved the offset.
+func (f fromSpec) resolveWithReset(db *mqlog.DB, topic string, p mqlog.PartitionInfo, reset string) (int64, string, error) {
+	off, err := f.resolve(db, topic, p)
+	if f.kind != fromOffset || err == nil || reset == resetError {
+		return off, "", err
+	}
+	off = p.HighWatermark
+	if reset == resetEarliest {
+		off = p.StartOffset
+	}
+	note := fmt.Sprintf("note: --from %d is out of range for %s partition %d, which holds offsets [%d, %d): --offset-reset %s starts it at %d",
+		f.n, topic, p.Partition, p.StartOffset, p.HighWatermark, reset, off)
+	return off, note, nil
+}
+
 // resolve returns the offset where partition p of topic starts under the spec.
 func (f fromSpec) resolve(db *mqlog.DB, topic string, p mqlog.PartitionInfo) (int64, error) {
 	start, hw := p.StartOffset, p.HighWatermark
@@ -81,8 +118,8 @@ func (f fromSpec) resolve(db *mqlog.DB, topic string, p mqlog.PartitionInfo) (in
 		return max(start, hw-min(f.n, hw)), nil
 	case fromOffset:
 		if f.n < start || f.n > hw {
-			return 0, fmt.Errorf("--from %d is out of range for %s partition %d, which holds offsets [%d, %d)",
-				f.n, topic, p.Partition, start, hw)
+			return 0, fmt.Errorf("%w: --from %d is out of range for %s partition %d, which holds offsets [%d, %d) (--offset-reset error)",
+				mqlog.ErrOutOfRange, f.n, topic, p.Partition, start, hw)
 		}
 		return f.n, nil
 	case fromTime:

@@ -19,10 +19,12 @@ import (
 const produceReadBuffer = 256 << 10
 
 type produceOptions struct {
-	topic     string
-	partition int32
-	keySep    string
-	headers   []string
+	topic        string
+	partition    int32
+	keySep       string
+	headers      []string
+	compression  string
+	noAutoCreate bool
 }
 
 func (a *app) newProduceCommand() *cobra.Command {
@@ -30,12 +32,20 @@ func (a *app) newProduceCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "produce --topic T",
 		Short: "Append messages read from stdin, one per line",
-		Long: `Append messages read from stdin, one per line, to a topic (created with the defaults
-when it does not exist).
+		Long: `Append messages read from stdin, one per line, to a topic. A topic that does not
+exist is created with the defaults, and stderr says so ("created topic T with 1
+partition"); --no-auto-create makes that an error instead (Kafka's
+auto.create.topics.enable=false), so that a mistyped name creates nothing.
 
 Whatever stdin has ready is appended at once, never waiting to fill a batch, and each
 message's partition and offset is printed, in input order, once it is durable.
-With --key-sep, the part of a line before the first separator is the message's key.`,
+With --key-sep, the part of a line before the first separator is the message's key.
+--compression compresses each batch with Kafka's codecs: none, gzip, snappy, lz4, zstd.
+
+When the lines of one group go to several partitions and some of those fail, the
+positions of the messages that are durable are printed as usual, each message that was
+not appended is named on stderr with its line number, and the exit code is 1: produce
+those lines again, and nothing is appended twice.`,
 		Example: `  printf 'k1:hello\nk2:world\n' | mqlog produce --topic orders --key-sep :
   mqlog produce --topic orders -o json --header source=cli < messages.txt`,
 		Args: cobra.NoArgs,
@@ -58,7 +68,11 @@ With --key-sep, the part of a line before the first separator is the message's k
 			if err != nil {
 				return err
 			}
-			return a.produce(cmd.Context(), o, headers)
+			codec, err := segment.ParseCompression(o.compression)
+			if err != nil {
+				return usagef("invalid --compression %q: want none, gzip, snappy, lz4 or zstd", o.compression)
+			}
+			return a.produce(cmd.Context(), o, codec, headers)
 		},
 	}
 	flags := cmd.Flags()
@@ -66,6 +80,10 @@ With --key-sep, the part of a line before the first separator is the message's k
 	flags.Int32VarP(&o.partition, "partition", "p", 0, "append every message to this partition (default: by key, round-robin without)")
 	flags.StringVarP(&o.keySep, "key-sep", "K", "", "split each line at the first SEP into key and value")
 	flags.StringArrayVarP(&o.headers, "header", "H", nil, "add header `k=v` to every message (repeatable)")
+	flags.StringVarP(&o.compression, "compression", "z", "none", "batch codec: none, gzip, snappy, lz4 or zstd")
+	flags.BoolVar(&o.noAutoCreate, "no-auto-create", false, "fail on a topic that does not exist instead of creating it")
+	cmd.RegisterFlagCompletionFunc("compression", cobra.FixedCompletions(
+		[]string{"none", "gzip", "snappy", "lz4", "zstd"}, cobra.ShellCompDirectiveNoFileComp))
 	a.registerTopicCompletion(cmd)
 	return cmd
 }
@@ -92,15 +110,22 @@ type produceAck struct {
 // lineGroup is the lines stdin had ready, and the error that ended the reading, if any (io.EOF at the end).
 type lineGroup struct {
 	lines [][]byte
+	first int // line number of lines[0], from 1
 	err   error
 }
 
-func (a *app) produce(ctx context.Context, o produceOptions, headers []mqlog.Header) (err error) {
-	db, err := a.openWriter()
+func (a *app) produce(ctx context.Context, o produceOptions, codec mqlog.Compression, headers []mqlog.Header) (err error) {
+	opts := a.dbOptions()
+	opts.Compression = codec
+	opts.NoAutoCreateTopics = o.noAutoCreate
+	db, err := a.openWriterWith(opts)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
+	if err := a.ensureTopic(db, o); err != nil {
+		return err
+	}
 
 	// Reading stdin blocks, so it has its own goroutine: a signal ends the command between appends even
 	// while stdin is idle. Each group is appended and acknowledged before the next is taken.
@@ -112,7 +137,7 @@ func (a *app) produce(ctx context.Context, o produceOptions, headers []mqlog.Hea
 		for {
 			lines, err := stdin.nextGroup()
 			select {
-			case groups <- lineGroup{lines: lines, err: err}:
+			case groups <- lineGroup{lines: lines, first: stdin.line - len(lines) + 1, err: err}:
 			case <-done:
 				return
 			}
@@ -142,6 +167,11 @@ func (a *app) produce(ctx context.Context, o produceOptions, headers []mqlog.Hea
 			} else {
 				positions, err = db.Append(ctx, o.topic, msgs...)
 			}
+			var partial *mqlog.AppendError
+			if errors.As(err, &partial) {
+				// Some partitions failed: what the others hold is durable, and said so.
+				return errors.Join(a.printAcks(out, partial.Positions), a.reportNotAppended(g, partial), err)
+			}
 			if err != nil {
 				if isCancelled(err) {
 					return nil // nothing of this group was queued; it was never acknowledged
@@ -161,10 +191,44 @@ func (a *app) produce(ctx context.Context, o produceOptions, headers []mqlog.Hea
 	}
 }
 
+// ensureTopic creates o.topic with the defaults when it does not exist, saying so on stderr, or, with
+// --no-auto-create, fails.
+func (a *app) ensureTopic(db *mqlog.DB, o produceOptions) error {
+	if _, err := db.TopicConfig(o.topic); !errors.Is(err, mqlog.ErrTopicNotFound) {
+		return err
+	}
+	if o.noAutoCreate {
+		return fmt.Errorf("%w: %s (--no-auto-create: create it with mqlog topic create %s)", mqlog.ErrTopicNotFound, o.topic, o.topic)
+	}
+	if err := db.CreateTopic(o.topic, mqlog.TopicConfig{}); err != nil {
+		return err
+	}
+	cfg, err := db.TopicConfig(o.topic)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "created topic %s with %s\n", o.topic, plural(int64(cfg.Partitions), "partition", "partitions"))
+	return nil
+}
+
+// reportNotAppended names on stderr each message of g that a partial append did not append.
+func (a *app) reportNotAppended(g lineGroup, e *mqlog.AppendError) error {
+	for _, i := range e.Failed() {
+		p := e.Positions[i].Partition
+		if _, err := fmt.Fprintf(a.stderr, "not appended: line %d (partition %d): %v\n", g.first+i, p, e.Errs[p]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // printAcks prints the positions of one appended group and flushes them, so that what has been printed is
-// always durable.
+// always durable. Positions of messages that were not appended (NoOffset) are left out.
 func (a *app) printAcks(out *bufio.Writer, positions []mqlog.Position) error {
 	for _, p := range positions {
+		if p.Offset == mqlog.NoOffset {
+			continue
+		}
 		if a.jsonOutput() {
 			if err := writeJSONLine(out, produceAck{Partition: p.Partition, Offset: p.Offset}); err != nil {
 				return err

@@ -3,6 +3,7 @@ package base
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/mqlog/mqlog/wal"
@@ -110,8 +111,11 @@ func (c TopicConfig) DeleteRetention() time.Duration {
 
 // SegmentAge is the age at which the active segment is rolled.
 func (c TopicConfig) SegmentAge() time.Duration {
-	if c.SegmentMs == 0 {
+	switch {
+	case c.SegmentMs == 0:
 		return DefaultSegmentAge
+	case c.SegmentMs > int64(math.MaxInt64/time.Millisecond):
+		return math.MaxInt64 // (never, in practice)
 	}
 	return time.Duration(c.SegmentMs) * time.Millisecond
 }
