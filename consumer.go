@@ -77,7 +77,9 @@ func (c *Consumer) CommitOffset(partition int32, offset int64) error {
 
 // Seek moves the member's reading position in partition (one assigned to it) to offset, for this member
 // only: nothing is committed until Commit.
-func (c *Consumer) Seek(partition int32, offset int64) error { return facade(c.c.Seek(partition, offset)) }
+func (c *Consumer) Seek(partition int32, offset int64) error {
+	return facade(c.c.Seek(partition, offset))
+}
 
 // Assigned returns the partitions currently assigned to the member.
 func (c *Consumer) Assigned() []int32 { return c.c.Assigned() }
