@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
+	"path/filepath"
 
 	"github.com/mqlog/mqlog"
 )
@@ -52,18 +52,22 @@ type lockedError struct {
 }
 
 func (e *lockedError) Error() string {
-	return fmt.Sprintf("data directory %s is in use by another mqlog process (%s held%s)", e.dir, mqlog.LockFileName, lockHolder(e.err))
+	return fmt.Sprintf("data directory %s is in use by another mqlog process (%s held%s)", e.dir, mqlog.LockFileName, lockHolder(e.dir))
 }
 
-// lockHolder returns " by pid N, started T" from ErrLocked's error, which says it when the holder's LOCK
-// file does, or "".
-func lockHolder(err error) string {
-	msg := err.Error()
-	i := strings.LastIndex(msg, "(held by ")
-	if i < 0 || !strings.HasSuffix(msg, ")") {
+// lockHolder returns " by pid N, started T" from the LOCK file of dir, in which the writer holding it
+// records itself, or "" when it says nothing readable.
+func lockHolder(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, mqlog.LockFileName))
+	if err != nil || len(b) > 200 {
 		return ""
 	}
-	return " " + msg[i+1 : len(msg)-1][len("held "):]
+	var pid int
+	var started string
+	if n, _ := fmt.Sscanf(string(b), "pid %d started %s", &pid, &started); n != 2 {
+		return ""
+	}
+	return fmt.Sprintf(" by pid %d, started %s", pid, started)
 }
 
 func (e *lockedError) Unwrap() error { return e.err }

@@ -118,8 +118,8 @@ func (f fromSpec) resolve(db *mqlog.DB, topic string, p mqlog.PartitionInfo) (in
 		return max(start, hw-min(f.n, hw)), nil
 	case fromOffset:
 		if f.n < start || f.n > hw {
-			return 0, fmt.Errorf("%w: --from %d is out of range for %s partition %d, which holds offsets [%d, %d) (--offset-reset error)",
-				mqlog.ErrOutOfRange, f.n, topic, p.Partition, start, hw)
+			return 0, fmt.Errorf("--from %d is out of range for %s partition %d, which holds offsets [%d, %d) (--offset-reset error)",
+				f.n, topic, p.Partition, start, hw)
 		}
 		return f.n, nil
 	case fromTime:

@@ -142,8 +142,12 @@ func (a *app) inspect(topic string, withGroups bool) (err error) {
 			for j, s := range p.Segments {
 				seg := inspectSegment{Path: s.Path, BaseOffset: s.BaseOffset, LastOffset: -1, NextOffset: s.NextOffset,
 					Bytes: s.Size, FirstTimestamp: -1, MaxTimestamp: s.MaxTimestamp, Active: s.Active}
-				if st, ok := stats[s.BaseOffset]; ok {
+				st, ok := stats[s.BaseOffset]
+				if ok {
 					seg.LastOffset, seg.Records, seg.FirstTimestamp = st.LastOffset, st.Records, st.FirstTimestamp
+				}
+				if s.NextOffset <= s.BaseOffset || (ok && st.Records == 0) {
+					seg.MaxTimestamp = -1 // no record: no timestamp (it would print as 1970-01-01)
 				}
 				ip.Segments[j] = seg
 			}

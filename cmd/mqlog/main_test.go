@@ -305,7 +305,7 @@ func TestLocked(t *testing.T) {
 	}
 	defer db.Close()
 
-	want := fmt.Sprintf("data directory %s is in use by another mqlog process (LOCK held)", dir)
+	want := fmt.Sprintf("data directory %s is in use by another mqlog process (LOCK held by pid %d, started ", dir, os.Getpid())
 	for _, args := range [][]string{
 		{"produce", "--topic", "t"},
 		{"topic", "create", "u"},
@@ -359,7 +359,16 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"topic", "create", "u", "--cleanup-policy", "never"}, exitUsage},
 		{[]string{"inspect", "segment"}, exitUsage},
 		{[]string{"consume", "--topic", "missing"}, exitError},
-		{[]string{"consume", "--topic", "t", "--from", "5"}, exitError},
+		{[]string{"consume", "--topic", "t", "--from", "5", "--offset-reset", "error"}, exitError},
+		{[]string{"consume", "--topic", "t", "--from", "5"}, exitOK}, // (--offset-reset latest)
+		{[]string{"consme", "-t", "x"}, exitUsage},
+		{[]string{"topic", "creat", "x", "--partitions", "3"}, exitUsage},
+		{[]string{"topic", "delete", "t"}, exitUsage}, // not a terminal, no --yes
+		{[]string{"consume", "--topic", "t", "--offset-reset", "never"}, exitUsage},
+		{[]string{"consume", "--topic", "t", "--nak"}, exitUsage},
+		{[]string{"produce", "--topic", "t", "--compression", "rar"}, exitUsage},
+		{[]string{"groups", "reset", "g", "--shift-by", "1", "--to-latest"}, exitUsage},
+		{[]string{"--log-level", "loud", "inspect"}, exitUsage},
 		{[]string{"consume", "--topic", "t", "--partition", "1"}, exitError},
 		{[]string{"inspect", "--topic", "missing"}, exitError},
 		{[]string{"inspect", "segment", filepath.Join(dir, "no.log")}, exitError},
