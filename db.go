@@ -122,7 +122,7 @@ func (db *DB) Close() error {
 	if db.cleaner != nil {
 		db.cleaner.Stop()
 	}
-	return db.closeAll()
+	return facade(db.closeAll())
 }
 
 func (db *DB) closeAll() error {

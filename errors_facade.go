@@ -49,6 +49,13 @@ func facade(err error) error {
 	if errors.As(err, &fe) {
 		return err
 	}
+	if ae, ok := err.(*AppendError); ok {
+		// Each partition's error speaks for itself; the *AppendError stays what Append returns.
+		for p, e := range ae.Errs {
+			ae.Errs[p] = facade(e)
+		}
+		return ae
+	}
 	if errors.Is(err, wal.ErrClosed) || errors.Is(err, wal.ErrReadOnly) {
 		return &facadeError{err: err}
 	}

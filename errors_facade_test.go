@@ -103,3 +103,37 @@ func TestErrorsSayMqlog(t *testing.T) {
 		}
 	}
 }
+
+// A partial Append's *AppendError is returned as it is (errors.As and a type switch both find it), and
+// each failed partition's error says mqlog: too.
+func TestAppendErrorSaysMqlog(t *testing.T) {
+	mem := vfs.NewMem()
+	var fail atomic.Bool
+	fs := errorfs.Wrap(mem, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if fail.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite && strings.Contains(op.Path, "t-1") {
+			return errorfs.ErrInjected
+		}
+		return nil
+	}))
+	db := openMemDB(t, fs)
+	defer db.Close()
+	if err := db.CreateTopic("t", TopicConfig{Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []Message
+	for i := range 10 {
+		msgs = append(msgs, Message{Key: []byte{byte('a' + i)}, Value: []byte("v")})
+	}
+	fail.Store(true)
+	_, err := db.Append(context.Background(), "t", msgs...)
+	ae, ok := err.(*AppendError)
+	if !ok || !errors.Is(err, ErrFailStop) || !errors.Is(err, errorfs.ErrInjected) {
+		t.Fatalf("Append = %T %v, want an *AppendError", err, err)
+	}
+	if strings.Contains(ae.Error(), "mqlog/wal") || !strings.Contains(ae.Errs[1].Error(), "mqlog: log stopped") {
+		t.Fatalf("%q; partition 1: %q", ae, ae.Errs[1])
+	}
+	if err := db.Close(); err == nil || strings.Contains(err.Error(), "mqlog/wal") || !errors.Is(err, ErrFailStop) {
+		t.Fatalf("Close of a DB with a stopped log: %v", err)
+	}
+}

@@ -142,12 +142,12 @@ func (a *app) inspect(topic string, withGroups bool) (err error) {
 			for j, s := range p.Segments {
 				seg := inspectSegment{Path: s.Path, BaseOffset: s.BaseOffset, LastOffset: -1, NextOffset: s.NextOffset,
 					Bytes: s.Size, FirstTimestamp: -1, MaxTimestamp: s.MaxTimestamp, Active: s.Active}
-				st, ok := stats[s.BaseOffset]
-				if ok {
-					seg.LastOffset, seg.Records, seg.FirstTimestamp = st.LastOffset, st.Records, st.FirstTimestamp
-				}
-				if s.NextOffset <= s.BaseOffset || (ok && st.Records == 0) {
-					seg.MaxTimestamp = -1 // no record: no timestamp (it would print as 1970-01-01)
+				// The batch headers just read say the timestamps; a read-only log does not know those of a
+				// segment that was closed before it opened (it would print 0, as 1970-01-01).
+				if st, ok := stats[s.BaseOffset]; ok {
+					seg.LastOffset, seg.Records, seg.FirstTimestamp, seg.MaxTimestamp = st.LastOffset, st.Records, st.FirstTimestamp, st.MaxTimestamp
+				} else if s.NextOffset <= s.BaseOffset || s.MaxTimestamp <= 0 {
+					seg.MaxTimestamp = -1 // not read (after damage): no timestamp known
 				}
 				ip.Segments[j] = seg
 			}

@@ -26,5 +26,11 @@ func (a *app) dbOptions() *mqlog.Options {
 	if o.Logger == nil { // (a command run before the root's pre-run, as completion)
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if testOptions != nil {
+		testOptions(o)
+	}
 	return o
 }
+
+// testOptions, when set by a test, changes the options of every open (a filesystem that injects faults).
+var testOptions func(*mqlog.Options)

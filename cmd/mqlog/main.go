@@ -212,6 +212,9 @@ func unknownCommand(root *cobra.Command, args []string) error {
 // ones, as "unknown command "consme" for "mqlog"; did you mean "consume"?".
 func unknownSubcommand(cmd *cobra.Command, name string) error {
 	msg := fmt.Sprintf("unknown command %q for %q", name, cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // (cobra's default, which it sets on the root only)
+	}
 	if suggestions := cmd.SuggestionsFor(name); len(suggestions) > 0 {
 		quoted := make([]string, len(suggestions))
 		for i, s := range suggestions {
