@@ -2,6 +2,7 @@ package mqlog
 
 import (
 	"context"
+	"time"
 
 	"github.com/mqlog/mqlog/internal/catalog"
 )
@@ -21,7 +22,9 @@ func (db *DB) Append(ctx context.Context, topic string, msgs ...Message) ([]Posi
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	pos, err := t.Append(msgs)
+	db.commitLatency.since(start)
 	return pos, facade(err)
 }
 
@@ -31,7 +34,9 @@ func (db *DB) AppendPartition(ctx context.Context, topic string, partition int32
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	pos, err := t.AppendPartition(partition, msgs)
+	db.commitLatency.since(start)
 	return pos, facade(err)
 }
 

@@ -37,6 +37,8 @@ type DB struct {
 	cleaner *cleaner.Cleaner    // nil when read-only
 
 	producers producerRegistry // idempotent producers' state (raw.go)
+
+	commitLatency latencyRecorder // of every append (metrics_latency.go)
 }
 
 // Open opens the data directory dir for reading and writing, creating it when it is missing. It takes the

@@ -6,7 +6,9 @@ import (
 	"github.com/mqlog/mqlog/internal/catalog"
 )
 
-// Metrics are counters summed over every partition since the DB was opened.
+// Metrics are counters summed over every partition since the DB was opened, the latency of its appends,
+// and what the cleaner (retention, compaction, rolls by age) has done. The prommetrics package serves them
+// to Prometheus, with the figures of the data's state (each group's lag, each queue's pending messages).
 type Metrics struct {
 	Appends  uint64        // Append calls queued to partition logs
 	Batches  uint64        // batches written
@@ -24,6 +26,22 @@ type Metrics struct {
 	QueueDeadLettered       int64 // messages that reached MaxDeliver and went to their dead-letter topic
 	QueueDeadLetterFailures int64 // failed dead-letter appends (each message is tried again later)
 	QueueSkippedByRetention int64 // messages no work-queue group had finished when retention deleted them
+
+	// CommitLatency is the time Append, AppendPartition and RawPartition.AppendBatch took, call by call:
+	// under SyncAlways, from the call until its messages were on disk.
+	CommitLatency LatencySummary
+
+	// The cleaner's counters: its runs, active segments it rolled for their age (segment.ms), segments
+	// retention deleted, bytes compaction read and bytes freed; and the run under way, if any, with the
+	// bytes it has read of the closed bytes it looks at.
+	CleanerRuns            int64
+	CleanerRolls           int64
+	CleanerSegmentsDeleted int64
+	CompactionBytesRead    int64
+	CleanerBytesReclaimed  int64
+	CleanerRunning         bool
+	CleanerRunBytesRead    int64
+	CleanerRunBytesTotal   int64
 }
 
 // AvgBatchRecords is the mean number of records per written batch.
@@ -62,6 +80,13 @@ func (db *DB) Metrics() Metrics {
 		q := db.queues.Metrics()
 		m.QueueSaves, m.QueueDeliveries, m.QueueRedeliveries = q.Saves, q.Deliveries, q.Redeliveries
 		m.QueueDeadLettered, m.QueueDeadLetterFailures, m.QueueSkippedByRetention = q.DeadLettered, q.DeadLetterFailures, q.SkippedByRetention
+	}
+	m.CommitLatency = db.commitLatency.summary()
+	if db.cleaner != nil {
+		c := db.cleaner.Metrics()
+		m.CleanerRuns, m.CleanerRolls, m.CleanerSegmentsDeleted = c.Runs, c.Rolls, c.SegmentsDeleted
+		m.CompactionBytesRead, m.CleanerBytesReclaimed = c.BytesRead, c.BytesReclaimed
+		m.CleanerRunning, m.CleanerRunBytesRead, m.CleanerRunBytesTotal = c.Running, c.RunBytesRead, c.RunBytesTotal
 	}
 	return m
 }

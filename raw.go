@@ -151,6 +151,7 @@ func (p *RawPartition) AppendBatch(ctx context.Context, frame []byte, ordered fu
 	if b.Header.IsTransactional() {
 		return AppendResult{}, ErrTransactional
 	}
+	defer p.db.commitLatency.since(time.Now())
 	return p.appendValid(ctx, frame, &b.Header, ordered)
 }
 

@@ -140,6 +140,7 @@ func (a *app) newRootCommand() *cobra.Command {
 		a.newRepairCommand(),
 		a.newDumpCommand(),
 		a.newServeCommand(),
+		a.newStatsCommand(),
 		newBenchCommand(),
 	)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {

@@ -22,6 +22,7 @@ type serveOptions struct {
 	noAutoCreate    bool
 	partitions      int
 	verbose         bool
+	metricsListen   string // --metrics-listen (metrics_http.go)
 }
 
 func (a *app) newServeCommand() *cobra.Command {
@@ -63,6 +64,7 @@ on bad input, and requests refused, are logged to stderr.`,
 	flags.BoolVar(&o.noAutoCreate, "no-auto-create", false, "do not create topics that clients ask Metadata for")
 	flags.IntVar(&o.partitions, "partitions", 1, "partitions of topics created by clients without a count")
 	flags.BoolVarP(&o.verbose, "verbose", "v", false, "log every connection and authentication, not only problems")
+	flags.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics on http://`host:port`/metrics (mqlog stats --url reads them)")
 	return cmd
 }
 
@@ -102,6 +104,13 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 		return err
 	}
 	defer db.Close()
+	if o.metricsListen != "" {
+		stop, err := a.serveMetrics(cmd.Context(), o.metricsListen, db)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	srv, err := kafka.NewServer(db, opts)
 	if err != nil {
 		return &usageError{err: err}

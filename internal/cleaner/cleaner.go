@@ -46,6 +46,8 @@ type Cleaner struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	counters counters // metrics.go
+
 	mu struct {
 		sync.Mutex
 		// compactedBytes is, per log, the closed bytes its last compaction left: compaction runs again when

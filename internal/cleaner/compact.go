@@ -66,6 +66,14 @@ func (c *Cleaner) Run(ctx context.Context, req Request) ([]Report, error) {
 	}
 	var reports []Report
 	var readBefore int64
+	if !req.DryRun {
+		m := &c.counters
+		m.runs.Add(1)
+		m.running.Add(1)
+		defer m.running.Add(-1)
+		m.runRead.Store(0)
+		m.runTotal.Store(total)
+	}
 	for _, t := range targets {
 		cfg := t.Config()
 		var floors map[int32]int64
@@ -84,6 +92,18 @@ func (c *Cleaner) Run(ctx context.Context, req Request) ([]Report, error) {
 			}
 			rep, read, err := c.partition(ctx, t, cfg, int32(p), l, floors, req, readBefore, total)
 			readBefore += read
+			if !req.DryRun {
+				m := &c.counters
+				m.bytesRead.Add(read)
+				m.runRead.Store(readBefore)
+				if err == nil {
+					m.bytesReclaimed.Add(max(0, rep.BytesBefore-rep.BytesAfter))
+					m.segmentsDeleted.Add(int64(rep.Deleted.Segments))
+				}
+				if rep.Rolled {
+					m.rolls.Add(1)
+				}
+			}
 			if err != nil {
 				return reports, fmt.Errorf("mqlog: compact %s partition %d: %w", t.Name(), p, err)
 			}
@@ -143,8 +163,14 @@ func (c *Cleaner) partition(ctx context.Context, t base.Topic, cfg base.TopicCon
 			MapBytes: c.opts.MapBytes, BytesPerSecond: c.opts.BytesPerSecond,
 			DeleteRetention: cfg.DeleteRetention(), DryRun: req.DryRun,
 		}
-		if req.Progress != nil {
-			co.Progress = func(n int64) { req.Progress(readBefore+n, total); read = n }
+		co.Progress = func(n int64) {
+			read = n
+			if !req.DryRun {
+				c.counters.runRead.Store(readBefore + n)
+			}
+			if req.Progress != nil {
+				req.Progress(readBefore+n, total)
+			}
 		}
 		res, err := l.Compact(ctx, co)
 		if err != nil {
