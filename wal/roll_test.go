@@ -4,9 +4,11 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/mqlog/mqlog/segment"
 )
 
@@ -133,6 +135,57 @@ func readAll(t *testing.T, l *Log, n int64) {
 		}
 		if err != nil || rec.Offset != want {
 			t.Fatalf("record %d: %v %v", want, rec, err)
+		}
+	}
+}
+
+// A crash at every write operation of Roll (trim, fsync, create, preallocate, fsyncs, state) leaves a log
+// that opens with every acknowledged record, and appends go on after it.
+func TestCrashDuringRoll(t *testing.T) {
+	for k := 1; ; k++ {
+		mem := vfs.NewCrashableMem()
+		idx := &memIndex{}
+		var armed atomic.Bool
+		var ops atomic.Int64
+		var img *vfs.MemFS
+		var imgState []byte
+		fs := errorfs.Wrap(mem, errorfs.InjectorFunc(func(op errorfs.Op) error {
+			if armed.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite && ops.Add(1) == int64(k) {
+				img = mem.CrashClone(vfs.CrashCloneCfg{})
+				imgState, _ = idx.LoadState()
+			}
+			return nil
+		}))
+		l := openTestLog(t, fs, idx, 1<<20)
+		for i := range 3 {
+			if _, err := l.Append([]segment.Record{{Value: value(i)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		armed.Store(true)
+		if rolled, err := l.Roll(); err != nil || !rolled {
+			t.Fatalf("roll: %v %v", rolled, err)
+		}
+		armed.Store(false)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if img == nil {
+			t.Logf("%d write operations in a roll, a crash before each", k-1)
+			if k < 3 {
+				t.Fatal("a roll with fewer than 2 write operations: the injector saw nothing")
+			}
+			return
+		}
+		crashed := &memIndex{state: imgState}
+		l = openTestLog(t, img, crashed, 1<<20)
+		readAll(t, l, 3)
+		if base, err := l.Append([]segment.Record{{Value: value(3)}}); err != nil || base != 3 {
+			t.Fatalf("crash before write %d of the roll: append after reopen: %d %v", k, base, err)
+		}
+		readAll(t, l, 4)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
