@@ -7,7 +7,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqlog/mqlog/index"
 	"github.com/mqlog/mqlog/internal/base"
-		"github.com/mqlog/mqlog/internal/lock"
+	"github.com/mqlog/mqlog/internal/lock"
 	"github.com/mqlog/mqlog/segment"
 	"github.com/mqlog/mqlog/wal"
 )

@@ -9,7 +9,6 @@ import (
 // GroupOffset is a group's position in one partition (base.GroupOffset).
 type GroupOffset = base.GroupOffset
 
-
 // Groups returns the groups that have committed positions, sorted.
 func (c *Coordinator) Groups() ([]string, error) { return c.store.Groups() }
 
