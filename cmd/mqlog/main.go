@@ -82,9 +82,10 @@ type app struct {
 const rootLong = `mqlog works on a data directory of topics, partitions and segment files.
 
 The data directory is --dir, else $MQLOG_DIR, else ./mqlog-data. Commands that only
-read it (inspect, topic list, consume without --group, dump, verify) take no lock and
-never create it; commands that write (produce, topic create and delete, consume --group,
-repair) take its LOCK, so only one writing process at a time. --log-level shows the
+read it (inspect, topic list and describe, consume without --group or --queue, dump,
+verify) take no lock and never create it; commands that write (produce, topic create, alter
+and delete, groups, consume --group or --queue, repair, compact, stats without --url) take
+its LOCK, so only one writing process at a time. --log-level shows the
 engine's structured log messages (recovery, retention, compaction) on stderr.
 
 Data goes to stdout; notes and errors go to stderr, errors as "Error: ...". -o json
