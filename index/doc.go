@@ -12,7 +12,9 @@
 // without sync, so a crash may lose them (or, after a later synced commit, keep them), and the caller
 // clamps and rebuilds them from the segments. DeleteEntriesFrom is synced, because recovery uses it to
 // drop the entries past a cut tail; so is DeleteEntriesBetween, which compaction calls before it replaces
-// segments. Work-queue ack states are primary data, synced like group offsets.
+// segments. Work-queue ack states are primary data, synced like group offsets; a work-queue group's scheduled
+// messages ('s' keys) are written in the same synced batch as the ack state of their partition
+// (SaveQueueState), which counts them done.
 //
 // Two things make Pebble's own files crash-safe under the crash-simulating filesystem's rules (where the
 // directory entries created since the last directory fsync survive a crash independently of each other):
@@ -39,6 +41,9 @@
 //	                                                     offset[8] alone: stored before incarnations)
 //	'a'   'a' group 0x00 topic 0x00 partition[4]         work-queue state: floor, acked ranges, delivery
 //	                                                     cursor and counts (acks.go)
+//	's'   's' group 0x00 topic 0x00 incarnation[8]       a work-queue group's scheduled message: version[1]
+//	          due[8] partition[4] offset[8]              deliveries (uvarint); due in ms since the epoch,
+//	                                                     so a prefix scan gives them by due time (timers.go)
 //	'd'   'd' topic 0x00                                 tombstone of a deleted topic (opaque bytes)
 //	'i'   'i'                                            the last topic incarnation given (uint64)
 //
