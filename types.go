@@ -11,10 +11,15 @@ type Header = base.Header
 
 // Message is what a producer appends: Key (nil for none; a key picks the partition with Kafka's
 // murmur2), Value (nil is a null value: a tombstone in a compacted topic), Headers, and Timestamp (zero
-// means the time of the Append).
+// means the time of the Append). Two fields are delivery settings, stored as headers (docs/DELIVERY.md):
+// ID, a producer-supplied message id that Append deduplicates within the topic's duplicate window
+// (HeaderMessageID), and DeliverAt, the time before which no work queue delivers the message
+// (HeaderDeliverAt; consumer groups keep Kafka's order and ignore it).
 type Message = base.Message
 
-// Position is where an appended message landed: its Partition and Offset.
+// Position is where an appended message landed: its Partition and Offset. Duplicate is true when Append
+// did not append the message because its ID had been appended within the topic's duplicate window: the
+// position is the original's.
 type Position = base.Position
 
 // Record is a message as read back: Topic, Partition and Offset say where it is, Timestamp when it was
@@ -31,6 +36,7 @@ type Record = base.Record
 //     record per key is kept, Kafka's log compaction).
 //   - DeleteRetentionMs: how long compaction keeps a tombstone after its timestamp (0 = 24 hours).
 //   - RetentionPolicy: RetentionInterest also deletes closed segments every consumer group has consumed.
+//   - DuplicateWindowMs: how long message ids are remembered for deduplication (0 = 2 minutes).
 type TopicConfig = base.TopicConfig
 
 // CleanupPolicy says how a topic reclaims space.
@@ -70,8 +76,8 @@ const DefaultDeleteRetention = base.DefaultDeleteRetention
 const MaxTopicNameLength = base.MaxTopicNameLength
 
 // TopicAlteration lists the settings AlterTopic changes; nil fields stay as they are: SegmentBytes,
-// RetentionBytes, RetentionMs, CleanupPolicy, DeleteRetentionMs, RetentionPolicy. The partition count
-// cannot change this way.
+// RetentionBytes, RetentionMs, CleanupPolicy, DeleteRetentionMs, RetentionPolicy, DuplicateWindowMs. The
+// partition count cannot change this way.
 type TopicAlteration = catalog.Alteration
 
 // PartitionInfo describes one partition's log.

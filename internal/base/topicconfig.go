@@ -46,6 +46,11 @@ type TopicConfig struct {
 	// RetentionPolicy adds retention by consumption: RetentionInterest deletes closed segments that every
 	// consumer group of the topic has consumed (NATS JetStream's InterestPolicy). Empty = RetentionLimits.
 	RetentionPolicy RetentionPolicy `json:"retention_policy,omitempty"`
+	// DuplicateWindowMs is how long a message id (HeaderMessageID) is remembered: an Append of a message
+	// whose id was appended to the topic within the window is answered with the original position instead
+	// of being appended again (NATS JetStream's Duplicates window). 0 = DefaultDuplicateWindow. Messages
+	// without an id are never deduplicated.
+	DuplicateWindowMs int64 `json:"duplicate_window_ms,omitempty"`
 }
 
 // Default topic settings.
@@ -84,10 +89,21 @@ func (c TopicConfig) Validate() error {
 	default:
 		return fmt.Errorf("%w: unknown retention policy %q (limits or interest)", ErrInvalidConfig, c.RetentionPolicy)
 	}
-	if c.RetentionBytes < 0 || c.RetentionMs < 0 || c.DeleteRetentionMs < 0 {
+	if c.RetentionBytes < 0 || c.RetentionMs < 0 || c.DeleteRetentionMs < 0 || c.DuplicateWindowMs < 0 {
 		return fmt.Errorf("%w: negative retention setting in %+v", ErrInvalidConfig, c)
 	}
 	return nil
+}
+
+// DefaultDuplicateWindow is the duplicate window of a topic that sets none (JetStream's default).
+const DefaultDuplicateWindow = 2 * time.Minute
+
+// DuplicateWindow is how long the topic remembers message ids.
+func (c TopicConfig) DuplicateWindow() time.Duration {
+	if c.DuplicateWindowMs == 0 {
+		return DefaultDuplicateWindow
+	}
+	return time.Duration(c.DuplicateWindowMs) * time.Millisecond
 }
 
 // Compacted reports whether the topic keeps the latest record per key.

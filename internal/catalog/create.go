@@ -63,6 +63,7 @@ type Alteration struct {
 	CleanupPolicy     *base.CleanupPolicy
 	DeleteRetentionMs *int64
 	RetentionPolicy   *base.RetentionPolicy
+	DuplicateWindowMs *int64 // 0 = the default window
 }
 
 // Alter changes a topic's settings, durably, and applies them to its open partitions at once: a new
@@ -88,6 +89,7 @@ func (c *Catalog) Alter(name string, alt Alteration) (base.TopicConfig, error) {
 	setIf(&cfg.CleanupPolicy, alt.CleanupPolicy)
 	setIf(&cfg.DeleteRetentionMs, alt.DeleteRetentionMs)
 	setIf(&cfg.RetentionPolicy, alt.RetentionPolicy)
+	setIf(&cfg.DuplicateWindowMs, alt.DuplicateWindowMs)
 	if alt.SegmentBytes != nil && *alt.SegmentBytes <= 0 {
 		return base.TopicConfig{}, fmt.Errorf("%w: segment bytes %d: must be positive", base.ErrInvalidConfig, *alt.SegmentBytes)
 	}
