@@ -20,7 +20,9 @@ func timersOf(t *testing.T, s *Store, group, topic string, inc uint64, after *Ti
 // can start after a given timer and stop early.
 func TestSaveQueueStateTimers(t *testing.T) {
 	s, fs := openMem(t)
-	st := func(p int32) AckState { return AckState{Group: "g", Topic: "t", Partition: p, Incarnation: 4, Floor: 10} }
+	st := func(p int32) AckState {
+		return AckState{Group: "g", Topic: "t", Partition: p, Incarnation: 4, Floor: 10}
+	}
 	a := Timer{Due: 2000, Partition: 0, Offset: 12}
 	b := Timer{Due: 1000, Partition: 1, Offset: 30, Deliveries: 2}
 	c := Timer{Due: 2000, Partition: 1, Offset: 11}
