@@ -173,6 +173,14 @@ func (g *group) deliverLocked(ctx context.Context, c *Consumer) (*Message, *wait
 			}
 		}
 		if pm == nil {
+			// Nothing to deliver: save what the reads changed (messages scheduled, timers of messages that
+			// are gone, gaps), so that it does not wait for the next delivery.
+			if p := g.dirtyPartitionLocked(); p != nil {
+				if err := g.persistLocked(p); err != nil {
+					return nil, nil, err
+				}
+				continue
+			}
 			return nil, w, nil
 		}
 		if g.opts.MaxDeliver > 0 && pm.deliveries >= g.opts.MaxDeliver {
@@ -185,6 +193,16 @@ func (g *group) deliverLocked(ctx context.Context, c *Consumer) (*Message, *wait
 		}
 		return msg, nil, nil
 	}
+}
+
+// dirtyPartitionLocked returns a partition whose state changed since its last save began, if any.
+func (g *group) dirtyPartitionLocked() *partition {
+	for _, p := range g.mu.partitions {
+		if p.persist.version > p.persist.durable && !p.persist.saving {
+			return p
+		}
+	}
+	return nil
 }
 
 // earliest returns the earlier of two due times, zero meaning none.
@@ -281,9 +299,6 @@ func (g *group) readNewLocked(w *wait, now time.Time) (*pendingMessage, *partiti
 				deliveries: deliveries, key: key}
 			g.addPendingLocked(pm, now)
 			return pm, nil, nil
-		}
-		if scheduled > 0 {
-			return nil, p, nil
 		}
 	}
 	return nil, nil, nil

@@ -36,14 +36,14 @@ type PriorityOptions struct {
 // Term and InProgress act on the level's group. It is safe for concurrent use.
 type PriorityConsumer struct {
 	levels []*Consumer
-	// every is how many deliveries the levels at and above a boundary make, while a level below it waits,
-	// before the levels below get one; 0 for strict priority.
+	// every is how many deliveries a level makes in a row before the levels below it get one; 0 for
+	// strict priority.
 	every  int
 	closed atomic.Bool
 
 	mu struct {
 		sync.Mutex
-		// taken[b] counts the deliveries from levels 0..b since a level below b last got one.
+		// taken[i] counts the deliveries level i made in a row since a level below it last got one.
 		taken []int
 	}
 }
@@ -82,14 +82,14 @@ func (r *Registry) OpenPriority(topics []base.Topic, name string, opts Options, 
 }
 
 // Next delivers the next message: from the highest level with a message due, unless the starvation guard
-// gives the turn to the levels below a boundary, which are then tried first. It blocks until one of the
+// gives the turn to the levels below a level that had its run, which are then tried first. It blocks until one of the
 // levels has a message or ctx is done, without polling.
 func (pc *PriorityConsumer) Next(ctx context.Context) (*Message, error) {
 	if pc.closed.Load() {
 		return nil, base.ErrClosed
 	}
 	for {
-		order, guard := pc.order()
+		order := pc.order()
 		var w wait
 		for _, level := range order {
 			c := pc.levels[level]
@@ -98,7 +98,7 @@ func (pc *PriorityConsumer) Next(ctx context.Context) (*Message, error) {
 				return nil, err
 			}
 			if msg != nil {
-				pc.delivered(level, guard)
+				pc.delivered(level)
 				msg.Level, msg.priority = level, pc
 				return msg, nil
 			}
@@ -111,42 +111,44 @@ func (pc *PriorityConsumer) Next(ctx context.Context) (*Message, error) {
 	}
 }
 
-// order returns the levels in the order to try them, and the boundary whose guard is due (-1 for none):
-// the deepest boundary whose upper levels have had their run puts the levels below it first.
-func (pc *PriorityConsumer) order() ([]int, int) {
+// order returns the levels in the order to try them. From the top: a level whose run is not over comes
+// before the levels below it; a level that has made every deliveries in a row while being first comes
+// after them, so that the highest level below it with a message gets the next one (and the same rule
+// applies there, level by level).
+func (pc *PriorityConsumer) order() []int {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	n := len(pc.levels)
 	order := make([]int, 0, n)
-	guard := -1
-	for b := n - 2; b >= 0 && pc.every > 0; b-- {
-		if pc.mu.taken[b] >= pc.every {
-			guard = b
-			break
+	var after []int // levels whose guard is due, tried last, the deepest first
+	for i := 0; i < n; i++ {
+		if i < n-1 && pc.every > 0 && pc.mu.taken[i] >= pc.every {
+			after = append(after, i)
+			continue
 		}
-	}
-	for i := guard + 1; i < n; i++ {
 		order = append(order, i)
 	}
-	for i := 0; i <= guard; i++ {
-		order = append(order, i)
+	for i := len(after) - 1; i >= 0; i-- {
+		order = append(order, after[i])
 	}
-	return order, guard
+	return order
 }
 
-// delivered counts a delivery from level, tried in an order whose guard was guard.
-func (pc *PriorityConsumer) delivered(level, guard int) {
+// delivered counts a delivery from level: the levels above it had nothing or had their guard due, so
+// nothing below them starves; the level itself extends its run, or ends a due guard that found nothing
+// below it.
+func (pc *PriorityConsumer) delivered(level int) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	for b := range pc.mu.taken {
-		if level <= b {
-			pc.mu.taken[b]++
-		} else {
-			pc.mu.taken[b] = 0
-		}
+	for i := 0; i < level; i++ {
+		pc.mu.taken[i] = 0
 	}
-	if guard >= 0 && level <= guard {
-		pc.mu.taken[guard] = 0 // the levels below had nothing: nobody starves
+	if level < len(pc.mu.taken) {
+		if pc.mu.taken[level] >= pc.every && pc.every > 0 {
+			pc.mu.taken[level] = 0
+		} else {
+			pc.mu.taken[level]++
+		}
 	}
 }
 
