@@ -31,6 +31,12 @@ func logIDs(t *testing.T, db *DB, topic string) map[string][]Position {
 	return out
 }
 
+// dupOf is p as a duplicate of it is answered.
+func dupOf(p Position) Position {
+	p.Duplicate = true
+	return p
+}
+
 // TestAppendDeduplicates: a message whose id was appended within the window is answered with the
 // original position, marked Duplicate, and not appended; so is a repeat within one call; the id as a
 // header works like the field; AppendPartition deduplicates too; the window, after it passes, lets the id
@@ -44,7 +50,7 @@ func TestAppendDeduplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := mustAppend(t, db, "t", Message{Value: []byte("1"), ID: "a"}, Message{Value: []byte("2"), ID: "b"}, Message{Value: []byte("3"), ID: "a"})
-	if first[0].Duplicate || first[1].Duplicate || !first[2].Duplicate || first[2] != (Position{first[0].Partition, first[0].Offset, true}) {
+	if first[0].Duplicate || first[1].Duplicate || !first[2].Duplicate || first[2] != dupOf(first[0]) {
 		t.Fatalf("first call: %+v", first)
 	}
 	again := mustAppend(t, db, "t",
@@ -52,12 +58,12 @@ func TestAppendDeduplicates(t *testing.T) {
 		Message{Value: []byte("y"), Headers: []Header{{Key: HeaderMessageID, Value: []byte("b")}}},
 		Message{Value: []byte("z")}, // no id: appended every time
 		Message{Value: []byte("w"), ID: "c"})
-	if again[0] != (Position{first[0].Partition, first[0].Offset, true}) || again[1] != (Position{first[1].Partition, first[1].Offset, true}) ||
+	if again[0] != dupOf(first[0]) || again[1] != dupOf(first[1]) ||
 		again[2].Duplicate || again[3].Duplicate {
 		t.Fatalf("second call: %+v against %+v", again, first)
 	}
 	pp, err := db.AppendPartition(context.Background(), "t", 2, Message{ID: "c"}, Message{ID: "d"})
-	if err != nil || pp[0] != (Position{again[3].Partition, again[3].Offset, true}) || pp[1].Duplicate || pp[1].Partition != 2 {
+	if err != nil || pp[0] != dupOf(again[3]) || pp[1].Duplicate || pp[1].Partition != 2 {
 		t.Fatalf("AppendPartition: %+v, %v", pp, err)
 	}
 	ids := logIDs(t, db, "t")
@@ -93,7 +99,7 @@ func TestAppendDeduplicatesAcrossRestart(t *testing.T) {
 	defer db.Close()
 	for i := range 50 {
 		got := mustAppend(t, db, "t", Message{ID: fmt.Sprint(i), Value: []byte("again")})[0]
-		if got != (Position{want[i].Partition, want[i].Offset, true}) {
+		if got != dupOf(want[i]) {
 			t.Fatalf("id %d after reopen: %+v, want %+v", i, got, want[i])
 		}
 	}
