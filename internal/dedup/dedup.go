@@ -91,8 +91,9 @@ type entry struct {
 	heapIndex int
 }
 
-// call identifies one Append, so that its own reservations are not waited for.
-type call struct{}
+// call identifies one Append, so that its own reservations are not waited for. It is not empty: pointers
+// to distinct zero-size values may be equal.
+type call struct{ _ byte }
 
 // Append appends msgs to t with appendFn, except the messages whose id was appended within t's window,
 // which are answered with the original position (Duplicate set). A message whose id repeats an earlier
