@@ -297,10 +297,11 @@ func TestCrashDedup(t *testing.T) {
 			if err := db.CreateTopic("t", TopicConfig{Partitions: 2, SegmentBytes: 512}); err != nil {
 				t.Fatal(err)
 			}
+			orders := [][]int{rng.Perm(ids), rng.Perm(ids)} // before the appenders start: rng is the recorder's then
 			rec.record(true)
 			var wg sync.WaitGroup
 			for a := range 2 {
-				order := rng.Perm(ids)
+				order := orders[a]
 				wg.Go(func() {
 					for _, k := range order {
 						id := fmt.Sprintf("id-%d", k)

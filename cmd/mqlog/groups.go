@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mqlog/mqlog"
@@ -112,6 +113,7 @@ type queuePartitionJSON struct {
 	AckedAbove int64  `json:"acked_above_floor"`
 	AckRanges  int    `json:"ack_ranges"`
 	Unacked    int64  `json:"unacked"`
+	Scheduled  int64  `json:"scheduled,omitempty"` // waiting for their DeliverAt (not in unacked)
 }
 
 func (a *app) newGroupsDescribeCommand() *cobra.Command {
@@ -148,7 +150,7 @@ floor, the acked messages above it and the ranges holding them, and the unacked 
 			for _, s := range states {
 				if topic == "" || s.Topic == topic {
 					doc.Queue = append(doc.Queue, queuePartitionJSON{Topic: s.Topic, Partition: s.Partition, AckFloor: s.Floor,
-						AckedAbove: s.AckedAbove, AckRanges: s.AckRanges, Unacked: s.Unacked})
+						AckedAbove: s.AckedAbove, AckRanges: s.AckRanges, Unacked: s.Unacked, Scheduled: s.Scheduled})
 				}
 			}
 			if len(doc.Consumer) == 0 && len(doc.Queue) == 0 {
@@ -170,9 +172,18 @@ floor, the acked messages above it and the ranges holding them, and the unacked 
 				if len(doc.Consumer) > 0 {
 					fmt.Fprintln(a.stdout)
 				}
-				t := newTable(a.stdout, "QUEUE GROUP", "TOPIC", "PARTITION", "ACK FLOOR", "ACKED ABOVE", "RANGES", "UNACKED")
+				scheduled := slices.ContainsFunc(doc.Queue, func(s queuePartitionJSON) bool { return s.Scheduled > 0 })
+				cols := []string{"QUEUE GROUP", "TOPIC", "PARTITION", "ACK FLOOR", "ACKED ABOVE", "RANGES", "UNACKED"}
+				if scheduled { // a column only for groups with delayed messages, so other output stays as it was
+					cols = append(cols, "SCHEDULED")
+				}
+				t := newTable(a.stdout, cols...)
 				for _, s := range doc.Queue {
-					t.row(group, s.Topic, s.Partition, s.AckFloor, s.AckedAbove, s.AckRanges, s.Unacked)
+					row := []any{group, s.Topic, s.Partition, s.AckFloor, s.AckedAbove, s.AckRanges, s.Unacked}
+					if scheduled {
+						row = append(row, s.Scheduled)
+					}
+					t.row(row...)
 				}
 				return t.flush()
 			}

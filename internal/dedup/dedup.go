@@ -65,6 +65,7 @@ func (r *Registry) table(t base.Topic) *table {
 	tb := r.mu.tables[t]
 	if tb == nil {
 		tb = &table{topic: t, ids: map[string]*entry{}}
+		tb.resolved.L = &tb.mu
 		r.mu.tables[t] = tb
 	}
 	return tb
@@ -74,115 +75,135 @@ func (r *Registry) table(t base.Topic) *table {
 type table struct {
 	topic base.Topic
 
-	mu      sync.Mutex
-	rebuilt bool // the log tail was read since Open
-	ids     map[string]*entry
-	byTime  entryHeap // resolved entries by record timestamp, to drop them as they leave the window
+	mu       sync.Mutex
+	resolved sync.Cond // on mu: a pending entry was resolved, for appends that wait on one
+	waiting  int       // appends waiting on resolved
+	rebuilt  bool      // the log tail was read since Open
+	ids      map[string]*entry
+	byTime   entryHeap // resolved entries by record timestamp, to drop them as they leave the window
 }
 
-// entry is an id: being appended (pending not nil), or appended at pos.
+// entry is an id: being appended by owner (not nil), or appended at pos.
 type entry struct {
 	id        string
 	pos       base.Position
-	ts        int64         // the record's timestamp, ms
-	pending   chan struct{} // closed when the reserving append's outcome is known
-	owner     *call
-	first     int // the index of the reserving message in its call
+	ts        int64 // the record's timestamp, ms
+	owner     *slot // the first message of the Append that reserved it, while that Append runs
+	first     int   // the index of the reserving message in its call
 	heapIndex int
 }
 
-// call identifies one Append, so that its own reservations are not waited for. It is not empty: pointers
-// to distinct zero-size values may be equal.
-type call struct{ _ byte }
+// slot is what Append knows of one of its messages.
+type slot struct {
+	id    []byte // the message id; nil for none
+	state uint8
+	first int    // for a repeated message, the index of the first with its id
+	e     *entry // the entry this message reserved
+}
+
+// States of a slot.
+const (
+	toAppend uint8 = iota
+	answered       // a duplicate of an earlier append: its position is the original's
+	repeated       // a duplicate of an earlier message of this call
+)
 
 // Append appends msgs to t with appendFn, except the messages whose id was appended within t's window,
 // which are answered with the original position (Duplicate set). A message whose id repeats an earlier
 // one of the same call gets that one's position. Errors are appendFn's, with positions mapped back to
 // msgs: an *base.AppendError's Positions index msgs, and say which are durable (duplicates are).
 func (r *Registry) Append(t base.Topic, msgs []base.Message, appendFn AppendFunc) ([]base.Position, error) {
-	tb := r.table(t)
-	ids := make([]string, len(msgs))
-	for i := range msgs {
-		ids[i] = base.MessageID(msgs[i].Headers)
+	if len(msgs) == 0 {
+		return appendFn(msgs)
 	}
+	tb := r.table(t)
+	slots := make([]slot, len(msgs))
+	for i := range msgs {
+		if v, ok := base.HeaderValue(msgs[i].Headers, base.HeaderMessageID); ok && len(v) > 0 {
+			slots[i].id = v
+		}
+	}
+	owner := &slots[0] // identifies this call: its slots are its own
 	out := make([]base.Position, len(msgs))
-	const (
-		toAppend = iota
-		answered // a duplicate of an earlier append: out[i] is the original's position
-		repeated // a duplicate of an earlier message of this call
-	)
-	state := make([]int, len(msgs))
-	firstOf := make([]int, len(msgs)) // for a repeated message, the index of the first with its id
-	reserved := make(map[int]*entry)
-	c := &call{}
+	appending := 0
 
 	tb.mu.Lock()
-	for {
-		if !tb.rebuilt {
-			if err := r.rebuild(tb); err != nil {
-				r.abort(tb, reserved)
-				tb.mu.Unlock()
-				return nil, err
-			}
+	if !tb.rebuilt {
+		if err := r.rebuild(tb); err != nil {
+			tb.mu.Unlock()
+			return nil, err
 		}
+	}
+	for {
 		now := r.now().UnixMilli()
 		window := t.Config().DuplicateWindow().Milliseconds()
 		tb.prune(now, window)
-		var busy chan struct{}
-		for i, id := range ids {
-			if id == "" || state[i] != toAppend || reserved[i] != nil {
+		wait := false
+		for i := range slots {
+			s := &slots[i]
+			if s.id == nil || s.state != toAppend || s.e != nil {
 				continue
 			}
-			e := tb.ids[id]
+			e := tb.ids[string(s.id)]
 			switch {
-			case e != nil && e.pending != nil && e.owner == c:
-				state[i], firstOf[i] = repeated, e.first
-			case e != nil && e.pending != nil:
-				busy = e.pending // another append of the id is in flight: wait for its outcome
+			case e != nil && e.owner == owner:
+				s.state, s.first = repeated, e.first
+			case e != nil && e.owner != nil:
+				wait = true // another append of the id is in flight: wait for its outcome
 			case e != nil && e.ts+window > now:
-				state[i], out[i] = answered, e.pos
+				s.state, out[i] = answered, e.pos
 				out[i].Duplicate = true
 			default:
 				if e != nil {
 					tb.forget(e) // expired, not pruned yet
 				}
-				e = &entry{id: id, pending: make(chan struct{}), owner: c, first: i, heapIndex: -1}
-				tb.ids[id] = e
-				reserved[i] = e
+				s.e = &entry{id: string(s.id), owner: owner, first: i, heapIndex: -1}
+				tb.ids[s.e.id] = s.e
 			}
-			if busy != nil {
+			if wait {
 				break
 			}
 		}
-		if busy == nil {
+		if !wait {
 			break
 		}
-		tb.mu.Unlock()
-		<-busy
-		tb.mu.Lock()
+		tb.waiting++
+		tb.resolved.Wait()
+		tb.waiting--
 	}
 	tb.mu.Unlock()
 
 	var idx []int
-	for i := range msgs {
-		if state[i] == toAppend {
-			idx = append(idx, i)
+	for i := range slots {
+		if slots[i].state == toAppend {
+			appending++
 		}
 	}
 	var pos []base.Position
 	var err error
-	if len(idx) == len(msgs) {
+	switch {
+	case appending == len(msgs):
 		pos, err = appendFn(msgs)
-	} else if len(idx) > 0 {
-		sub := make([]base.Message, len(idx))
-		for j, i := range idx {
-			sub[j] = msgs[i]
+	case appending > 0:
+		idx = make([]int, 0, appending)
+		sub := make([]base.Message, 0, appending)
+		for i := range slots {
+			if slots[i].state == toAppend {
+				idx = append(idx, i)
+				sub = append(sub, msgs[i])
+			}
 		}
 		pos, err = appendFn(sub)
 	}
+	index := func(j int) int { // the message of pos[j]
+		if idx == nil {
+			return j
+		}
+		return idx[j]
+	}
 	var aerr *base.AppendError
 	durable := func(int) bool { return err == nil }
-	if errors.As(err, &aerr) && len(aerr.Positions) == len(idx) {
+	if errors.As(err, &aerr) && len(aerr.Positions) == appending {
 		pos = aerr.Positions
 		durable = func(j int) bool { return pos[j].Offset != base.NoOffset }
 	} else if err != nil {
@@ -191,11 +212,12 @@ func (r *Registry) Append(t base.Topic, msgs []base.Message, appendFn AppendFunc
 
 	tb.mu.Lock()
 	now := r.now().UnixMilli()
-	for j, i := range idx {
+	for j := range appending {
+		i := index(j)
 		if durable(j) || aerr != nil {
 			out[i] = pos[j]
 		}
-		e := reserved[i]
+		e := slots[i].e
 		if e == nil {
 			continue
 		}
@@ -208,18 +230,20 @@ func (r *Registry) Append(t base.Topic, msgs []base.Message, appendFn AppendFunc
 		} else {
 			delete(tb.ids, e.id)
 		}
-		close(e.pending)
-		e.pending, e.owner = nil, nil
+		e.owner = nil
+	}
+	if tb.waiting > 0 {
+		tb.resolved.Broadcast()
 	}
 	tb.mu.Unlock()
 
 	dups := int64(0)
-	for i := range msgs {
-		switch state[i] {
+	for i := range slots {
+		switch slots[i].state {
 		case answered:
 			dups++
 		case repeated:
-			out[i] = out[firstOf[i]]
+			out[i] = out[slots[i].first]
 			if out[i].Offset != base.NoOffset {
 				out[i].Duplicate = true
 				dups++
@@ -236,14 +260,6 @@ func (r *Registry) Append(t base.Topic, msgs []base.Message, appendFn AppendFunc
 		// Nothing was appended; the duplicates among msgs were durable before, and a retry of the whole
 		// call is answered the same way.
 		return nil, err
-	}
-}
-
-// abort drops the reservations of a call that appends nothing.
-func (r *Registry) abort(tb *table, reserved map[int]*entry) {
-	for _, e := range reserved {
-		delete(tb.ids, e.id)
-		close(e.pending)
 	}
 }
 

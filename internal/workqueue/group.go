@@ -323,6 +323,10 @@ func (g *group) persistLocked(p *partition) error {
 					delete(p.timers, off) // in the index now
 				}
 			}
+			if len(p.timers) == 0 && len(timers) > 8 {
+				// A map does not shrink, and ranging over it costs what it once held: start afresh.
+				p.timers = map[int64]timerChange{}
+			}
 		}
 		p.persist.cond.Broadcast()
 	}

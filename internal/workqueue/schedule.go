@@ -35,7 +35,8 @@ type timerChange struct {
 // in their partition's unsaved timer changes, until a load reaches them. So memory holds at most
 // timerWindowMax timers, however many messages are scheduled.
 type timerWindow struct {
-	loaded   []index.Timer
+	loaded   []index.Timer // from head on, sorted; before head, popped
+	head     int
 	horizon  index.Timer
 	complete bool
 	started  bool // loaded at least once: horizon is meaningful
@@ -46,24 +47,41 @@ func (w *timerWindow) covers(t index.Timer) bool { return w.complete || !w.horiz
 
 // insert adds t, which the window covers, in order; a window grown too large drops its latest timers.
 func (w *timerWindow) insert(t index.Timer) {
-	i, found := slices.BinarySearchFunc(w.loaded, t, compareTimers)
+	if w.head > 0 && w.head >= len(w.loaded)/2 {
+		w.loaded = slices.Delete(w.loaded, 0, w.head) // drop what was popped, now and then
+		w.head = 0
+	}
+	i, found := slices.BinarySearchFunc(w.loaded[w.head:], t, compareTimers)
+	i += w.head
 	if found {
 		w.loaded[i] = t
 		return
 	}
 	w.loaded = slices.Insert(w.loaded, i, t)
-	if len(w.loaded) > timerWindowMax {
-		w.loaded = w.loaded[:timerChunk]
-		w.horizon, w.complete = w.loaded[timerChunk-1], false
+	if w.len() > timerWindowMax {
+		w.loaded = w.loaded[:w.head+timerChunk]
+		w.horizon, w.complete = w.loaded[len(w.loaded)-1], false
 	}
 }
 
+// len is how many timers the window holds.
+func (w *timerWindow) len() int { return len(w.loaded) - w.head }
+
 // top returns the timer due first, or false when the window holds none.
 func (w *timerWindow) top() (index.Timer, bool) {
-	if len(w.loaded) == 0 {
+	if w.len() == 0 {
 		return index.Timer{}, false
 	}
-	return w.loaded[0], true
+	return w.loaded[w.head], true
+}
+
+// pop removes the timer due first.
+func (w *timerWindow) pop() {
+	w.loaded[w.head] = index.Timer{}
+	w.head++
+	if w.head == len(w.loaded) {
+		w.loaded, w.head = w.loaded[:0], 0
+	}
 }
 
 func compareTimers(a, b index.Timer) int {
@@ -95,7 +113,7 @@ func (g *group) loadTimersLocked() error {
 		return err
 	}
 	parts := g.mu.partitions
-	next := timerWindow{loaded: w.loaded, complete: len(got) < timerChunk, started: true}
+	next := timerWindow{loaded: w.loaded[w.head:], complete: len(got) < timerChunk, started: true}
 	if !next.complete {
 		next.horizon = got[len(got)-1]
 	}
@@ -157,7 +175,7 @@ func (g *group) dropTimerLocked(p *partition, due, offset int64) {
 // due (zero for none). An empty window that is not complete is loaded first.
 func (g *group) dueTimerLocked(now time.Time) (index.Timer, bool, time.Time, error) {
 	w := &g.mu.timers
-	if len(w.loaded) == 0 && !w.complete {
+	if w.len() == 0 && !w.complete {
 		if err := g.loadTimersLocked(); err != nil {
 			return index.Timer{}, false, time.Time{}, err
 		}
@@ -177,7 +195,7 @@ func (g *group) dueTimerLocked(now time.Time) (index.Timer, bool, time.Time, err
 // key is busy. A message that is gone (retention deleted it, compaction removed it) is dropped with its
 // timer.
 func (g *group) fireLocked(t index.Timer, now time.Time) error {
-	g.mu.timers.loaded = slices.Delete(g.mu.timers.loaded, 0, 1)
+	g.mu.timers.pop()
 	p := g.mu.partitions[t.Partition]
 	rec, err := g.fetchLocked(p, t.Offset)
 	if err != nil {
