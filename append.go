@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/mqlog/mqlog/internal/base"
 	"github.com/mqlog/mqlog/internal/catalog"
 )
 
@@ -17,27 +18,63 @@ import (
 // messages are queued; once queued, Append waits for their outcome, never abandoning a write in flight.
 // When the messages go to several partitions and some fail, the error is an *AppendError whose Positions
 // say which messages are durable (the others have Offset NoOffset), so that a retry appends nothing twice.
+//
+// A message with an ID (Message.ID or the HeaderMessageID header) whose id was appended to the topic
+// within its duplicate window is not appended again: its Position is the original's, with Duplicate set
+// (docs/DELIVERY.md). Message.DeliverAt holds the message back from work queues until then.
 func (db *DB) Append(ctx context.Context, topic string, msgs ...Message) ([]Position, error) {
 	t, err := db.topicForAppend(ctx, topic)
 	if err != nil {
 		return nil, err
 	}
+	msgs, ids, err := base.PrepareDelivery(msgs)
+	if err != nil {
+		return nil, facade(err)
+	}
 	start := time.Now()
-	pos, err := t.Append(msgs)
+	var pos []Position
+	if ids {
+		pos, err = db.dedup.Append(t, msgs, t.Append)
+	} else {
+		pos, err = t.Append(msgs)
+	}
 	db.commitLatency.since(start)
 	return pos, facade(err)
 }
 
 // AppendPartition appends msgs to one partition of topic as one batch, ignoring their keys for placement.
+// Message ids and delivery times work as in Append.
 func (db *DB) AppendPartition(ctx context.Context, topic string, partition int32, msgs ...Message) ([]Position, error) {
 	t, err := db.topicForAppend(ctx, topic)
 	if err != nil {
 		return nil, err
 	}
+	msgs, ids, err := base.PrepareDelivery(msgs)
+	if err != nil {
+		return nil, facade(err)
+	}
 	start := time.Now()
-	pos, err := t.AppendPartition(partition, msgs)
+	var pos []Position
+	if ids {
+		pos, err = db.dedup.Append(t, msgs, func(msgs []Message) ([]Position, error) { return t.AppendPartition(partition, msgs) })
+	} else {
+		pos, err = t.AppendPartition(partition, msgs)
+	}
 	db.commitLatency.since(start)
 	return pos, facade(err)
+}
+
+// deadLetterAppender is how the work queue appends dead letters: without message-id deduplication, since
+// a dead letter keeps its message's headers and two messages of one id (from two topics, or further apart
+// than a window) must both reach a shared dead-letter topic.
+type deadLetterAppender struct{ db *DB }
+
+func (a deadLetterAppender) Append(ctx context.Context, topic string, msgs ...Message) ([]Position, error) {
+	t, err := a.db.topicForAppend(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	return t.Append(msgs)
 }
 
 // topicForAppend returns the topic, creating it with the defaults when it is missing.

@@ -11,6 +11,7 @@ import (
 	"github.com/mqlog/mqlog/internal/base"
 	"github.com/mqlog/mqlog/internal/catalog"
 	"github.com/mqlog/mqlog/internal/cleaner"
+	"github.com/mqlog/mqlog/internal/dedup"
 	"github.com/mqlog/mqlog/internal/fsutil"
 	"github.com/mqlog/mqlog/internal/groups"
 	"github.com/mqlog/mqlog/internal/lock"
@@ -39,6 +40,7 @@ type DB struct {
 	producers producerRegistry // idempotent producers' state (raw.go)
 
 	commitLatency latencyRecorder // of every append (metrics_latency.go)
+	dedup         *dedup.Registry // nil when read-only
 }
 
 // Open opens the data directory dir for reading and writing, creating it when it is missing. It takes the
@@ -78,9 +80,11 @@ func (db *DB) open() error {
 		return err
 	}
 	db.groups = groups.New(store, db.catalog, o.Logger)
-	db.queues = workqueue.New(store, db.catalog, db, o.Logger)
+	db.queues = workqueue.New(store, db.catalog, deadLetterAppender{db}, o.Logger)
+	db.dedup = dedup.New()
 	db.catalog.AddObserver(db.groups)
 	db.catalog.AddObserver(db.queues)
+	db.catalog.AddObserver(db.dedup)
 	// Before anything is appended: offsets past a log's end would name new messages.
 	if err := db.groups.ClampToLogs(); err != nil {
 		return err

@@ -17,6 +17,12 @@ import (
 //   - MaxAckPending: the most messages delivered and not acked over the group's consumers
 //     (DefaultMaxAckPending, 1000).
 //   - DeadLetterTopic: receives the messages that reached MaxDeliver, with the DeadLetterHeader... headers.
+//   - BackOff: redelivery delays by delivery count (JetStream's BackOff), used when AckWait passes and on
+//     Nak(0); the last one repeats. Empty: at once.
+//   - OrderedKeys: a key's messages one at a time, in offset order within a partition; other keys in
+//     parallel (SQS FIFO's message groups). A redelivery holds back the key's later messages.
+//
+// Messages appended with a DeliverAt in the future are delivered once it has come (docs/DELIVERY.md).
 type QueueOptions = workqueue.Options
 
 // Defaults of QueueOptions' zero fields (those of NATS JetStream).
@@ -39,7 +45,8 @@ const (
 // Partition; Floor, below which every message is done; AckedAbove, the done messages above Floor, in
 // AckRanges ranges; Unacked, the messages not done up to the high watermark; Delivered, the delivery
 // cursor (every message below it was delivered at least once); Redelivering, the messages not done that
-// were delivered more than once.
+// were delivered more than once; Scheduled, the messages read before their DeliverAt and waiting for it
+// (or for their ack) in the timer index, which are not in Unacked.
 type QueuePartitionState = workqueue.PartitionState
 
 // Queue is one competing consumer of a work-queue group (NATS JetStream's model): the group's consumers
@@ -64,8 +71,15 @@ type QueueMessage struct {
 	// Deliveries is how many times this message has been delivered, this one included. It survives
 	// restarts: a message delivered before a crash counts as delivered after it.
 	Deliveries int
+	// Priority is the level the message came from when a PriorityQueue delivered it (0 the highest); 0
+	// from a Queue.
+	Priority int
 
 	m *workqueue.Message
+}
+
+func newQueueMessage(m *workqueue.Message) *QueueMessage {
+	return &QueueMessage{Record: m.Record, Deliveries: m.Deliveries, Priority: m.Level, m: m}
 }
 
 // Queue opens a competing consumer of the work-queue group named group on topic. The group's state is
@@ -97,7 +111,7 @@ func (q *Queue) Next(ctx context.Context) (*QueueMessage, error) {
 	if err != nil {
 		return nil, facade(err)
 	}
-	return &QueueMessage{Record: m.Record, Deliveries: m.Deliveries, m: m}, nil
+	return newQueueMessage(m), nil
 }
 
 // Close ends this consumer: the messages it holds leased are released for redelivery at once. The
@@ -113,21 +127,22 @@ func (m *QueueMessage) Ack() error { return facade(m.m.Ack()) }
 // AckNext acknowledges the message and delivers the next one to the same Queue handle, as Ack then Next
 // do; when the next message comes from the same partition, the ack and the delivery share one synced save,
 // so a worker that takes one message at a time pays one fsync per message instead of two (JetStream's
-// AckNext). Once it returns, the message is acked even when the delivery failed (ctx done, say).
+// AckNext). Once it returns, the message is acked even when the delivery failed (ctx done, say). For a
+// message of a PriorityQueue it is Ack, then the priority queue's Next.
 func (m *QueueMessage) AckNext(ctx context.Context) (*QueueMessage, error) {
 	next, err := m.m.AckNext(ctx)
 	if err != nil {
 		return nil, facade(err)
 	}
-	return &QueueMessage{Record: next.Record, Deliveries: next.Deliveries, m: next}, nil
+	return newQueueMessage(next), nil
 }
 
 // Term acknowledges the message without processing it: it is not delivered again (JetStream's Term).
 // Unlike Ack it fails with ErrStaleDelivery when the lease has ended.
 func (m *QueueMessage) Term() error { return facade(m.m.Term()) }
 
-// Nak ends the lease without acknowledging: the message is delivered again after delay (at once when delay
-// is zero), to any consumer of the group.
+// Nak ends the lease without acknowledging: the message is delivered again after delay, to any consumer
+// of the group. A zero delay means the BackOff delay of its delivery count (at once without BackOff).
 func (m *QueueMessage) Nak(delay time.Duration) error { return facade(m.m.Nak(delay)) }
 
 // InProgress extends the lease by AckWait from now, for work that takes longer than AckWait.

@@ -1,5 +1,7 @@
 package mqlog
 
+import "time"
+
 // QueueSavesForTest returns how many synced saves of work-queue state db has made, for the external
 // benchmarks' acks-per-save figure.
 func QueueSavesForTest(db *DB) int64 { return db.queues.Metrics().Saves }
@@ -29,3 +31,17 @@ func (db *DB) incarnation(topic string) uint64 {
 	}
 	return t.Incarnation()
 }
+
+// SetQueueClockForTest makes now the clock of db's work queues (leases, delays, delivery times) and
+// duplicate windows, for the external benchmarks of delayed delivery; WakeQueuesForTest wakes every
+// waiting Next after the clock moved.
+func SetQueueClockForTest(db *DB, now func() time.Time) {
+	db.queues.SetClock(now)
+	db.dedup.SetClock(now)
+}
+
+// WakeQueuesForTest wakes every waiting Next of db.
+func WakeQueuesForTest(db *DB) { db.queues.Wake() }
+
+// QueueScheduledForTest returns how many messages db's work queues have moved to the timer index.
+func QueueScheduledForTest(db *DB) int64 { return db.queues.Metrics().Scheduled }

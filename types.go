@@ -11,10 +11,15 @@ type Header = base.Header
 
 // Message is what a producer appends: Key (nil for none; a key picks the partition with Kafka's
 // murmur2), Value (nil is a null value: a tombstone in a compacted topic), Headers, and Timestamp (zero
-// means the time of the Append).
+// means the time of the Append). Two fields are delivery settings, stored as headers (docs/DELIVERY.md):
+// ID, a producer-supplied message id that Append deduplicates within the topic's duplicate window
+// (HeaderMessageID), and DeliverAt, the time before which no work queue delivers the message
+// (HeaderDeliverAt; consumer groups keep Kafka's order and ignore it).
 type Message = base.Message
 
-// Position is where an appended message landed: its Partition and Offset.
+// Position is where an appended message landed: its Partition and Offset. Duplicate is true when Append
+// did not append the message because its ID had been appended within the topic's duplicate window: the
+// position is the original's.
 type Position = base.Position
 
 // Record is a message as read back: Topic, Partition and Offset say where it is, Timestamp when it was
@@ -34,6 +39,7 @@ type Record = base.Record
 //   - SegmentMs: the age at which the background cleaner closes the active segment even when it is not
 //     full (Kafka's segment.ms, counted from its first batch's timestamp; 0 = 7 days), so that a quiet
 //     topic's records reach retention and compaction.
+//   - DuplicateWindowMs: how long message ids are remembered for deduplication (0 = 2 minutes).
 type TopicConfig = base.TopicConfig
 
 // CleanupPolicy says how a topic reclaims space.
@@ -76,8 +82,8 @@ const DefaultDeleteRetention = base.DefaultDeleteRetention
 const MaxTopicNameLength = base.MaxTopicNameLength
 
 // TopicAlteration lists the settings AlterTopic changes; nil fields stay as they are: SegmentBytes,
-// RetentionBytes, RetentionMs, CleanupPolicy, DeleteRetentionMs, RetentionPolicy, SegmentMs. The
-// partition count changes with AddPartitions instead.
+// RetentionBytes, RetentionMs, CleanupPolicy, DeleteRetentionMs, RetentionPolicy, SegmentMs,
+// DuplicateWindowMs. The partition count changes with AddPartitions instead.
 type TopicAlteration = catalog.Alteration
 
 // PartitionInfo describes one partition's log.

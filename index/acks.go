@@ -34,6 +34,10 @@ type AckState struct {
 	// Redelivered holds, by increasing offset, the delivery counts above 1 of offsets in [Floor,
 	// Delivered) that are not acked.
 	Redelivered []DeliveryCount
+	// Ahead holds, by increasing offset, the delivery counts (1 or more) of offsets at or above Delivered
+	// that were delivered and are not acked: a queue that orders by key delivers a later offset while an
+	// earlier one waits behind its key, so its cursor cannot pass the earlier one. Empty otherwise.
+	Ahead []DeliveryCount
 }
 
 // DeliveryCount is how many times a message was delivered.
@@ -55,9 +59,15 @@ type DeliveryCount struct {
 //
 // Version 1, written before incarnations and delivery counts, is the version byte, the floor and the
 // ranges; it reads as incarnation 0, Delivered equal to Floor and no redeliveries.
+//
+// Version 3 is version 2 followed by the deliveries ahead of the cursor (AckState.Ahead), written only
+// when there are some (a queue that orders by key), so that every other state keeps version 2's bytes:
+//
+//	| ahead: count, then count x (offset - previous offset, deliveries); previous starts at delivered |
 const (
 	ackStateVersion1 = 1
 	ackStateVersion  = 2
+	ackStateVersion3 = 3
 )
 
 // maxAckRanges bounds the ranges a stored value may claim, so that a corrupt count cannot allocate
@@ -65,8 +75,12 @@ const (
 const maxAckRanges = 1 << 20
 
 func encodeAckState(st AckState) []byte {
-	b := make([]byte, 0, 1+8+8+binary.MaxVarintLen64*(3+2*len(st.Acked)+2*len(st.Redelivered)))
-	b = append(b, ackStateVersion)
+	b := make([]byte, 0, 1+8+8+binary.MaxVarintLen64*(4+2*len(st.Acked)+2*len(st.Redelivered)+2*len(st.Ahead)))
+	version := byte(ackStateVersion)
+	if len(st.Ahead) > 0 {
+		version = ackStateVersion3
+	}
+	b = append(b, version)
 	b = binary.BigEndian.AppendUint64(b, st.Incarnation)
 	b = binary.BigEndian.AppendUint64(b, uint64(st.Floor))
 	b = binary.AppendUvarint(b, uint64(st.Delivered-st.Floor))
@@ -84,6 +98,15 @@ func encodeAckState(st AckState) []byte {
 		b = binary.AppendUvarint(b, uint64(d.Count))
 		prev = d.Offset
 	}
+	if len(st.Ahead) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(st.Ahead)))
+		prev = st.Delivered
+		for _, d := range st.Ahead {
+			b = binary.AppendUvarint(b, uint64(d.Offset-prev))
+			b = binary.AppendUvarint(b, uint64(d.Count))
+			prev = d.Offset
+		}
+	}
 	return b
 }
 
@@ -98,7 +121,7 @@ func decodeAckState(key, value []byte, st *AckState) error {
 	version, rest := value[0], value[1:]
 	switch version {
 	case ackStateVersion1:
-	case ackStateVersion:
+	case ackStateVersion, ackStateVersion3:
 		if len(rest) < 16 {
 			return bad(fmt.Sprintf("%d bytes", len(value)))
 		}
@@ -121,7 +144,7 @@ func decodeAckState(key, value []byte, st *AckState) error {
 		return v, nil
 	}
 	st.Delivered = st.Floor
-	if version == ackStateVersion {
+	if version >= ackStateVersion {
 		d, err := uvarint("delivery cursor")
 		if err != nil {
 			return err
@@ -153,7 +176,7 @@ func decodeAckState(key, value []byte, st *AckState) error {
 		st.Acked = append(st.Acked, AckRange{Start: start, End: end})
 		prev = end
 	}
-	if version == ackStateVersion {
+	if version >= ackStateVersion {
 		count, err := uvarint("redelivery count")
 		if err != nil || count > maxAckRanges || count > uint64(len(rest)) {
 			return bad("bad redelivery count")
@@ -177,6 +200,30 @@ func decodeAckState(key, value []byte, st *AckState) error {
 			prev = off
 		}
 	}
+	if version == ackStateVersion3 {
+		count, err := uvarint("ahead count")
+		if err != nil || count == 0 || count > maxAckRanges || count > uint64(len(rest)) {
+			return bad("bad ahead count")
+		}
+		st.Ahead = make([]DeliveryCount, 0, count)
+		prev := st.Delivered
+		for i := range count {
+			delta, err := uvarint("ahead")
+			if err != nil {
+				return err
+			}
+			n, err := uvarint("ahead")
+			if err != nil {
+				return err
+			}
+			off := prev + int64(delta)
+			if (i > 0 && delta == 0) || n < 1 || n > 1<<31-1 || off < 0 {
+				return bad("deliveries ahead out of order or out of range")
+			}
+			st.Ahead = append(st.Ahead, DeliveryCount{Offset: off, Count: int32(n)})
+			prev = off
+		}
+	}
 	if len(rest) != 0 {
 		return bad(fmt.Sprintf("%d trailing bytes", len(rest)))
 	}
@@ -187,7 +234,10 @@ func decodeAckState(key, value []byte, st *AckState) error {
 // before it returns (it is primary data). Concurrent callers, for other partitions or groups, share fsyncs
 // through Pebble's commit pipeline; callers must serialize saves of one partition themselves, since the
 // last commit wins.
-func (s *Store) SaveAckState(st AckState) error {
+func (s *Store) SaveAckState(st AckState) error { return s.SaveQueueState(st, nil) }
+
+// checkAckState checks what SaveAckState stores: names, and the order and bounds of ranges and counts.
+func checkAckState(st *AckState) error {
 	if err := checkGroup(st.Group); err != nil {
 		return err
 	}
@@ -206,21 +256,17 @@ func (s *Store) SaveAckState(st AckState) error {
 			return fmt.Errorf("%w: delivery counts of %s-%d not sorted, in [floor, delivered) and above 1", ErrInvalidOffset, st.Topic, st.Partition)
 		}
 	}
+	for i, d := range st.Ahead {
+		if d.Offset < st.Delivered || d.Count < 1 || (i > 0 && d.Offset <= st.Ahead[i-1].Offset) {
+			return fmt.Errorf("%w: delivery counts ahead of the cursor of %s-%d not sorted, at or above the cursor and positive", ErrInvalidOffset, st.Topic, st.Partition)
+		}
+	}
 	prev := st.Floor
 	for i, r := range st.Acked {
 		if r.End <= r.Start || r.Start < prev || (i > 0 && r.Start == prev) {
 			return fmt.Errorf("%w: ack ranges of %s-%d not sorted, disjoint and above the floor", ErrInvalidOffset, st.Topic, st.Partition)
 		}
 		prev = r.End
-	}
-	db, err := s.acquireForWrite()
-	if err != nil {
-		return err
-	}
-	defer s.release()
-	key := ackStateKey(st.Group, st.Topic, st.Partition)
-	if err := db.Set(key, encodeAckState(st), pebble.Sync); err != nil {
-		return fmt.Errorf("mqlog/index: save ack state of group %q in %s-%d: %w", st.Group, st.Topic, st.Partition, err)
 	}
 	return nil
 }
@@ -267,7 +313,8 @@ func (s *Store) AckStates(group string) ([]AckState, error) {
 	return states, nil
 }
 
-// DeleteAckStates deletes every ack state of a work-queue group, synced.
+// DeleteAckStates deletes every ack state of a work-queue group, and its scheduled messages (timers.go),
+// in one synced batch.
 func (s *Store) DeleteAckStates(group string) error {
 	if err := checkGroup(group); err != nil {
 		return err
@@ -277,9 +324,10 @@ func (s *Store) DeleteAckStates(group string) error {
 		return err
 	}
 	defer s.release()
+	b := db.NewBatch()
 	prefix := ackStatePrefix(group)
-	if err := db.DeleteRange(prefix, prefixEnd(prefix), pebble.Sync); err != nil {
-		return fmt.Errorf("mqlog/index: delete ack states of group %q: %w", group, err)
-	}
-	return nil
+	_ = b.DeleteRange(prefix, prefixEnd(prefix), nil)
+	timers := timerGroupPrefix(group)
+	_ = b.DeleteRange(timers, prefixEnd(timers), nil)
+	return commit(b, pebble.Sync, fmt.Sprintf("delete ack states of group %q", group))
 }

@@ -126,7 +126,7 @@ func TestDecodeAckStateCorrupt(t *testing.T) {
 			b[i] = byte(rng.Uint32())
 		}
 		if len(b) > 0 {
-			b[0] = byte(1 + rng.IntN(2))
+			b[0] = byte(1 + rng.IntN(3))
 		}
 		var st AckState
 		if err := decodeAckState(nil, b, &st); err == nil {
@@ -140,6 +140,11 @@ func TestDecodeAckStateCorrupt(t *testing.T) {
 			for _, d := range st.Redelivered {
 				if d.Offset < st.Floor || d.Offset >= st.Delivered || d.Count < 2 {
 					t.Fatalf("decoded invalid delivery counts %v from %x", st.Redelivered, b)
+				}
+			}
+			for i, d := range st.Ahead {
+				if d.Offset < st.Delivered || d.Count < 1 || (i > 0 && d.Offset <= st.Ahead[i-1].Offset) {
+					t.Fatalf("decoded invalid deliveries ahead %v from %x", st.Ahead, b)
 				}
 			}
 		}

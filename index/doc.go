@@ -15,6 +15,9 @@
 // segments. Work-queue ack states are primary data, synced like group offsets.
 // Idempotent producers' snapshots are derived from the logs' batch headers and written without sync; the
 // next producer id is primary data (ids are never handed out twice), synced (producers.go).
+// segments. Work-queue ack states are primary data, synced like group offsets; a work-queue group's scheduled
+// messages ('s' keys) are written in the same synced batch as the ack state of their partition
+// (SaveQueueState), which counts them done.
 //
 // Two things make Pebble's own files crash-safe under the crash-simulating filesystem's rules (where the
 // directory entries created since the last directory fsync survive a crash independently of each other):
@@ -41,6 +44,9 @@
 //	                                                     offset[8] alone: stored before incarnations)
 //	'a'   'a' group 0x00 topic 0x00 partition[4]         work-queue state: floor, acked ranges, delivery
 //	                                                     cursor and counts (acks.go)
+//	's'   's' group 0x00 topic 0x00 incarnation[8]       a work-queue group's scheduled message: version[1]
+//	          due[8] partition[4] offset[8]              deliveries (uvarint); due in ms since the epoch,
+//	                                                     so a prefix scan gives them by due time (timers.go)
 //	'd'   'd' topic 0x00                                 tombstone of a deleted topic (opaque bytes)
 //	'i'   'i'                                            the last topic incarnation given (uint64)
 //	'p'   'p' topic 0x00 partition[4]                    idempotent producers' state snapshot (opaque bytes)

@@ -72,9 +72,10 @@ func lastIncarnation(db *pebble.DB) (uint64, error) {
 
 // DeleteTopic deletes everything stored about topic in one synced batch, and records tombstone in its
 // place: its configuration, the log states and sparse entries of its partitions, every group's offsets
-// and every work-queue group's ack state in it. Once the batch is synced the topic no longer exists for
-// Open, whatever files remain; the tombstone tells the next Open whose files those are, and
-// DeleteTombstone drops it once they are gone. Deleting a topic that does not exist is not an error.
+// and every work-queue group's ack state and scheduled messages in it. Once the batch is synced the
+// topic no longer exists for Open, whatever files remain; the tombstone tells the next Open whose files
+// those are, and DeleteTombstone drops it once they are gone. Deleting a topic that does not exist is not
+// an error.
 func (s *Store) DeleteTopic(name string, tombstone []byte) error {
 	if err := checkTopic(name); err != nil {
 		return err
@@ -107,6 +108,8 @@ func (s *Store) DeleteTopic(name string, tombstone []byte) error {
 	for _, group := range queueGroups {
 		acks := appendName(ackStatePrefix(group), name)
 		_ = b.DeleteRange(acks, prefixEnd(acks), nil)
+		timers := timerTopicPrefix(group, name) // a group with timers in the topic has ack state there
+		_ = b.DeleteRange(timers, prefixEnd(timers), nil)
 	}
 	snapshots := appendName([]byte{kindProducerSnapshot}, name) // producers.go
 	_ = b.DeleteRange(snapshots, prefixEnd(snapshots), nil)

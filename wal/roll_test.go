@@ -68,19 +68,22 @@ func TestRollWithConcurrentAppends(t *testing.T) {
 	fs, idx := vfs.NewMem(), &memIndex{}
 	l := openTestLog(t, fs, idx, 1<<20)
 	const appenders, each = 4, 200
+	var rolls, appended atomic.Int64
 	var wg sync.WaitGroup
 	for range appenders {
 		wg.Go(func() {
-			for i := range each {
+			// At least each appends, and on until a roll has happened among them (the roller goroutine
+			// may not have run yet on a busy machine).
+			for i := 0; i < each || rolls.Load() == 0; i++ {
 				if _, err := l.Append([]segment.Record{{Value: value(i)}}); err != nil {
 					t.Error(err)
 					return
 				}
+				appended.Add(1)
 			}
 		})
 	}
 	stop := make(chan struct{})
-	var rolls int
 	rollerDone := make(chan struct{})
 	go func() {
 		defer close(rollerDone)
@@ -96,26 +99,24 @@ func TestRollWithConcurrentAppends(t *testing.T) {
 				return
 			}
 			if rolled {
-				rolls++
+				rolls.Add(1)
 			}
 		}
 	}()
 	wg.Wait()
 	close(stop)
 	<-rollerDone
-	if rolls == 0 {
-		t.Fatal("no roll happened while the appenders ran")
+	if segs := l.Segments(); int64(len(segs)) != rolls.Load()+1 {
+		t.Fatalf("%d segments after %d rolls", len(segs), rolls.Load())
 	}
-	if segs := l.Segments(); len(segs) != rolls+1 {
-		t.Fatalf("%d segments after %d rolls", len(segs), rolls)
-	}
-	readAll(t, l, appenders*each)
+	n := appended.Load()
+	readAll(t, l, n)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	l = openTestLog(t, fs, idx, 1<<20)
 	defer l.Close()
-	readAll(t, l, appenders*each)
+	readAll(t, l, n)
 }
 
 // readAll reads l from its start and checks it holds offsets 0 to n-1, in order.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/mqlog/mqlog"
 )
@@ -80,8 +82,9 @@ func (e *interruptedError) Error() string {
 }
 
 // whileOpening runs open, which may block (a slow or full disk, a file that never answers), and returns its
-// result; SIGINT or SIGTERM (ctx done) makes it return at once with an *interruptedError. The command then
-// ends and the process exits, which ends the open and releases the directory's lock.
+// result; SIGINT or SIGTERM (ctx done) makes it return with an *interruptedError, after a short grace for
+// an open about to finish. The command then ends and the process exits, which ends the open and releases
+// the directory's lock; a value the open returns after that (in-process callers: tests) is closed.
 func whileOpening[T any](ctx context.Context, dir string, open func() (T, error)) (T, error) {
 	var zero T
 	if ctx.Err() != nil {
@@ -96,13 +99,27 @@ func whileOpening[T any](ctx context.Context, dir string, open func() (T, error)
 		v, err := open()
 		done <- result{v, err}
 	}()
+	closeLate := func(r result) {
+		if c, ok := any(r.v).(io.Closer); ok && r.err == nil {
+			c.Close()
+		}
+	}
 	select {
 	case r := <-done:
 		return r.v, r.err
 	case <-ctx.Done():
+		select {
+		case r := <-done:
+			closeLate(r)
+		case <-time.After(openGrace):
+			go func() { closeLate(<-done) }()
+		}
 		return zero, &interruptedError{dir: dir}
 	}
 }
+
+// openGrace is how long an interrupted open may still finish (and be closed) before the command ends.
+const openGrace = 500 * time.Millisecond
 
 // openWriter opens the data directory for writing (creating it when missing), taking its lock.
 func (a *app) openWriter() (*mqlog.DB, error) { return a.openWriterWith(a.dbOptions()) }

@@ -46,6 +46,7 @@ type queuePartitionJSON struct {
 	AckRanges    int    `json:"ack_ranges"`
 	Unacked      int64  `json:"unacked"`
 	Redelivering int    `json:"redelivering"`
+	Scheduled    int64  `json:"scheduled,omitempty"` // waiting for their DeliverAt (not in unacked)
 }
 
 func (a *app) newGroupsDescribeCommand() *cobra.Command {
@@ -159,7 +160,7 @@ func describeGroup(db *mqlog.DB, group, topic string) (groupsDescribeJSON, error
 	for _, s := range states {
 		if topic == "" || s.Topic == topic {
 			doc.Queue = append(doc.Queue, queuePartitionJSON{Topic: s.Topic, Partition: s.Partition, AckFloor: s.Floor,
-				AckedAbove: s.AckedAbove, AckRanges: s.AckRanges, Unacked: s.Unacked, Redelivering: s.Redelivering})
+				AckedAbove: s.AckedAbove, AckRanges: s.AckRanges, Unacked: s.Unacked, Redelivering: s.Redelivering, Scheduled: s.Scheduled})
 		}
 	}
 	if len(doc.Consumer) == 0 && len(doc.Queue) == 0 {
@@ -219,9 +220,18 @@ func (a *app) printGroupDescription(doc groupsDescribeJSON) error {
 		if len(doc.Consumer) > 0 {
 			fmt.Fprintln(a.stdout)
 		}
-		t := newTable(a.stdout, "QUEUE GROUP", "TOPIC", "PARTITION", "ACK FLOOR", "ACKED ABOVE", "RANGES", "UNACKED", "REDELIVERING")
+		cols := []string{"QUEUE GROUP", "TOPIC", "PARTITION", "ACK FLOOR", "ACKED ABOVE", "RANGES", "UNACKED", "REDELIVERING"}
+		scheduled := slices.ContainsFunc(doc.Queue, func(s queuePartitionJSON) bool { return s.Scheduled > 0 })
+		if scheduled { // a column only for groups with delayed messages
+			cols = append(cols, "SCHEDULED")
+		}
+		t := newTable(a.stdout, cols...)
 		for _, s := range doc.Queue {
-			t.row(doc.Group, s.Topic, s.Partition, s.AckFloor, s.AckedAbove, s.AckRanges, s.Unacked, s.Redelivering)
+			row := []any{doc.Group, s.Topic, s.Partition, s.AckFloor, s.AckedAbove, s.AckRanges, s.Unacked, s.Redelivering}
+			if scheduled {
+				row = append(row, s.Scheduled)
+			}
+			t.row(row...)
 		}
 		return t.flush()
 	}

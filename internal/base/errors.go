@@ -50,6 +50,10 @@ var (
 	// ErrQueueOptions is returned by Queue for options that are invalid or differ from those of a handle
 	// of the same group already open in this DB.
 	ErrQueueOptions = errors.New("mqlog: invalid queue options")
+	// ErrInvalidMessage is returned by Append for a message whose delivery fields contradict its headers:
+	// an ID or DeliverAt given both as a field and as its header, or a HeaderDeliverAt that is not a
+	// number of milliseconds.
+	ErrInvalidMessage = errors.New("mqlog: invalid message")
 )
 
 // CorruptionError reports damaged data: the file and the byte offset where it is. Use errors.As.

@@ -18,12 +18,22 @@ type Message struct {
 	Value     []byte // nil is a null value (a tombstone in a compacted topic)
 	Headers   []Header
 	Timestamp time.Time // zero means the time of the Append
+	// ID is a producer-supplied message id, stored as the HeaderMessageID header: an Append of a message
+	// whose id the topic has seen within its duplicate window returns the original position instead of
+	// appending it again. Empty means none.
+	ID string
+	// DeliverAt is the time before which no work queue delivers the message, stored as the
+	// HeaderDeliverAt header (milliseconds). Zero means at once. Consumer groups ignore it.
+	DeliverAt time.Time
 }
 
 // Position is where an appended message landed.
 type Position struct {
 	Partition int32
 	Offset    int64
+	// Duplicate is true when the message was not appended because its id had been appended before
+	// within the topic's duplicate window: Partition and Offset are the original's.
+	Duplicate bool
 }
 
 // Record is a message as read back: where it is, when it was written, and its bytes (the caller's to keep,

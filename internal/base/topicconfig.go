@@ -51,6 +51,11 @@ type TopicConfig struct {
 	// full (Kafka's segment.ms), counted from the largest timestamp of its first batch, so that a quiet
 	// topic's records reach retention and compaction too; 0 = the default, 7 days.
 	SegmentMs int64 `json:"segment_ms,omitempty"`
+	// DuplicateWindowMs is how long a message id (HeaderMessageID) is remembered: an Append of a message
+	// whose id was appended to the topic within the window is answered with the original position instead
+	// of being appended again (NATS JetStream's Duplicates window). 0 = DefaultDuplicateWindow. Messages
+	// without an id are never deduplicated.
+	DuplicateWindowMs int64 `json:"duplicate_window_ms,omitempty"`
 }
 
 // Default topic settings.
@@ -92,10 +97,21 @@ func (c TopicConfig) Validate() error {
 	default:
 		return fmt.Errorf("%w: unknown retention policy %q (limits or interest)", ErrInvalidConfig, c.RetentionPolicy)
 	}
-	if c.RetentionBytes < 0 || c.RetentionMs < 0 || c.DeleteRetentionMs < 0 || c.SegmentMs < 0 {
+	if c.RetentionBytes < 0 || c.RetentionMs < 0 || c.DeleteRetentionMs < 0 || c.SegmentMs < 0 || c.DuplicateWindowMs < 0 {
 		return fmt.Errorf("%w: negative retention setting in %+v", ErrInvalidConfig, c)
 	}
 	return nil
+}
+
+// DefaultDuplicateWindow is the duplicate window of a topic that sets none (JetStream's default).
+const DefaultDuplicateWindow = 2 * time.Minute
+
+// DuplicateWindow is how long the topic remembers message ids.
+func (c TopicConfig) DuplicateWindow() time.Duration {
+	if c.DuplicateWindowMs == 0 {
+		return DefaultDuplicateWindow
+	}
+	return time.Duration(c.DuplicateWindowMs) * time.Millisecond
 }
 
 // Compacted reports whether the topic keeps the latest record per key.

@@ -64,6 +64,7 @@ type Alteration struct {
 	DeleteRetentionMs *int64
 	RetentionPolicy   *base.RetentionPolicy
 	SegmentMs         *int64 // 0 = the default, 7 days
+	DuplicateWindowMs *int64 // 0 = the default window
 }
 
 // Alter changes a topic's settings, durably, and applies them to its open partitions at once: a new
@@ -90,6 +91,7 @@ func (c *Catalog) Alter(name string, alt Alteration) (base.TopicConfig, error) {
 	setIf(&cfg.DeleteRetentionMs, alt.DeleteRetentionMs)
 	setIf(&cfg.RetentionPolicy, alt.RetentionPolicy)
 	setIf(&cfg.SegmentMs, alt.SegmentMs)
+	setIf(&cfg.DuplicateWindowMs, alt.DuplicateWindowMs)
 	if alt.SegmentBytes != nil && *alt.SegmentBytes <= 0 {
 		return base.TopicConfig{}, fmt.Errorf("%w: segment bytes %d: must be positive", base.ErrInvalidConfig, *alt.SegmentBytes)
 	}

@@ -112,3 +112,15 @@ func (a *ackSet) doneAbove() int64 {
 	}
 	return n
 }
+
+// nextNotDone returns the first offset at or after offset that is not done.
+func (a *ackSet) nextNotDone(offset int64) int64 {
+	if offset < a.floor {
+		return a.floor
+	}
+	i := a.search(offset)
+	if i < len(a.ranges) && a.ranges[i].Start <= offset {
+		return a.ranges[i].End // ranges are non-adjacent: End is not done
+	}
+	return offset
+}

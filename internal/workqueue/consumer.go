@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mqlog/mqlog/index"
 	"github.com/mqlog/mqlog/internal/base"
 	"github.com/mqlog/mqlog/internal/fanin"
 )
@@ -26,15 +27,32 @@ type Message struct {
 	// restarts.
 	Deliveries int
 
+	// Level is the priority level the message came from, 0 the highest, when a PriorityConsumer
+	// delivered it; 0 otherwise.
+	Level int
+
 	consumer *Consumer
 	pm       *pendingMessage
-	delivery uint64 // the delivery this message is; a later delivery of the same offset has another
+	delivery uint64            // the delivery this message is; a later delivery of the same offset has another
+	priority *PriorityConsumer // the priority queue that delivered it, if one did
 }
 
 // wait is what a Next with nothing to deliver waits for.
 type wait struct {
 	chans []<-chan struct{} // the group's (an ack, nak or release) and the logs' (new messages)
-	due   time.Time         // the earliest lease end or redelivery time; zero for none
+	due   time.Time         // the earliest lease end, redelivery or delivery time; zero for none
+}
+
+// waitFor blocks until something in w may have changed or ctx is done. Due times are on the registry's
+// clock.
+func (r *Registry) waitFor(ctx context.Context, w *wait) error {
+	var timer <-chan time.Time
+	if !w.due.IsZero() {
+		t := time.NewTimer(max(w.due.Sub(r.now()), 0))
+		defer t.Stop()
+		timer = t.C
+	}
+	return fanin.Wait(ctx, timer, w.chans...)
 }
 
 // Next delivers the next message: one due again (nak'd, or whose AckWait passed) first, else the next
@@ -46,10 +64,7 @@ func (c *Consumer) Next(ctx context.Context) (*Message, error) {
 		if msg != nil || err != nil {
 			return msg, err
 		}
-		timer, stop := fanin.Timer(w.due)
-		err = fanin.Wait(ctx, timer, w.chans...)
-		stop()
-		if err != nil {
+		if err := c.g.r.waitFor(ctx, w); err != nil {
 			return nil, err
 		}
 	}
@@ -61,6 +76,12 @@ func (c *Consumer) Next(ctx context.Context) (*Message, error) {
 // returns, m is acked even when the delivery fails (ctx done, say); on an error before the ack (a closed
 // group), m is not.
 func (m *Message) AckNext(ctx context.Context) (*Message, error) {
+	if m.priority != nil { // the next message is the priority queue's choice, from any level
+		if err := m.Ack(); err != nil {
+			return nil, err
+		}
+		return m.priority.Next(ctx)
+	}
 	g := m.consumer.g
 	g.mu.Lock()
 	if err := g.mu.err; err != nil {
@@ -78,10 +99,7 @@ func (m *Message) AckNext(ctx context.Context) (*Message, error) {
 	if msg != nil || err != nil {
 		return msg, err
 	}
-	timer, stop := fanin.Timer(w.due)
-	err = fanin.Wait(ctx, timer, w.chans...)
-	stop()
-	if err != nil {
+	if err := g.r.waitFor(ctx, w); err != nil {
 		return nil, err
 	}
 	return m.consumer.Next(ctx)
@@ -106,6 +124,10 @@ func (g *group) deliver(ctx context.Context, c *Consumer) (*Message, *wait, erro
 }
 
 // deliverLocked is deliver with g.mu held; it releases g.mu while it saves or dead-letters.
+//
+// What goes out first: a pending message that is due (a redelivery, or one made pending below); then,
+// while fewer than MaxAckPending are pending, the next message of a key whose turn came (OrderedKeys),
+// a scheduled message whose time came, and the next message not yet read, in that order.
 func (g *group) deliverLocked(ctx context.Context, c *Consumer) (*Message, *wait, error) {
 	for {
 		if err := g.mu.err; err != nil {
@@ -114,16 +136,51 @@ func (g *group) deliverLocked(ctx context.Context, c *Consumer) (*Message, *wait
 		if c.closed.Load() {
 			return nil, nil, base.ErrClosed
 		}
-		now := time.Now()
+		now := g.r.now()
 		pm, due := g.dueLocked(now)
 		w := &wait{chans: []<-chan struct{}{g.mu.changed}, due: due}
 		if pm == nil && g.mu.pendingCount < g.opts.MaxAckPending {
-			var err error
-			if pm, err = g.readNewLocked(w); err != nil {
+			found, err := g.readyLocked(now)
+			if err != nil {
 				return nil, nil, err
+			}
+			if found {
+				continue
+			}
+			if g.mu.held < g.heldLimitLocked() {
+				t, fire, timerDue, err := g.dueTimerLocked(now)
+				if err != nil {
+					return nil, nil, err
+				}
+				if fire {
+					if err := g.fireLocked(t, now); err != nil {
+						return nil, nil, err
+					}
+					continue
+				}
+				w.due = earliest(w.due, timerDue)
+			}
+			var more *partition
+			if pm, more, err = g.readNewLocked(w, now); err != nil {
+				return nil, nil, err
+			}
+			if pm == nil && more != nil {
+				// The read stopped after moving many messages to the timer index: save them, then read on.
+				if err := g.persistLocked(more); err != nil {
+					return nil, nil, err
+				}
+				continue
 			}
 		}
 		if pm == nil {
+			// Nothing to deliver: save what the reads changed (messages scheduled, timers of messages that
+			// are gone, gaps), so that it does not wait for the next delivery.
+			if p := g.dirtyPartitionLocked(); p != nil {
+				if err := g.persistLocked(p); err != nil {
+					return nil, nil, err
+				}
+				continue
+			}
 			return nil, w, nil
 		}
 		if g.opts.MaxDeliver > 0 && pm.deliveries >= g.opts.MaxDeliver {
@@ -138,30 +195,67 @@ func (g *group) deliverLocked(ctx context.Context, c *Consumer) (*Message, *wait
 	}
 }
 
+// dirtyPartitionLocked returns a partition whose state changed since its last save began, if any.
+func (g *group) dirtyPartitionLocked() *partition {
+	for _, p := range g.mu.partitions {
+		if p.persist.version > p.persist.durable && !p.persist.saving {
+			return p
+		}
+	}
+	return nil
+}
+
+// earliest returns the earlier of two due times, zero meaning none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
 // dueLocked returns the pending message due first when it is due (a lease that ended is expired here),
-// else the time the first one falls due (zero for none).
+// else the time the first one falls due (zero for none). With BackOff, a message whose lease ended is
+// due again only after the back-off of its delivery count.
 func (g *group) dueLocked(now time.Time) (*pendingMessage, time.Time) {
-	top := g.mu.pending.top()
-	if top == nil {
-		return nil, time.Time{}
+	for {
+		top := g.mu.pending.top()
+		if top == nil {
+			return nil, time.Time{}
+		}
+		if top.due.After(now) {
+			return nil, top.due
+		}
+		leased := top.owner != nil
+		top.delivery, top.owner = 0, nil // its AckWait passed, if it was leased: due again now
+		if leased && len(g.opts.BackOff) > 0 {
+			if d := g.opts.backoff(top.deliveries); d > 0 {
+				g.mu.pending.setDue(top, top.due.Add(d))
+				continue
+			}
+		}
+		return top, time.Time{}
 	}
-	if top.due.After(now) {
-		return nil, top.due
-	}
-	top.delivery, top.owner = 0, nil // its AckWait passed, if it was leased: due again now
-	return top, time.Time{}
 }
 
 // readNewLocked reads the next message not yet read and not done, taking partitions in turn, and makes
-// it pending. A gap in the offsets (compaction removed them) is done. At the end of every partition it
-// adds their Changed channels to w and returns nothing.
-func (g *group) readNewLocked(w *wait) (*pendingMessage, error) {
+// it pending. A gap in the offsets (compaction removed them) is done. A message whose delivery time has
+// not come is moved to the timer index instead; after maxScheduledPerRead of those the read stops and
+// returns their partition, to be saved before it goes on. With OrderedKeys a message whose key is busy
+// waits behind it (reading stops at the bound of such messages). At the end of every partition it adds
+// their Changed channels to w and returns nothing.
+func (g *group) readNewLocked(w *wait, now time.Time) (*pendingMessage, *partition, error) {
 	parts := g.mu.partitions
+	nowMs := now.UnixMilli()
+	ordered := g.opts.OrderedKeys
 	for i := range parts {
 		p := parts[(g.mu.next+i)%len(parts)]
 		// Taken before reading, so that an append after the read is not missed.
 		changed := p.log.Changed()
+		scheduled := 0
 		for {
+			if ordered && g.mu.held >= g.heldLimitLocked() {
+				return nil, nil, nil // an ack frees a key and changes the group
+			}
 			expected := p.reader.Offset()
 			rec, err := p.reader.Next()
 			if errors.Is(err, io.EOF) {
@@ -173,28 +267,41 @@ func (g *group) readNewLocked(w *wait) (*pendingMessage, error) {
 				continue
 			}
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if rec.Offset > expected && p.acks.addRange(expected, rec.Offset) > 0 {
 				p.dropCounts(expected, rec.Offset)
 				p.persist.version++ // saved with the next save
 			}
 			if p.acks.contains(rec.Offset) {
-				continue // done before a restart
+				continue // done before a restart, or scheduled
+			}
+			deliveries := p.deliveriesOf(rec.Offset)
+			if len(rec.Headers) > 0 && deliveries == 0 {
+				if at, ok := base.DeliverAtMillis(rec.Headers); ok && at > nowMs {
+					g.scheduleLocked(p, rec.Offset, at)
+					if scheduled++; scheduled >= maxScheduledPerRead {
+						return nil, p, nil
+					}
+					continue
+				}
+			}
+			var key string
+			if ordered && rec.Key != nil {
+				key = string(rec.Key)
+				if !g.claimKeyLocked(key) {
+					g.holdLocked(key, heldMessage{partition: p, offset: rec.Offset})
+					continue
+				}
 			}
 			g.mu.next = (g.mu.next + i + 1) % len(parts)
-			pm := &pendingMessage{rec: base.NewRecord(g.topic.Name(), p.index, rec), partition: p, heapIndex: -1}
-			if rec.Offset < p.delivered { // delivered before a restart
-				pm.deliveries = int(max(p.counts[rec.Offset], 1))
-			}
-			p.pending[rec.Offset] = pm
-			g.mu.pendingCount++
-			pm.due = time.Now()
-			g.mu.pending.push(pm)
-			return pm, nil
+			pm := &pendingMessage{rec: base.NewRecord(g.topic.Name(), p.index, rec), partition: p, heapIndex: -1,
+				deliveries: deliveries, key: key}
+			g.addPendingLocked(pm, now)
+			return pm, nil, nil
 		}
 	}
-	return nil, nil
+	return nil, nil, nil
 }
 
 // leaseLocked leases pm to c for AckWait and records the delivery durably before it returns (releasing
@@ -205,11 +312,13 @@ func (g *group) leaseLocked(c *Consumer, pm *pendingMessage, now time.Time) (*Me
 	pm.delivery, pm.owner = g.mu.deliveries, c
 	g.mu.pending.setDue(pm, now.Add(g.opts.AckWait))
 	p := pm.partition
-	p.delivered = max(p.delivered, pm.rec.Offset+1)
-	if pm.deliveries > 1 {
-		p.counts[pm.rec.Offset] = int32(min(pm.deliveries, 1<<31-1))
+	if pm.scheduled {
+		g.putTimerLocked(p, index.Timer{Due: pm.timerDue, Partition: p.index, Offset: pm.rec.Offset,
+			Deliveries: int32(min(pm.deliveries, 1<<31-1))})
+	} else {
+		p.noteDelivery(pm.rec.Offset, pm.deliveries, g.opts.OrderedKeys)
+		p.persist.version++
 	}
-	p.persist.version++
 	msg := &Message{Record: pm.rec, Deliveries: pm.deliveries, consumer: c, pm: pm, delivery: pm.delivery}
 	if err := g.persistLocked(p); err != nil {
 		return nil, err

@@ -41,7 +41,7 @@ func (g *group) deadLetterLocked(ctx context.Context, pm *pendingMessage) {
 				"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "dead_letter_topic", dlq,
 				"retry_in", backoff, "err", err)
 			if p.pending[rec.Offset] == pm { // not acked meanwhile by a late worker
-				pm.due = time.Now().Add(backoff)
+				pm.due = g.r.now().Add(backoff)
 				g.mu.pending.push(pm)
 			}
 			return

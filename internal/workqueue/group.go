@@ -28,6 +28,14 @@ type group struct {
 		deliveries   uint64      // sequence of deliveries, for the identity of leases
 		changed      chan struct{}
 		err          error // sticky: a failed save, ErrClosed after the last consumer, a deleted topic
+
+		timers timerWindow // the scheduled messages due first (schedule.go)
+		// OrderedKeys (keys.go): the keys with a message pending or about to be, each with the messages
+		// waiting behind it; the next messages of keys whose pending one was done, to be read again and
+		// delivered; how many messages wait behind their keys.
+		keys  map[string]*keyLine
+		ready []heldMessage
+		held  int
 	}
 }
 
@@ -42,8 +50,16 @@ type partition struct {
 	// counts are the delivery counts above 1 of the offsets below delivered that are not done: what a save
 	// stores of them. Pending messages carry their count too; this map holds only those above 1, so that a
 	// save costs what was redelivered, not what is pending.
-	counts  map[int64]int32
+	counts map[int64]int32
+	// ahead are the delivery counts (1 or more) of offsets at or above delivered that were delivered and
+	// are not done: with OrderedKeys a later offset goes out while an earlier one waits behind its key.
+	ahead   map[int64]int32
 	pending map[int64]*pendingMessage
+	// timers are the changes to this partition's scheduled messages not yet covered by a finished save,
+	// by offset: they go into the next save's batch with the ack state.
+	timers map[int64]timerChange
+	// fetch reads scheduled and held messages again by offset.
+	fetch *wal.Reader
 
 	persist struct {
 		cond    sync.Cond // on the group's mu: a save finished
@@ -65,6 +81,11 @@ type pendingMessage struct {
 	heapIndex          int       // in the group's pending heap; -1 while dead-lettering
 	deadLetting        bool      // being written to the dead-letter topic
 	deadLetterFailures int       // failed dead-letter appends, for the back-off
+	// scheduled is set for a message that was read before its delivery time: its deliveries are saved in
+	// its timer (due at timerDue), not in the partition's cursor and counts.
+	scheduled bool
+	timerDue  int64
+	key       string // with OrderedKeys, the key whose turn this message holds; "" for none
 }
 
 // openGroup loads the group's state in every partition of t, clamps it to what each log holds, and saves
@@ -82,13 +103,26 @@ func (r *Registry) openGroup(t base.Topic, name string, opts Options) (*group, e
 			byPartition[st.Partition] = st
 		}
 	}
+	if opts.OrderedKeys {
+		g.mu.keys = map[string]*keyLine{}
+	}
+	fresh := false // some partition's state is new: stale timers of another incarnation may be left
 	for i, l := range t.Logs() {
 		st, ok := byPartition[int32(i)]
+		fresh = fresh || !ok
 		p, err := g.newPartition(int32(i), l, st, ok)
 		if err != nil {
 			return nil, err
 		}
 		g.mu.partitions = append(g.mu.partitions, p)
+	}
+	if fresh {
+		if err := r.store.DeleteOtherTimers(name, t.Name(), t.Incarnation()); err != nil {
+			return nil, err
+		}
+	}
+	if err := g.loadTimersLocked(); err != nil {
+		return nil, err
 	}
 	return g, nil
 }
@@ -97,7 +131,8 @@ func (r *Registry) openGroup(t base.Topic, name string, opts Options) (*group, e
 // none, or one of an earlier incarnation), clamped to what l holds; a partition without stored state gets
 // one, synced, at l's start.
 func (g *group) newPartition(i int32, l *wal.Log, st index.AckState, stored bool) (*partition, error) {
-	p := &partition{index: i, log: l, pending: map[int64]*pendingMessage{}, counts: map[int64]int32{}}
+	p := &partition{index: i, log: l, pending: map[int64]*pendingMessage{}, counts: map[int64]int32{},
+		ahead: map[int64]int32{}, timers: map[int64]timerChange{}}
 	p.persist.cond.L = &g.mu
 	if !stored {
 		st.Floor, st.Delivered = l.StartOffset(), l.StartOffset() // a new group starts at the earliest
@@ -107,6 +142,9 @@ func (g *group) newPartition(i int32, l *wal.Log, st index.AckState, stored bool
 	for _, d := range st.Redelivered {
 		p.counts[d.Offset] = d.Count
 	}
+	for _, d := range st.Ahead {
+		p.ahead[d.Offset] = d.Count
+	}
 	// Never past the readable end, never below the log start (retention removed those).
 	clampToEnd(p, l.HighWatermark())
 	if skipped := p.acks.raiseFloor(l.StartOffset()); skipped > 0 {
@@ -114,7 +152,7 @@ func (g *group) newPartition(i int32, l *wal.Log, st index.AckState, stored bool
 	}
 	p.dropBelowFloor()
 	if !stored {
-		if err := g.r.store.SaveAckState(p.state(g)); err != nil {
+		if err := g.r.store.SaveQueueState(p.state(g), nil); err != nil {
 			return nil, err
 		}
 	}
@@ -136,6 +174,11 @@ func clampToEnd(p *partition, end int64) {
 			delete(p.counts, off)
 		}
 	}
+	for off := range p.ahead {
+		if off >= end {
+			delete(p.ahead, off)
+		}
+	}
 }
 
 // dropBelowFloor drops the counts below the floor and raises the cursor to it.
@@ -151,19 +194,82 @@ func (p *partition) dropCounts(from, to int64) {
 			delete(p.counts, off)
 		}
 	}
+	for off := range p.ahead {
+		if off >= from && off < to {
+			delete(p.ahead, off)
+		}
+	}
+}
+
+// deliveriesOf is how many times the message at offset, not done, was delivered before: from the
+// cursor and the counts below it, or from the counts ahead of it.
+func (p *partition) deliveriesOf(offset int64) int {
+	if offset < p.delivered {
+		return int(max(p.counts[offset], 1))
+	}
+	return int(p.ahead[offset])
+}
+
+// noteDelivery records the deliveries-th delivery of the message at offset (not a scheduled one) in the
+// cursor and the counts. Without OrderedKeys a first delivery is always at or past the cursor, every
+// offset before it being delivered or done, so the cursor moves past it. With OrderedKeys an earlier
+// offset may still wait behind its key: the delivery is noted ahead, and the cursor moves only over what
+// is done or delivered.
+func (p *partition) noteDelivery(offset int64, deliveries int, ordered bool) {
+	n := int32(min(deliveries, 1<<31-1))
+	if offset < p.delivered {
+		if n > 1 {
+			p.counts[offset] = n
+		}
+		return
+	}
+	if !ordered {
+		p.delivered = offset + 1
+		if n > 1 {
+			p.counts[offset] = n
+		}
+		if len(p.ahead) > 0 { // noted by an earlier open with OrderedKeys
+			for off, d := range p.ahead {
+				if off < p.delivered {
+					delete(p.ahead, off)
+					if d > 1 {
+						p.counts[off] = d
+					}
+				}
+			}
+		}
+		return
+	}
+	p.ahead[offset] = n
+	for end := p.reader.Offset(); p.delivered < end; {
+		if next := p.acks.nextNotDone(p.delivered); next > p.delivered {
+			p.delivered = next
+			continue
+		}
+		d, ok := p.ahead[p.delivered]
+		if !ok {
+			break
+		}
+		delete(p.ahead, p.delivered)
+		if d > 1 {
+			p.counts[p.delivered] = d
+		}
+		p.delivered++
+	}
 }
 
 // state is p's durable state, as the index stores it.
 func (p *partition) state(g *group) index.AckState {
 	return index.AckState{Group: g.name, Topic: g.topic.Name(), Partition: p.index, Incarnation: g.topic.Incarnation(),
-		Floor: p.acks.floor, Acked: slices.Clone(p.acks.ranges), Delivered: p.delivered, Redelivered: sortedCounts(p.counts)}
+		Floor: p.acks.floor, Acked: slices.Clone(p.acks.ranges), Delivered: p.delivered, Redelivered: sortedCounts(p.counts, 2),
+		Ahead: sortedCounts(p.ahead, 1)}
 }
 
-// sortedCounts returns the delivery counts above 1, by offset.
-func sortedCounts(counts map[int64]int32) []index.DeliveryCount {
+// sortedCounts returns the delivery counts of at least least, by offset.
+func sortedCounts(counts map[int64]int32, least int32) []index.DeliveryCount {
 	var out []index.DeliveryCount
 	for off, n := range counts {
-		if n > 1 {
+		if n >= least {
 			out = append(out, index.DeliveryCount{Offset: off, Count: n})
 		}
 	}
@@ -208,8 +314,12 @@ func (g *group) persistLocked(p *partition) error {
 		}
 		p.persist.saving = true
 		state, version := p.state(g), p.persist.version
+		var timers []index.TimerChange
+		for _, c := range p.timers {
+			timers = append(timers, c.TimerChange)
+		}
 		g.mu.Unlock()
-		err := g.r.store.SaveAckState(state)
+		err := g.r.store.SaveQueueState(state, timers)
 		g.mu.Lock()
 		p.persist.saving = false
 		if err != nil {
@@ -219,6 +329,15 @@ func (g *group) persistLocked(p *partition) error {
 		} else {
 			p.persist.durable = version
 			g.r.metrics.saves.Add(1)
+			for off, c := range p.timers {
+				if c.version <= version {
+					delete(p.timers, off) // in the index now
+				}
+			}
+			if len(p.timers) == 0 && len(timers) > 8 {
+				// A map does not shrink, and ranging over it costs what it once held: start afresh.
+				p.timers = map[int64]timerChange{}
+			}
 		}
 		p.persist.cond.Broadcast()
 	}
@@ -233,9 +352,11 @@ func (g *group) raiseFloorLocked(p *partition, start int64) {
 	skipped := p.acks.raiseFloor(start)
 	for off, pm := range p.pending {
 		if off < start {
-			g.mu.pending.remove(pm)
-			delete(p.pending, off)
-			g.mu.pendingCount--
+			g.forgetLocked(pm)
+			if pm.scheduled {
+				g.dropTimerLocked(p, pm.timerDue, off)
+				skipped++
+			}
 		}
 	}
 	p.dropBelowFloor()

@@ -3,6 +3,7 @@ package workqueue
 import (
 	"slices"
 
+	"github.com/mqlog/mqlog/index"
 	"github.com/mqlog/mqlog/internal/base"
 )
 
@@ -21,6 +22,9 @@ type PartitionState struct {
 	Delivered int64
 	// Redelivering counts the messages not done that were delivered more than once.
 	Redelivering int
+	// Scheduled counts the messages read before their delivery time and kept in the timer index until
+	// they are acked (they are not in Unacked: the ack state counts them done).
+	Scheduled int64
 }
 
 // Groups returns the names of the work-queue groups that have state, sorted.
@@ -48,9 +52,21 @@ func (r *Registry) State(group string) ([]PartitionState, error) {
 		return nil, err
 	}
 	out := make([]PartitionState, 0, len(states))
+	scheduled := map[string]map[int32]timerStats{}
 	for _, st := range states {
 		acks := ackSet{floor: st.Floor, ranges: st.Acked}
 		s := PartitionState{Topic: st.Topic, Partition: st.Partition, Delivered: st.Delivered, Redelivering: len(st.Redelivered)}
+		for _, d := range st.Ahead {
+			if d.Count > 1 {
+				s.Redelivering++
+			}
+		}
+		if _, ok := scheduled[st.Topic]; !ok {
+			if scheduled[st.Topic], err = r.timerStats(group, st.Topic, st.Incarnation); err != nil {
+				return nil, err
+			}
+		}
+		s.Scheduled = scheduled[st.Topic][st.Partition].count
 		if t, err := r.topics.Topic(st.Topic); err == nil {
 			if t.Incarnation() != st.Incarnation {
 				continue
@@ -70,8 +86,8 @@ func (r *Registry) State(group string) ([]PartitionState, error) {
 }
 
 // Floors returns, for each partition of t, the offset below which every work-queue group of t is done:
-// the smallest durable floor over the groups (retention by interest may delete the segments that end at
-// or below it). A group that has state for some partitions of t but none for partition p has done nothing
+// the smallest durable floor over the groups, lowered to the lowest offset a group keeps scheduled
+// (retention by interest may delete the segments that end at or below it). A group that has state for some partitions of t but none for partition p has done nothing
 // there: its floor on p is 0. A partition that no group has state for is absent: no work-queue group
 // holds anything back there; nil means no work-queue group has state in t. The floors are read from the index, so they are durable ones: never above
 // what a crash would leave done. They are not clamped to the log: a floor below the log start keeps
@@ -90,6 +106,19 @@ func (r *Registry) Floors(t base.Topic) (map[int32]int64, error) {
 			byGroup[st.Group] = make(map[int32]int64)
 		}
 		byGroup[st.Group][st.Partition] = st.Floor
+	}
+	// A scheduled message counts done in the ack state, so the floor passes it; its segment must stay
+	// until it is acked.
+	for group, floors := range byGroup {
+		stats, err := r.timerStats(group, t.Name(), t.Incarnation())
+		if err != nil {
+			return nil, err
+		}
+		for p, s := range stats {
+			if f, ok := floors[p]; ok && s.lowest < f {
+				floors[p] = s.lowest
+			}
+		}
 	}
 	if len(byGroup) == 0 {
 		return nil, nil
@@ -127,20 +156,59 @@ func (r *Registry) ClampToLogs() error {
 			continue
 		}
 		hw := logs[st.Partition].HighWatermark()
-		p := &partition{acks: ackSet{floor: st.Floor, ranges: slices.Clone(st.Acked)}, delivered: st.Delivered, counts: map[int64]int32{}}
+		p := &partition{acks: ackSet{floor: st.Floor, ranges: slices.Clone(st.Acked)}, delivered: st.Delivered,
+			counts: map[int64]int32{}, ahead: map[int64]int32{}}
 		for _, d := range st.Redelivered {
 			p.counts[d.Offset] = d.Count
 		}
+		for _, d := range st.Ahead {
+			p.ahead[d.Offset] = d.Count
+		}
 		clampToEnd(p, hw)
-		if p.acks.floor == st.Floor && slices.Equal(p.acks.ranges, st.Acked) && p.delivered == st.Delivered && len(p.counts) == len(st.Redelivered) {
+		if p.acks.floor == st.Floor && slices.Equal(p.acks.ranges, st.Acked) && p.delivered == st.Delivered &&
+			len(p.counts) == len(st.Redelivered) && len(p.ahead) == len(st.Ahead) {
 			continue
 		}
+		// A scheduled message counts done in the ack state saved with its timer, so a timer past the end
+		// comes with state past the end: only then are the timers looked at.
+		var drop []index.TimerChange
+		err = r.store.EachTimer(st.Group, st.Topic, st.Incarnation, nil, func(tm index.Timer) bool {
+			if tm.Partition == st.Partition && tm.Offset >= hw {
+				drop = append(drop, index.TimerChange{Timer: tm, Delete: true})
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
 		r.logger.Info("mqlog: work-queue state past the end of the log after a crash; dropped",
-			"group", st.Group, "topic", st.Topic, "partition", st.Partition, "end", hw)
-		st.Floor, st.Acked, st.Delivered, st.Redelivered = p.acks.floor, p.acks.ranges, p.delivered, sortedCounts(p.counts)
-		if err := r.store.SaveAckState(st); err != nil {
+			"group", st.Group, "topic", st.Topic, "partition", st.Partition, "end", hw, "scheduled_dropped", len(drop))
+		st.Floor, st.Acked, st.Delivered = p.acks.floor, p.acks.ranges, p.delivered
+		st.Redelivered, st.Ahead = sortedCounts(p.counts, 2), sortedCounts(p.ahead, 1)
+		if err := r.store.SaveQueueState(st, drop); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// timerStats are a partition's scheduled messages, as the index holds them.
+type timerStats struct {
+	count  int64
+	lowest int64 // the lowest offset
+}
+
+// timerStats scans group's scheduled messages in one incarnation of topic, by partition.
+func (r *Registry) timerStats(group, topic string, incarnation uint64) (map[int32]timerStats, error) {
+	out := map[int32]timerStats{}
+	err := r.store.EachTimer(group, topic, incarnation, nil, func(t index.Timer) bool {
+		s, ok := out[t.Partition]
+		if !ok || t.Offset < s.lowest {
+			s.lowest = t.Offset
+		}
+		s.count++
+		out[t.Partition] = s
+		return true
+	})
+	return out, err
 }

@@ -16,8 +16,9 @@ func (m *Message) Ack() error { return m.consumer.g.ack(m, false) }
 // Unlike Ack it fails with ErrStaleDelivery when the lease has ended.
 func (m *Message) Term() error { return m.consumer.g.ack(m, true) }
 
-// Nak ends the lease without acknowledging: the message is delivered again after delay (at once when delay
-// is zero), to any consumer of the group.
+// Nak ends the lease without acknowledging: the message is delivered again after delay (when delay is
+// zero: after Options.BackOff's delay for its delivery count, at once without BackOff), to any consumer of
+// the group.
 func (m *Message) Nak(delay time.Duration) error { return m.consumer.g.nak(m, delay) }
 
 // InProgress extends the lease by AckWait from now, for work that takes longer than AckWait.
@@ -26,7 +27,7 @@ func (m *Message) InProgress() error { return m.consumer.g.extend(m) }
 // leasedLocked reports whether m's delivery still holds its lease.
 func (g *group) leasedLocked(m *Message) bool {
 	pm := m.pm
-	return pm.partition.pending[pm.rec.Offset] == pm && pm.delivery == m.delivery && pm.due.After(time.Now())
+	return pm.partition.pending[pm.rec.Offset] == pm && pm.delivery == m.delivery && pm.due.After(g.r.now())
 }
 
 // ack marks m's offset done and waits until the state that holds it is synced. With requireLease (Term),
@@ -50,21 +51,37 @@ func (g *group) doneLocked(p *partition, offset int64) error {
 	return g.persistLocked(p)
 }
 
-// markDoneLocked marks offset of p done in memory: the next save of p covers it.
+// markDoneLocked marks offset of p done in memory: the next save of p covers it. A scheduled message is
+// done already in the ack state; its timer goes.
 func (g *group) markDoneLocked(p *partition, offset int64) {
 	if pm := p.pending[offset]; pm != nil {
-		g.mu.pending.remove(pm)
-		delete(p.pending, offset)
-		g.mu.pendingCount--
+		g.forgetLocked(pm)
 		g.changedLocked()
+		if pm.scheduled {
+			g.dropTimerLocked(p, pm.timerDue, offset)
+			return
+		}
 	}
 	delete(p.counts, offset)
+	delete(p.ahead, offset)
 	if p.acks.add(offset) {
 		p.persist.version++
 	}
 }
 
-// nak ends m's lease; the message is due again after delay.
+// forgetLocked drops pm from the pending messages (it is done, or gone) and gives its key's turn to the
+// next message of the key.
+func (g *group) forgetLocked(pm *pendingMessage) {
+	g.mu.pending.remove(pm)
+	delete(pm.partition.pending, pm.rec.Offset)
+	g.mu.pendingCount--
+	if pm.key != "" {
+		g.releaseKeyLocked(pm.key)
+	}
+}
+
+// nak ends m's lease; the message is due again after delay, or after the back-off of its delivery count
+// when delay is zero.
 func (g *group) nak(m *Message, delay time.Duration) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -75,7 +92,10 @@ func (g *group) nak(m *Message, delay time.Duration) error {
 		return base.ErrStaleDelivery
 	}
 	m.pm.delivery, m.pm.owner = 0, nil
-	g.mu.pending.setDue(m.pm, time.Now().Add(max(delay, 0)))
+	if delay <= 0 {
+		delay = g.opts.backoff(m.pm.deliveries)
+	}
+	g.mu.pending.setDue(m.pm, g.r.now().Add(delay))
 	g.changedLocked()
 	return nil
 }
@@ -90,7 +110,7 @@ func (g *group) extend(m *Message) error {
 	if !g.leasedLocked(m) {
 		return base.ErrStaleDelivery
 	}
-	g.mu.pending.setDue(m.pm, time.Now().Add(g.opts.AckWait))
+	g.mu.pending.setDue(m.pm, g.r.now().Add(g.opts.AckWait))
 	return nil
 }
 
@@ -98,7 +118,7 @@ func (g *group) extend(m *Message) error {
 func (g *group) release(c *Consumer) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	now := time.Now()
+	now := g.r.now()
 	for _, p := range g.mu.partitions {
 		for _, pm := range p.pending {
 			if pm.owner == c {

@@ -3,8 +3,10 @@ package workqueue
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mqlog/mqlog/index"
 	"github.com/mqlog/mqlog/internal/base"
@@ -12,14 +14,22 @@ import (
 
 // Store is the durable store of work-queue state: the data directory's Pebble index.
 type Store interface {
-	SaveAckState(index.AckState) error
+	// SaveQueueState saves a partition's ack state and applies changes to the group's scheduled
+	// messages in that partition, in one synced batch.
+	SaveQueueState(index.AckState, []index.TimerChange) error
 	AckStates(group string) ([]index.AckState, error)
 	DeleteAckStates(group string) error
+	// EachTimer calls fn for the group's scheduled messages in one incarnation of a topic by due time,
+	// after the timer after (nil: from the first), until fn returns false.
+	EachTimer(group, topic string, incarnation uint64, after *index.Timer, fn func(index.Timer) bool) error
+	// DeleteOtherTimers deletes the group's scheduled messages of the topic's other incarnations.
+	DeleteOtherTimers(group, topic string, incarnation uint64) error
 }
 
 // Metrics are the work queue's counters since the DB was opened.
 type Metrics struct {
 	Saves              int64 // synced saves of queue state
+	Scheduled          int64 // messages read before their delivery time and moved to the timer index
 	Deliveries         int64 // messages handed out, redeliveries included
 	Redeliveries       int64 // deliveries of a message delivered before
 	DeadLettered       int64 // messages that reached MaxDeliver and went to the dead-letter topic
@@ -39,8 +49,10 @@ type Registry struct {
 		groups map[groupKey]*group
 	}
 	metrics struct {
-		saves, deliveries, redeliveries, deadLettered, deadLetterFailures, skipped atomic.Int64
+		saves, deliveries, redeliveries, deadLettered, deadLetterFailures, skipped, scheduled atomic.Int64
 	}
+	// clock is the time source of leases, delays and delivery times; time.Now unless a test sets one.
+	clock atomic.Pointer[func() time.Time]
 }
 
 type groupKey struct{ topic, group string }
@@ -58,7 +70,40 @@ func (r *Registry) Metrics() Metrics {
 	return Metrics{
 		Saves: r.metrics.saves.Load(), Deliveries: r.metrics.deliveries.Load(), Redeliveries: r.metrics.redeliveries.Load(),
 		DeadLettered: r.metrics.deadLettered.Load(), DeadLetterFailures: r.metrics.deadLetterFailures.Load(),
-		SkippedByRetention: r.metrics.skipped.Load(),
+		SkippedByRetention: r.metrics.skipped.Load(), Scheduled: r.metrics.scheduled.Load(),
+	}
+}
+
+// now is the registry's current time.
+func (r *Registry) now() time.Time {
+	if f := r.clock.Load(); f != nil {
+		return (*f)()
+	}
+	return time.Now()
+}
+
+// SetClock makes now the time source of the registry's leases, delays and delivery times, for tests
+// that move time on instead of sleeping; call Wake after moving it. nil restores time.Now.
+func (r *Registry) SetClock(now func() time.Time) {
+	if now == nil {
+		r.clock.Store(nil)
+		return
+	}
+	r.clock.Store(&now)
+}
+
+// Wake makes every waiting Next of every open group look again (after the clock moved).
+func (r *Registry) Wake() {
+	r.mu.Lock()
+	groups := make([]*group, 0, len(r.mu.groups))
+	for _, g := range r.mu.groups {
+		groups = append(groups, g)
+	}
+	r.mu.Unlock()
+	for _, g := range groups {
+		g.mu.Lock()
+		g.changedLocked()
+		g.mu.Unlock()
 	}
 }
 
@@ -70,6 +115,7 @@ func (r *Registry) Open(t base.Topic, name string, opts Options) (*Consumer, err
 		return nil, err
 	}
 	opts = opts.WithDefaults()
+	opts.BackOff = slices.Clone(opts.BackOff) // the caller may reuse its slice
 	if err := opts.validate(t.Name()); err != nil {
 		return nil, err
 	}
@@ -77,7 +123,7 @@ func (r *Registry) Open(t base.Topic, name string, opts Options) (*Consumer, err
 	defer r.mu.Unlock()
 	key := groupKey{t.Name(), name}
 	if g := r.mu.groups[key]; g != nil && g.topic == t {
-		if g.opts != opts {
+		if !g.opts.equal(opts) {
 			return nil, fmt.Errorf("%w: group %s on %s is open with %+v", base.ErrQueueOptions, name, t.Name(), g.opts)
 		}
 		g.handles++
