@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/mqlog/mqlog"
-	"github.com/mqlog/mqlog/kafka"
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -279,45 +278,82 @@ func TestFranzGoGroupRestart(t *testing.T) {
 	}
 }
 
+// kafkaGoRead reads count messages of topic with a kafka-go group Reader of group, committing each, and
+// closes the Reader (leaving the group).
+func kafkaGoRead(ctx context.Context, t testing.TB, addr, group, topic string, count int) []string {
+	t.Helper()
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{addr}, GroupID: group, Topic: topic,
+		MaxWait: 100 * time.Millisecond, HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: 6 * time.Second,
+		RebalanceTimeout: 5 * time.Second, StartOffset: kafkago.FirstOffset})
+	defer r.Close()
+	var got []string
+	for len(got) < count {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			t.Fatalf("FetchMessage: %v", err)
+		}
+		if err := r.CommitMessages(ctx, m); err != nil {
+			t.Fatalf("CommitMessages: %v", err)
+		}
+		got = append(got, string(m.Value))
+	}
+	return got
+}
+
 // TestKafkaGoGroup: kafka-go's group Reader (JoinGroup v1 or v2, SyncGroup v0, OffsetCommit v2,
 // LeaveGroup v0 as v0.4.51 pins them) consumes and commits; a second Reader of the group after the first
 // closed starts from the committed offset.
 func TestKafkaGoGroup(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	b := startBroker(t, &kafka.Options{})
+	b := startBroker(t, nil)
 	const n = 40
 	fill(t, b.db, "jobs", 1, 0, n)
-	read := func(count int) []string {
-		r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{b.addr}, GroupID: "workers", Topic: "jobs",
-			MaxWait: 100 * time.Millisecond, HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: 6 * time.Second,
-			RebalanceTimeout: 5 * time.Second, StartOffset: kafkago.FirstOffset})
-		defer r.Close()
-		var got []string
-		for len(got) < count {
-			m, err := r.FetchMessage(ctx)
-			if err != nil {
-				t.Fatalf("FetchMessage: %v", err)
-			}
-			if err := r.CommitMessages(ctx, m); err != nil {
-				t.Fatalf("CommitMessages: %v", err)
-			}
-			got = append(got, string(m.Value))
-		}
-		return got
-	}
-	first := read(n / 2)
+	first := kafkaGoRead(ctx, t, b.addr, "workers", "jobs", n/2)
 	if first[0] != "p0-0" {
 		t.Fatalf("first message %s", first[0])
 	}
 	if got := committedSum(t, b.db, "workers", "jobs"); got != n/2 {
 		t.Fatalf("committed %d after the first reader, want %d", got, n/2)
 	}
-	second := read(n / 2)
+	second := kafkaGoRead(ctx, t, b.addr, "workers", "jobs", n/2)
 	if second[0] != fmt.Sprintf("p0-%d", n/2) || second[len(second)-1] != fmt.Sprintf("p0-%d", n-1) {
 		t.Fatalf("second reader read %s..%s, want from the committed offset %d", second[0], second[len(second)-1], n/2)
 	}
 	if got := committedSum(t, b.db, "workers", "jobs"); got != n {
 		t.Fatalf("committed %d, want %d", got, n)
+	}
+}
+
+// TestKafkaGoGroupRestart: a kafka-go group Reader commits half of a partition, the server and its DB
+// are closed and opened again, and a new Reader of the group reads exactly the other half.
+func TestKafkaGoGroupRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	br, err := StartBroker(dir, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	fill(t, br.DB, "jobs", 1, 0, n)
+	kafkaGoRead(ctx, t, br.Addr, "workers", "jobs", n/2)
+	if err := br.Close(); err != nil {
+		t.Fatal(err)
+	}
+	br, err = StartBroker(dir, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := br.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	second := kafkaGoRead(ctx, t, br.Addr, "workers", "jobs", n/2)
+	for i, v := range second {
+		if want := fmt.Sprintf("p0-%d", n/2+i); v != want {
+			t.Fatalf("after the restart message %d is %s, want %s", i, v, want)
+		}
 	}
 }
