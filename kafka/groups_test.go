@@ -630,3 +630,52 @@ func TestGroupOffsetsSurviveRestart(t *testing.T) {
 		t.Fatalf("embedded consumer after the restart: offset %d, %v; want 7", rec.Offset, err)
 	}
 }
+
+// TestFollowerRejoinWithNewMetadataRebalances: a follower of a Stable group that joins again with other
+// metadata starts a rebalance, as Kafka's coordinator does (it compares the protocols' metadata). The
+// cooperative-sticky assignor depends on it: a follower that gave up partitions in the first of its two
+// rebalances joins again with its owned partitions changed, and only the rebalance that follows hands
+// those partitions to their new owner. Answered with the current generation instead, they stayed
+// unassigned. A follower joining again with the same metadata still gets the current generation.
+func TestFollowerRejoinWithNewMetadataRebalances(t *testing.T) {
+	ts := startServer(t, nil)
+	a, b := dial(t, ts.addr), dial(t, ts.addr)
+	ja := a.do(joinReq(3, "g", "")).(*kmsg.JoinGroupResponse)
+	idA := ja.MemberID
+	a.do(syncReq(3, "g", idA, 1, map[string]string{idA: "all"}))
+	joinedB := b.async(joinReq(3, "g", ""))
+	waitRebalance := func(generation int32) {
+		t.Helper()
+		for {
+			hb := a.do(heartbeatReq(3, "g", idA, generation)).(*kmsg.HeartbeatResponse)
+			if hb.ErrorCode == kerr.RebalanceInProgress.Code {
+				return
+			}
+			if hb.ErrorCode != 0 {
+				t.Fatalf("heartbeat: %d", hb.ErrorCode)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitRebalance(1)
+	a.do(joinReq(3, "g", idA))
+	jb := (<-joinedB).(*kmsg.JoinGroupResponse)
+	idB := jb.MemberID
+	syncedB := b.async(syncReq(3, "g", idB, 2, nil))
+	a.do(syncReq(3, "g", idA, 2, map[string]string{idA: "p0", idB: "p1"}))
+	<-syncedB
+
+	same := joinReq(3, "g", idB)
+	same.Protocols[0].Metadata = []byte("meta-") // the metadata of its last join (made without an id)
+	if r := b.do(same).(*kmsg.JoinGroupResponse); r.ErrorCode != 0 || r.Generation != 2 {
+		t.Fatalf("follower joining again unchanged: %+v, want generation 2 at once", r)
+	}
+	changed := joinReq(3, "g", idB)
+	changed.Protocols[0].Metadata = []byte("owned partitions changed")
+	joinedB = b.async(changed)
+	waitRebalance(2) // before the fix: never, b got generation 2 back
+	a.do(joinReq(3, "g", idA))
+	if r := (<-joinedB).(*kmsg.JoinGroupResponse); r.ErrorCode != 0 || r.Generation != 3 {
+		t.Fatalf("follower joining again with new metadata: %+v, want generation 3", r)
+	}
+}
