@@ -679,3 +679,82 @@ func TestFollowerRejoinWithNewMetadataRebalances(t *testing.T) {
 		t.Fatalf("follower joining again with new metadata: %+v, want generation 3", r)
 	}
 }
+
+// TestGroupFailBuilders: every group key's error response (what a version outside its range is answered
+// with) carries the code in every part the request named, or at its top for the keys without parts.
+func TestGroupFailBuilders(t *testing.T) {
+	ts := startServer(t, nil)
+	code := kerr.UnsupportedVersion.Code
+	instance := "i"
+	leave := kmsg.NewPtrLeaveGroupRequest()
+	leave.Version = 5
+	lm := kmsg.NewLeaveGroupRequestMember()
+	lm.MemberID, lm.InstanceID = "m", &instance
+	leave.Members = append(leave.Members, lm)
+	fetchV1 := fetchOffsetsReq(1, "g", "t", 0, 1)
+	fetchV8 := kmsg.NewPtrOffsetFetchRequest()
+	fetchV8.Version = 8
+	fg := kmsg.NewOffsetFetchRequestGroup()
+	fg.Group = "g"
+	fetchV8.Groups = append(fetchV8.Groups, fg)
+	desc := kmsg.NewPtrDescribeGroupsRequest()
+	desc.Groups = []string{"a", "b"}
+	del := kmsg.NewPtrDeleteGroupsRequest()
+	del.Version, del.Groups = 3, []string{"a", "b"}
+
+	codes := func(resp kmsg.Response) []int16 {
+		var out []int16
+		switch r := resp.(type) {
+		case *kmsg.LeaveGroupResponse:
+			out = append(out, r.ErrorCode)
+			for _, m := range r.Members {
+				out = append(out, m.ErrorCode)
+			}
+		case *kmsg.OffsetCommitResponse:
+			out = commitCodes(r)
+		case *kmsg.OffsetFetchResponse:
+			for _, rt := range r.Topics {
+				for _, p := range rt.Partitions {
+					out = append(out, p.ErrorCode)
+				}
+			}
+			for _, g := range r.Groups {
+				out = append(out, g.ErrorCode)
+			}
+		case *kmsg.DescribeGroupsResponse:
+			for _, g := range r.Groups {
+				out = append(out, g.ErrorCode)
+			}
+		case *kmsg.DeleteGroupsResponse:
+			for _, g := range r.Groups {
+				out = append(out, g.ErrorCode)
+			}
+		case *kmsg.JoinGroupResponse:
+			out = append(out, r.ErrorCode)
+		case *kmsg.SyncGroupResponse:
+			out = append(out, r.ErrorCode)
+		case *kmsg.HeartbeatResponse:
+			out = append(out, r.ErrorCode)
+		case *kmsg.ListGroupsResponse:
+			out = append(out, r.ErrorCode)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		req  kmsg.Request
+		want int
+	}{
+		{leave, 2}, {commitReq(2, "g", "m", 1, "t", 1, 2, 3), 3}, {fetchV1, 2}, {fetchV8, 1}, {desc, 2}, {del, 2},
+		{joinReq(9, "g", ""), 1}, {syncReq(5, "g", "m", 1, nil), 1}, {heartbeatReq(4, "g", "m", 1), 1}, {kmsg.NewPtrListGroupsRequest(), 1},
+	} {
+		resp := errorResponse(ts.srv.apis[c.req.Key()], c.req, code)
+		got := codes(resp)
+		if len(got) != c.want || slices.ContainsFunc(got, func(g int16) bool { return g != code }) {
+			t.Errorf("%s: codes %v, want %d times %d", kmsg.NameForKey(c.req.Key()), got, c.want, code)
+		}
+		if resp.GetVersion() != c.req.GetVersion() {
+			t.Errorf("%s: response v%d to a request v%d", kmsg.NameForKey(c.req.Key()), resp.GetVersion(), c.req.GetVersion())
+		}
+		resp.AppendTo(nil) // encodes
+	}
+}
