@@ -758,3 +758,38 @@ func TestGroupFailBuilders(t *testing.T) {
 		resp.AppendTo(nil) // encodes
 	}
 }
+
+// TestGroupLimits: a client cannot make the coordinator keep without bound: members over
+// MaxGroupMembers get GROUP_MAX_SIZE_REACHED (one only given an id counts; a static member coming back
+// still gets its place), and a JoinGroup whose metadata is over MaxGroupMetadataBytes INVALID_REQUEST,
+// with a log line.
+func TestGroupLimits(t *testing.T) {
+	ts := startServer(t, &Options{MaxGroupMembers: 1, MaxGroupMetadataBytes: 100})
+	c := dial(t, ts.addr)
+	instance := "static"
+	static := joinReq(5, "g", "")
+	static.InstanceID = &instance
+	resp := c.do(static).(*kmsg.JoinGroupResponse)
+	if resp.ErrorCode != 0 {
+		t.Fatalf("static join: %d", resp.ErrorCode)
+	}
+	c.do(syncReq(5, "g", resp.MemberID, resp.Generation, map[string]string{resp.MemberID: "x"}))
+	if resp := c.do(joinReq(4, "g", "")).(*kmsg.JoinGroupResponse); resp.ErrorCode != kerr.GroupMaxSizeReached.Code {
+		t.Fatalf("second member: %d, want GROUP_MAX_SIZE_REACHED", resp.ErrorCode)
+	}
+	if resp := c.do(static).(*kmsg.JoinGroupResponse); resp.ErrorCode != 0 {
+		t.Fatalf("static member back in a full group: %d", resp.ErrorCode)
+	}
+	if resp := c.do(joinReq(4, "p", "")).(*kmsg.JoinGroupResponse); resp.ErrorCode != kerr.MemberIDRequired.Code {
+		t.Fatalf("first member of p: %d", resp.ErrorCode)
+	}
+	if resp := c.do(joinReq(4, "p", "")).(*kmsg.JoinGroupResponse); resp.ErrorCode != kerr.GroupMaxSizeReached.Code {
+		t.Fatalf("second member of p, the first only given an id: %d, want GROUP_MAX_SIZE_REACHED", resp.ErrorCode)
+	}
+	big := joinReq(4, "h", "")
+	big.Protocols[0].Metadata = make([]byte, 200)
+	if resp := c.do(big).(*kmsg.JoinGroupResponse); resp.ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("metadata over the limit: %d, want INVALID_REQUEST", resp.ErrorCode)
+	}
+	ts.log.waitLog(t, "protocol metadata over the limit")
+}
