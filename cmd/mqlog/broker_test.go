@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mqlog/mqlog"
+	"github.com/mqlog/mqlog/kafka"
+)
+
+// servedDir is a data directory held by a server in this process, as an application embedding a DB and
+// serving it with kafka.Server holds it: the CLI finds it through the SERVING file.
+type servedDir struct {
+	dir  string
+	addr string
+	db   *mqlog.DB
+}
+
+// serveDir opens a new data directory and serves it on loopback until the test ends.
+func serveDir(t *testing.T, opts *kafka.Options) *servedDir {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := mqlog.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o kafka.Options
+	if opts != nil {
+		o = *opts
+	}
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := kafka.NewServer(db, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		db.Close()
+	})
+	s := &servedDir{dir: dir, addr: l.Addr().String(), db: db}
+	s.waitRecorded(t)
+	return s
+}
+
+// waitRecorded waits until the server has recorded its listener (Serve does it as it starts).
+func (s *servedDir) waitRecorded(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, err := kafka.FindServing(s.dir); err == nil {
+			return
+		} else if !errors.Is(err, kafka.ErrNotServing) {
+			t.Fatal(err)
+		}
+	}
+	t.Fatalf("the server of %s recorded no listener", s.dir)
+}
+
+// cliStep is one command line run the same way on two directories.
+type cliStep struct {
+	stdin string
+	args  []string
+}
+
+// sameOutput runs each step on a directory of its own (direct) and on a served one (through the broker)
+// and checks that exit codes, stdout and stderr are the same, the directories' names aside.
+func sameOutput(t *testing.T, served *servedDir, steps []cliStep) {
+	t.Helper()
+	direct := t.TempDir()
+	for _, s := range steps {
+		wantCode, wantOut, wantErr := runCLI(t, s.stdin, append([]string{"--dir", direct}, s.args...)...)
+		code, out, errOut := runCLI(t, s.stdin, append([]string{"--dir", served.dir}, s.args...)...)
+		wantOut = strings.ReplaceAll(wantOut, direct, "DIR")
+		wantErr = strings.ReplaceAll(wantErr, direct, "DIR")
+		out = strings.ReplaceAll(out, served.dir, "DIR")
+		errOut = strings.ReplaceAll(errOut, served.dir, "DIR")
+		if code != wantCode || out != wantOut || errOut != wantErr {
+			t.Errorf("%v:\nthrough the broker: exit %d\n%s%s\ndirect: exit %d\n%s%s", s.args, code, out, errOut, wantCode, wantOut, wantErr)
+		}
+	}
+}
+
+func TestBrokerProduceSameAsDirect(t *testing.T) {
+	served := serveDir(t, nil)
+	sameOutput(t, served, []cliStep{
+		{"a\nb\nk1:x\n", []string{"produce", "--topic", "orders", "--key-sep", ":"}},
+		{"c\n", []string{"produce", "--topic", "orders", "-o", "json"}},
+		{"", []string{"topic", "create", "multi", "--partitions", "3"}},
+		{"k1:a\nk2:b\nk3:c\nk4:d\nnokey\n", []string{"produce", "--topic", "multi", "-K", ":"}},
+		{"x\ny\n", []string{"produce", "--topic", "multi"}},
+		{"z\n", []string{"produce", "--topic", "multi", "--partition", "2", "-H", "source=cli", "-z", "zstd"}},
+		{"z\n", []string{"produce", "--topic", "multi", "--partition", "7"}},
+		{"z\n", []string{"produce", "--topic", "missing", "--no-auto-create"}},
+		{"", []string{"consume", "--topic", "multi", "-o", "json", "--format", "%t %p %o %k %s %h\\n"}},
+	})
+}
