@@ -54,9 +54,36 @@ func addBrokerFlags(cmd *cobra.Command, o *brokerOptions) {
 
 // brokerClient is a connection to a Kafka broker: a serving mqlog, reached with franz-go.
 type brokerClient struct {
-	addr string
-	cl   *kgo.Client
-	adm  *kadm.Client
+	addr     string
+	cl       *kgo.Client
+	adm      *kadm.Client
+	versions *kadm.BrokerApiVersions // what the broker serves, once asked (supports)
+}
+
+// Kafka API keys the CLI checks a broker for before it uses them.
+const listGroupsKey int16 = 16
+
+// supports reports whether the broker serves the API key (a serving mqlog without the group
+// coordinator has no group keys).
+func (b *brokerClient) supports(ctx context.Context, key int16) (bool, error) {
+	if b.versions == nil {
+		all, err := b.adm.ApiVersions(ctx)
+		if err != nil {
+			return false, fmt.Errorf("broker %s: %w", b.addr, err)
+		}
+		for _, v := range all {
+			if v.Err != nil {
+				return false, fmt.Errorf("broker %s: %w", b.addr, v.Err)
+			}
+			b.versions = &v
+			break
+		}
+		if b.versions == nil {
+			return false, fmt.Errorf("broker %s: no ApiVersions answer", b.addr)
+		}
+	}
+	_, ok := b.versions.KeyMaxVersion(key)
+	return ok, nil
 }
 
 // Close closes the client.

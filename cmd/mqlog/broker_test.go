@@ -109,3 +109,30 @@ func TestBrokerProduceSameAsDirect(t *testing.T) {
 		{"", []string{"consume", "--topic", "multi", "-o", "json", "--format", "%t %p %o %k %s %h\\n"}},
 	})
 }
+
+func TestBrokerTopicsSameAsDirect(t *testing.T) {
+	served := serveDir(t, nil)
+	sameOutput(t, served, []cliStep{
+		{"", []string{"topic", "create", "orders", "--partitions", "2", "--retention-ms", "3600000", "--segment-ms", "60000"}},
+		{"", []string{"topic", "create", "orders", "--partitions", "2", "--retention-ms", "1"}},
+		{"", []string{"topic", "create", "orders", "--partitions", "3"}},
+		{"", []string{"topic", "create", "users", "--cleanup-policy", "compact", "--retention-policy", "interest", "-o", "json"}},
+		{"", []string{"topic", "create", "bad/name"}},
+		{"", []string{"topic", "list"}},
+		{"", []string{"topic", "list", "-o", "json"}},
+		{"a\nb\nc\n", []string{"produce", "-t", "orders"}},
+		{"", []string{"topic", "describe"}},
+		{"", []string{"topic", "describe", "orders", "-o", "json"}},
+		{"", []string{"topic", "alter", "orders", "--partitions", "4"}},
+		{"", []string{"topic", "alter", "orders", "--partitions", "2"}},
+		{"", []string{"topic", "alter", "orders", "--retention-bytes", "1048576", "--cleanup-policy", "compact", "--delete-retention-ms", "1000"}},
+		{"", []string{"topic", "alter", "orders", "--segment-bytes", "1048576", "--partitions", "5", "-o", "json"}},
+		{"", []string{"topic", "alter", "missing", "--segment-bytes", "1048576"}},
+		{"", []string{"topic", "describe", "orders"}},
+		{"", []string{"topic", "delete", "orders", "--dry-run"}},
+		{"", []string{"topic", "delete", "orders"}},
+		{"", []string{"topic", "delete", "orders", "--yes", "-o", "json"}},
+		{"", []string{"topic", "delete", "orders", "--yes"}},
+		{"", []string{"topic", "list"}},
+	})
+}
