@@ -172,4 +172,3 @@ func countPartitions(positions []mqlog.Position) int {
 }
 
 func (p *brokerAppender) Close() error { return p.b.Close() }
-
