@@ -40,10 +40,7 @@ type api struct {
 	inline bool
 }
 
-// apiTable maps each served key to its api. The group coordinator's keys (JoinGroup, SyncGroup, Heartbeat,
-// LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups, DeleteGroups) are added here by the
-// same register call when the groups room offers what they need; until then they are answered with
-// UNSUPPORTED_VERSION like any key not in the table.
+// apiTable maps each served key to its api; a key not in it is answered with UNSUPPORTED_VERSION.
 type apiTable map[int16]api
 
 // newAPITable registers the handlers. Version ranges start where Kafka 4's do (Produce 3: earlier
@@ -62,6 +59,7 @@ func (s *Server) newAPITable() apiTable {
 	t[describeConfigsKey] = api{min: 0, max: 4, handle: s.describeConfigs, fail: failDescribeConfigs}
 	t[createPartitionsKey] = api{min: 0, max: 3, handle: s.createPartitions, fail: failCreatePartitions}
 	t[incrementalAlterConfigsKey] = api{min: 0, max: 1, handle: s.incrementalAlterConfigs, fail: failIncrementalAlterConfigs}
+	s.registerGroups(t) // groups.go
 	if s.opts.SASL != nil {
 		t[saslHandshakeKey] = api{min: 0, max: 1, handle: s.saslHandshake, inline: true}
 		t[saslAuthenticateKey] = api{min: 0, max: 2, handle: s.saslAuthenticate, inline: true}

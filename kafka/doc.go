@@ -20,24 +20,62 @@
 //	2    ListOffsets      0-11      earliest, latest, max timestamp, by timestamp
 //	3    Metadata         0-13      this node leads every partition; leader epochs -1; topics created on
 //	                                first use unless Options.NoAutoCreateTopics
+//	8    OffsetCommit     0-10      durable (synced) commits fenced by generation; generation -1 and no
+//	                                member (and v0): a simple commit, for a group without members; v10 by
+//	                                topic id; metadata, timestamps and retention not stored
+//	9    OffsetFetch      0-10      null topics (v2+): every partition committed in; v8+ several groups;
+//	                                v10 by topic id; offset -1 where nothing is committed
 //	10   FindCoordinator  0-6       this node for groups; no transaction coordinator
+//	11   JoinGroup        0-9       long poll until the rebalance completes; MEMBER_ID_REQUIRED (v4+);
+//	                                static members (group.instance.id, v5+)
+//	12   Heartbeat        0-4       REBALANCE_IN_PROGRESS tells a member to join again
+//	13   LeaveGroup       0-5       by member id, or (v3+) several by member or instance id
+//	14   SyncGroup        0-5       the leader's assignments to every member; followers wait for them
+//	15   DescribeGroups   0-6       state, protocol, members with metadata and assignments; a group that
+//	                                does not exist is Dead (v6+: GROUP_ID_NOT_FOUND)
+//	16   ListGroups       0-5       state (v4+) and type (v5+: every group is "classic") filters
 //	17   SaslHandshake    0-1       with Options.SASL (v0: the tokens follow without Kafka framing)
 //	18   ApiVersions      0-4       Kafka's downgrade for newer versions
 //	19   CreateTopics     0-7       replication factor 1; a few topic configs
 //	20   DeleteTopics     0-6
 //	22   InitProducerId   0-5       idempotent producers; a transactional id is refused
 //	36   SaslAuthenticate 0-2       PLAIN, SCRAM-SHA-256
+//	42   DeleteGroups     0-3       NON_EMPTY_GROUP while it has members; GROUP_ID_NOT_FOUND
 //
 // Version ranges start where Kafka 4's do (Produce 3 and Fetch 4: earlier versions carry the v0/v1
 // message formats, which mqlog does not store). A version the server has not, of a key it serves, is
 // answered with that key's response carrying UNSUPPORTED_VERSION; a key kmsg knows but the server does
-// not serve (the consumer group keys, until the group coordinator is wired in) with its response and
-// UNSUPPORTED_VERSION in its top-level error; a version or key nobody can parse, and an ApiVersions
+// not serve (DescribeConfigs, the ACL and transaction keys, ...) with its response and UNSUPPORTED_VERSION
+// in its top-level error; a version or key nobody can parse, and an ApiVersions
 // version above 4, in the ApiVersions v0 layout with UNSUPPORTED_VERSION and the supported ranges. The
 // connection stays open in every case.
 //
 // Topic ids (Metadata v10+, Fetch v13+, Produce v13) are derived from each topic's name and incarnation,
 // so they survive restarts and a topic created again under its name gets a new one.
+//
+// # Consumer groups
+//
+// The group keys (groups.go, offsets.go) are Kafka's classic group protocol over the DB's coordinator
+// (DB.JoinGroup, SyncGroup, HeartbeatGroup, LeaveGroup, CommitGroupOffsets, FetchGroupOffset,
+// DescribeGroup, ListGroups, DeleteGroup): one set of groups, so a group joined here is the one that
+// embedded Consumers read the positions of, that DB.GroupOffsets and `mqlog groups` show, and that
+// survives a restart with its committed offsets (membership is in memory: after a restart members join
+// again, and a member of the old process is UNKNOWN_MEMBER_ID). The broker coordinates; the assignors
+// (range, round robin, sticky, cooperative-sticky) run in the group's leader, a client, and their
+// metadata and assignments pass through untouched. The coordinator keeps generations, session timeouts
+// (6 s to 30 min) and rebalance timeouts, removes members that do not join again or never sync, and
+// fences commits by generation. A group is used by Kafka members or by embedded Consumers at one time:
+// a JoinGroup into a group with embedded members is INCONSISTENT_GROUP_PROTOCOL, a commit from outside
+// it UNKNOWN_MEMBER_ID; DescribeGroups shows such a group with protocol type "mqlog" and each member's
+// partitions encoded as a consumer's assignment.
+//
+// JoinGroup and a follower's SyncGroup wait in their own goroutine: the connection's reader goes on
+// reading, and the responses after them wait in line, as Kafka's do. They end when the rebalance does
+// (bounded by the rebalance timeout), when the connection closes, or when the server stops, answered
+// then with COORDINATOR_NOT_AVAILABLE (which sends a client back to FindCoordinator). Errors map to
+// Kafka's codes: MEMBER_ID_REQUIRED, UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS,
+// INCONSISTENT_GROUP_PROTOCOL, INVALID_SESSION_TIMEOUT, INVALID_GROUP_ID, NON_EMPTY_GROUP,
+// GROUP_ID_NOT_FOUND, COORDINATOR_NOT_AVAILABLE.
 //
 // # Connections
 //
@@ -67,8 +105,6 @@
 //
 // # Not here
 //
-// Consumer groups over the protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
-// OffsetFetch, DescribeGroups, ListGroups, DeleteGroups) come with the group coordinator: they slot into
-// apiTable. Transactions, fetch sessions, ACLs, quotas, DescribeConfigs and the KRaft and replication
-// APIs are not served.
+// The consumer group protocol of KIP-848 (ConsumerGroupHeartbeat), transactions, fetch sessions, ACLs,
+// quotas, DescribeConfigs, OffsetDelete and the KRaft and replication APIs are not served.
 package kafka

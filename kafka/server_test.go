@@ -50,10 +50,10 @@ func TestUnsupportedRequestsKeepTheConnection(t *testing.T) {
 	ts := startServer(t, nil)
 	c := dial(t, ts.addr)
 	// A key kmsg knows that this server does not serve (yet): its response with UNSUPPORTED_VERSION.
-	join := kmsg.NewPtrJoinGroupRequest()
-	join.Version, join.Group = 5, "g"
-	if resp := c.do(join).(*kmsg.JoinGroupResponse); resp.ErrorCode != kerr.UnsupportedVersion.Code {
-		t.Fatalf("JoinGroup: error %d, want UNSUPPORTED_VERSION", resp.ErrorCode)
+	acl := kmsg.NewPtrDescribeACLsRequest()
+	acl.Version = 1
+	if resp := c.do(acl).(*kmsg.DescribeACLsResponse); resp.ErrorCode != kerr.UnsupportedVersion.Code {
+		t.Fatalf("DescribeACLs: error %d, want UNSUPPORTED_VERSION", resp.ErrorCode)
 	}
 	// A served key below its range (Produce v2 carries the old message format).
 	old := produceReq(2, "t", 0, batch(t, 1, "x"))

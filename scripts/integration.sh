@@ -4,9 +4,12 @@
 # kafka-python (Debian python3-kafka 2.0.2) and kafkajs 2.2.4 (npm) run against integration/cmd/testbroker.
 # Tools that are missing are installed when this runs as root with apt-get (kcat, python3-kafka) and npm
 # (kafkajs, into integration/clients/node_modules); a client that cannot be had is skipped, saying why.
-# Rows: produce, consume from earliest, ListOffsets by time, an idempotent retry (the broker's answer to a
-# produce withheld and the connection cut, so the producer retries a batch already written: the log must
-# hold every message once). Prints a table; exits 1 if any row failed.
+# Rows: produce, consume from earliest, consume in a group with commits (group-commit), a restart of the
+# server between two group sessions with the position kept (restart-keeps-position: the second session
+# gets exactly what the first did not commit), ListOffsets by time, an idempotent retry (the broker's
+# answer to a produce withheld and the connection cut, so the producer retries a batch already written:
+# the log must hold every message once). Prints the rows, then the matrix (client x row); exits 1 if any
+# row failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -28,11 +31,14 @@ row() { # client row status detail
 	printf '%-13s %-18s %s %s\n' "$1" "$2" "$3" "$4" >&2
 }
 
-# start_broker [DROPS]: a testbroker in the background; sets BROKER (address) and BROKER_OUT.
+# start_broker [DROPS [DIR]]: a testbroker in the background (serving DIR, kept, when given: a second
+# start_broker on it is a restart); sets BROKER (address) and BROKER_OUT.
 start_broker() {
 	BROKER_OUT=$WORK/broker.$RANDOM
 	mkfifo "$BROKER_OUT.in"
-	"$WORK/testbroker" --drop-produce-responses "${1:-0}" <"$BROKER_OUT.in" >"$BROKER_OUT" 2>"$BROKER_OUT.err" &
+	local dir=()
+	[ -n "${2:-}" ] && dir=(--dir "$2")
+	"$WORK/testbroker" --drop-produce-responses "${1:-0}" "${dir[@]}" <"$BROKER_OUT.in" >"$BROKER_OUT" 2>"$BROKER_OUT.err" &
 	BROKER_PID=$!
 	exec 9>"$BROKER_OUT.in" # held open: the broker stops when it closes
 	for _ in $(seq 100); do
@@ -50,6 +56,9 @@ stop_broker() {
 	wait "$BROKER_PID"
 	BROKER_PID=
 }
+
+# committed GROUP TOPIC: the group's committed offset in partition 0 of TOPIC, as the broker's summary says.
+committed() { sed -n "s/^group=$1 topic=$2 partition=0 offset=//p" "$BROKER_OUT"; }
 
 # summary TOPIC: the broker's "records=N distinct=D" for partition 0 of TOPIC.
 summary() { grep "^topic=$1 partition=0 " "$BROKER_OUT" | grep -o 'records=[0-9]* distinct=[0-9]*'; }
@@ -87,8 +96,12 @@ go_rows() { # test row...
 (cd integration && go test -count=1 -v -run 'FranzGo|KafkaGo' . >"$WORK/go.out" 2>&1)
 grep -E '^(--- |FAIL|ok)' "$WORK/go.out" >&2
 client=franz-go go_rows TestFranzGo produce consume-earliest listoffsets-time
+client=franz-go go_rows TestFranzGoGroup group-commit
+client=franz-go go_rows TestFranzGoGroupRestart restart-keeps-position
 client=franz-go go_rows TestFranzGoIdempotentRetry idempotent-retry
 client=kafka-go go_rows TestKafkaGo produce consume-earliest listoffsets-time
+client=kafka-go go_rows TestKafkaGoGroup group-commit
+client=kafka-go go_rows TestKafkaGoGroupRestart restart-keeps-position
 row kafka-go idempotent-retry n/a "kafka-go v0.4.51 has no idempotent producer"
 
 (cd integration && go build -o "$WORK/testbroker" ./cmd/testbroker) || { echo "cannot build testbroker" >&2; exit 1; }
@@ -98,7 +111,7 @@ if ! command -v kcat >/dev/null && can_install; then
 	apt_install kcat
 fi
 if ! command -v kcat >/dev/null; then
-	for r in produce consume-earliest listoffsets-time idempotent-retry; do row kcat "$r" SKIP "kcat not installed and not installable here"; done
+	for r in produce consume-earliest group-commit restart-keeps-position listoffsets-time idempotent-retry; do row kcat "$r" SKIP "kcat not installed and not installable here"; done
 else
 	start_broker
 	seq 0 $((N / 2 - 1)) | sed 's/^/m/' | kcat -b "$BROKER" -t kcat -p 0 -P -X acks=all 2>"$WORK/kcat.err" &&
@@ -119,6 +132,26 @@ else
 		row kcat listoffsets-time FAIL "kcat -Q said: $q"
 	fi
 	stop_broker
+	# A group session consumes the first half and commits (librdkafka's auto commit, on close at the
+	# latest), the server restarts on the same directory, a second session must get exactly the rest.
+	# (-X auto.offset.reset, not -o: with -G, kcat's -o would override the committed offsets.)
+	start_broker 0 "$WORK/kcat-data"
+	seq 0 $((N - 1)) | sed 's/^/m/' | kcat -b "$BROKER" -t kcat-group -p 0 -P -X acks=all 2>"$WORK/kcat-group.err"
+	first=$(kcat -b "$BROKER" -G kcat kcat-group -X auto.offset.reset=earliest -c $((N / 2)) -q -f '%s\n' 2>>"$WORK/kcat-group.err")
+	stop_broker
+	if [ "$first" = "$(seq 0 $((N / 2 - 1)) | sed 's/^/m/')" ] && [ "$(committed kcat kcat-group)" = $((N / 2)) ]; then
+		row kcat group-commit PASS "$((N / 2)) messages in a group (-G), offset $((N / 2)) committed"
+	else
+		row kcat group-commit FAIL "got $(echo "$first" | wc -w) messages, committed '$(committed kcat kcat-group)': $(head -c 300 "$WORK/kcat-group.err")"
+	fi
+	start_broker 0 "$WORK/kcat-data"
+	second=$(kcat -b "$BROKER" -G kcat kcat-group -X auto.offset.reset=earliest -e -q -f '%s\n' 2>>"$WORK/kcat-group.err")
+	stop_broker
+	if [ "$second" = "$(seq $((N / 2)) $((N - 1)) | sed 's/^/m/')" ]; then
+		row kcat restart-keeps-position PASS "the group went on at offset $((N / 2)) after the restart"
+	else
+		row kcat restart-keeps-position FAIL "after the restart got $(echo "$second" | wc -w) messages, first $(echo "$second" | head -1)"
+	fi
 	start_broker 2 # (-E: kcat would exit on the cut connection, an error librdkafka retries)
 	for i in $(seq 0 $((N - 1))); do echo "m$i"; done |
 		kcat -E -b "$BROKER" -t kcat-idem -p 0 -P -X enable.idempotence=true -X acks=all -X linger.ms=0 -X batch.num.messages=1 2>"$WORK/kcat-idem.err"
@@ -132,13 +165,16 @@ if ! $PY -c 'import kafka' 2>/dev/null && can_install; then
 	apt_install python3-kafka
 fi
 if ! $PY -c 'import kafka' 2>/dev/null; then
-	for r in produce consume-earliest listoffsets-time; do row kafka-python "$r" SKIP "python3-kafka not installed and not installable here"; done
+	for r in produce consume-earliest group-commit restart-keeps-position listoffsets-time; do row kafka-python "$r" SKIP "python3-kafka not installed and not installable here"; done
 else
-	start_broker
-	$PY integration/clients/kafka_python_client.py "$BROKER" kafka-python "$N" >"$WORK/py.out" 2>"$WORK/py.err"
-	stop_broker
-	[ -s "$WORK/py.out" ] || echo "error FAIL $(tail -3 "$WORK/py.err" | tr '\n' ' ')" >"$WORK/py.out"
-	while read -r r status detail; do row kafka-python "$r" "$status" "$detail"; done <"$WORK/py.out"
+	# plain, then a group session, a restart on the same directory, and the second group session.
+	for mode in plain group-first group-second; do
+		start_broker 0 "$WORK/py-data"
+		$PY integration/clients/kafka_python_client.py "$BROKER" kafka-python "$N" $mode >"$WORK/py.out" 2>"$WORK/py.err"
+		stop_broker
+		[ -s "$WORK/py.out" ] || echo "$mode FAIL $(tail -3 "$WORK/py.err" | tr '\n' ' ')" >"$WORK/py.out"
+		while read -r r status detail; do row kafka-python "$r" "$status" "$detail"; done <"$WORK/py.out"
+	done
 fi
 row kafka-python idempotent-retry n/a "kafka-python 2.0.2 has no idempotent producer"
 
@@ -148,12 +184,15 @@ if [ ! -d "$JS/node_modules/kafkajs" ] && command -v npm >/dev/null; then
 	(cd "$JS" && npm install --no-audit --no-fund --silent >/dev/null 2>&1)
 fi
 if ! command -v node >/dev/null || [ ! -d "$JS/node_modules/kafkajs" ]; then
-	for r in produce listoffsets-time idempotent-retry; do row kafkajs "$r" SKIP "node or kafkajs 2.2.4 (npm) not to be had here"; done
+	for r in produce consume-earliest group-commit restart-keeps-position listoffsets-time idempotent-retry; do row kafkajs "$r" SKIP "node or kafkajs 2.2.4 (npm) not to be had here"; done
 else
-	start_broker
-	node "$JS/kafkajs_client.js" plain "$BROKER" kafkajs "$N" >"$WORK/js.out" 2>&1
-	stop_broker
-	while read -r r status detail; do row kafkajs "$r" "$status" "$detail"; done <"$WORK/js.out"
+	for mode in plain group-first group-second; do
+		start_broker 0 "$WORK/js-data"
+		node "$JS/kafkajs_client.js" $mode "$BROKER" kafkajs "$N" >"$WORK/js.out" 2>&1
+		stop_broker
+		[ -s "$WORK/js.out" ] || echo "$mode FAIL no output" >"$WORK/js.out"
+		while read -r r status detail; do row kafkajs "$r" "$status" "$detail"; done <"$WORK/js.out"
+	done
 	start_broker 2
 	node "$JS/kafkajs_client.js" idempotent "$BROKER" kafkajs-idem "$N" >"$WORK/js-idem.out" 2>&1
 	stop_broker
@@ -163,10 +202,29 @@ else
 		row kafkajs idempotent-retry FAIL "$(head -c 300 "$WORK/js-idem.out")"
 	fi
 fi
-row kafkajs consume-earliest n/a "kafkajs consumes only in a consumer group (phase 2)"
 
 echo
 echo "| client | row | result | detail |"
 echo "|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
+
+# The matrix: one line per client, one column per row.
+COLS=(produce consume-earliest group-commit restart-keeps-position listoffsets-time idempotent-retry)
+echo
+header="| client |"
+rule="|---|"
+for col in "${COLS[@]}"; do
+	header="$header $col |"
+	rule="$rule---|"
+done
+echo "$header"
+echo "$rule"
+for client in franz-go kafka-go kcat kafka-python kafkajs; do
+	line="| $client |"
+	for col in "${COLS[@]}"; do
+		cell=$(printf '%s\n' "${ROWS[@]}" | awk -F' [|] ' -v c="$client" -v r="$col" '$1 == "| " c && $2 == r { print $3 }' | head -1)
+		line="$line ${cell:--} |"
+	done
+	echo "$line"
+done
 exit $FAILED
