@@ -75,6 +75,9 @@ func (s *servedDir) waitRecorded(t *testing.T) {
 type cliStep struct {
 	stdin string
 	args  []string
+	// embedded, when set, runs instead of a command line on both directories' DBs: the direct one
+	// opened for it, the served one the server's.
+	embedded func(t *testing.T, db *mqlog.DB)
 }
 
 // sameOutput runs each step on a directory of its own (direct) and on a served one (through the broker)
@@ -83,6 +86,16 @@ func sameOutput(t *testing.T, served *servedDir, steps []cliStep) {
 	t.Helper()
 	direct := t.TempDir()
 	for _, s := range steps {
+		if s.embedded != nil {
+			db, err := mqlog.Open(direct, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.embedded(t, db)
+			db.Close()
+			s.embedded(t, served.db)
+			continue
+		}
 		wantCode, wantOut, wantErr := runCLI(t, s.stdin, append([]string{"--dir", direct}, s.args...)...)
 		code, out, errOut := runCLI(t, s.stdin, append([]string{"--dir", served.dir}, s.args...)...)
 		wantOut = strings.ReplaceAll(wantOut, direct, "DIR")
@@ -98,41 +111,82 @@ func sameOutput(t *testing.T, served *servedDir, steps []cliStep) {
 func TestBrokerProduceSameAsDirect(t *testing.T) {
 	served := serveDir(t, nil)
 	sameOutput(t, served, []cliStep{
-		{"a\nb\nk1:x\n", []string{"produce", "--topic", "orders", "--key-sep", ":"}},
-		{"c\n", []string{"produce", "--topic", "orders", "-o", "json"}},
-		{"", []string{"topic", "create", "multi", "--partitions", "3"}},
-		{"k1:a\nk2:b\nk3:c\nk4:d\nnokey\n", []string{"produce", "--topic", "multi", "-K", ":"}},
-		{"x\ny\n", []string{"produce", "--topic", "multi"}},
-		{"z\n", []string{"produce", "--topic", "multi", "--partition", "2", "-H", "source=cli", "-z", "zstd"}},
-		{"z\n", []string{"produce", "--topic", "multi", "--partition", "7"}},
-		{"z\n", []string{"produce", "--topic", "missing", "--no-auto-create"}},
-		{"", []string{"consume", "--topic", "multi", "-o", "json", "--format", "%t %p %o %k %s %h\\n"}},
+		{"a\nb\nk1:x\n", []string{"produce", "--topic", "orders", "--key-sep", ":"}, nil},
+		{"c\n", []string{"produce", "--topic", "orders", "-o", "json"}, nil},
+		{"", []string{"topic", "create", "multi", "--partitions", "3"}, nil},
+		{"k1:a\nk2:b\nk3:c\nk4:d\nnokey\n", []string{"produce", "--topic", "multi", "-K", ":"}, nil},
+		{"x\ny\n", []string{"produce", "--topic", "multi"}, nil},
+		{"z\n", []string{"produce", "--topic", "multi", "--partition", "2", "-H", "source=cli", "-z", "zstd"}, nil},
+		{"z\n", []string{"produce", "--topic", "multi", "--partition", "7"}, nil},
+		{"z\n", []string{"produce", "--topic", "missing", "--no-auto-create"}, nil},
+		{"", []string{"consume", "--topic", "multi", "-o", "json", "--format", "%t %p %o %k %s %h\\n"}, nil},
 	})
 }
 
 func TestBrokerTopicsSameAsDirect(t *testing.T) {
 	served := serveDir(t, nil)
 	sameOutput(t, served, []cliStep{
-		{"", []string{"topic", "create", "orders", "--partitions", "2", "--retention-ms", "3600000", "--segment-ms", "60000"}},
-		{"", []string{"topic", "create", "orders", "--partitions", "2", "--retention-ms", "1"}},
-		{"", []string{"topic", "create", "orders", "--partitions", "3"}},
-		{"", []string{"topic", "create", "users", "--cleanup-policy", "compact", "--retention-policy", "interest", "-o", "json"}},
-		{"", []string{"topic", "create", "bad/name"}},
-		{"", []string{"topic", "list"}},
-		{"", []string{"topic", "list", "-o", "json"}},
-		{"a\nb\nc\n", []string{"produce", "-t", "orders"}},
-		{"", []string{"topic", "describe"}},
-		{"", []string{"topic", "describe", "orders", "-o", "json"}},
-		{"", []string{"topic", "alter", "orders", "--partitions", "4"}},
-		{"", []string{"topic", "alter", "orders", "--partitions", "2"}},
-		{"", []string{"topic", "alter", "orders", "--retention-bytes", "1048576", "--cleanup-policy", "compact", "--delete-retention-ms", "1000"}},
-		{"", []string{"topic", "alter", "orders", "--segment-bytes", "1048576", "--partitions", "5", "-o", "json"}},
-		{"", []string{"topic", "alter", "missing", "--segment-bytes", "1048576"}},
-		{"", []string{"topic", "describe", "orders"}},
-		{"", []string{"topic", "delete", "orders", "--dry-run"}},
-		{"", []string{"topic", "delete", "orders"}},
-		{"", []string{"topic", "delete", "orders", "--yes", "-o", "json"}},
-		{"", []string{"topic", "delete", "orders", "--yes"}},
-		{"", []string{"topic", "list"}},
+		{"", []string{"topic", "create", "orders", "--partitions", "2", "--retention-ms", "3600000", "--segment-ms", "60000"}, nil},
+		{"", []string{"topic", "create", "orders", "--partitions", "2", "--retention-ms", "1"}, nil},
+		{"", []string{"topic", "create", "orders", "--partitions", "3"}, nil},
+		{"", []string{"topic", "create", "users", "--cleanup-policy", "compact", "--retention-policy", "interest", "-o", "json"}, nil},
+		{"", []string{"topic", "create", "bad/name"}, nil},
+		{"", []string{"topic", "list"}, nil},
+		{"", []string{"topic", "list", "-o", "json"}, nil},
+		{"a\nb\nc\n", []string{"produce", "-t", "orders"}, nil},
+		{"", []string{"topic", "describe"}, nil},
+		{"", []string{"topic", "describe", "orders", "-o", "json"}, nil},
+		{"", []string{"topic", "alter", "orders", "--partitions", "4"}, nil},
+		{"", []string{"topic", "alter", "orders", "--partitions", "2"}, nil},
+		{"", []string{"topic", "alter", "orders", "--retention-bytes", "1048576", "--cleanup-policy", "compact", "--delete-retention-ms", "1000"}, nil},
+		{"", []string{"topic", "alter", "orders", "--segment-bytes", "1048576", "--partitions", "5", "-o", "json"}, nil},
+		{"", []string{"topic", "alter", "missing", "--segment-bytes", "1048576"}, nil},
+		{"", []string{"topic", "describe", "orders"}, nil},
+		{"", []string{"topic", "delete", "orders", "--dry-run"}, nil},
+		{"", []string{"topic", "delete", "orders"}, nil},
+		{"", []string{"topic", "delete", "orders", "--yes", "-o", "json"}, nil},
+		{"", []string{"topic", "delete", "orders", "--yes"}, nil},
+		{"", []string{"topic", "list"}, nil},
+	})
+}
+
+// commitOffsets commits group's positions through the embedded API.
+func commitOffsets(group, topic string, offsets ...int64) func(t *testing.T, db *mqlog.DB) {
+	return func(t *testing.T, db *mqlog.DB) {
+		for p, o := range offsets {
+			if err := db.CommitGroupOffset(group, topic, int32(p), o); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func TestBrokerGroupsSameAsDirect(t *testing.T) {
+	served := serveDir(t, nil)
+	sameOutput(t, served, []cliStep{
+		{"", []string{"groups", "list"}, nil},
+		{"", []string{"topic", "create", "orders", "--partitions", "2"}, nil},
+		{"a\nb\nc\nd\ne\nf\n", []string{"produce", "-t", "orders", "-p", "0"}, nil},
+		{"g\nh\n", []string{"produce", "-t", "orders", "-p", "1"}, nil},
+		{"", nil, commitOffsets("billing", "orders", 4, 1)},
+		{"", nil, commitOffsets("audit", "orders", 6)},
+		{"", []string{"groups", "list"}, nil},
+		{"", []string{"groups", "list", "-o", "json"}, nil},
+		{"", []string{"groups", "describe", "billing"}, nil},
+		{"", []string{"groups", "describe", "audit", "-o", "json"}, nil},
+		{"", []string{"groups", "describe", "audit", "--topic", "orders"}, nil},
+		{"", []string{"groups", "describe", "nobody"}, nil},
+		{"", []string{"groups", "reset", "billing", "--to-earliest"}, nil},
+		{"", []string{"groups", "reset", "billing", "--shift-by", "-3", "--execute"}, nil},
+		{"", []string{"groups", "reset", "billing", "--to-offset", "100", "-o", "json"}, nil},
+		{"", []string{"groups", "reset", "billing", "--to-time", "0", "--execute"}, nil},
+		{"", []string{"groups", "reset", "billing", "--to-latest", "--topic", "orders", "--execute"}, nil},
+		{"", []string{"groups", "reset", "newgroup", "--to-latest"}, nil},
+		{"", []string{"groups", "reset", "newgroup", "--to-latest", "--topic", "orders", "--execute"}, nil},
+		{"", []string{"groups", "describe", "billing"}, nil},
+		{"", []string{"groups", "describe", "newgroup"}, nil},
+		{"", []string{"groups", "delete", "audit", "missing"}, nil},
+		{"", []string{"groups", "delete", "audit"}, nil},
+		{"", []string{"groups", "list"}, nil},
 	})
 }
