@@ -190,3 +190,21 @@ func TestBrokerGroupsSameAsDirect(t *testing.T) {
 		{"", []string{"groups", "list"}, nil},
 	})
 }
+
+func TestBrokerConsumeGroupSameAsDirect(t *testing.T) {
+	served := serveDir(t, nil)
+	format := "%t %p %o %k %v %h\\n"
+	sameOutput(t, served, []cliStep{
+		{"", []string{"topic", "create", "orders"}, nil},
+		{"a\nb\nc\nk:d\ne\n", []string{"produce", "-t", "orders", "-K", ":", "-H", "h=1"}, nil},
+		{"", []string{"consume", "-t", "orders", "-g", "billing", "--count", "2", "--format", format}, nil},
+		{"", []string{"groups", "describe", "billing"}, nil},
+		{"", []string{"consume", "-t", "orders", "-g", "billing", "--format", format}, nil},
+		{"", []string{"consume", "-t", "orders", "-g", "billing"}, nil},
+		{"", []string{"groups", "describe", "billing"}, nil},
+		{"f\n", []string{"produce", "-t", "orders"}, nil},
+		{"", []string{"consume", "-t", "orders", "-g", "billing", "--format", format}, nil},
+		{"", []string{"consume", "-t", "missing", "-g", "billing"}, nil},
+		{"", []string{"groups", "list"}, nil},
+	})
+}
