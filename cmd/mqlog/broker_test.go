@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -207,4 +210,92 @@ func TestBrokerConsumeGroupSameAsDirect(t *testing.T) {
 		{"", []string{"consume", "-t", "missing", "-g", "billing"}, nil},
 		{"", []string{"groups", "list"}, nil},
 	})
+}
+
+// TestBrokerFlagAndServeCommand runs `mqlog serve` in this process and reaches it with --broker (and
+// $MQLOG_BROKER) from a command whose --dir is another directory: the flag wins over the directory.
+func TestBrokerFlagAndServeCommand(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--dir", dir, "serve", "--listen", "127.0.0.1:0"}, strings.NewReader(""), &stdout, &stderr)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != exitOK {
+			t.Errorf("serve: exit %d, %s", code, stderr.String())
+		}
+		if _, err := kafka.FindServing(dir); !errors.Is(err, kafka.ErrNotServing) {
+			t.Errorf("FindServing after serve stopped: %v", err)
+		}
+	}()
+	waitFor(t, &stderr, "to Kafka clients on")
+	info, err := kafka.FindServing(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := info.Listeners[0].Address
+	other := t.TempDir()
+	code, out, errOut := runCLI(t, "a\nb\n", "--dir", other, "produce", "-t", "orders", "--broker", addr)
+	if code != exitOK || out != "partition 0 offset 0\npartition 0 offset 1\n" || errOut != "created topic orders with 1 partition\n" {
+		t.Fatalf("produce --broker: exit %d, %q, %q", code, out, errOut)
+	}
+	t.Setenv(envBroker, addr)
+	code, out, errOut = runCLI(t, "", "--dir", other, "consume", "-t", "orders", "-g", "g", "--format", "%v\\n")
+	if code != exitOK || out != "a\nb\n" {
+		t.Fatalf("consume --group with $%s: exit %d, %q, %q", envBroker, code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(other, "index")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("--broker opened --dir %s: %v", other, err)
+	}
+	code, _, errOut = runCLI(t, "", "--dir", other, "groups", "list", "--broker", "127.0.0.1:1")
+	if code != exitError || !strings.HasPrefix(errOut, "Error: broker 127.0.0.1:1: ") {
+		t.Errorf("groups list --broker to nothing: exit %d, %q", code, errOut)
+	}
+}
+
+// TestBrokerStaleServingFile: a SERVING file left by a killed server (the lock is free) is ignored, and
+// the command opens the directory itself.
+func TestBrokerStaleServingFile(t *testing.T) {
+	dir := t.TempDir()
+	stale := `{"version":1,"pid":1,"started":"2026-01-01T00:00:00Z","listeners":[{"address":"127.0.0.1:1","advertised":"127.0.0.1:1","tls":false}]}`
+	if err := os.WriteFile(filepath.Join(dir, kafka.ServingFileName), []byte(stale), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCLI(t, "a\n", "--dir", dir, "produce", "-t", "orders"); code != exitOK || out != "partition 0 offset 0\n" {
+		t.Fatalf("produce beside a stale SERVING file: exit %d, %q, %q", code, out, errOut)
+	}
+	// Held by a writer that does not serve: the lock's error, naming the pid, as before.
+	db, err := mqlog.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	code, _, errOut := runCLI(t, "a\n", "--dir", dir, "produce", "-t", "orders")
+	if want := fmt.Sprintf("LOCK held by pid %d", os.Getpid()); code != exitError || !strings.Contains(errOut, want) {
+		t.Fatalf("produce beside a writer that does not serve: exit %d, %q; want %q", code, errOut, want)
+	}
+}
+
+// TestBrokerSASL: a server that requires SASL is reached with --broker-user and $MQLOG_BROKER_PASSWORD,
+// and without them the error says what is missing.
+func TestBrokerSASL(t *testing.T) {
+	served := serveDir(t, &kafka.Options{SASL: &kafka.SASL{Users: map[string]string{"alice": "secret"}}})
+	code, _, errOut := runCLI(t, "a\n", "--dir", served.dir, "produce", "-t", "orders")
+	if code != exitError || !strings.Contains(errOut, "requires SASL authentication (PLAIN, SCRAM-SHA-256): pass --broker-user and $"+envBrokerPassword) {
+		t.Fatalf("produce without credentials: exit %d, %q", code, errOut)
+	}
+	t.Setenv(envBrokerPassword, "secret")
+	for _, mechanism := range []string{"PLAIN", "SCRAM-SHA-256"} {
+		code, out, errOut := runCLI(t, "a\n", "--dir", served.dir, "produce", "-t", "orders", "--broker-user", "alice", "--broker-sasl-mechanism", mechanism)
+		if code != exitOK || !strings.HasPrefix(out, "partition 0 offset ") {
+			t.Fatalf("produce as alice with %s: exit %d, %q, %q", mechanism, code, out, errOut)
+		}
+	}
+	t.Setenv(envBrokerPassword, "wrong")
+	if code, _, errOut := runCLI(t, "a\n", "--dir", served.dir, "produce", "-t", "orders", "--broker-user", "alice"); code != exitError || !strings.HasPrefix(errOut, "Error: broker ") {
+		t.Fatalf("produce with a wrong password: exit %d, %q", code, errOut)
+	}
 }
