@@ -39,8 +39,13 @@
 //	19   CreateTopics     0-7       replication factor 1; a few topic configs
 //	20   DeleteTopics     0-6
 //	22   InitProducerId   0-5       idempotent producers; a transactional id is refused
+//	32   DescribeConfigs  0-4       topics: cleanup.policy, retention.ms, retention.bytes, segment.bytes,
+//	                                segment.ms, delete.retention.ms, mqlog.retention.policy; and
+//	                                mqlog.topic.config (the stored config as JSON) when named
 //	36   SaslAuthenticate 0-2       PLAIN, SCRAM-SHA-256
+//	37   CreatePartitions 0-3       the count only grows; no replica assignments
 //	42   DeleteGroups     0-3       NON_EMPTY_GROUP while it has members; GROUP_ID_NOT_FOUND
+//	44   IncrementalAlterConfigs 0-1  topics, SET only, the configs of DescribeConfigs
 //
 // Version ranges start where Kafka 4's do (Produce 3 and Fetch 4: earlier versions carry the v0/v1
 // message formats, which mqlog does not store). A version the server has not, of a key it serves, is
@@ -95,6 +100,15 @@
 // the connection too: a header that does not parse, a body that does not parse as its key and version
 // say, a request before SASL authentication, a failed authentication, and a failed produce with acks 0
 // (Kafka's way of telling such a producer).
+//
+// # The SERVING file
+//
+// While Serve runs on a DB whose directory lock this process holds (on the operating system's
+// filesystem), the listener is recorded in the directory's SERVING file (ServingFileName; docs/FORMAT.md),
+// rewritten atomically as listeners start and stop and removed with the last one, so that `mqlog
+// produce`, `topic`, `groups` and `consume --group` beside the serving process reach it through the
+// protocol instead of failing on its lock. FindServing reads it and tells a stale one (a killed process)
+// by the lock. Options.NoServingFile turns it off.
 //
 // # Security
 //

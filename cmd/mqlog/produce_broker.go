@@ -140,9 +140,14 @@ func (p *brokerAppender) append(ctx context.Context, topic string, partition int
 	// Once sent, the outcome is awaited (bounded by the delivery timeout), as DB.Append waits for a write
 	// in flight: a signal does not abandon what may be acknowledged.
 	results := p.b.cl.ProduceSync(context.WithoutCancel(ctx), records...)
+	index := make(map[*kgo.Record]int, len(records)) // results come partition by partition
+	for i, r := range records {
+		index[r] = i
+	}
 	positions := make([]mqlog.Position, len(records))
 	failed := map[int32]error{}
-	for i, r := range results {
+	for _, r := range results {
+		i := index[r.Record]
 		positions[i] = mqlog.Position{Partition: r.Record.Partition, Offset: r.Record.Offset}
 		if r.Err != nil {
 			positions[i].Offset = mqlog.NoOffset
