@@ -12,7 +12,9 @@ import (
 func (a *app) newGroupsCommand() *cobra.Command {
 	cmd := groupCommand("groups", "List, describe, reset and delete consumer groups")
 	cmd.Long = `Consumer groups live in the index, which only the writer's lock holder may open: every
-groups command takes the lock, and fails when another process has it.
+groups command takes the lock, and fails when another process has it, unless that process
+serves the directory (mqlog serve): then it goes through its Kafka listener, as it does
+with --broker HOST:PORT (work-queue groups are not reachable that way).
 
 Two kinds of groups: "consumer" groups (Kafka's fan-out model: a committed offset per
 partition) and "queue" groups (the work queue: an ack floor and the acked ranges above it).`

@@ -178,7 +178,8 @@ func (a *app) newTopicListCommand() *cobra.Command {
 		Short: "List the topics with their partitions and settings (read-only)",
 		Long: `List the topics, their partition counts and their settings. It takes no lock and
 creates nothing. The settings live in the index, which only the writer may read while it
-runs: then they are shown as "-" (null in JSON) with a note on stderr.`,
+runs: when that writer serves the directory (mqlog serve) they come from it through the
+Kafka protocol; otherwise they are shown as "-" (null in JSON) with a note on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.listTopics()

@@ -20,7 +20,8 @@ log end offset (the high watermark), segments and bytes, as kafka-topics --descr
 a topic, every topic.
 
 It takes no lock and creates nothing. The settings live in the index, which only the writer
-may read while it runs: then they are not shown, with a note on stderr.`,
+may read while it runs: when that writer serves the directory (mqlog serve) they come from
+it through the Kafka protocol; otherwise they are not shown, with a note on stderr.`,
 		Example: `  mqlog topic describe orders
   mqlog topic describe -o json`,
 		Args: cobra.MaximumNArgs(1),
