@@ -232,6 +232,7 @@ func TestBrokerFlagAndServeCommand(t *testing.T) {
 		}
 	}()
 	waitFor(t, &stderr, "to Kafka clients on")
+	(&servedDir{dir: dir}).waitRecorded(t) // Serve records its listener as it starts, after that line
 	info, err := kafka.FindServing(dir)
 	if err != nil {
 		t.Fatal(err)
