@@ -209,6 +209,16 @@ func TestBrokerConsumeGroupSameAsDirect(t *testing.T) {
 		{"", []string{"consume", "-t", "orders", "-g", "billing", "--format", format}, nil},
 		{"", []string{"consume", "-t", "missing", "-g", "billing"}, nil},
 		{"", []string{"groups", "list"}, nil},
+		{"", []string{"consume", "-t", "orders", "-g", "billing", "--from", "1", "--count", "2", "--format", format}, nil},
+		{"", []string{"groups", "describe", "billing"}, nil},
+		{"", []string{"consume", "-t", "orders", "-g", "other", "--from", "-2", "--format", format}, nil},
+		{"", []string{"consume", "-t", "orders", "-g", "other", "--from", "earliest", "--count", "1", "--format", format}, nil},
+		{"", []string{"consume", "-t", "orders", "-g", "other", "--from", "latest", "--format", format}, nil},
+		{"", []string{"consume", "-t", "orders", "-g", "other", "--from", "@0", "--count", "1", "--format", format}, nil},
+		{"", []string{"consume", "-t", "orders", "-g", "other", "--from", "@4102444800000", "--format", format}, nil},
+		{"", []string{"consume", "-t", "orders", "-g", "other", "--from", "100", "--format", format}, nil},
+		{"", []string{"consume", "-t", "orders", "-g", "other", "--from", "100", "--offset-reset", "earliest", "--count", "1", "--format", format}, nil},
+		{"", []string{"groups", "describe", "other"}, nil},
 	})
 }
 

@@ -191,7 +191,7 @@ func (a *app) consume(ctx context.Context, o consumeOptions, printer *recordPrin
 
 // startOf returns where partition p starts under --from and --offset-reset, noting on stderr a start
 // that --offset-reset moved.
-func (a *app) startOf(db *mqlog.DB, o consumeOptions, p mqlog.PartitionInfo) (int64, error) {
+func (a *app) startOf(db offsetTimer, o consumeOptions, p mqlog.PartitionInfo) (int64, error) {
 	off, note, err := o.from.resolveWithReset(db, o.topic, p, o.reset)
 	if note != "" {
 		fmt.Fprintln(a.stderr, note)
@@ -332,16 +332,13 @@ func (a *app) consumeGroup(ctx context.Context, o consumeOptions, printer *recor
 			return err
 		}
 	}
-	assignment := &brokerAssignment{}
+	assignment := &brokerAssignment{override: o.fromSet, ready: make(chan struct{})}
 	db, b, err := a.openWriterOrBroker(&o.broker, a.dbOptions(), brokerGroupOpts(o, assignment)...)
 	if err != nil {
 		return err
 	}
 	if b != nil {
 		defer func() { err = errors.Join(err, b.Close()) }()
-		if o.fromSet {
-			return &usageError{err: errFromThroughBroker}
-		}
 		return a.consumeGroupThrough(ctx, b.cl, assignment, b, o, printer)
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -21,6 +20,32 @@ type brokerAssignment struct {
 	mu       sync.Mutex
 	known    bool
 	assigned map[int32]bool
+
+	// With --from, the positions of this run override the group's committed ones (AdjustFetchOffsetsFn):
+	// starts is set, then ready closed, before the first records are polled.
+	override bool
+	ready    chan struct{}
+	starts   map[int32]int64
+}
+
+// adjust gives the fetch positions of newly assigned partitions: --from's instead of the committed ones.
+func (s *brokerAssignment) adjust(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	if !s.override {
+		return offsets, nil
+	}
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return offsets, ctx.Err()
+	}
+	for topic, parts := range offsets {
+		for p := range parts {
+			if off, ok := s.starts[p]; ok {
+				offsets[topic][p] = kgo.NewOffset().At(off).WithEpoch(-1)
+			}
+		}
+	}
+	return offsets, nil
 }
 
 func (s *brokerAssignment) opts(topic string) []kgo.Opt {
@@ -43,6 +68,7 @@ func (s *brokerAssignment) opts(topic string) []kgo.Opt {
 		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, parts map[string][]int32) { update(ctx, cl, parts, true) }),
 		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, parts map[string][]int32) { update(ctx, cl, parts, false) }),
 		kgo.OnPartitionsLost(func(ctx context.Context, cl *kgo.Client, parts map[string][]int32) { update(ctx, cl, parts, false) }),
+		kgo.AdjustFetchOffsetsFn(s.adjust),
 	}
 }
 
@@ -87,6 +113,19 @@ func (a *app) consumeGroupThrough(ctx context.Context, cl *kgo.Client, assignmen
 		if c.Topic == o.topic {
 			position[c.Partition] = c.Offset
 		}
+	}
+	if assignment.override {
+		// --from, per partition, as directly (notes on stderr for offsets --offset-reset moved).
+		assignment.starts = map[int32]int64{}
+		for _, p := range parts {
+			off, err := a.startOf(groups, o, p)
+			if err != nil {
+				return err
+			}
+			assignment.starts[p.Partition] = off
+			position[p.Partition] = off
+		}
+		close(assignment.ready)
 	}
 	atEnd := func() bool {
 		assigned, known := assignment.partitions()
@@ -178,4 +217,3 @@ func brokerGroupOpts(o consumeOptions, assignment *brokerAssignment) []kgo.Opt {
 	)
 }
 
-var errFromThroughBroker = errors.New("--from with --group through a broker is not supported: move the group first with mqlog groups reset, then consume")

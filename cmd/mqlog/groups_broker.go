@@ -331,3 +331,31 @@ func (g *brokerGroups) DeleteGroup(group string) error {
 	}
 	return nil
 }
+
+// OffsetForTime is the offset of the first record of the partition at or after t (ListOffsets by
+// timestamp), or its high watermark when there is none, as DB.OffsetForTime.
+func (g *brokerGroups) OffsetForTime(topic string, partition int32, t time.Time) (int64, error) {
+	listed, err := g.b.adm.ListOffsetsAfterMilli(g.ctx, t.UnixMilli(), topic)
+	if err != nil {
+		return 0, g.fail(err)
+	}
+	o, ok := listed.Lookup(topic, partition)
+	if !ok {
+		return 0, g.fail(fmt.Errorf("no offset of %s partition %d", topic, partition))
+	}
+	if o.Err != nil {
+		return 0, g.fail(o.Err)
+	}
+	if o.Offset >= 0 {
+		return o.Offset, nil
+	}
+	ends, err := g.b.adm.ListEndOffsets(g.ctx, topic)
+	if err != nil {
+		return 0, g.fail(err)
+	}
+	e, ok := ends.Lookup(topic, partition)
+	if !ok || e.Err != nil {
+		return 0, g.fail(errors.Join(e.Err, fmt.Errorf("no end offset of %s partition %d", topic, partition)))
+	}
+	return e.Offset, nil
+}
