@@ -216,4 +216,3 @@ func brokerGroupOpts(o consumeOptions, assignment *brokerAssignment) []kgo.Opt {
 		kgo.FetchMaxWait(groupPollWait),
 	)
 }
-
