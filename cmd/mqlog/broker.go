@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -151,20 +152,21 @@ func (a *app) dialBroker(o *brokerOptions, addr string, l *kafka.ServingListener
 				a.dir, kafka.ServingFileName, strings.Join(l.SASL, ", "), envBrokerPassword)
 		}
 	}
+	var tlsConfig *tls.Config
 	if useTLS {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 		if o.caFile != "" {
 			pem, err := os.ReadFile(o.caFile)
 			if err != nil {
 				return nil, usagef("--broker-ca: %v", err)
 			}
-			cfg.RootCAs = x509.NewCertPool()
-			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			tlsConfig.RootCAs = x509.NewCertPool()
+			if !tlsConfig.RootCAs.AppendCertsFromPEM(pem) {
 				return nil, usagef("--broker-ca %s: no PEM certificate in it", o.caFile)
 			}
 		}
-		opts = append(opts, kgo.DialTLSConfig(cfg))
 	}
+	opts = append(opts, kgo.Dialer(brokerDialer(addr, l, tlsConfig)))
 	if o.user != "" {
 		m, err := saslMechanism(o)
 		if err != nil {
@@ -186,6 +188,31 @@ func (a *app) dialBroker(o *brokerOptions, addr string, l *kafka.ServingListener
 		return nil, fmt.Errorf("broker %s: %w", addr, err)
 	}
 	return &brokerClient{addr: addr, cl: cl, adm: kadm.NewClient(cl)}, nil
+}
+
+// brokerDialer dials the brokers, with TLS when tlsConfig is not nil. Reached through the SERVING file
+// (l not nil), every connection goes to the listener's own address, whatever Metadata advertises: the
+// server is one node, and its advertised name (for clients elsewhere) may not resolve here; TLS then
+// verifies the certificate against the advertised host. Through --broker, the brokers are dialled as
+// Metadata names them, as any Kafka client does.
+func brokerDialer(addr string, l *kafka.ServingListener, tlsConfig *tls.Config) func(ctx context.Context, network, host string) (net.Conn, error) {
+	return func(ctx context.Context, network, host string) (net.Conn, error) {
+		d := &net.Dialer{Timeout: 10 * time.Second}
+		serverName := host
+		if l != nil {
+			host, serverName = addr, l.Advertised
+		}
+		if tlsConfig == nil {
+			return d.DialContext(ctx, network, host)
+		}
+		cfg := tlsConfig.Clone()
+		if cfg.ServerName == "" {
+			if name, _, err := net.SplitHostPort(serverName); err == nil {
+				cfg.ServerName = name
+			}
+		}
+		return (&tls.Dialer{NetDialer: d, Config: cfg}).DialContext(ctx, network, host)
+	}
 }
 
 // saslMechanism is the SASL mechanism of the flags, with the password from the environment.

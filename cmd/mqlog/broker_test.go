@@ -2,10 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -308,5 +316,53 @@ func TestBrokerSASL(t *testing.T) {
 	t.Setenv(envBrokerPassword, "wrong")
 	if code, _, errOut := runCLI(t, "a\n", "--dir", served.dir, "produce", "-t", "orders", "--broker-user", "alice"); code != exitError || !strings.HasPrefix(errOut, "Error: broker ") {
 		t.Fatalf("produce with a wrong password: exit %d, %q", code, errOut)
+	}
+}
+
+// selfSignedCert returns a TLS certificate for 127.0.0.1 and localhost, and its PEM file (to trust it).
+func selfSignedCert(t *testing.T) (tls.Certificate, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mqlog test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, path
+}
+
+// TestBrokerTLS: a TLS server's SERVING file turns TLS on; its certificate is verified against the
+// system's roots unless --broker-ca names the CA.
+func TestBrokerTLS(t *testing.T) {
+	cert, caFile := selfSignedCert(t)
+	served := serveDir(t, &kafka.Options{TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
+	code, _, errOut := runCLI(t, "a\n", "--dir", served.dir, "produce", "-t", "orders")
+	if code != exitError || !strings.Contains(errOut, "certificate") {
+		t.Fatalf("produce to a TLS server without its CA: exit %d, %q", code, errOut)
+	}
+	code, out, errOut := runCLI(t, "a\n", "--dir", served.dir, "produce", "-t", "orders", "--broker-ca", caFile)
+	if code != exitOK || out != "partition 0 offset 0\n" {
+		t.Fatalf("produce --broker-ca: exit %d, %q, %q", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "", "--dir", t.TempDir(), "groups", "list", "--broker", served.addr, "--broker-ca", caFile)
+	if code != exitOK || out != "" || errOut != "no groups\n" {
+		t.Fatalf("groups list --broker --broker-ca: exit %d, %q, %q", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, "", "--dir", t.TempDir(), "groups", "list", "--broker", served.addr)
+	if code != exitError || !strings.HasPrefix(errOut, "Error: broker "+served.addr) {
+		t.Fatalf("groups list --broker to a TLS server without --broker-tls: exit %d, %q", code, errOut)
 	}
 }

@@ -150,11 +150,11 @@ func (a *app) consumeGroupThrough(ctx context.Context, cl *kgo.Client, assignmen
 		if o.follow {
 			pollCtx, cancel = context.WithCancel(ctx)
 		}
-		max := groupBatchMax
+		limit := groupBatchMax
 		if o.count > 0 {
-			max = int(min(int64(max), o.count-printed))
+			limit = int(min(int64(limit), o.count-printed))
 		}
-		fetches := cl.PollRecords(pollCtx, max)
+		fetches := cl.PollRecords(pollCtx, limit)
 		cancel()
 		if ctx.Err() != nil {
 			return nil // interrupted
@@ -188,7 +188,7 @@ func (a *app) consumeGroupThrough(ctx context.Context, cl *kgo.Client, assignmen
 				return fmt.Errorf("broker %s: commit: %w", b.addr, err)
 			}
 			for _, r := range batch {
-				position[r.Partition] = max64(position[r.Partition], r.Offset+1)
+				position[r.Partition] = max(position[r.Partition], r.Offset+1)
 			}
 		}
 		printed += int64(len(batch))
@@ -197,13 +197,6 @@ func (a *app) consumeGroupThrough(ctx context.Context, cl *kgo.Client, assignmen
 		}
 	}
 	return nil
-}
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // brokerGroupOpts are the consumer settings of consume --group through a broker.
