@@ -80,7 +80,10 @@
 // then with COORDINATOR_NOT_AVAILABLE (which sends a client back to FindCoordinator). Errors map to
 // Kafka's codes: MEMBER_ID_REQUIRED, UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS,
 // INCONSISTENT_GROUP_PROTOCOL, INVALID_SESSION_TIMEOUT, INVALID_GROUP_ID, NON_EMPTY_GROUP,
-// GROUP_ID_NOT_FOUND, COORDINATOR_NOT_AVAILABLE.
+// GROUP_ID_NOT_FOUND, COORDINATOR_NOT_AVAILABLE. What a client can make the coordinator keep is bounded:
+// MaxGroupMembers members per group (GROUP_MAX_SIZE_REACHED; a member only given an id counts until its
+// session runs out) and MaxGroupMetadataBytes of protocol metadata per JoinGroup (INVALID_REQUEST, with a
+// log line).
 //
 // # Connections
 //

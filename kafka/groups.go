@@ -104,6 +104,21 @@ func (s *Server) joinGroup(ctx context.Context, r *request) (kmsg.Response, erro
 		resp.ErrorCode = kerr.InconsistentGroupProtocol.Code
 		return resp, nil
 	}
+	metadata := 0
+	for _, p := range req.Protocols {
+		metadata += len(p.Name) + len(p.Metadata)
+	}
+	if metadata > s.opts.MaxGroupMetadataBytes {
+		r.c.log.Warn("kafka: JoinGroup refused: protocol metadata over the limit", "group", req.Group, "bytes", metadata, "limit", s.opts.MaxGroupMetadataBytes)
+		resp.ErrorCode = kerr.InvalidRequest.Code
+		return resp, nil
+	}
+	if req.MemberID == "" {
+		if d, err := s.db.DescribeGroup(req.Group); err == nil && len(d.Members) >= s.opts.MaxGroupMembers && !hasInstance(d, deref(req.InstanceID)) {
+			resp.ErrorCode = kerr.GroupMaxSizeReached.Code
+			return resp, nil
+		}
+	}
 	jr := mqlog.GroupJoinRequest{
 		Group:                req.Group,
 		MemberID:             req.MemberID,
@@ -143,6 +158,17 @@ func (s *Server) joinGroup(ctx context.Context, r *request) (kmsg.Response, erro
 		resp.Members = append(resp.Members, rm)
 	}
 	return resp, nil
+}
+
+// hasInstance reports whether d has a static member of instance id (which a join with it takes the place
+// of, adding none).
+func hasInstance(d mqlog.GroupDescription, instance string) bool {
+	for _, m := range d.Members {
+		if instance != "" && m.InstanceID == instance {
+			return true
+		}
+	}
+	return false
 }
 
 // syncGroup handles a SyncGroup: the leader's hands every member its assignment; a follower's waits for

@@ -630,3 +630,166 @@ func TestGroupOffsetsSurviveRestart(t *testing.T) {
 		t.Fatalf("embedded consumer after the restart: offset %d, %v; want 7", rec.Offset, err)
 	}
 }
+
+// TestFollowerRejoinWithNewMetadataRebalances: a follower of a Stable group that joins again with other
+// metadata starts a rebalance, as Kafka's coordinator does (it compares the protocols' metadata). The
+// cooperative-sticky assignor depends on it: a follower that gave up partitions in the first of its two
+// rebalances joins again with its owned partitions changed, and only the rebalance that follows hands
+// those partitions to their new owner. Answered with the current generation instead, they stayed
+// unassigned. A follower joining again with the same metadata still gets the current generation.
+func TestFollowerRejoinWithNewMetadataRebalances(t *testing.T) {
+	ts := startServer(t, nil)
+	a, b := dial(t, ts.addr), dial(t, ts.addr)
+	ja := a.do(joinReq(3, "g", "")).(*kmsg.JoinGroupResponse)
+	idA := ja.MemberID
+	a.do(syncReq(3, "g", idA, 1, map[string]string{idA: "all"}))
+	joinedB := b.async(joinReq(3, "g", ""))
+	waitRebalance := func(generation int32) {
+		t.Helper()
+		for {
+			hb := a.do(heartbeatReq(3, "g", idA, generation)).(*kmsg.HeartbeatResponse)
+			if hb.ErrorCode == kerr.RebalanceInProgress.Code {
+				return
+			}
+			if hb.ErrorCode != 0 {
+				t.Fatalf("heartbeat: %d", hb.ErrorCode)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitRebalance(1)
+	a.do(joinReq(3, "g", idA))
+	jb := (<-joinedB).(*kmsg.JoinGroupResponse)
+	idB := jb.MemberID
+	syncedB := b.async(syncReq(3, "g", idB, 2, nil))
+	a.do(syncReq(3, "g", idA, 2, map[string]string{idA: "p0", idB: "p1"}))
+	<-syncedB
+
+	same := joinReq(3, "g", idB)
+	same.Protocols[0].Metadata = []byte("meta-") // the metadata of its last join (made without an id)
+	if r := b.do(same).(*kmsg.JoinGroupResponse); r.ErrorCode != 0 || r.Generation != 2 {
+		t.Fatalf("follower joining again unchanged: %+v, want generation 2 at once", r)
+	}
+	changed := joinReq(3, "g", idB)
+	changed.Protocols[0].Metadata = []byte("owned partitions changed")
+	joinedB = b.async(changed)
+	waitRebalance(2) // before the fix: never, b got generation 2 back
+	a.do(joinReq(3, "g", idA))
+	if r := (<-joinedB).(*kmsg.JoinGroupResponse); r.ErrorCode != 0 || r.Generation != 3 {
+		t.Fatalf("follower joining again with new metadata: %+v, want generation 3", r)
+	}
+}
+
+// TestGroupFailBuilders: every group key's error response (what a version outside its range is answered
+// with) carries the code in every part the request named, or at its top for the keys without parts.
+func TestGroupFailBuilders(t *testing.T) {
+	ts := startServer(t, nil)
+	code := kerr.UnsupportedVersion.Code
+	instance := "i"
+	leave := kmsg.NewPtrLeaveGroupRequest()
+	leave.Version = 5
+	lm := kmsg.NewLeaveGroupRequestMember()
+	lm.MemberID, lm.InstanceID = "m", &instance
+	leave.Members = append(leave.Members, lm)
+	fetchV1 := fetchOffsetsReq(1, "g", "t", 0, 1)
+	fetchV8 := kmsg.NewPtrOffsetFetchRequest()
+	fetchV8.Version = 8
+	fg := kmsg.NewOffsetFetchRequestGroup()
+	fg.Group = "g"
+	fetchV8.Groups = append(fetchV8.Groups, fg)
+	desc := kmsg.NewPtrDescribeGroupsRequest()
+	desc.Groups = []string{"a", "b"}
+	del := kmsg.NewPtrDeleteGroupsRequest()
+	del.Version, del.Groups = 3, []string{"a", "b"}
+
+	codes := func(resp kmsg.Response) []int16 {
+		var out []int16
+		switch r := resp.(type) {
+		case *kmsg.LeaveGroupResponse:
+			out = append(out, r.ErrorCode)
+			for _, m := range r.Members {
+				out = append(out, m.ErrorCode)
+			}
+		case *kmsg.OffsetCommitResponse:
+			out = commitCodes(r)
+		case *kmsg.OffsetFetchResponse:
+			for _, rt := range r.Topics {
+				for _, p := range rt.Partitions {
+					out = append(out, p.ErrorCode)
+				}
+			}
+			for _, g := range r.Groups {
+				out = append(out, g.ErrorCode)
+			}
+		case *kmsg.DescribeGroupsResponse:
+			for _, g := range r.Groups {
+				out = append(out, g.ErrorCode)
+			}
+		case *kmsg.DeleteGroupsResponse:
+			for _, g := range r.Groups {
+				out = append(out, g.ErrorCode)
+			}
+		case *kmsg.JoinGroupResponse:
+			out = append(out, r.ErrorCode)
+		case *kmsg.SyncGroupResponse:
+			out = append(out, r.ErrorCode)
+		case *kmsg.HeartbeatResponse:
+			out = append(out, r.ErrorCode)
+		case *kmsg.ListGroupsResponse:
+			out = append(out, r.ErrorCode)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		req  kmsg.Request
+		want int
+	}{
+		{leave, 2}, {commitReq(2, "g", "m", 1, "t", 1, 2, 3), 3}, {fetchV1, 2}, {fetchV8, 1}, {desc, 2}, {del, 2},
+		{joinReq(9, "g", ""), 1}, {syncReq(5, "g", "m", 1, nil), 1}, {heartbeatReq(4, "g", "m", 1), 1}, {kmsg.NewPtrListGroupsRequest(), 1},
+	} {
+		resp := errorResponse(ts.srv.apis[c.req.Key()], c.req, code)
+		got := codes(resp)
+		if len(got) != c.want || slices.ContainsFunc(got, func(g int16) bool { return g != code }) {
+			t.Errorf("%s: codes %v, want %d times %d", kmsg.NameForKey(c.req.Key()), got, c.want, code)
+		}
+		if resp.GetVersion() != c.req.GetVersion() {
+			t.Errorf("%s: response v%d to a request v%d", kmsg.NameForKey(c.req.Key()), resp.GetVersion(), c.req.GetVersion())
+		}
+		resp.AppendTo(nil) // encodes
+	}
+}
+
+// TestGroupLimits: a client cannot make the coordinator keep without bound: members over
+// MaxGroupMembers get GROUP_MAX_SIZE_REACHED (one only given an id counts; a static member coming back
+// still gets its place), and a JoinGroup whose metadata is over MaxGroupMetadataBytes INVALID_REQUEST,
+// with a log line.
+func TestGroupLimits(t *testing.T) {
+	ts := startServer(t, &Options{MaxGroupMembers: 1, MaxGroupMetadataBytes: 100})
+	c := dial(t, ts.addr)
+	instance := "static"
+	static := joinReq(5, "g", "")
+	static.InstanceID = &instance
+	resp := c.do(static).(*kmsg.JoinGroupResponse)
+	if resp.ErrorCode != 0 {
+		t.Fatalf("static join: %d", resp.ErrorCode)
+	}
+	c.do(syncReq(5, "g", resp.MemberID, resp.Generation, map[string]string{resp.MemberID: "x"}))
+	if resp := c.do(joinReq(4, "g", "")).(*kmsg.JoinGroupResponse); resp.ErrorCode != kerr.GroupMaxSizeReached.Code {
+		t.Fatalf("second member: %d, want GROUP_MAX_SIZE_REACHED", resp.ErrorCode)
+	}
+	if resp := c.do(static).(*kmsg.JoinGroupResponse); resp.ErrorCode != 0 {
+		t.Fatalf("static member back in a full group: %d", resp.ErrorCode)
+	}
+	if resp := c.do(joinReq(4, "p", "")).(*kmsg.JoinGroupResponse); resp.ErrorCode != kerr.MemberIDRequired.Code {
+		t.Fatalf("first member of p: %d", resp.ErrorCode)
+	}
+	if resp := c.do(joinReq(4, "p", "")).(*kmsg.JoinGroupResponse); resp.ErrorCode != kerr.GroupMaxSizeReached.Code {
+		t.Fatalf("second member of p, the first only given an id: %d, want GROUP_MAX_SIZE_REACHED", resp.ErrorCode)
+	}
+	big := joinReq(4, "h", "")
+	big.Protocols[0].Metadata = make([]byte, 200)
+	if resp := c.do(big).(*kmsg.JoinGroupResponse); resp.ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("metadata over the limit: %d, want INVALID_REQUEST", resp.ErrorCode)
+	}
+	ts.log.waitLog(t, "protocol metadata over the limit")
+}

@@ -31,6 +31,12 @@ const (
 	DefaultMaxFetchBytes = 16 << 20
 	// DefaultMaxFetchWait bounds how long a fetch waits for MinBytes, whatever the client asks.
 	DefaultMaxFetchWait = 30 * time.Second
+	// DefaultMaxGroupMembers bounds the members of one consumer group (Kafka's group.max.size): a new
+	// member over it gets GROUP_MAX_SIZE_REACHED.
+	DefaultMaxGroupMembers = 1024
+	// DefaultMaxGroupMetadataBytes bounds the protocol metadata of one JoinGroup, which the coordinator
+	// keeps for as long as the member stays (a consumer's subscription is a few hundred bytes).
+	DefaultMaxGroupMetadataBytes = 1 << 20
 )
 
 // Options configure a Server. The zero value (or nil) gives the defaults above: no TLS, no SASL, topics
@@ -55,6 +61,12 @@ type Options struct {
 	RequestTimeout  time.Duration
 	MaxFetchBytes   int
 	MaxFetchWait    time.Duration
+	// MaxGroupMembers and MaxGroupMetadataBytes bound what one client can make the group coordinator
+	// keep: members joining a group (each, even one only given an id, stays until its session times
+	// out) and the metadata of each. Concurrent joins may overshoot MaxGroupMembers by the joins in
+	// progress at once.
+	MaxGroupMembers       int
+	MaxGroupMetadataBytes int
 
 	// TLS, when not nil, makes every connection TLS (crypto/tls), with this config.
 	TLS *tls.Config
@@ -92,6 +104,8 @@ func (o *Options) withDefaults() Options {
 	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
 	setDefault(&c.MaxFetchBytes, DefaultMaxFetchBytes)
 	setDefault(&c.MaxFetchWait, DefaultMaxFetchWait)
+	setDefault(&c.MaxGroupMembers, DefaultMaxGroupMembers)
+	setDefault(&c.MaxGroupMetadataBytes, DefaultMaxGroupMetadataBytes)
 	// One request and the fetch response it may ask for must fit in a connection's budget.
 	c.ConnectionBytes = max(c.ConnectionBytes, int64(c.MaxRequestBytes)+int64(c.MaxFetchBytes))
 	return c

@@ -1,8 +1,10 @@
 package groups
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mqlog/mqlog/internal/base"
@@ -212,8 +214,9 @@ func (c *Coordinator) join(req JoinRequest) (chan joinReply, JoinResult, error) 
 			return nil, JoinResult{MemberID: req.MemberID}, fmt.Errorf("%w: %s in group %s", ErrUnknownMember, req.MemberID, req.Group)
 		}
 	}
+	unchanged := m.classic.unchanged(req)
 	m.classic.update(req)
-	if g.classic.state == StateStable && m.id != g.classic.leader && m.classic.sameProtocolsAsAssigned() {
+	if g.classic.state == StateStable && m.id != g.classic.leader && unchanged {
 		// A follower joining again with nothing changed: answer with the current generation.
 		return nil, g.joinResultLocked(m), nil
 	}
@@ -231,11 +234,17 @@ func (cm *classicMember) update(req JoinRequest) {
 	cm.sessionTimeout, cm.rebalanceTimeout = req.SessionTimeout, req.RebalanceTimeout
 }
 
-// sameProtocolsAsAssigned reports whether the member has an assignment of the current generation, so
-// that a join with the same protocols need not start a rebalance. Metadata changes are not compared: a
-// member whose subscription changed joins as the leader does or after a heartbeat error, and a
-// rebalance follows.
-func (cm *classicMember) sameProtocolsAsAssigned() bool { return cm.assignment != nil }
+// unchanged reports whether the member has an assignment of the current generation and joins with the
+// protocols and metadata it joined with, so that the join need not start a rebalance (Kafka's
+// MemberMetadata.matches). A change of metadata must rebalance: a subscription changed, or, with the
+// cooperative-sticky assignor, a follower that gave up partitions in the first of its two rebalances
+// joining again for the second, which hands those partitions to their new owner.
+func (cm *classicMember) unchanged(req JoinRequest) bool {
+	return cm.assignment != nil && cm.protocolType == req.ProtocolType &&
+		slices.EqualFunc(cm.protocols, req.Protocols, func(a, b Protocol) bool {
+			return a.Name == b.Name && bytes.Equal(a.Metadata, b.Metadata)
+		})
+}
 
 // supports reports whether req's protocol type is that of the group's other members and it shares a
 // protocol with every one of them.

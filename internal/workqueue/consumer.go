@@ -90,9 +90,11 @@ func (m *Message) AckNext(ctx context.Context) (*Message, error) {
 	}
 	p := m.pm.partition
 	g.markDoneLocked(p, m.pm.rec.Offset)
+	acked := p.persist.version
 	msg, w, err := g.deliverLocked(ctx, m.consumer)
-	// Whatever the delivery did, the ack must be durable before AckNext returns.
-	if perr := g.persistLocked(p); perr != nil && err == nil {
+	// Whatever the delivery did, the ack must be durable before AckNext returns; once the delivery's save
+	// covered it this waits for nothing (other consumers' later changes are theirs to wait for).
+	if perr := g.persistVersionLocked(p, acked); perr != nil && err == nil {
 		msg, err = nil, perr
 	}
 	g.mu.Unlock()

@@ -303,7 +303,12 @@ func (g *group) changedLocked() {
 // of one partition are serialized and grouped: while one is in flight, later callers wait and the next
 // save covers all of them. It releases g.mu while saving.
 func (g *group) persistLocked(p *partition) error {
-	want := p.persist.version
+	return g.persistVersionLocked(p, p.persist.version)
+}
+
+// persistVersionLocked is persistLocked for a caller that needs only version want durable: a change made
+// by another consumer after it does not make it wait for one more save.
+func (g *group) persistVersionLocked(p *partition, want uint64) error {
 	for p.persist.durable < want {
 		if err := g.mu.err; err != nil {
 			return err
