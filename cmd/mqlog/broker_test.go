@@ -366,3 +366,29 @@ func TestBrokerTLS(t *testing.T) {
 		t.Fatalf("groups list --broker to a TLS server without --broker-tls: exit %d, %q", code, errOut)
 	}
 }
+
+// TestBrokerGroupFollowInterrupt: consume --group --follow through a server prints records as they are
+// produced (by another command, through the same server), and an interrupt ends it with exit 0 after
+// committing what it printed; the member leaves the group.
+func TestBrokerGroupFollowInterrupt(t *testing.T) {
+	served := serveDir(t, nil)
+	if code, _, stderr := runCLI(t, "one\n", "--dir", served.dir, "produce", "--topic", "t"); code != exitOK {
+		t.Fatalf("produce: exit %d, %s", code, stderr)
+	}
+	out, interrupt := startCLI(t, "--dir", served.dir, "consume", "--topic", "t", "--group", "g", "--follow")
+	waitFor(t, out, "one\n")
+	if code, _, stderr := runCLI(t, "two\n", "--dir", served.dir, "produce", "--topic", "t"); code != exitOK {
+		t.Fatalf("produce: exit %d, %s", code, stderr)
+	}
+	waitFor(t, out, "one\ntwo\n")
+	if code := interrupt(); code != exitOK {
+		t.Errorf("interrupted consume --group --follow: exit %d, want 0", code)
+	}
+	if code, stdout, stderr := runCLI(t, "", "--dir", served.dir, "consume", "--topic", "t", "--group", "g"); code != exitOK || stdout != "" {
+		t.Errorf("after the interrupted run: exit %d, stdout %q, stderr %q; want nothing left", code, stdout, stderr)
+	}
+	d, err := served.db.DescribeGroup("g")
+	if err != nil || len(d.Members) != 0 {
+		t.Errorf("group g after the run: %+v, %v; want no members", d, err)
+	}
+}
