@@ -50,7 +50,7 @@
 // Version ranges start where Kafka 4's do (Produce 3 and Fetch 4: earlier versions carry the v0/v1
 // message formats, which mqlog does not store). A version the server has not, of a key it serves, is
 // answered with that key's response carrying UNSUPPORTED_VERSION; a key kmsg knows but the server does
-// not serve (DescribeConfigs, the ACL and transaction keys, ...) with its response and UNSUPPORTED_VERSION
+// not serve (AlterConfigs, the ACL and transaction keys, ...) with its response and UNSUPPORTED_VERSION
 // in its top-level error; a version or key nobody can parse, and an ApiVersions
 // version above 4, in the ApiVersions v0 layout with UNSUPPORTED_VERSION and the supported ranges. The
 // connection stays open in every case.
@@ -123,5 +123,5 @@
 // # Not here
 //
 // The consumer group protocol of KIP-848 (ConsumerGroupHeartbeat), transactions, fetch sessions, ACLs,
-// quotas, DescribeConfigs, OffsetDelete and the KRaft and replication APIs are not served.
+// quotas, AlterConfigs (the old, non-incremental one), broker configs, OffsetDelete and the KRaft and replication APIs are not served.
 package kafka
