@@ -56,6 +56,9 @@ func (s *Server) newAPITable() apiTable {
 	t[deleteTopicsKey] = api{min: 0, max: 6, handle: s.deleteTopics, fail: failDeleteTopics}
 	t[initProducerIDKey] = api{min: 0, max: 5, handle: s.initProducerID}
 	t[findCoordinatorKey] = api{min: 0, max: 6, handle: s.findCoordinator, fail: failFindCoordinator}
+	t[describeConfigsKey] = api{min: 0, max: 4, handle: s.describeConfigs, fail: failDescribeConfigs}
+	t[createPartitionsKey] = api{min: 0, max: 3, handle: s.createPartitions, fail: failCreatePartitions}
+	t[incrementalAlterConfigsKey] = api{min: 0, max: 1, handle: s.incrementalAlterConfigs, fail: failIncrementalAlterConfigs}
 	s.registerGroups(t) // groups.go
 	if s.opts.SASL != nil {
 		t[saslHandshakeKey] = api{min: 0, max: 1, handle: s.saslHandshake, inline: true}

@@ -39,13 +39,18 @@
 //	19   CreateTopics     0-7       replication factor 1; a few topic configs
 //	20   DeleteTopics     0-6
 //	22   InitProducerId   0-5       idempotent producers; a transactional id is refused
+//	32   DescribeConfigs  0-4       topics: cleanup.policy, retention.ms, retention.bytes, segment.bytes,
+//	                                segment.ms, delete.retention.ms, mqlog.retention.policy; and
+//	                                mqlog.topic.config (the stored config as JSON) when named
 //	36   SaslAuthenticate 0-2       PLAIN, SCRAM-SHA-256
+//	37   CreatePartitions 0-3       the count only grows; no replica assignments
 //	42   DeleteGroups     0-3       NON_EMPTY_GROUP while it has members; GROUP_ID_NOT_FOUND
+//	44   IncrementalAlterConfigs 0-1  topics, SET only, the configs of DescribeConfigs
 //
 // Version ranges start where Kafka 4's do (Produce 3 and Fetch 4: earlier versions carry the v0/v1
 // message formats, which mqlog does not store). A version the server has not, of a key it serves, is
 // answered with that key's response carrying UNSUPPORTED_VERSION; a key kmsg knows but the server does
-// not serve (DescribeConfigs, the ACL and transaction keys, ...) with its response and UNSUPPORTED_VERSION
+// not serve (AlterConfigs, the ACL and transaction keys, ...) with its response and UNSUPPORTED_VERSION
 // in its top-level error; a version or key nobody can parse, and an ApiVersions
 // version above 4, in the ApiVersions v0 layout with UNSUPPORTED_VERSION and the supported ranges. The
 // connection stays open in every case.
@@ -99,6 +104,15 @@
 // say, a request before SASL authentication, a failed authentication, and a failed produce with acks 0
 // (Kafka's way of telling such a producer).
 //
+// # The SERVING file
+//
+// While Serve runs on a DB whose directory lock this process holds (on the operating system's
+// filesystem), the listener is recorded in the directory's SERVING file (ServingFileName; docs/FORMAT.md),
+// rewritten atomically as listeners start and stop and removed with the last one, so that `mqlog
+// produce`, `topic`, `groups` and `consume --group` beside the serving process reach it through the
+// protocol instead of failing on its lock. FindServing reads it and tells a stale one (a killed process)
+// by the lock. Options.NoServingFile turns it off.
+//
 // # Security
 //
 // Listeners are the caller's (`mqlog serve` listens on loopback unless told otherwise). Options.TLS makes
@@ -109,5 +123,5 @@
 // # Not here
 //
 // The consumer group protocol of KIP-848 (ConsumerGroupHeartbeat), transactions, fetch sessions, ACLs,
-// quotas, DescribeConfigs, OffsetDelete and the KRaft and replication APIs are not served.
+// quotas, AlterConfigs (the old, non-incremental one), broker configs, OffsetDelete and the KRaft and replication APIs are not served.
 package kafka

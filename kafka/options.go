@@ -77,6 +77,10 @@ type Options struct {
 	// NoAutoCreateTopics turns off creating a topic that Metadata names and that does not exist (a
 	// client's allow_auto_topic_creation is honoured either way).
 	NoAutoCreateTopics bool
+	// NoServingFile turns off recording the listeners' addresses in the data directory's SERVING file
+	// (ServingFileName), through which `mqlog produce`, `topic`, `groups` and `consume --group` reach a
+	// serving process instead of failing on its lock.
+	NoServingFile bool
 	// TopicDefaults is the config of topics created by Metadata or by CreateTopics with -1 partitions.
 	TopicDefaults mqlog.TopicConfig
 }

@@ -71,6 +71,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if err != nil {
 		return err
 	}
+	defer s.recordListener(l.Addr(), advertised)() // the SERVING file, for the CLI (serving.go)
 	var delay time.Duration
 	for {
 		nc, err := l.Accept()

@@ -15,7 +15,7 @@ import (
 const maxPartitions = 10_000
 
 // createTopics creates topics with one replica (the only node), taking these configs: cleanup.policy,
-// retention.ms, retention.bytes, segment.bytes, delete.retention.ms. Another config is INVALID_CONFIG,
+// retention.ms, retention.bytes, segment.bytes, segment.ms, delete.retention.ms, mqlog.retention.policy. Another config is INVALID_CONFIG,
 // a replication factor above 1 INVALID_REPLICATION_FACTOR.
 func (s *Server) createTopics(_ context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.CreateTopicsRequest)
@@ -96,8 +96,18 @@ func (s *Server) topicConfig(t kmsg.CreateTopicsRequestTopic) (mqlog.TopicConfig
 		case "delete.retention.ms":
 			n, err = strconv.ParseInt(v, 10, 64)
 			cfg.DeleteRetentionMs = n
+		case configSegmentMs, configRetentionPolicy: // (configs.go)
+			var alt mqlog.TopicAlteration
+			if err := setTopicConfig(&alt, c.Name, v); err != nil {
+				return cfg, kerr.InvalidConfig.Code, err.Error()
+			}
+			if alt.SegmentMs != nil {
+				cfg.SegmentMs = *alt.SegmentMs
+			} else {
+				cfg.RetentionPolicy = *alt.RetentionPolicy
+			}
 		default:
-			return cfg, kerr.InvalidConfig.Code, fmt.Sprintf("config %q is not supported (cleanup.policy, retention.ms, retention.bytes, segment.bytes, delete.retention.ms)", c.Name)
+			return cfg, kerr.InvalidConfig.Code, fmt.Sprintf("config %q is not supported (%v)", c.Name, topicConfigNames)
 		}
 		if err != nil {
 			return cfg, kerr.InvalidConfig.Code, fmt.Sprintf("config %s=%q: %v", c.Name, v, err)

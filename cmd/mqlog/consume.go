@@ -24,9 +24,10 @@ type consumeOptions struct {
 	fromSet   bool
 	count     int64 // 0: no limit
 	follow    bool
-	reset     string // --offset-reset
-	queue     string // --queue: a work-queue group
-	nak       bool   // --nak: return each message to the queue instead of acking it
+	reset     string        // --offset-reset
+	queue     string        // --queue: a work-queue group
+	nak       bool          // --nak: return each message to the queue instead of acking it
+	broker    brokerOptions // with --group: the broker flags
 }
 
 func (a *app) newConsumeCommand() *cobra.Command {
@@ -136,6 +137,7 @@ The default is the value, one per line. -o json prints one object per record.`,
 	flags.StringVarP(&o.topic, "topic", "t", "", "topic to read (required)")
 	flags.Int32VarP(&o.partition, "partition", "p", 0, "read only this partition (default: all)")
 	flags.StringVarP(&o.group, "group", "g", "", "read as a member of this consumer group, committing as it goes")
+	addBrokerFlags(cmd, &o.broker)
 	flags.StringVar(&from, "from", "earliest", "where each partition starts: earliest, latest, N, -N, @time")
 	flags.Int64VarP(&o.count, "count", "c", 0, "stop after N records over all partitions (0: no limit)")
 	flags.BoolVarP(&o.follow, "follow", "f", false, "wait for new records instead of exiting at the end")
@@ -189,7 +191,7 @@ func (a *app) consume(ctx context.Context, o consumeOptions, printer *recordPrin
 
 // startOf returns where partition p starts under --from and --offset-reset, noting on stderr a start
 // that --offset-reset moved.
-func (a *app) startOf(db *mqlog.DB, o consumeOptions, p mqlog.PartitionInfo) (int64, error) {
+func (a *app) startOf(db offsetTimer, o consumeOptions, p mqlog.PartitionInfo) (int64, error) {
 	off, note, err := o.from.resolveWithReset(db, o.topic, p, o.reset)
 	if note != "" {
 		fmt.Fprintln(a.stderr, note)
@@ -325,9 +327,19 @@ func (a *app) follow(ctx context.Context, db *mqlog.DB, o consumeOptions, partit
 // consumeGroup reads as a member of a consumer group, committing each partition's position once the
 // records before it are written to stdout.
 func (a *app) consumeGroup(ctx context.Context, o consumeOptions, printer *recordPrinter) (err error) {
-	db, err := a.openExistingWriter()
+	if o.broker.addr == "" {
+		if err := a.checkDirExists(); err != nil {
+			return err
+		}
+	}
+	assignment := &brokerAssignment{override: o.fromSet, ready: make(chan struct{})}
+	db, b, err := a.openWriterOrBroker(&o.broker, a.dbOptions(), brokerGroupOpts(o, assignment)...)
 	if err != nil {
 		return err
+	}
+	if b != nil {
+		defer func() { err = errors.Join(err, b.Close()) }()
+		return a.consumeGroupThrough(ctx, b.cl, assignment, b, o, printer)
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
 	c, err := db.Consumer(o.topic, o.group)

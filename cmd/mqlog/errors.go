@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mqlog/mqlog"
+	"github.com/mqlog/mqlog/kafka"
 )
 
 // Exit codes, as the root command's help documents them.
@@ -54,7 +55,12 @@ type lockedError struct {
 }
 
 func (e *lockedError) Error() string {
-	return fmt.Sprintf("data directory %s is in use by another mqlog process (%s held%s)", e.dir, mqlog.LockFileName, lockHolder(e.dir))
+	msg := fmt.Sprintf("data directory %s is in use by another mqlog process (%s held%s)", e.dir, mqlog.LockFileName, lockHolder(e.dir))
+	if info, err := kafka.FindServing(e.dir); err == nil {
+		// A command that cannot go through the server's listener (repair, compact, consume --queue, ...).
+		msg += fmt.Sprintf("; it serves Kafka clients on %s, which this command cannot go through", info.Listeners[0].DialAddress())
+	}
+	return msg
 }
 
 // lockHolder returns " by pid N, started T" from the LOCK file of dir, in which the writer holding it

@@ -92,7 +92,7 @@ func checkOffsetReset(s string) error {
 // resolveWithReset is resolve, with an offset that partition p does not hold moved as reset says (Kafka's
 // auto.offset.reset): to its start (earliest), to its high watermark (latest), or an error. It returns a
 // note for stderr when it moved the offset.
-func (f fromSpec) resolveWithReset(db *mqlog.DB, topic string, p mqlog.PartitionInfo, reset string) (int64, string, error) {
+func (f fromSpec) resolveWithReset(db offsetTimer, topic string, p mqlog.PartitionInfo, reset string) (int64, string, error) {
 	off, err := f.resolve(db, topic, p)
 	if f.kind != fromOffset || err == nil || reset == resetError {
 		return off, "", err
@@ -107,7 +107,7 @@ func (f fromSpec) resolveWithReset(db *mqlog.DB, topic string, p mqlog.Partition
 }
 
 // resolve returns the offset where partition p of topic starts under the spec.
-func (f fromSpec) resolve(db *mqlog.DB, topic string, p mqlog.PartitionInfo) (int64, error) {
+func (f fromSpec) resolve(db offsetTimer, topic string, p mqlog.PartitionInfo) (int64, error) {
 	start, hw := p.StartOffset, p.HighWatermark
 	switch f.kind {
 	case fromEarliest:
@@ -131,6 +131,11 @@ func (f fromSpec) resolve(db *mqlog.DB, topic string, p mqlog.PartitionInfo) (in
 // offsetForTime returns the offset of the first record of partition p with a timestamp at or after ms, or
 // the high watermark when there is none, through DB.OffsetForTime (segment timestamps and a binary search
 // over the sparse index, then a short forward read), no longer a scan from the partition's start.
-func offsetForTime(db *mqlog.DB, topic string, p mqlog.PartitionInfo, ms int64) (int64, error) {
+func offsetForTime(db offsetTimer, topic string, p mqlog.PartitionInfo, ms int64) (int64, error) {
 	return db.OffsetForTime(topic, p.Partition, time.UnixMilli(ms))
+}
+
+// offsetTimer finds the first offset at or after a time: a DB, or a broker (brokerGroups).
+type offsetTimer interface {
+	OffsetForTime(topic string, partition int32, t time.Time) (int64, error)
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/mqlog/mqlog"
 	"github.com/spf13/cobra"
@@ -13,7 +12,9 @@ import (
 func (a *app) newGroupsCommand() *cobra.Command {
 	cmd := groupCommand("groups", "List, describe, reset and delete consumer groups")
 	cmd.Long = `Consumer groups live in the index, which only the writer's lock holder may open: every
-groups command takes the lock, and fails when another process has it.
+groups command takes the lock, and fails when another process has it, unless that process
+serves the directory (mqlog serve): then it goes through its Kafka listener, as it does
+with --broker HOST:PORT (work-queue groups are not reachable that way).
 
 Two kinds of groups: "consumer" groups (Kafka's fan-out model: a committed offset per
 partition) and "queue" groups (the work queue: an ack floor and the acked ranges above it).`
@@ -39,12 +40,13 @@ const (
 )
 
 func (a *app) newGroupsListCommand() *cobra.Command {
-	return &cobra.Command{
+	var broker brokerOptions
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the consumer and work-queue groups",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
-			db, err := a.openGroupsDB()
+			db, err := a.openGroups(&broker)
 			if err != nil {
 				return err
 			}
@@ -78,16 +80,8 @@ func (a *app) newGroupsListCommand() *cobra.Command {
 			return t.flush()
 		},
 	}
-}
-
-// openGroupsDB opens the data directory for a groups command: with the lock, never creating it.
-func (a *app) openGroupsDB() (*mqlog.DB, error) {
-	db, err := a.openExistingWriter()
-	var locked *lockedError
-	if errors.As(err, &locked) {
-		return nil, fmt.Errorf("groups needs the writer's lock to read the index: %w", err)
-	}
-	return db, err
+	addBrokerFlags(cmd, &broker)
+	return cmd
 }
 
 func onTopic(topic string) string {
@@ -119,6 +113,7 @@ func (a *app) newGroupsResetCommand() *cobra.Command {
 		toEarliest, toLatest, exec bool
 		toOffset, shiftBy          int64
 		toTime                     string
+		broker                     brokerOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "reset GROUP (--to-earliest | --to-latest | --to-offset N | --to-time T | --shift-by N) [--topic T] [--execute]",
@@ -139,50 +134,45 @@ cannot be reset; other processes cannot hold it, since the command takes the loc
 		ValidArgsFunction: a.completeGroupArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			group := args[0]
-			var targets []mqlog.ResetTarget
+			var targets []resetSpec
 			if toEarliest {
-				targets = append(targets, mqlog.ResetToEarliest())
+				targets = append(targets, resetSpec{kind: "earliest"})
 			}
 			if toLatest {
-				targets = append(targets, mqlog.ResetToLatest())
+				targets = append(targets, resetSpec{kind: "latest"})
 			}
 			if cmd.Flags().Changed("to-offset") {
 				if toOffset < 0 {
 					return usagef("invalid --to-offset %d", toOffset)
 				}
-				targets = append(targets, mqlog.ResetToOffset(toOffset))
+				targets = append(targets, resetSpec{kind: "offset", offset: toOffset})
 			}
 			if cmd.Flags().Changed("to-time") {
 				ms, err := parseTime(toTime)
 				if err != nil {
 					return usagef("invalid --to-time %q: %v", toTime, err)
 				}
-				targets = append(targets, mqlog.ResetToTime(time.UnixMilli(ms)))
+				targets = append(targets, resetSpec{kind: "time", ms: ms})
 			}
 			if cmd.Flags().Changed("shift-by") {
-				targets = append(targets, mqlog.ResetShiftBy(shiftBy))
+				targets = append(targets, resetSpec{kind: "shift", offset: shiftBy})
 			}
 			if len(targets) != 1 {
 				return usagef("give exactly one of --to-earliest, --to-latest, --to-offset, --to-time, --shift-by")
 			}
-			db, err := a.openGroupsDB()
+			db, err := a.openGroups(&broker)
 			if err != nil {
 				return err
 			}
 			defer func() { err = errors.Join(err, db.Close()) }()
-			var plan []mqlog.GroupReset
-			if exec {
-				plan, err = db.ResetGroup(group, topic, targets[0])
-			} else {
-				plan, err = db.PlanGroupReset(group, topic, targets[0])
-			}
+			plan, err := db.reset(group, topic, targets[0], exec)
 			if err != nil {
 				return err
 			}
 			if len(plan) == 0 {
 				return fmt.Errorf("group %q has no committed positions; name the topic to reset with --topic", group)
 			}
-			doc := groupsResetJSON{Version: jsonVersion, Group: group, Target: targets[0].String(), Executed: exec}
+			doc := groupsResetJSON{Version: jsonVersion, Group: group, Target: targets[0].target().String(), Executed: exec}
 			for _, r := range plan {
 				doc.Partitions = append(doc.Partitions, groupResetJSON{Topic: r.Topic, Partition: r.Partition, Current: r.Current, Target: r.Target})
 			}
@@ -207,6 +197,7 @@ cannot be reset; other processes cannot hold it, since the command takes the loc
 	flags.StringVar(&toTime, "to-time", "", "to the first record at or after this time (RFC 3339 or ms since the epoch)")
 	flags.Int64Var(&shiftBy, "shift-by", 0, "by N offsets from the current position (negative: back), clamped to each partition")
 	flags.BoolVar(&exec, "execute", false, "apply the reset (without it, a dry run)")
+	addBrokerFlags(cmd, &broker)
 	a.registerTopicCompletion(cmd)
 	return cmd
 }
@@ -218,7 +209,8 @@ type groupsDeleteJSON struct {
 }
 
 func (a *app) newGroupsDeleteCommand() *cobra.Command {
-	return &cobra.Command{
+	var broker brokerOptions
+	cmd := &cobra.Command{
 		Use:   "delete GROUP...",
 		Short: "Delete groups: their positions and work-queue state",
 		Long: `Delete consumer and work-queue groups: their committed positions and ack state, so that a
@@ -230,7 +222,7 @@ deletion of each group is one synced batch.`,
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: a.completeGroupArgs(-1),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
-			db, err := a.openGroupsDB()
+			db, err := a.openGroups(&broker)
 			if err != nil {
 				return err
 			}
@@ -261,6 +253,8 @@ deletion of each group is one synced batch.`,
 			return a.printDeleted(doc)
 		},
 	}
+	addBrokerFlags(cmd, &broker)
+	return cmd
 }
 
 // printDeleted prints the groups deleted.

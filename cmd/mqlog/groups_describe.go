@@ -51,6 +51,7 @@ type queuePartitionJSON struct {
 
 func (a *app) newGroupsDescribeCommand() *cobra.Command {
 	var topic string
+	var broker brokerOptions
 	cmd := &cobra.Command{
 		Use:   "describe GROUP",
 		Short: "Show a group's positions, log end offsets, lag and members, partition by partition",
@@ -65,7 +66,7 @@ them, the unacked messages, and those of them delivered more than once.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeGroupArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
-			db, err := a.openGroupsDB()
+			db, err := a.openGroups(&broker)
 			if err != nil {
 				return err
 			}
@@ -81,13 +82,14 @@ them, the unacked messages, and those of them delivered more than once.`,
 		},
 	}
 	cmd.Flags().StringVar(&topic, "topic", "", "only this topic (also one the group has no position in yet)")
+	addBrokerFlags(cmd, &broker)
 	a.registerTopicCompletion(cmd)
 	return cmd
 }
 
 // describeGroup builds groups describe's document from db: the group's consumer positions in every
 // partition of its topics (or of topic), with the members' assignments, and its work-queue state.
-func describeGroup(db *mqlog.DB, group, topic string) (groupsDescribeJSON, error) {
+func describeGroup(db groupStore, group, topic string) (groupsDescribeJSON, error) {
 	doc := groupsDescribeJSON{Version: jsonVersion, Group: group, Consumer: []groupOffsetJSON{}, Queue: []queuePartitionJSON{}}
 	desc, err := db.DescribeGroup(group)
 	if err != nil {

@@ -85,7 +85,9 @@ The data directory is --dir, else $MQLOG_DIR, else ./mqlog-data. Commands that o
 read it (inspect, topic list and describe, consume without --group or --queue, dump,
 verify) take no lock and never create it; commands that write (produce, topic create, alter
 and delete, groups, consume --group or --queue, repair, compact, stats without --url) take
-its LOCK, so only one writing process at a time. --log-level shows the
+its LOCK, so only one writing process at a time; when the process holding it serves the
+directory (mqlog serve), produce, topic, groups and consume --group go through its Kafka
+listener instead (or through --broker HOST:PORT). --log-level shows the
 engine's structured log messages (recovery, retention, compaction) on stderr.
 
 Data goes to stdout; notes and errors go to stderr, errors as "Error: ...". -o json

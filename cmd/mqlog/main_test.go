@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mqlog/mqlog"
+	"github.com/mqlog/mqlog/kafka"
 	"github.com/mqlog/mqlog/segment"
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/sys/unix"
@@ -50,8 +51,28 @@ func TestScript(t *testing.T) {
 			"fifomanifest": cmdFIFOManifest,
 			"patchbatch":   cmdPatchBatch,
 			"sigterm":      cmdSigterm,
+			"waitserving":  cmdWaitServing,
 		},
 	})
+}
+
+// cmdWaitServing waits until the data directory's SERVING file names a live server (a background mqlog
+// serve records its listener once it has opened the directory): waitserving [DIR], default $MQLOG_DIR.
+func cmdWaitServing(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) > 1 {
+		ts.Fatalf("usage: waitserving [DIR]")
+	}
+	dir := ts.Getenv("MQLOG_DIR")
+	if len(args) == 1 {
+		dir = ts.MkAbs(args[0])
+	}
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err = kafka.FindServing(dir); err == nil {
+			return
+		}
+	}
+	ts.Fatalf("no server recorded in %s: %v", dir, err)
 }
 
 // cmdSleep pauses the script: sleep DURATION (time.ParseDuration), to let a background command start.

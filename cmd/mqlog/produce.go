@@ -25,6 +25,7 @@ type produceOptions struct {
 	headers      []string
 	compression  string
 	noAutoCreate bool
+	broker       brokerOptions
 }
 
 func (a *app) newProduceCommand() *cobra.Command {
@@ -84,6 +85,7 @@ those lines again, and nothing is appended twice.`,
 	flags.BoolVar(&o.noAutoCreate, "no-auto-create", false, "fail on a topic that does not exist instead of creating it")
 	cmd.RegisterFlagCompletionFunc("compression", cobra.FixedCompletions(
 		[]string{"none", "gzip", "snappy", "lz4", "zstd"}, cobra.ShellCompDirectiveNoFileComp))
+	addBrokerFlags(cmd, &o.broker)
 	a.registerTopicCompletion(cmd)
 	return cmd
 }
@@ -118,12 +120,16 @@ func (a *app) produce(ctx context.Context, o produceOptions, codec mqlog.Compres
 	opts := a.dbOptions()
 	opts.Compression = codec
 	opts.NoAutoCreateTopics = o.noAutoCreate
-	db, err := a.openWriterWith(opts)
+	db, broker, err := a.openWriterOrBroker(&o.broker, opts, brokerProducerOpts(codec)...)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, db.Close()) }()
-	if err := a.ensureTopic(db, o); err != nil {
+	var p appender = directAppender{db}
+	if broker != nil {
+		p = &brokerAppender{b: broker}
+	}
+	defer func() { err = errors.Join(err, p.Close()) }()
+	if err := a.ensureTopicOf(ctx, p, o); err != nil {
 		return err
 	}
 
@@ -162,11 +168,7 @@ func (a *app) produce(ctx context.Context, o produceOptions, codec mqlog.Compres
 			}
 			var positions []mqlog.Position
 			var err error
-			if o.partition >= 0 {
-				positions, err = db.AppendPartition(ctx, o.topic, o.partition, msgs...)
-			} else {
-				positions, err = db.Append(ctx, o.topic, msgs...)
-			}
+			positions, err = p.append(ctx, o.topic, o.partition, msgs)
 			var partial *mqlog.AppendError
 			if errors.As(err, &partial) {
 				// Some partitions failed: what the others hold is durable, and said so.
@@ -191,23 +193,21 @@ func (a *app) produce(ctx context.Context, o produceOptions, codec mqlog.Compres
 	}
 }
 
-// ensureTopic creates o.topic with the defaults when it does not exist, saying so on stderr, or, with
+// ensureTopicOf creates o.topic with the defaults when it does not exist, saying so on stderr, or, with
 // --no-auto-create, fails.
-func (a *app) ensureTopic(db *mqlog.DB, o produceOptions) error {
-	if _, err := db.TopicConfig(o.topic); !errors.Is(err, mqlog.ErrTopicNotFound) {
+func (a *app) ensureTopicOf(ctx context.Context, p appender, o produceOptions) error {
+	exists, err := p.topicExists(ctx, o.topic)
+	if err != nil || exists {
 		return err
 	}
 	if o.noAutoCreate {
 		return fmt.Errorf("%w: %s (--no-auto-create: create it with mqlog topic create %s)", mqlog.ErrTopicNotFound, o.topic, o.topic)
 	}
-	if err := db.CreateTopic(o.topic, mqlog.TopicConfig{}); err != nil {
-		return err
-	}
-	cfg, err := db.TopicConfig(o.topic)
+	partitions, err := p.createTopic(ctx, o.topic)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stderr, "created topic %s with %s\n", o.topic, plural(int64(cfg.Partitions), "partition", "partitions"))
+	fmt.Fprintf(a.stderr, "created topic %s with %s\n", o.topic, plural(int64(partitions), "partition", "partitions"))
 	return nil
 }
 

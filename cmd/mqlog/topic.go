@@ -50,6 +50,7 @@ func (a *app) addTopicArg(cmd *cobra.Command, topic *string) {
 func (a *app) newTopicCreateCommand() *cobra.Command {
 	var cfg mqlog.TopicConfig
 	var policy, retention, topicFlag string
+	var broker brokerOptions
 	cmd := &cobra.Command{
 		Use:   "create TOPIC",
 		Short: "Create a topic",
@@ -94,7 +95,7 @@ they are).`,
 			default:
 				return usagef("invalid --cleanup-policy %q: want %s or %s", policy, mqlog.CleanupDelete, mqlog.CleanupCompact)
 			}
-			return a.createTopic(cmd, name, cfg)
+			return a.createTopic(cmd, &broker, name, cfg)
 		},
 	}
 	flags := cmd.Flags()
@@ -111,6 +112,7 @@ they are).`,
 	cmd.RegisterFlagCompletionFunc("retention-policy", cobra.FixedCompletions(
 		[]string{string(mqlog.RetentionLimits), string(mqlog.RetentionInterest)}, cobra.ShellCompDirectiveNoFileComp))
 	flags.StringVarP(&topicFlag, "topic", "t", "", "the topic (instead of the argument, as kafka-topics --topic)")
+	addBrokerFlags(cmd, &broker)
 	return cmd
 }
 
@@ -122,8 +124,8 @@ type topicCreatedJSON struct {
 	Config  mqlog.TopicConfig `json:"config"`
 }
 
-func (a *app) createTopic(cmd *cobra.Command, name string, cfg mqlog.TopicConfig) (err error) {
-	db, err := a.openWriter()
+func (a *app) createTopic(cmd *cobra.Command, broker *brokerOptions, name string, cfg mqlog.TopicConfig) (err error) {
+	db, err := a.openTopicAdmin(broker, false)
 	if err != nil {
 		return err
 	}
@@ -176,7 +178,8 @@ func (a *app) newTopicListCommand() *cobra.Command {
 		Short: "List the topics with their partitions and settings (read-only)",
 		Long: `List the topics, their partition counts and their settings. It takes no lock and
 creates nothing. The settings live in the index, which only the writer may read while it
-runs: then they are shown as "-" (null in JSON) with a note on stderr.`,
+runs: when that writer serves the directory (mqlog serve) they come from it through the
+Kafka protocol; otherwise they are shown as "-" (null in JSON) with a note on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.listTopics()
@@ -205,20 +208,18 @@ func (a *app) listTopics() (err error) {
 	defer func() { err = errors.Join(err, db.Close()) }()
 	doc := topicListJSON{Version: jsonVersion, Dir: a.dir, Topics: []topicListItem{}}
 	snap, err := a.readIndex()
-	switch {
-	case errors.Is(err, mqlog.ErrLocked):
-		fmt.Fprintf(a.stderr, "note: a writer holds %s: settings not shown\n", a.dir)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
+	if err != nil && !errors.Is(err, mqlog.ErrLocked) && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	settings := a.topicSettings(snap, err, db.Topics())
 	for _, name := range db.Topics() {
 		parts, err := db.Partitions(name)
 		if err != nil {
 			return err
 		}
 		item := topicListItem{Name: name, Partitions: len(parts)}
-		if snap != nil {
-			if cfg, ok := snap.Topics[name]; ok {
+		if settings != nil {
+			if cfg, ok := settings[name]; ok {
 				item.Config = &cfg
 				item.Partitions = max(item.Partitions, cfg.Partitions)
 			}
@@ -241,4 +242,21 @@ func (a *app) listTopics() (err error) {
 		}
 	}
 	return t.flush()
+}
+
+// topicSettings are the topics' settings for topic list and describe: from the index (snap) when it could
+// be read, else, when the writer holding it serves the directory, through its Kafka listener; nil, with a
+// note on stderr, when neither can say.
+func (a *app) topicSettings(snap *mqlog.IndexSnapshot, err error, names []string) map[string]mqlog.TopicConfig {
+	if snap != nil {
+		return snap.Topics
+	}
+	if !errors.Is(err, mqlog.ErrLocked) {
+		return nil
+	}
+	if settings := a.settingsFromServer(names); settings != nil {
+		return settings
+	}
+	fmt.Fprintf(a.stderr, "note: a writer holds %s: settings not shown\n", a.dir)
+	return nil
 }

@@ -15,6 +15,7 @@ func (a *app) newTopicAlterCommand() *cobra.Command {
 	var topicFlag, cleanup, retention string
 	var segmentBytes, retentionBytes, retentionMs, deleteRetentionMs, segmentMs int64
 	var partitions int
+	var broker brokerOptions
 	cmd := &cobra.Command{
 		Use:   "alter TOPIC",
 		Short: "Change a topic's settings, or add partitions",
@@ -91,7 +92,7 @@ topic has consumed (NATS JetStream's InterestPolicy); limits (the default) does 
 			if !flags.Changed("partitions") {
 				partitions = 0
 			}
-			return a.alterTopic(name, alt, changed > 0, partitions)
+			return a.alterTopic(&broker, name, alt, changed > 0, partitions)
 		},
 	}
 	flags := cmd.Flags()
@@ -108,6 +109,7 @@ topic has consumed (NATS JetStream's InterestPolicy); limits (the default) does 
 	cmd.RegisterFlagCompletionFunc("retention-policy", cobra.FixedCompletions(
 		[]string{string(mqlog.RetentionLimits), string(mqlog.RetentionInterest)}, cobra.ShellCompDirectiveNoFileComp))
 	a.addTopicArg(cmd, &topicFlag)
+	addBrokerFlags(cmd, &broker)
 	return cmd
 }
 
@@ -122,8 +124,8 @@ type topicAlteredJSON struct {
 
 // alterTopic applies alt (when settings is set) and raises the partition count to partitions (when
 // positive).
-func (a *app) alterTopic(name string, alt mqlog.TopicAlteration, settings bool, partitions int) (err error) {
-	db, err := a.openExistingWriter()
+func (a *app) alterTopic(broker *brokerOptions, name string, alt mqlog.TopicAlteration, settings bool, partitions int) (err error) {
+	db, err := a.openTopicAdmin(broker, true)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ var stdinIsTerminal = func(r io.Reader) bool {
 func (a *app) newTopicDeleteCommand() *cobra.Command {
 	var topicFlag string
 	var yes, dryRun bool
+	var broker brokerOptions
 	cmd := &cobra.Command{
 		Use:   "delete TOPIC",
 		Short: "Delete a topic, its segments and every group's positions in it",
@@ -45,12 +46,13 @@ between, the next open removes what the tombstone names.`,
 			if err != nil {
 				return err
 			}
-			return a.deleteTopic(name, yes, dryRun)
+			return a.deleteTopic(&broker, name, yes, dryRun)
 		},
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be deleted, change nothing")
 	a.addTopicArg(cmd, &topicFlag)
+	addBrokerFlags(cmd, &broker)
 	return cmd
 }
 
@@ -67,13 +69,26 @@ type topicDeletedJSON struct {
 	Groups     []string `json:"groups"` // consumer and work-queue groups with positions in the topic
 }
 
-func (a *app) deleteTopic(name string, yes, dryRun bool) (err error) {
-	db, err := a.openExistingWriter()
+func (a *app) deleteTopic(broker *brokerOptions, name string, yes, dryRun bool) (err error) {
+	if broker.addr == "" {
+		if err := a.checkDirExists(); err != nil {
+			return err
+		}
+	}
+	db, b, err := a.openWriterOrBroker(broker, a.dbOptions())
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, db.Close()) }()
-	doc, err := describeDeletion(db, name)
+	var doc topicDeletedJSON
+	deleteTopic := func() error { return db.DeleteTopic(name) }
+	if b != nil {
+		defer func() { err = errors.Join(err, b.Close()) }()
+		doc, err = a.describeDeletionThrough(b, name)
+		deleteTopic = func() error { return b.deleteTopic(a.ctx, name) }
+	} else {
+		defer func() { err = errors.Join(err, db.Close()) }()
+		doc, err = describeDeletion(db, name)
+	}
 	if err != nil {
 		return err
 	}
@@ -101,7 +116,7 @@ func (a *app) deleteTopic(name string, yes, dryRun bool) (err error) {
 	default:
 		return usagef("not deleting topic %s without confirmation: stdin is not a terminal; give --yes (or --dry-run to see what would go)", name)
 	}
-	if err := db.DeleteTopic(name); err != nil {
+	if err := deleteTopic(); err != nil {
 		return err
 	}
 	doc.Deleted = true

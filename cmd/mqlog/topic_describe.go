@@ -20,7 +20,8 @@ log end offset (the high watermark), segments and bytes, as kafka-topics --descr
 a topic, every topic.
 
 It takes no lock and creates nothing. The settings live in the index, which only the writer
-may read while it runs: then they are not shown, with a note on stderr.`,
+may read while it runs: when that writer serves the directory (mqlog serve) they come from
+it through the Kafka protocol; otherwise they are not shown, with a note on stderr.`,
 		Example: `  mqlog topic describe orders
   mqlog topic describe -o json`,
 		Args: cobra.MaximumNArgs(1),
@@ -67,15 +68,13 @@ func (a *app) describeTopics(names []string) (err error) {
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
 	snap, err := a.readIndex()
-	switch {
-	case errors.Is(err, mqlog.ErrLocked):
-		fmt.Fprintf(a.stderr, "note: a writer holds %s: settings not shown\n", a.dir)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
+	if err != nil && !errors.Is(err, mqlog.ErrLocked) && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	if names == nil {
 		names = db.Topics()
 	}
+	settings := a.topicSettings(snap, err, names)
 	doc := topicDescribeJSON{Version: jsonVersion, Topics: []topicDescribeItem{}}
 	for _, name := range names {
 		parts, err := db.Partitions(name)
@@ -83,8 +82,8 @@ func (a *app) describeTopics(names []string) (err error) {
 			return err
 		}
 		item := topicDescribeItem{Name: name, Partitions: []topicDescribePartition{}}
-		if snap != nil {
-			if cfg, ok := snap.Topics[name]; ok {
+		if settings != nil {
+			if cfg, ok := settings[name]; ok {
 				item.Config = &cfg
 			}
 		}

@@ -75,7 +75,7 @@ func TestGroupsDescribeNamesMembers(t *testing.T) {
 	if err := c.Commit(rec); err != nil {
 		t.Fatal(err)
 	}
-	doc, err := describeGroup(db, "billing", "")
+	doc, err := describeGroup(directGroups{db}, "billing", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestGroupsDescribeNamesMembers(t *testing.T) {
 		Protocol: "range", Assignments: map[string][]byte{join.MemberID: assignment.AppendTo(nil)}}); err != nil {
 		t.Fatal(err)
 	}
-	doc, err = describeGroup(db, "kgroup", "orders")
+	doc, err = describeGroup(directGroups{db}, "kgroup", "orders")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 // Names in a data directory:
 //
 //	<dir>/LOCK                              flock(2) of the one writer
+//	<dir>/SERVING                           addresses of the writer's Kafka listeners (kafka package)
 //	<dir>/index/                            Pebble
 //	<dir>/topics/<topic>-<partition>/       one partition's segments
 //	<dir>/lost+found/<topic>-<partition>/   what repair cut
@@ -16,6 +17,7 @@ const (
 	IndexDirName     = "index"
 	TopicsDirName    = "topics"
 	LockFileName     = "LOCK"
+	ServingFileName  = "SERVING"
 	LostFoundDirName = "lost+found"
 )
 

@@ -124,3 +124,27 @@ func (l *inProcessLock) Close() error {
 	delete(inProcessLocks.held, l.key)
 	return nil
 }
+
+// HolderPID returns the pid that the lock file of dir (on the operating system's filesystem) names as its
+// holder, and false when it names none readable. It says who wrote the file last, not whether the flock
+// is held: pair it with Shared.
+func HolderPID(dir string) (int, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, base.LockFileName))
+	if err != nil || len(b) == 0 || len(b) > 200 {
+		return 0, false
+	}
+	var pid int
+	if n, _ := fmt.Sscanf(string(b), "pid %d started", &pid); n != 1 || pid <= 0 {
+		return 0, false
+	}
+	return pid, true
+}
+
+// ProcessAlive reports whether a process with this pid exists (kill(pid, 0) does not say ESRCH).
+func ProcessAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := unix.Kill(pid, 0)
+	return err == nil || err == unix.EPERM
+}
