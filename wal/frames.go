@@ -1,0 +1,92 @@
+package wal
+
+import (
+	"errors"
+	"io"
+	"slices"
+
+	"github.com/mqlog/mqlog/segment"
+)
+
+// AppendFrames appends to dst the stored frames from the one that holds the reader's offset, as NextBatch
+// returns them (verified, CRC and header, not decoded), up to maxBytes of them in all (the first whole even
+// when it is larger), and moves the reader past the last one appended. At the high watermark it appends
+// nothing and returns io.EOF; an error after frames were appended is returned with them.
+//
+// It is NextBatch in bulk, for a Kafka fetch: after the first frame, the frames that follow it in the same
+// segment are read with one ReadAt straight into dst's spare capacity (grown to the bytes wanted) and
+// verified where they landed, instead of being read into the reader's buffer and copied out one by one.
+// Anything the bulk read does not take as it is (a frame cut by maxBytes or the readable end, one at or
+// past the high watermark, one that does not verify, the end of the segment) is left to NextBatch, which
+// reads it, moves to the next segment or reports the damage as every read does.
+func (r *Reader) AppendFrames(dst []byte, maxBytes int) ([]byte, error) {
+	start := len(dst)
+	for len(dst)-start < maxBytes {
+		if len(dst) > start {
+			var n int
+			if dst, n = r.bulkFrames(dst, maxBytes-(len(dst)-start)); n > 0 {
+				continue
+			}
+		}
+		b, err := r.NextBatch()
+		if errors.Is(err, io.EOF) && len(dst) > start {
+			break
+		}
+		if err != nil {
+			return dst, err
+		}
+		if len(dst) > start && len(dst)-start+len(b.Frame) > maxBytes {
+			// (The one frame read past the limit: the reader goes back before it.)
+			return dst, r.SetOffset(b.Header.BaseOffset)
+		}
+		dst = append(dst, b.Frame...)
+	}
+	return dst, nil
+}
+
+// bulkFrames reads the frames that follow the reader's position in its segment, up to room bytes, into
+// dst's spare capacity, keeps the whole ones that verify and lie below the high watermark, and returns dst
+// with them and their byte count (0: nothing taken; NextBatch goes on from the same place).
+func (r *Reader) bulkFrames(dst []byte, room int) ([]byte, int) {
+	seg, sr := r.seg, r.sr
+	if sr == nil || seg == nil || len(r.batch) > r.i || room < segment.HeaderSize || !seg.acquire() {
+		return dst, 0
+	}
+	defer seg.release()
+	if seg.retired.Load() {
+		return dst, 0
+	}
+	pos := sr.Pos()
+	want := int(min(int64(room), seg.readableEnd.Load()-pos))
+	if want < segment.HeaderSize {
+		return dst, 0
+	}
+	dst = slices.Grow(dst, want)
+	buf := dst[len(dst) : len(dst)+want]
+	n, _ := seg.file.ReadAt(buf, pos) // (a short read keeps what it read; NextBatch reports the failure)
+	if n < segment.HeaderSize {
+		return dst, 0
+	}
+	buf = buf[:n]
+	limits, hw := r.log.opts.Limits, r.log.HighWatermark()
+	taken := 0
+	for len(buf)-taken >= segment.HeaderSize {
+		frame := buf[taken:]
+		h, err := segment.ParseHeaderLimits(frame, limits)
+		if err != nil || h.FrameSize() > int64(len(frame)) || h.BaseOffset >= hw {
+			break
+		}
+		if _, err := segment.DecodeBatch(frame[:h.FrameSize()], limits); err != nil {
+			break
+		}
+		if r.checkOffsets(pos+int64(taken), &h) != nil {
+			break
+		}
+		taken += int(h.FrameSize())
+		r.next = h.LastOffset() + 1
+	}
+	if taken > 0 {
+		r.sr = r.newSegmentReader(seg, pos+int64(taken))
+	}
+	return dst[:len(dst)+taken], taken
+}
