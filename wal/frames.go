@@ -8,13 +8,17 @@ import (
 	"github.com/mqlog/mqlog/segment"
 )
 
+// bulkChunk bounds one bulk read: the frames are verified right after it, while they are in the CPU's
+// cache (one read of megabytes would send them to memory before their CRCs are computed).
+const bulkChunk = 512 << 10
+
 // AppendFrames appends to dst the stored frames from the one that holds the reader's offset, as NextBatch
 // returns them (verified, CRC and header, not decoded), up to maxBytes of them in all (the first whole even
 // when it is larger), and moves the reader past the last one appended. At the high watermark it appends
 // nothing and returns io.EOF; an error after frames were appended is returned with them.
 //
 // It is NextBatch in bulk, for a Kafka fetch: after the first frame, the frames that follow it in the same
-// segment are read with one ReadAt straight into dst's spare capacity (grown to the bytes wanted) and
+// segment are read with a ReadAt per bulkChunk straight into dst's spare capacity (grown to the bytes wanted) and
 // verified where they landed, instead of being read into the reader's buffer and copied out one by one.
 // Anything the bulk read does not take as it is (a frame cut by maxBytes or the readable end, one at or
 // past the high watermark, one that does not verify, the end of the segment) is left to NextBatch, which
@@ -57,7 +61,8 @@ func (r *Reader) bulkFrames(dst []byte, room int) ([]byte, int) {
 		return dst, 0
 	}
 	pos := sr.Pos()
-	want := int(min(int64(room), seg.readableEnd.Load()-pos))
+	readable := int(min(int64(room), seg.readableEnd.Load()-pos))
+	want := min(readable, bulkChunk)
 	if want < segment.HeaderSize {
 		return dst, 0
 	}
@@ -67,8 +72,17 @@ func (r *Reader) bulkFrames(dst []byte, room int) ([]byte, int) {
 	if n < segment.HeaderSize {
 		return dst, 0
 	}
-	buf = buf[:n]
 	limits, hw := r.log.opts.Limits, r.log.HighWatermark()
+	if h, err := segment.ParseHeaderLimits(buf, limits); err == nil && h.FrameSize() > int64(n) && h.FrameSize() <= int64(readable) {
+		// A frame larger than a chunk: read it whole.
+		want = int(h.FrameSize())
+		dst = slices.Grow(dst, want)
+		buf = dst[len(dst) : len(dst)+want]
+		if n, _ = seg.file.ReadAt(buf, pos); n < segment.HeaderSize {
+			return dst, 0
+		}
+	}
+	buf = buf[:n]
 	taken := 0
 	for len(buf)-taken >= segment.HeaderSize {
 		frame := buf[taken:]
