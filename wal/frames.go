@@ -10,7 +10,7 @@ import (
 
 // bulkChunk bounds one bulk read: the frames are verified right after it, while they are in the CPU's
 // cache (one read of megabytes would send them to memory before their CRCs are computed).
-const bulkChunk = 512 << 10
+var bulkChunk = 512 << 10
 
 // AppendFrames appends to dst the stored frames from the one that holds the reader's offset, as NextBatch
 // returns them (verified, CRC and header, not decoded), up to maxBytes of them in all (the first whole even

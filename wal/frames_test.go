@@ -54,6 +54,14 @@ func TestAppendFramesMatchesNextBatch(t *testing.T) {
 		t.Fatalf("%d segments", len(l.Segments()))
 	}
 	hw := l.HighWatermark()
+	for _, chunk := range []int{bulkChunk, 700, 100} { // 100: every frame larger than a chunk
+		defer func(c int) { bulkChunk = c }(bulkChunk)
+		bulkChunk = chunk
+		appendFramesFromEveryOffset(t, l, hw)
+	}
+}
+
+func appendFramesFromEveryOffset(t *testing.T, l *Log, hw int64) {
 	for from := int64(0); from <= hw; from++ {
 		for _, maxBytes := range []int{1, 300, 1000, 5000, 1 << 20} {
 			want := framesByNextBatch(t, l, from, maxBytes)
