@@ -16,23 +16,38 @@ import (
 // byte what kmsg encodes, for every Fetch version served, with partitions small and large (around the
 // lengths where the compact length prefix grows a byte) and a topic name holding part of the placeholder.
 func TestSplicedFetchMatchesKmsg(t *testing.T) {
-	sizes := []int{0, 100, 16<<10 - 1, 16 << 10, 16<<10 + 1, 1<<21 - 2, 1<<21 - 1, 1 << 21, 3<<20 + 7}
-	rng := rand.New(rand.NewPCG(1, 2))
-	data := make([]byte, 4<<20)
-	for i := range data {
-		data[i] = byte(rng.Uint32())
+	// The first topic has every size (the compact prefix grows a byte at 2^21-1 bytes), the others small
+	// ones only.
+	sizes := [][]int{
+		{0, 100, 16<<10 - 1, 16 << 10, 16<<10 + 1, 1<<21 - 2, 1<<21 - 1, 1 << 21, 3<<20 + 7},
+		{16 << 10, 7, 20 << 10},
+		{0, 16<<10 + 3},
 	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pattern := make([]byte, 4093)
+	for i := range pattern {
+		pattern[i] = byte(rng.Uint32())
+	}
+	data := bytes.Repeat(pattern, 1100) // 4.3 MB
 	for v := int16(4); v <= 18; v++ {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
 			req := kmsg.NewPtrFetchRequest()
 			req.Version = v
 			resp := req.ResponseKind().(*kmsg.FetchResponse)
 			resp.ErrorCode, resp.ThrottleMillis = 0, 3
-			for ti := 0; ti < 3; ti++ {
+			topics := sizes
+			if v != 4 && v != 11 && v != 12 && v != 18 && testing.Short() {
+				topics = sizes[1:] // the megabytes at the first and last versions of each encoding
+			}
+			large := 0
+			for ti := range topics {
 				rt := kmsg.NewFetchResponseTopic()
 				rt.Topic = fmt.Sprintf("topic-%d-%s", ti, placeholder[:8])
 				rt.TopicID[0] = byte(ti + 1)
-				for pi, n := range sizes {
+				for pi, n := range topics[ti] {
+					if n >= spliceMinBytes {
+						large++
+					}
 					rp := kmsg.NewFetchResponseTopicPartition()
 					rp.Partition, rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = int32(pi), 1000, 1000, 3
 					off := (ti*7 + pi*13) % 1000
@@ -48,7 +63,7 @@ func TestSplicedFetchMatchesKmsg(t *testing.T) {
 			if !ok {
 				t.Fatal("not spliced")
 			}
-			if len(out.bufs) != 3*3*6+1 { // three pieces for each of six large partitions of three topics, and the tail
+			if len(out.bufs) != 3*large+1 { // three pieces for each partition of 16 KiB or more, and the tail
 				t.Errorf("%d pieces", len(out.bufs))
 			}
 			var got bytes.Buffer
@@ -60,7 +75,7 @@ func TestSplicedFetchMatchesKmsg(t *testing.T) {
 			}
 			for ti := range resp.Topics { // the response keeps its batches
 				for pi, rp := range resp.Topics[ti].Partitions {
-					if len(rp.RecordBatches) != sizes[pi] {
+					if len(rp.RecordBatches) != topics[ti][pi] {
 						t.Fatalf("topic %d partition %d: %d bytes after splicing", ti, pi, len(rp.RecordBatches))
 					}
 				}
