@@ -209,30 +209,23 @@ func (p *RawPartition) waitReadable(ctx context.Context, offset int64) error {
 // ReadBatches appends to dst the stored batches from the one that holds offset from, as they are on disk
 // (verified, not decoded), up to maxBytes: always at least one whole batch when there is one, as a Kafka
 // fetch returns (its first batch may begin before from). At the high watermark it appends nothing.
-// An offset outside [StartOffset, HighWatermark] is ErrOutOfRange.
+// An offset outside [StartOffset, HighWatermark] is ErrOutOfRange. The batches after the first are read
+// from their segment straight into dst's spare capacity (wal.Reader.AppendFrames): a dst with room for
+// maxBytes is filled without copying.
 func (p *RawPartition) ReadBatches(dst []byte, from int64, maxBytes int) ([]byte, error) {
 	r, err := p.log.NewReader(from, false)
 	if err != nil {
 		return dst, err
 	}
 	start := len(dst)
-	for len(dst)-start < maxBytes {
-		b, err := r.NextBatch()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			if len(dst) > start && errors.Is(err, ErrOutOfRange) {
-				break // retention passed the reader: serve what was read
-			}
-			return dst, err
-		}
-		if len(dst) > start && len(dst)-start+len(b.Frame) > maxBytes {
-			break
-		}
-		dst = append(dst, b.Frame...)
+	dst, err = r.AppendFrames(dst, maxBytes)
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		return dst, nil
+	case len(dst) > start && errors.Is(err, ErrOutOfRange):
+		return dst, nil // retention passed the reader: serve what was read
 	}
-	return dst, nil
+	return dst, err
 }
 
 // AppendIdempotent appends msgs to one partition of topic as one batch of the idempotent producer

@@ -4,8 +4,10 @@ import "sync"
 
 // Buffers of responses. Small responses are encoded into buffers from a sync.Pool. A fetch response is
 // megabytes, and at the rate a consumer fetches the collector runs every few responses, emptying any
-// sync.Pool: so the batches a fetch reads, and the bytes of its encoded response, go into buffers kept
-// in a small cache of its own, sized for them, so that neither grows (and is copied) while it is filled.
+// sync.Pool: so the batches a fetch reads go into buffers kept in a small cache of its own, sized for
+// them, so that none grows (and is copied) while it is filled. The response is written from that buffer
+// (splice.go): only kmsg's encoding of the rest, kilobytes, goes into a small buffer. A response that
+// cannot be spliced is encoded whole into a large buffer from the same cache.
 
 // largeBuffers is how many large buffers the server keeps between responses (each at most
 // MaxFetchBytes plus the response's framing): a bound on the memory held while idle.

@@ -244,6 +244,17 @@ func (c *conn) complete(p *pending) {
 // large) and writes it.
 func (c *conn) write(p *pending) error {
 	c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.RequestTimeout))
+	if fr, ok := p.resp.(*kmsg.FetchResponse); ok && p.sizeHint >= spliceMinBytes {
+		buf := smallBuffers.Get().(*[]byte)
+		out, enc, ok := c.spliceFetch((*buf)[:0], p, fr)
+		*buf = enc
+		if ok {
+			_, err := out.bufs.WriteTo(c.nc) // writev: the stored batches are not copied into the frame
+			putSmall(buf)
+			return err
+		}
+		putSmall(buf)
+	}
 	if p.sizeHint > 0 {
 		buf := c.encode(c.s.large.get(p.sizeHint+responseFraming), p)
 		_, err := c.nc.Write(buf)
@@ -253,10 +264,16 @@ func (c *conn) write(p *pending) error {
 	buf := smallBuffers.Get().(*[]byte)
 	*buf = c.encode((*buf)[:0], p)
 	_, err := c.nc.Write(*buf)
+	putSmall(buf)
+	return err
+}
+
+// putSmall gives a buffer back to smallBuffers unless it grew large.
+func putSmall(buf *[]byte) {
 	if cap(*buf) <= 1<<20 {
+		*buf = (*buf)[:0]
 		smallBuffers.Put(buf)
 	}
-	return err
 }
 
 // encode appends p's response frame to dst.

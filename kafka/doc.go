@@ -113,6 +113,18 @@
 // protocol instead of failing on its lock. FindServing reads it and tells a stale one (a killed process)
 // by the lock. Options.NoServingFile turns it off.
 //
+// # Fetch without copies
+//
+// A fetch reads each partition's stored batches into one buffer (wal.Reader.AppendFrames: the frames after
+// the first are read from their segment straight into it, in 512 KiB chunks, and their CRCs checked there)
+// and the response goes out without copying them again: kmsg encodes the response with a random
+// placeholder in place of each RecordBatches of 16 KiB or more, the placeholders are cut out, and the frame
+// is written as net.Buffers (one writev on TCP) of kmsg's bytes, the length prefixes kbin gives each
+// RecordBatches and the stored batches themselves (splice.go; a test checks the pieces against kmsg's own
+// encoding for every Fetch version). sendfile was measured and left out: on loopback the kernel copies
+// spliced pages anyway, and it gave no less CPU per byte than pread and write (docs/BENCH.md, "Kafka
+// protocol").
+//
 // # Security
 //
 // Listeners are the caller's (`mqlog serve` listens on loopback unless told otherwise). Options.TLS makes

@@ -16,6 +16,11 @@
 // The high watermark, the offset after the last readable record, is published only after the fsync that
 // covers it (SyncAlways) or after the write (SyncInterval, SyncNever). Readers never read past it.
 //
+// Readers verify every frame they read (CRC and header) against the segment and the offsets before it.
+// NextBatch returns one stored frame as it is; AppendFrames (frames.go) is the same in bulk for a Kafka
+// fetch: the frames after the first are read straight into the caller's buffer and verified there, and
+// whatever that path does not take as it is goes through NextBatch.
+//
 // # Segments
 //
 // A segment is preallocated to SegmentBytes with fallocate mode 0 when it is created, so that each

@@ -4,7 +4,8 @@
 // (256 MiB of 1 KiB records read from the start: raw Fetch requests and a franz-go consumer against
 // DB.ReadNoCopy) and 64 concurrent producers of single 100 B records (64 franz-go clients against 64
 // goroutines), with p50 and p99 latency. Each ratio is the median over the rounds of kafka / embedded
-// measured back to back.
+// measured back to back. Beside each rate, the CPU time the process spent per message (or per MB): on a
+// shared machine the rates move with the load, the CPU cost much less.
 //
 //	cd integration && go run ./cmd/kafkabench -rounds 3
 package main
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/mqlog/mqlog"
@@ -41,7 +43,21 @@ func main() {
 type sample struct {
 	rate     float64 // msgs/s or MB/s
 	p50, p99 int64   // µs, for the concurrent rows
+	cpu      float64 // CPU time of the whole process (client and server), µs per message or per MB
 }
+
+// cpuTime returns the process's CPU time so far (user and system, every thread). The clients run in the
+// same process as the server, so a kafka sample's CPU is both sides'; an embedded one's, the DB's.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// perUnit is CPU µs per unit of work.
+func perUnit(cpu time.Duration, units float64) float64 { return float64(cpu.Microseconds()) / units }
 
 // row collects the rounds of one workload.
 type row struct {
@@ -61,6 +77,14 @@ func ratios(side, embedded []sample) []float64 {
 	out := make([]float64, len(side))
 	for i := range side {
 		out[i] = side[i].rate / embedded[i].rate
+	}
+	return out
+}
+
+func cpus(s []sample) []float64 {
+	out := make([]float64, len(s))
+	for i := range s {
+		out[i] = s[i].cpu
 	}
 	return out
 }
@@ -145,22 +169,25 @@ func run(ctx context.Context) error {
 			}
 			r.embedded, r.kafka, r.raw = append(r.embedded, emb), append(r.kafka, kaf), append(r.raw, raw)
 		}
-		mb := func(d time.Duration) float64 { return float64(logBytes) / d.Seconds() / 1e6 }
-		start := time.Now()
+		mb := float64(logBytes) / 1e6
+		fetched := func(start time.Time, c0 time.Duration) sample {
+			return sample{rate: mb / time.Since(start).Seconds(), cpu: perUnit(cpuTime()-c0, mb)}
+		}
+		start, c0 := time.Now(), cpuTime()
 		if n, err := integration.ReadEmbedded(fb.DB); err != nil || n != hw {
 			return fmt.Errorf("read %d of %d: %v", n, hw, err)
 		}
-		embRead := sample{rate: mb(time.Since(start))}
-		start = time.Now()
+		embRead := fetched(start, c0)
+		start, c0 = time.Now(), cpuTime()
 		if n, err := integration.FetchRaw(ctx, fetchClient, hw, 8<<20); err != nil || n != logBytes {
 			return fmt.Errorf("fetch %d of %d bytes: %v", n, logBytes, err)
 		}
-		fetchRaw.embedded, fetchRaw.kafka = append(fetchRaw.embedded, embRead), append(fetchRaw.kafka, sample{rate: mb(time.Since(start))})
-		start = time.Now()
+		fetchRaw.embedded, fetchRaw.kafka = append(fetchRaw.embedded, embRead), append(fetchRaw.kafka, fetched(start, c0))
+		start, c0 = time.Now(), cpuTime()
 		if n, err := integration.ConsumeFranz(ctx, fb.Addr, hw); err != nil || n < hw {
 			return fmt.Errorf("consume %d of %d: %v", n, hw, err)
 		}
-		fetchFranz.embedded, fetchFranz.kafka = append(fetchFranz.embedded, embRead), append(fetchFranz.kafka, sample{rate: mb(time.Since(start))})
+		fetchFranz.embedded, fetchFranz.kafka = append(fetchFranz.embedded, embRead), append(fetchFranz.kafka, fetched(start, c0))
 
 		emb, kaf, err := concurrentRound(ctx)
 		if err != nil {
@@ -169,7 +196,7 @@ func run(ctx context.Context) error {
 		concurrent.embedded, concurrent.kafka = append(concurrent.embedded, emb), append(concurrent.kafka, kaf)
 	}
 
-	fmt.Printf("| workload | unit | embedded | kafka protocol (franz-go) | ratio | raw kmsg client | ratio |\n|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| workload | unit | embedded | kafka protocol (franz-go) | ratio | raw kmsg client | ratio | CPU µs/unit embedded | kafka | raw |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		e, k := fmt.Sprintf("%.0f", median(rates(r.embedded))), fmt.Sprintf("%.0f", median(rates(r.kafka)))
 		if r.kind == "latency" {
@@ -180,9 +207,15 @@ func run(ctx context.Context) error {
 		if len(r.raw) > 0 {
 			raw, rawRatio = fmt.Sprintf("%.0f", median(rates(r.raw))), fmt.Sprintf("%.2f", median(ratios(r.raw, r.embedded)))
 		}
-		fmt.Printf("| %s | %s | %s | %s | %.2f | %s | %s |\n", r.name, r.unit, e, k, median(ratios(r.kafka, r.embedded)), raw, rawRatio)
+		rawCPU := "–"
+		if len(r.raw) > 0 {
+			rawCPU = fmt.Sprintf("%.1f", median(cpus(r.raw)))
+		}
+		fmt.Printf("| %s | %s | %s | %s | %.2f | %s | %s | %.1f | %.1f | %s |\n", r.name, r.unit, e, k, median(ratios(r.kafka, r.embedded)), raw, rawRatio,
+			median(cpus(r.embedded)), median(cpus(r.kafka)), rawCPU)
 	}
 	fmt.Printf("\nratio: the side over embedded, median over %d rounds of the two measured back to back\n", *rounds)
+	fmt.Printf("CPU µs/unit: the process's CPU time (user+system; clients and server together) per message or per MB, median\n")
 	return nil
 }
 
@@ -208,8 +241,9 @@ func produceRound(ctx context.Context, size, batch int) (emb, kaf, raw sample, e
 			return sample{}, err
 		}
 		defer stop()
+		c0 := cpuTime()
 		n, d, err := timed(step)
-		return sample{rate: float64(n*batch) / d.Seconds()}, err
+		return sample{rate: float64(n*batch) / d.Seconds(), cpu: perUnit(cpuTime()-c0, float64(n*batch))}, err
 	}
 	if emb, err = measure(func(b *integration.Broker) (func() error, func(), error) {
 		return func() error { _, err := integration.ProduceEmbedded(ctx, b.DB, size, batch, 1); return err }, func() {}, nil
@@ -243,15 +277,17 @@ func concurrentRound(ctx context.Context) (sample, sample, error) {
 	if err != nil {
 		return sample{}, sample{}, err
 	}
+	c0 := cpuTime()
 	d, hist, err := integration.Concurrent(producers, per, func(int) error {
 		_, err := b.DB.AppendPartition(ctx, integration.BenchTopic, 0, mqlog.Message{Value: value})
 		return err
 	})
+	cpu := cpuTime() - c0
 	done()
 	if err != nil {
 		return sample{}, sample{}, err
 	}
-	emb := sample{rate: producers * per / d.Seconds(), p50: hist.ValueAtQuantile(50), p99: hist.ValueAtQuantile(99)}
+	emb := sample{rate: producers * per / d.Seconds(), p50: hist.ValueAtQuantile(50), p99: hist.ValueAtQuantile(99), cpu: perUnit(cpu, producers*per)}
 
 	b, done, err = broker()
 	if err != nil {
@@ -270,11 +306,13 @@ func concurrentRound(ctx context.Context) (sample, sample, error) {
 	if c := b.Server.Connections(); c < producers {
 		return sample{}, sample{}, fmt.Errorf("%d connections for %d clients", c, producers)
 	}
+	c0 = cpuTime()
 	d, hist, err = integration.Concurrent(producers, per, func(w int) error {
 		return clients[w].ProduceSync(ctx, &kgo.Record{Topic: integration.BenchTopic, Partition: 0, Value: value}).FirstErr()
 	})
+	cpu = cpuTime() - c0
 	if err != nil {
 		return sample{}, sample{}, err
 	}
-	return emb, sample{rate: producers * per / d.Seconds(), p50: hist.ValueAtQuantile(50), p99: hist.ValueAtQuantile(99)}, nil
+	return emb, sample{rate: producers * per / d.Seconds(), p50: hist.ValueAtQuantile(50), p99: hist.ValueAtQuantile(99), cpu: perUnit(cpu, producers*per)}, nil
 }
