@@ -116,6 +116,12 @@ func TestQueueLeaseRules(t *testing.T) {
 	defer db.Close()
 	appendN(t, db, "t", 3)
 	const ackWait = 100 * time.Millisecond
+	// The queue's clock moves only when the test says so: on a loaded machine a real clock passed AckWait
+	// between two steps and expired a lease the test holds.
+	var clockMu sync.Mutex
+	clock := time.Unix(1_700_000_000, 0)
+	advance := func(d time.Duration) { clockMu.Lock(); clock = clock.Add(d); clockMu.Unlock() }
+	SetQueueClockForTest(db, func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return clock })
 	q := openQueue(t, db, "t", "g", QueueOptions{AckWait: ackWait})
 	defer q.Close()
 
@@ -144,12 +150,11 @@ func TestQueueLeaseRules(t *testing.T) {
 		t.Fatalf("InProgress of the nak'd delivery: %v", err)
 	}
 	// InProgress keeps offset 2 leased past AckWait while offset 0's lease runs out.
-	start := time.Now()
-	for time.Since(start) < 2*ackWait {
+	for range 8 {
 		if err := again.InProgress(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(ackWait / 4)
+		advance(ackWait / 4)
 	}
 	redelivered, err := nextWithin(q, time.Second)
 	if err != nil || redelivered.Offset != 0 || redelivered.Deliveries != 2 {
@@ -168,9 +173,11 @@ func TestQueueLeaseRules(t *testing.T) {
 	if err := again.Nak(150 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
+	advance(100 * time.Millisecond)
 	if m, err := nextWithin(q, 50*time.Millisecond); err == nil {
 		t.Fatalf("delivered %d before the Nak delay", m.Offset)
 	}
+	advance(50 * time.Millisecond)
 	m, err := nextWithin(q, time.Second)
 	if err != nil || m.Offset != 2 || m.Deliveries != 3 {
 		t.Fatalf("after the Nak delay: %+v, %v", m, err)
