@@ -114,7 +114,7 @@ func (s *Server) joinGroup(ctx context.Context, r *request) (kmsg.Response, erro
 		return resp, nil
 	}
 	if req.MemberID == "" {
-		if d, err := s.db.DescribeGroup(req.Group); err == nil && len(d.Members) >= s.opts.MaxGroupMembers && !hasInstance(d, deref(req.InstanceID)) {
+		if d, err := s.db.DescribeGroup(req.Group); err == nil && len(d.Members)+d.Pending >= s.opts.MaxGroupMembers && !hasInstance(d, deref(req.InstanceID)) {
 			resp.ErrorCode = kerr.GroupMaxSizeReached.Code
 			return resp, nil
 		}
