@@ -219,6 +219,9 @@ func (c *Coordinator) join(req JoinRequest) (chan joinReply, JoinResult, error) 
 		g.members = append(g.members, m)
 	default:
 		if m = g.find(req.MemberID); m == nil || m.classic == nil {
+			if len(g.members) == 0 {
+				delete(c.mu.groups, req.Group) // made above for nothing: a stranger's join keeps no state
+			}
 			return nil, JoinResult{MemberID: req.MemberID}, fmt.Errorf("%w: %s in group %s", ErrUnknownMember, req.MemberID, req.Group)
 		}
 	}

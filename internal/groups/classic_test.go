@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -351,5 +352,23 @@ func TestClassicPendingMemberExpires(t *testing.T) {
 	}
 	if l, _ := c.List(); len(l) != 0 {
 		t.Fatalf("list after the pending member expired: %+v", l)
+	}
+}
+
+// TestClassicUnknownMemberKeepsNoState: a join with a member id that no group knows is UNKNOWN_MEMBER_ID
+// and leaves nothing behind. Before, it left an empty group state in the coordinator for every group
+// name a client made up, without bound.
+func TestClassicUnknownMemberKeepsNoState(t *testing.T) {
+	c, _ := testCoordinator(t)
+	for i := range 100 {
+		if _, err := c.Join(context.Background(), joinReq("g"+strconv.Itoa(i), "made-up")); !errors.Is(err, ErrUnknownMember) {
+			t.Fatal(err)
+		}
+	}
+	c.mu.Lock()
+	n := len(c.mu.groups)
+	c.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d group states kept after joins with unknown member ids", n)
 	}
 }
