@@ -158,8 +158,8 @@ row kafka-go idempotent-retry n/a "kafka-go v0.4.51 has no idempotent producer"
 # --- kcat -------------------------------------------------------------------------------------------------
 section kcat
 WHY=
-if ! command -v kcat >/dev/null; then
-	apt_install kcat
+if ! command -v kcat >/dev/null && apt_install kcat; then
+	command -v kcat >/dev/null || WHY="apt-get installed kcat, yet it is not on PATH"
 fi
 if ! command -v kcat >/dev/null; then
 	for r in produce consume-earliest group-commit restart-keeps-position listoffsets-time idempotent-retry; do row kcat "$r" SKIP "kcat not on PATH; ${WHY:-not installed}"; done
@@ -214,8 +214,8 @@ fi
 section kafka-python
 PY=${MQLOG_IT_PYTHON:-/usr/bin/python3} # Debian's python3-kafka is a package of the system's Python
 WHY=
-if ! "$PY" -c 'import kafka' 2>/dev/null; then
-	apt_install python3-kafka
+if ! "$PY" -c 'import kafka' 2>/dev/null && apt_install python3-kafka; then
+	"$PY" -c 'import kafka' 2>/dev/null || WHY="apt-get installed python3-kafka, yet $PY cannot import kafka"
 fi
 if ! "$PY" -c 'import kafka' 2>/dev/null; then
 	for r in produce consume-earliest group-commit restart-keeps-position listoffsets-time; do row kafka-python "$r" SKIP "no kafka module in $PY; ${WHY:-not installed}"; done
@@ -242,9 +242,9 @@ elif [ ! -d "$JS/node_modules/kafkajs" ]; then
 		WHY="kafkajs 2.2.4 not in $JS/node_modules and no npm on PATH to install it"
 	else
 		echo "integration: npm install (kafkajs 2.2.4, into $JS/node_modules)" >&2
-		(cd "$JS" && timeout --foreground -k 10 "$INSTALL_TIMEOUT" npm install --no-audit --no-fund --silent --fetch-retries=1 >"$WORK/npm.log" 2>&1)
+		(cd "$JS" && timeout --foreground -k 10 "$INSTALL_TIMEOUT" npm install --no-audit --no-fund --loglevel=error --fetch-retries=1 >"$WORK/npm.log" 2>&1)
 		rc=$?
-		[ -d "$JS/node_modules/kafkajs" ] || WHY="npm install of kafkajs 2.2.4 failed (exit $rc; no network?): $(grep -m1 -i 'err' "$WORK/npm.log" | cut -c1-150)"
+		[ -d "$JS/node_modules/kafkajs" ] || WHY="npm install of kafkajs 2.2.4 failed (exit $rc; no network?): $(grep -iE "^npm (ERR|error)" "$WORK/npm.log" | grep -iv "a complete log" | tail -1 | cut -c1-200)"
 	fi
 fi
 if [ -n "$WHY" ]; then
