@@ -63,9 +63,10 @@ torture:
 bench-peers:
 	cd bench/peers && $(GO) run ./cmd/peers --out ../results
 
-# The Kafka client matrix (scripts/integration.sh): franz-go and kafka-go in-process (the integration module),
-# kcat, kafka-python and kafkajs against a server on loopback, each installed when missing (apt-get, npm) or
-# skipped, saying why. About a minute once the tools are installed.
+# The Kafka client matrix (scripts/integration.sh), what .ci/run runs after test: franz-go and kafka-go
+# in-process (the integration module), kcat, kafka-python and kafkajs against a server on loopback, each
+# installed when missing (apt-get, npm) or skipped, saying why (a skip exits 0). Bounded by MQLOG_IT_TIMEOUT
+# (20 minutes); one to two minutes once the tools are installed.
 integration:
 	bash scripts/integration.sh
 

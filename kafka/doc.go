@@ -81,9 +81,12 @@
 // Kafka's codes: MEMBER_ID_REQUIRED, UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS,
 // INCONSISTENT_GROUP_PROTOCOL, INVALID_SESSION_TIMEOUT, INVALID_GROUP_ID, NON_EMPTY_GROUP,
 // GROUP_ID_NOT_FOUND, COORDINATOR_NOT_AVAILABLE. What a client can make the coordinator keep is bounded:
-// MaxGroupMembers members per group (GROUP_MAX_SIZE_REACHED; a member only given an id counts until its
-// session runs out) and MaxGroupMetadataBytes of protocol metadata per JoinGroup (INVALID_REQUEST, with a
-// log line).
+// MaxGroups groups (10,000 by default: a JoinGroup of a new member or an OffsetCommit from outside a
+// group that would create one more is GROUP_MAX_SIZE_REACHED, with a log line; DeleteGroups makes room),
+// MaxGroupMembers members per group (GROUP_MAX_SIZE_REACHED; a member only given an id by
+// MEMBER_ID_REQUIRED counts until it joins with it or its session runs out, but, as in Kafka's KIP-394,
+// it is a pending member that no rebalance waits for) and MaxGroupMetadataBytes of protocol metadata per
+// JoinGroup (INVALID_REQUEST, with a log line). A JoinGroup with a member id no group knows keeps nothing.
 //
 // # Connections
 //

@@ -114,7 +114,12 @@ func (s *Server) joinGroup(ctx context.Context, r *request) (kmsg.Response, erro
 		return resp, nil
 	}
 	if req.MemberID == "" {
-		if d, err := s.db.DescribeGroup(req.Group); err == nil && len(d.Members) >= s.opts.MaxGroupMembers && !hasInstance(d, deref(req.InstanceID)) {
+		d, err := s.db.DescribeGroup(req.Group)
+		if err == nil && len(d.Members)+d.Pending >= s.opts.MaxGroupMembers && !hasInstance(d, deref(req.InstanceID)) {
+			resp.ErrorCode = kerr.GroupMaxSizeReached.Code
+			return resp, nil
+		}
+		if err == nil && s.newGroupRefused(r, "JoinGroup", d) {
 			resp.ErrorCode = kerr.GroupMaxSizeReached.Code
 			return resp, nil
 		}
@@ -158,6 +163,21 @@ func (s *Server) joinGroup(ctx context.Context, r *request) (kmsg.Response, erro
 		resp.Members = append(resp.Members, rm)
 	}
 	return resp, nil
+}
+
+// newGroupRefused reports whether d is of a group that does not exist (Dead) while Options.MaxGroups
+// groups do, so that the request would make one too many; it logs the refusal. Only a request that
+// would create a group pays the listing of the groups.
+func (s *Server) newGroupRefused(r *request, what string, d mqlog.GroupDescription) bool {
+	if d.State != mqlog.GroupStateDead {
+		return false
+	}
+	groups, err := s.db.ListGroups()
+	if err != nil || len(groups) < s.opts.MaxGroups {
+		return false // an error is the request's own to meet
+	}
+	r.c.log.Warn("kafka: "+what+" refused: it would create a group over the limit", "group", d.Group, "groups", len(groups), "limit", s.opts.MaxGroups)
+	return true
 }
 
 // hasInstance reports whether d has a static member of instance id (which a join with it takes the place

@@ -793,3 +793,50 @@ func TestGroupLimits(t *testing.T) {
 	}
 	ts.log.waitLog(t, "protocol metadata over the limit")
 }
+
+// TestMaxGroups: clients cannot make groups exist without bound: a JoinGroup of a new member or an
+// OffsetCommit from outside a group naming a new group, while MaxGroups exist, is GROUP_MAX_SIZE_REACHED
+// with a log line; groups that exist go on as before, and DeleteGroups makes room again.
+func TestMaxGroups(t *testing.T) {
+	ts := startServer(t, &Options{MaxGroups: 2})
+	createTopic(t, ts.db, "t", 1)
+	c := dial(t, ts.addr)
+	// Group a exists through a pending member, group b through a commit from outside.
+	if resp := c.do(joinReq(4, "a", "")).(*kmsg.JoinGroupResponse); resp.ErrorCode != kerr.MemberIDRequired.Code {
+		t.Fatalf("first member of a: %d", resp.ErrorCode)
+	}
+	if codes := commitCodes(c.do(commitReq(2, "b", "", -1, "t", 1)).(*kmsg.OffsetCommitResponse)); codes[0] != 0 {
+		t.Fatalf("commit creating b: %v", codes)
+	}
+	// A third group, either way, is refused.
+	if resp := c.do(joinReq(4, "c", "")).(*kmsg.JoinGroupResponse); resp.ErrorCode != kerr.GroupMaxSizeReached.Code {
+		t.Fatalf("join creating a third group: %d, want GROUP_MAX_SIZE_REACHED", resp.ErrorCode)
+	}
+	ts.log.waitLog(t, "JoinGroup refused: it would create a group over the limit")
+	if resp := c.do(joinReq(0, "c", "")).(*kmsg.JoinGroupResponse); resp.ErrorCode != kerr.GroupMaxSizeReached.Code {
+		t.Fatalf("join v0 creating a third group: %d, want GROUP_MAX_SIZE_REACHED", resp.ErrorCode)
+	}
+	if codes := commitCodes(c.do(commitReq(2, "c", "", -1, "t", 1)).(*kmsg.OffsetCommitResponse)); codes[0] != kerr.GroupMaxSizeReached.Code {
+		t.Fatalf("commit creating a third group: %v, want GROUP_MAX_SIZE_REACHED", codes)
+	}
+	ts.log.waitLog(t, "OffsetCommit refused: it would create a group over the limit")
+	if off, ok, err := ts.db.FetchGroupOffset("c", "t", 0); err != nil || ok {
+		t.Fatalf("refused commit stored %d, %v, %v", off, ok, err)
+	}
+	// The groups that exist go on.
+	if codes := commitCodes(c.do(commitReq(2, "b", "", -1, "t", 2)).(*kmsg.OffsetCommitResponse)); codes[0] != 0 {
+		t.Fatalf("commit to b: %v", codes)
+	}
+	if resp := c.do(joinReq(4, "a", "")).(*kmsg.JoinGroupResponse); resp.ErrorCode != kerr.MemberIDRequired.Code {
+		t.Fatalf("second member of a: %d", resp.ErrorCode)
+	}
+	// Deleting b makes room for c.
+	del := kmsg.NewPtrDeleteGroupsRequest()
+	del.Version, del.Groups = 2, []string{"b"}
+	if resp := c.do(del).(*kmsg.DeleteGroupsResponse); resp.Groups[0].ErrorCode != 0 {
+		t.Fatalf("delete b: %d", resp.Groups[0].ErrorCode)
+	}
+	if resp := c.do(joinReq(4, "c", "")).(*kmsg.JoinGroupResponse); resp.ErrorCode != kerr.MemberIDRequired.Code {
+		t.Fatalf("join creating c after b was deleted: %d", resp.ErrorCode)
+	}
+}

@@ -47,6 +47,15 @@ func (s *Server) offsetCommit(_ context.Context, r *request) (kmsg.Response, err
 	if len(offsets) == 0 {
 		return resp, nil
 	}
+	if generation < 0 && member == "" {
+		// A commit from outside any group stores the group's offsets: it may create the group.
+		if d, err := s.db.DescribeGroup(req.Group); err == nil && s.newGroupRefused(r, "OffsetCommit", d) {
+			for _, w := range where {
+				resp.Topics[w[0]].Partitions[w[1]].ErrorCode = kerr.GroupMaxSizeReached.Code
+			}
+			return resp, nil
+		}
+	}
 	errs, err := s.db.CommitGroupOffsets(req.Group, member, generation, offsets)
 	if err != nil {
 		code := s.groupErrorCode(r, "OffsetCommit", err)

@@ -37,6 +37,9 @@ const (
 	// DefaultMaxGroupMetadataBytes bounds the protocol metadata of one JoinGroup, which the coordinator
 	// keeps for as long as the member stays (a consumer's subscription is a few hundred bytes).
 	DefaultMaxGroupMetadataBytes = 1 << 20
+	// DefaultMaxGroups bounds the consumer groups clients can make exist (Kafka has no such bound; see
+	// Options.MaxGroups).
+	DefaultMaxGroups = 10_000
 )
 
 // Options configure a Server. The zero value (or nil) gives the defaults above: no TLS, no SASL, topics
@@ -67,6 +70,14 @@ type Options struct {
 	// progress at once.
 	MaxGroupMembers       int
 	MaxGroupMetadataBytes int
+	// MaxGroups bounds the groups clients can make exist: a JoinGroup of a new member, or an OffsetCommit
+	// from outside any group, naming a group that does not exist (no members, no pending members, no
+	// committed offsets) while MaxGroups groups do is refused with GROUP_MAX_SIZE_REACHED, the
+	// coordinator's "no room" (Kafka bounds members per group, not groups; no code of its says this
+	// better, and clients treat this one as not retriable), and a log line. DeleteGroups makes room.
+	// Groups the embedded API makes count but are never refused. Concurrent creations may overshoot
+	// by the creations in progress at once.
+	MaxGroups int
 
 	// TLS, when not nil, makes every connection TLS (crypto/tls), with this config.
 	TLS *tls.Config
@@ -106,6 +117,7 @@ func (o *Options) withDefaults() Options {
 	setDefault(&c.MaxFetchWait, DefaultMaxFetchWait)
 	setDefault(&c.MaxGroupMembers, DefaultMaxGroupMembers)
 	setDefault(&c.MaxGroupMetadataBytes, DefaultMaxGroupMetadataBytes)
+	setDefault(&c.MaxGroups, DefaultMaxGroups)
 	// One request and the fetch response it may ask for must fit in a connection's budget.
 	c.ConnectionBytes = max(c.ConnectionBytes, int64(c.MaxRequestBytes)+int64(c.MaxFetchBytes))
 	return c

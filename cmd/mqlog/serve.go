@@ -18,6 +18,7 @@ type serveOptions struct {
 	saslUsers       string
 	saslMechanisms  []string
 	maxConnections  int
+	maxGroups       int
 	maxRequestBytes int
 	noAutoCreate    bool
 	partitions      int
@@ -60,6 +61,7 @@ on bad input, and requests refused, are logged to stderr.`,
 	flags.StringVar(&o.saslUsers, "sasl-users", "", "require SASL authentication as a user of this `file` (name:password lines)")
 	flags.StringSliceVar(&o.saslMechanisms, "sasl-mechanism", nil, "SASL mechanisms offered: PLAIN, SCRAM-SHA-256 (default both)")
 	flags.IntVar(&o.maxConnections, "max-connections", kafka.DefaultMaxConnections, "connections served at once")
+	flags.IntVar(&o.maxGroups, "max-groups", kafka.DefaultMaxGroups, "consumer groups clients may make exist (one more is GROUP_MAX_SIZE_REACHED)")
 	flags.IntVar(&o.maxRequestBytes, "max-request-bytes", kafka.DefaultMaxRequestBytes, "largest request accepted, in bytes")
 	flags.BoolVar(&o.noAutoCreate, "no-auto-create", false, "do not create topics that clients ask Metadata for")
 	flags.IntVar(&o.partitions, "partitions", 1, "partitions of topics created by clients without a count")
@@ -77,6 +79,7 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 		Logger:             slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level})),
 		AdvertisedAddr:     o.advertise,
 		MaxConnections:     o.maxConnections,
+		MaxGroups:          o.maxGroups,
 		MaxRequestBytes:    o.maxRequestBytes,
 		NoAutoCreateTopics: o.noAutoCreate,
 	}

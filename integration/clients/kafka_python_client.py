@@ -18,7 +18,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 def group_consumer(addr, topic):
     return KafkaConsumer(topic, bootstrap_servers=addr, group_id="kafka-python", enable_auto_commit=False,
-                         auto_offset_reset="earliest", consumer_timeout_ms=10000,
+                         auto_offset_reset="earliest", consumer_timeout_ms=60000,
                          session_timeout_ms=6000, heartbeat_interval_ms=500)
 
 
@@ -77,7 +77,7 @@ def main():
 
     tp = TopicPartition(topic, 0)
     consumer = KafkaConsumer(bootstrap_servers=addr, group_id=None, enable_auto_commit=False,
-                             auto_offset_reset="earliest", consumer_timeout_ms=10000)
+                             auto_offset_reset="earliest", consumer_timeout_ms=60000)
     consumer.assign([tp])
     consumer.seek_to_beginning(tp)
     values = []

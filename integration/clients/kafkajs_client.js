@@ -36,7 +36,7 @@ async function consume(kafka, group, topic, done, commit) {
       if (done(values)) finish()
     },
   })
-  await Promise.race([finished, new Promise(resolve => setTimeout(resolve, 20000).unref())])
+  await Promise.race([finished, new Promise(resolve => setTimeout(resolve, 60000).unref())])
   trace(`done with ${values.length}`)
   await new Promise(resolve => setTimeout(resolve, 1000))
   if (commit && last) await consumer.commitOffsets([last])

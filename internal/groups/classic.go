@@ -21,6 +21,12 @@ import (
 // removed); then the generation is raised, a protocol every member supports is chosen, the leader (the
 // earliest member, kept while it stays) gets every member's metadata, and the group is
 // CompletingRebalance until the leader's SyncGroup hands each member its assignment: Stable.
+//
+// A new member of JoinGroup v4+ is first given an id (ErrMemberIDRequired) and is a pending member until
+// it joins with it (KIP-394): not in the member list, so a rebalance never waits for a client that got
+// an id and went away; forgotten when its session timeout runs out first. A pending member counts in
+// GroupDescription.Pending (the front end's bound on a group's size counts it) and makes its group
+// exist, Empty, meanwhile.
 
 // States of a classic group, as Kafka names them (DescribeGroups, ListGroups).
 const (
@@ -187,6 +193,12 @@ func (c *Coordinator) join(req JoinRequest) (chan joinReply, JoinResult, error) 
 	if g != nil && len(g.members) > 0 && !g.supports(req) {
 		return nil, JoinResult{}, fmt.Errorf("%w: group %s uses %s", ErrInconsistentProtocol, req.Group, g.classic.protocolType)
 	}
+	if req.MemberID == "" && req.RequireKnownMemberID && req.InstanceID == "" {
+		// A pending member: it becomes a member when it joins again with this id (KIP-394).
+		id := c.newMemberIDLocked(req.Group)
+		c.addPendingLocked(req.Group, id, req.ProtocolType, req.SessionTimeout)
+		return nil, JoinResult{MemberID: id}, ErrMemberIDRequired
+	}
 	if g == nil {
 		g = &groupState{name: req.Group, changed: make(chan struct{})}
 		c.mu.groups[req.Group] = g
@@ -201,16 +213,15 @@ func (c *Coordinator) join(req JoinRequest) (chan joinReply, JoinResult, error) 
 	case req.MemberID == "":
 		m = &member{id: c.newMemberIDLocked(req.Group), classic: &classicMember{}}
 		m.classic.instanceID = req.InstanceID
-		if req.RequireKnownMemberID && req.InstanceID == "" {
-			// Known to the coordinator from now on; it counts once it joins with the id.
-			m.classic.update(req)
-			g.members = append(g.members, m)
-			c.startSessionLocked(g, m)
-			return nil, JoinResult{MemberID: m.id}, ErrMemberIDRequired
-		}
+		g.members = append(g.members, m)
+	case g.find(req.MemberID) == nil && c.takePendingLocked(req.Group, req.MemberID):
+		m = &member{id: req.MemberID, classic: &classicMember{}}
 		g.members = append(g.members, m)
 	default:
 		if m = g.find(req.MemberID); m == nil || m.classic == nil {
+			if len(g.members) == 0 {
+				delete(c.mu.groups, req.Group) // made above for nothing: a stranger's join keeps no state
+			}
 			return nil, JoinResult{MemberID: req.MemberID}, fmt.Errorf("%w: %s in group %s", ErrUnknownMember, req.MemberID, req.Group)
 		}
 	}
@@ -225,6 +236,56 @@ func (c *Coordinator) join(req JoinRequest) (chan joinReply, JoinResult, error) 
 	c.startSessionLocked(g, m)
 	c.rebalanceLocked(g)
 	return reply, JoinResult{}, nil
+}
+
+// pendingMember is a member given an id with ErrMemberIDRequired that has not yet joined with it: Kafka's
+// pending member (KIP-394). It is kept apart from the group's members, so that a rebalance does not
+// wait for it (a client that got an id and never came back would otherwise hold every rebalance of the
+// group until its rebalance timeout), and it is forgotten when its session timeout runs out without
+// that second join. It counts toward the group's size (GroupDescription.Pending) and makes a group
+// without members exist (Empty) meanwhile.
+type pendingMember struct {
+	protocolType string
+	session      *time.Timer
+}
+
+// addPendingLocked records a pending member of group, forgotten after session unless it joins.
+func (c *Coordinator) addPendingLocked(group, id, protocolType string, session time.Duration) {
+	ps := c.mu.pending[group]
+	if ps == nil {
+		ps = map[string]*pendingMember{}
+		c.mu.pending[group] = ps
+	}
+	pm := &pendingMember{protocolType: protocolType}
+	ps[id] = pm
+	pm.session = time.AfterFunc(session, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.mu.pending[group][id] == pm {
+			c.logger.Info("mqlog: pending group member's session timed out before it joined", "group", group, "member", id)
+			c.dropPendingLocked(group, id)
+		}
+	})
+}
+
+// takePendingLocked removes the pending member id of group and reports whether there was one.
+func (c *Coordinator) takePendingLocked(group, id string) bool {
+	if c.mu.pending[group][id] == nil {
+		return false
+	}
+	c.dropPendingLocked(group, id)
+	return true
+}
+
+func (c *Coordinator) dropPendingLocked(group, id string) {
+	ps := c.mu.pending[group]
+	if pm := ps[id]; pm != nil {
+		pm.session.Stop()
+		delete(ps, id)
+	}
+	if len(ps) == 0 {
+		delete(c.mu.pending, group)
+	}
 }
 
 // update takes a join's settings.
@@ -538,6 +599,9 @@ func (c *Coordinator) Leave(group string, memberIDs, instanceIDs []string) []err
 				m = g.findInstance(instanceIDs[i])
 			}
 		}
+		if m == nil && id != "" && c.takePendingLocked(group, id) {
+			continue // a pending member leaves without a rebalance
+		}
 		if m == nil || m.classic == nil {
 			errs[i] = fmt.Errorf("%w: %s in group %s", ErrUnknownMember, id, group)
 			continue
@@ -667,6 +731,9 @@ type GroupDescription struct {
 	Protocol     string
 	Generation   int32
 	Members      []MemberDescription
+	// Pending counts the members given an id (MEMBER_ID_REQUIRED) that have not joined with it yet: not
+	// members, but kept until their session times out.
+	Pending int
 }
 
 // MemberDescription is a member in a GroupDescription. Embedded members have Topic and Partitions;
@@ -686,7 +753,10 @@ func (c *Coordinator) Describe(group string) (GroupDescription, error) {
 	}
 	c.mu.Lock()
 	g := c.mu.groups[group]
-	d := GroupDescription{Group: group, State: StateDead}
+	d := GroupDescription{Group: group, State: StateDead, Pending: len(c.mu.pending[group])}
+	if d.Pending > 0 {
+		d.State = StateEmpty
+	}
 	if g != nil && len(g.members) > 0 {
 		d.Generation = g.generation
 		if g.classic == nil {
@@ -734,7 +804,7 @@ type GroupListing struct {
 	ProtocolType string
 }
 
-// List lists the groups with members or committed offsets, sorted.
+// List lists the groups with members, pending members or committed offsets, sorted.
 func (c *Coordinator) List() ([]GroupListing, error) {
 	stored, err := c.store.Groups()
 	if err != nil {
@@ -753,6 +823,17 @@ func (c *Coordinator) List() ([]GroupListing, error) {
 		}
 		out = append(out, gl)
 		seen[name] = true
+	}
+	for name, ps := range c.mu.pending {
+		if !seen[name] {
+			gl := GroupListing{Group: name, State: StateEmpty}
+			for _, pm := range ps {
+				gl.ProtocolType = pm.protocolType
+				break
+			}
+			out = append(out, gl)
+			seen[name] = true
+		}
 	}
 	c.mu.Unlock()
 	for _, name := range stored {

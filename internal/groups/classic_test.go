@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -227,5 +228,147 @@ func TestClassicMemberWithoutSyncIsRemoved(t *testing.T) {
 	}
 	if d, _ := c.Describe("g"); d.State != StateDead {
 		t.Fatalf("describe: %+v", d)
+	}
+}
+
+// TestClassicPendingMemberDoesNotHoldRebalance: a member given an id with ErrMemberIDRequired that never
+// joins with it is a pending member (KIP-394), not a member: a rebalance does not wait for it. Before,
+// it sat in the member list and the first real member's join waited the whole rebalance timeout for it
+// (here ten minutes, so the join below ran into its context's deadline).
+func TestClassicPendingMemberDoesNotHoldRebalance(t *testing.T) {
+	c, _ := testCoordinator(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := func(id string) JoinRequest {
+		r := joinReq("g", id)
+		r.RebalanceTimeout = 10 * time.Minute
+		return r
+	}
+	// Two clients get ids; one never comes back.
+	gone, err := c.Join(ctx, req(""))
+	if !errors.Is(err, ErrMemberIDRequired) || gone.MemberID == "" {
+		t.Fatalf("first join = %+v, %v", gone, err)
+	}
+	first, err := c.Join(ctx, req(""))
+	if !errors.Is(err, ErrMemberIDRequired) {
+		t.Fatal(err)
+	}
+	if d, _ := c.Describe("g"); d.State != StateEmpty || d.Pending != 2 || len(d.Members) != 0 {
+		t.Fatalf("describe with two pending members: %+v", d)
+	}
+	if l, _ := c.List(); len(l) != 1 || l[0].Group != "g" || l[0].State != StateEmpty || l[0].ProtocolType != "consumer" {
+		t.Fatalf("list with pending members only: %+v", l)
+	}
+	a, err := c.Join(ctx, req(first.MemberID))
+	if err != nil {
+		t.Fatalf("join of the member that came back, beside one that never does: %v", err)
+	}
+	if a.Generation != 1 || a.Leader != first.MemberID || len(a.Members) != 1 {
+		t.Fatalf("join: %+v", a)
+	}
+	if d, _ := c.Describe("g"); d.State != StateCompletingRebalance || d.Pending != 1 || len(d.Members) != 1 {
+		t.Fatalf("describe: %+v", d)
+	}
+	if err := c.Heartbeat("g", gone.MemberID, 1); !errors.Is(err, ErrUnknownMember) {
+		t.Fatalf("heartbeat of a pending member: %v", err)
+	}
+	if _, err := c.Sync(ctx, SyncRequest{Group: "g", MemberID: a.MemberID, Generation: 1, Assignments: map[string][]byte{a.MemberID: []byte("all")}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A pending member that does come back joins as a new member: a rebalance, which the leader learns
+	// of and joins.
+	late, err := c.Join(ctx, req(""))
+	if !errors.Is(err, ErrMemberIDRequired) {
+		t.Fatal(err)
+	}
+	if err := c.Heartbeat("g", a.MemberID, 1); err != nil {
+		t.Fatalf("a pending member started a rebalance: %v", err)
+	}
+	var wg sync.WaitGroup
+	var b JoinResult
+	var bErr error
+	wg.Go(func() { b, bErr = c.Join(ctx, req(late.MemberID)) })
+	for c.Heartbeat("g", a.MemberID, 1) == nil {
+		if ctx.Err() != nil {
+			t.Fatal("no rebalance seen by the leader")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	a2, err := c.Join(ctx, req(a.MemberID))
+	wg.Wait()
+	if err != nil || bErr != nil {
+		t.Fatal(err, bErr)
+	}
+	if a2.Generation != 2 || len(a2.Members) != 2 || b.Generation != 2 || b.MemberID != late.MemberID {
+		t.Fatalf("rebalance with the pending member that came back: leader %+v, new %+v", a2, b)
+	}
+
+	// A pending member can leave (without a rebalance); a second join with its id is then unknown.
+	if errs := c.Leave("g", []string{gone.MemberID}, nil); errs[0] != nil {
+		t.Fatalf("leave of a pending member: %v", errs[0])
+	}
+	if d, _ := c.Describe("g"); d.Pending != 0 || d.State != StateCompletingRebalance {
+		t.Fatalf("describe after the pending member left: %+v", d)
+	}
+	if _, err := c.Join(ctx, req(gone.MemberID)); !errors.Is(err, ErrUnknownMember) {
+		t.Fatalf("join with the id of a pending member that left: %v", err)
+	}
+}
+
+// TestClassicPendingMemberExpires: a pending member is forgotten after its session timeout (the minimum,
+// 6 s: not under -short), and DeleteGroup forgets pending members at once.
+func TestClassicPendingMemberExpires(t *testing.T) {
+	c, _ := testCoordinator(t)
+	ctx := context.Background()
+	p, err := c.Join(ctx, joinReq("g", ""))
+	if !errors.Is(err, ErrMemberIDRequired) {
+		t.Fatal(err)
+	}
+	if err := c.DeleteGroup("g"); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := c.Describe("g"); d.State != StateDead || d.Pending != 0 {
+		t.Fatalf("describe after DeleteGroup: %+v", d)
+	}
+	if _, err := c.Join(ctx, joinReq("g", p.MemberID)); !errors.Is(err, ErrUnknownMember) {
+		t.Fatalf("join with the id of a pending member of a deleted group: %v", err)
+	}
+	if testing.Short() {
+		return
+	}
+	if _, err := c.Join(ctx, joinReq("g", "")); !errors.Is(err, ErrMemberIDRequired) {
+		t.Fatal(err)
+	}
+	for {
+		d, _ := c.Describe("g")
+		if d.Pending == 0 {
+			if d.State != StateDead {
+				t.Fatalf("describe after the pending member expired: %+v", d)
+			}
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if l, _ := c.List(); len(l) != 0 {
+		t.Fatalf("list after the pending member expired: %+v", l)
+	}
+}
+
+// TestClassicUnknownMemberKeepsNoState: a join with a member id that no group knows is UNKNOWN_MEMBER_ID
+// and leaves nothing behind. Before, it left an empty group state in the coordinator for every group
+// name a client made up, without bound.
+func TestClassicUnknownMemberKeepsNoState(t *testing.T) {
+	c, _ := testCoordinator(t)
+	for i := range 100 {
+		if _, err := c.Join(context.Background(), joinReq("g"+strconv.Itoa(i), "made-up")); !errors.Is(err, ErrUnknownMember) {
+			t.Fatal(err)
+		}
+	}
+	c.mu.Lock()
+	n := len(c.mu.groups)
+	c.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d group states kept after joins with unknown member ids", n)
 	}
 }

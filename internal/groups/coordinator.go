@@ -33,6 +33,9 @@ type Coordinator struct {
 		sync.Mutex
 		groups     map[string]*groupState
 		nextMember uint64
+		// pending holds, per group, the members given an id with ErrMemberIDRequired that have not joined
+		// with it yet (classic.go).
+		pending map[string]map[string]*pendingMember
 	}
 }
 
@@ -40,6 +43,7 @@ type Coordinator struct {
 func New(store OffsetStore, topics base.Topics, logger *slog.Logger) *Coordinator {
 	c := &Coordinator{store: store, topics: topics, logger: logger}
 	c.mu.groups = map[string]*groupState{}
+	c.mu.pending = map[string]map[string]*pendingMember{}
 	return c
 }
 

@@ -109,6 +109,11 @@ func (c *Coordinator) DeleteGroup(group string) error {
 	if c.active(group) {
 		return base.ErrGroupActive
 	}
+	c.mu.Lock()
+	for id := range c.mu.pending[group] {
+		c.dropPendingLocked(group, id) // their join with the id is then UNKNOWN_MEMBER_ID
+	}
+	c.mu.Unlock()
 	return c.store.DeleteGroup(group)
 }
 
