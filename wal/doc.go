@@ -18,11 +18,14 @@
 //
 // # Segments
 //
-// A segment is preallocated to SegmentBytes with fallocate mode 0 when it is created, so that each
-// fdatasync commits no size change, and trimmed to its valid end when it is closed (at a roll, at Close,
+// The active segment is preallocated with fallocate mode 0 in steps ahead of its write position, so that
+// most fdatasyncs commit no size change: 1 MiB (PreallocStep) at its first write, each step used up
+// doubling the next, up to SegmentBytes (prealloc.go). An idle partition reserves nothing. Preallocation
+// is never fatal: a failed fallocate (ENOSPC) is logged and counted (Metrics.PreallocFailures) and the
+// segment grows as written. A segment is trimmed to its valid end when it is closed (at a roll, at Close,
 // and in recovery): a closed segment is exactly Kafka's bytes. The zeros past the valid end of the active
-// segment are not corruption. A roll is: trim and fsync the old segment; create the new one, preallocate,
-// fsync it and the directory; record the new durable state in the index, synced.
+// segment are not corruption. A roll is: trim and fsync the old segment; create the new one, preallocate
+// its first step, fsync it and the directory; record the new durable state in the index, synced.
 //
 // # Durable state and recovery
 //

@@ -22,6 +22,9 @@ type flusherState struct {
 	spare        []byte
 	spareFrames  []pendingFrame
 
+	// prealloc is how far ahead of the write position the active segment is preallocated (prealloc.go).
+	prealloc preallocation
+
 	// unsyncedEntries are the sparse index entries of batches written but not yet fsynced (SyncInterval,
 	// SyncNever); synced moves them to entries. An entry is stored only after the fsync that covers its
 	// batch, so that the last stored entry is a durable point recovery can trust (recover.go): the durable
@@ -139,6 +142,7 @@ func (l *Log) write(b []byte) error {
 		return nil
 	}
 	f := &l.flusher
+	l.preallocateFor(f.writer.Pos() + int64(len(b)))
 	if err := f.writer.Write(b); err != nil {
 		return failStop("write", f.active.path, err)
 	}
@@ -182,7 +186,8 @@ func (l *Log) flushEntries() error {
 }
 
 // roll closes the active segment and starts one at newBase (DESIGN.md decision 7): trim the old segment to
-// its written end and fsync it; create the new one, preallocate, fsync it and the directory; then record
+// its written end and fsync it; create the new one, preallocate its first step (never fatal), fsync it and
+// the directory; then record
 // the new state, synced. A crash between any two steps leaves a log that recover accepts.
 func (l *Log) roll(newBase int64) error {
 	f := &l.flusher
@@ -206,11 +211,10 @@ func (l *Log) roll(newBase int64) error {
 		return failStop("create", path, err)
 	}
 	f.file = wf
-	if !l.opts.NoPreallocate {
-		if err := fsutil.Preallocate(wf, l.segmentBytes.Load()); err != nil {
-			return failStop("preallocate", path, err)
-		}
-	}
+	f.prealloc.reset()
+	// A roll means the partition is written to: its first step is taken now, before the fsync (one
+	// fsync for the new file's size and its blocks). A failure only turns preallocation off for it.
+	l.preallocateFor(0)
 	if err := wf.Sync(); err != nil {
 		return failStop("fsync", path, err)
 	}

@@ -122,12 +122,8 @@ func (l *Log) openSegments(r recovery) error {
 	if err != nil {
 		return fmt.Errorf("mqlog/wal: open segment: %w", err)
 	}
-	if !l.opts.NoPreallocate {
-		if err := fsutil.Preallocate(wf, l.segmentBytes.Load()); err != nil {
-			wf.Close()
-			return fmt.Errorf("mqlog/wal: preallocate %s: %w", active.path, err)
-		}
-	}
+	// No preallocation here: an idle partition reserves nothing; the first write takes the first step.
+	l.flusher.prealloc.reset()
 	l.flusher.active = active
 	l.flusher.file = wf
 	l.flusher.writer = segment.NewWriter(wf, r.position)

@@ -64,7 +64,7 @@ type Options struct {
 	Compacted bool
 	// IndexIntervalBytes is the spacing, in segment bytes, of sparse offset index entries.
 	IndexIntervalBytes int
-	// NoPreallocate turns off growing each segment to SegmentBytes ahead of its writes.
+	// NoPreallocate turns off preallocating the active segment in steps ahead of its writes (prealloc.go).
 	NoPreallocate bool
 	// Logger receives recovery notes (a cut torn tail, removed leftovers). Nil is silent.
 	Logger *slog.Logger
