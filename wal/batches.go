@@ -84,7 +84,8 @@ func (l *Log) appendEncoded(frame []byte, h *segment.BatchHeader, check func(bas
 		queued()
 	}
 	if l.mu.flushing {
-		l.mu.cond.Signal() // the flusher takes it, with whatever else queues meanwhile
+		// The commit in progress wakes the flusher when it ends (flushQueued, Roll), which then takes this
+		// and whatever else queues meanwhile: no wake-up now, when the flusher could do nothing.
 		l.mu.Unlock()
 	} else {
 		// No flush in progress: commit it (and anything queued with it) here, without waking the flusher

@@ -201,6 +201,12 @@ func (l *Log) Close() error {
 	if err == nil {
 		err = l.finishActive()
 		if err == nil {
+			// The entries appender-led commits left for later (flushQueued), and those of batches the sync
+			// above just made durable, are stored before the clean state.
+			f.synced()
+			err = l.flushEntries()
+		}
+		if err == nil {
 			l.state.Lock()
 			st := l.state.saved
 			st.activeBase, st.position, st.nextOffset, st.clean = f.active.base, f.writer.Pos(), f.nextOffset, true
