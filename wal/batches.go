@@ -80,6 +80,7 @@ func (l *Log) appendEncoded(frame []byte, h *segment.BatchHeader, check func(bas
 	l.mu.frames = append(l.mu.frames, pendingFrame{base: base, next: l.mu.nextOffset, size: len(frame), maxTimestamp: h.MaxTimestamp})
 	gen := l.mu.gen
 	l.metrics.appends.Add(1)
+	l.startBackgroundLocked()
 	if queued != nil {
 		queued()
 	}

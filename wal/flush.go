@@ -24,6 +24,9 @@ type flusherState struct {
 
 	// prealloc is how far ahead of the write position the active segment is preallocated (prealloc.go).
 	prealloc preallocation
+	// activeMissing says that the active segment's file does not exist yet: openWriter creates it at the
+	// first write (a new partition creates no file until it is written to).
+	activeMissing bool
 
 	// unsyncedEntries are the sparse index entries of batches written but not yet fsynced (SyncInterval,
 	// SyncNever); synced moves them to entries. An entry is stored only after the fsync that covers its
@@ -96,6 +99,14 @@ func (l *Log) flushQueued(byAppender bool) {
 // the policy says and publishes the new high watermark.
 func (l *Log) flush(buf []byte, frames []pendingFrame, syncRequested bool) error {
 	f := &l.flusher
+	if f.file == nil {
+		if len(frames) == 0 {
+			return nil // a sync asked for with nothing written in this open
+		}
+		if err := l.openWriter(); err != nil {
+			return err
+		}
+	}
 	runStart, off := 0, 0
 	for _, fr := range frames {
 		runBytes := int64(off - runStart)
@@ -202,10 +213,12 @@ func (l *Log) roll(newBase int64) error {
 		return err
 	}
 	f.synced()
-	err := f.file.Close()
-	f.file = nil // closed even when Close failed: never close it twice
-	if err != nil {
-		return failStop("close", old.path, err)
+	if f.file != nil {
+		err := f.file.Close()
+		f.file = nil // closed even when Close failed: never close it twice
+		if err != nil {
+			return failStop("close", old.path, err)
+		}
 	}
 	if err := l.flushEntries(); err != nil {
 		return err
@@ -227,6 +240,7 @@ func (l *Log) roll(newBase int64) error {
 	if err := fsutil.SyncDir(l.opts.FS, l.opts.Dir); err != nil {
 		return failStop("fsync directory", l.opts.Dir, err)
 	}
+	f.activeMissing = false
 	l.state.Lock()
 	st := l.state.saved
 	st.closed = append(slices.Clone(st.closed), closedSegment{base: old.base, size: size, nextOffset: f.nextOffset, maxTimestamp: f.maxTimestamp})

@@ -95,11 +95,13 @@ func Open(opts Options) (*Log, error) {
 		l.closeSegments()
 		return nil, err
 	}
-	l.startBackground()
 	return l, nil
 }
 
-// openSegments opens a read handle on every segment and the write handle on the active one.
+// openSegments lists the segments, their files not opened (segmentFile.handle opens a read handle on the
+// first read). The write handle of the active segment is opened on the first write (openWriter), unless the
+// file holds bytes past the valid end that Close must trim (preallocated space found after a crash): an
+// idle partition holds no descriptor.
 func (l *Log) openSegments(r recovery) error {
 	for _, c := range r.closed {
 		s, err := l.openSegmentFile(c.base)
@@ -118,16 +120,54 @@ func (l *Log) openSegments(r recovery) error {
 	}
 	l.segs.list = append(l.segs.list, active)
 	l.publish(active, r.position, r.nextOffset, r.maxTs)
-	wf, err := fsutil.OpenRegularReadWrite(l.opts.FS, active.path)
-	if err != nil {
-		return fmt.Errorf("mqlog/wal: open segment: %w", err)
-	}
+	f := &l.flusher
 	// No preallocation here: an idle partition reserves nothing; the first write takes the first step.
-	l.flusher.prealloc.reset()
-	l.flusher.active = active
-	l.flusher.file = wf
-	l.flusher.writer = segment.NewWriter(wf, r.position)
-	l.flusher.lastEntryPos = r.position - int64(l.opts.IndexIntervalBytes)
+	f.prealloc.reset()
+	f.active = active
+	f.writer = segment.NewWriter(nil, r.position) // (no file until openWriter)
+	f.lastEntryPos = r.position - int64(l.opts.IndexIntervalBytes)
+	f.activeMissing = r.missingActive
+	if !r.missingActive {
+		info, err := l.opts.FS.Stat(active.path)
+		if err != nil {
+			return fmt.Errorf("mqlog/wal: open segment: %w", err)
+		}
+		if info.Size() != r.position {
+			if err := l.openWriter(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// openWriter opens the write handle of the active segment, creating the file when it does not exist yet
+// (a new log, or a roll recorded by a crash before the file was made): the new file is preallocated, then
+// it and its directory are fsynced, before anything is written to it. Called by the flusher's owner.
+func (l *Log) openWriter() error {
+	f := &l.flusher
+	fs, path := l.opts.FS, f.active.path
+	if !f.activeMissing {
+		wf, err := fsutil.OpenRegularReadWrite(fs, path)
+		if err != nil {
+			return failStop("open", path, err)
+		}
+		f.file, f.writer = wf, segment.NewWriter(wf, f.writer.Pos())
+		return nil
+	}
+	wf, err := fsutil.CreateNew(fs, path) // (a file or link already there is never written through)
+	if err != nil {
+		return failStop("create", path, err)
+	}
+	f.file, f.writer = wf, segment.NewWriter(wf, f.writer.Pos())
+	l.preallocateFor(0)
+	if err := wf.Sync(); err != nil {
+		return failStop("fsync", path, err)
+	}
+	if err := fsutil.SyncDir(fs, l.opts.Dir); err != nil {
+		return failStop("fsync directory", l.opts.Dir, err)
+	}
+	f.activeMissing = false
 	return nil
 }
 
@@ -142,7 +182,13 @@ func (l *Log) saveStateLocked(st durableState) error {
 	return nil
 }
 
-func (l *Log) startBackground() {
+// startBackgroundLocked starts the flusher goroutine, and the syncer under SyncInterval, at the first
+// append (l.mu held): an idle partition has no goroutine.
+func (l *Log) startBackgroundLocked() {
+	if l.mu.started {
+		return
+	}
+	l.mu.started = true
 	l.flusherDone = make(chan struct{})
 	go l.flushLoop()
 	if l.opts.Sync == SyncInterval {
@@ -180,16 +226,19 @@ func (l *Log) Close() error {
 	}
 	l.mu.closed, l.mu.closing = true, true
 	l.mu.cond.Broadcast()
+	started := l.mu.started
 	l.mu.Unlock()
 	defer l.wakeReaders()
 	if l.readOnly {
 		return l.closeSegments()
 	}
-	if l.syncerStop != nil {
-		close(l.syncerStop)
-		<-l.syncerDone
+	if started {
+		if l.syncerStop != nil {
+			close(l.syncerStop)
+			<-l.syncerDone
+		}
+		<-l.flusherDone
 	}
-	<-l.flusherDone
 	// Wait for a retention or compaction in progress (it stops early once closing is set).
 	l.maintenance.Lock()
 	defer l.maintenance.Unlock()
@@ -228,6 +277,9 @@ func (l *Log) Close() error {
 // finishActive trims the active segment to its written end and fsyncs it.
 func (l *Log) finishActive() error {
 	f := &l.flusher
+	if f.file == nil {
+		return nil // nothing written in this open, and the file is its valid bytes (openSegments)
+	}
 	handled, err := fsutil.Truncate(f.file, f.writer.Pos())
 	if !handled {
 		err = f.file.Sync()

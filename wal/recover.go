@@ -65,6 +65,8 @@ type recovery struct {
 	entries    []IndexEntry // sparse index entries of the batches scanned
 	cut        bool         // a torn tail was cut
 	adopted    bool         // bytes past the recorded durable point were taken into the log (and fsynced)
+	// missingActive says that the active segment (empty) has no file yet: the first write creates it.
+	missingActive bool
 }
 
 // recover validates the log directory (DESIGN.md decision 6, docs/FORMAT.md "Recovery"):
@@ -157,17 +159,22 @@ func (l *Log) recover(st durableState, hasState bool, bases []int64) (recovery, 
 		if st.position > 0 || st.nextOffset > st.activeBase {
 			return r, &segment.CorruptionError{Path: fs.PathJoin(dir, segment.FileName(st.activeBase)), Offset: 0, Err: ErrMissingSegment}
 		}
-		// The active segment was never created durably (a crash right after the state was saved).
+		if len(tail) == 0 {
+			// An empty active segment not created yet: the first write creates it (openWriter).
+			r.missingActive = true
+			return r, nil
+		}
+		// The active segment was never created durably (a crash right after a roll's state was saved).
 		tail = append([]int64{st.activeBase}, tail...)
 		if err := l.createSegmentFile(st.activeBase); err != nil {
 			return r, err
 		}
 	}
-	if len(tail) == 0 { // a new, empty log
-		if err := l.createSegmentFile(r.activeBase); err != nil {
-			return r, err
-		}
-		return r, l.syncDirsAfterCrash(st, hasState)
+	if len(tail) == 0 {
+		// A new, empty log: no file, and nothing in the directory to make durable (the first write creates
+		// the segment and fsyncs it and the directory, openWriter).
+		r.missingActive = true
+		return r, nil
 	}
 	durable, err := l.durablePoint(st, hasState, tail)
 	if err != nil {
