@@ -64,7 +64,7 @@ func Open(opts Options) (*Log, error) {
 		return nil, err
 	}
 	// Derived index entries past the recovered end describe data that is gone.
-	if err := o.Index.DeleteEntriesFrom(r.nextOffset); err != nil {
+	if err := l.deleteEntriesFrom(r.nextOffset); err != nil {
 		return nil, err
 	}
 	if len(r.entries) > 0 {
@@ -85,7 +85,7 @@ func Open(opts Options) (*Log, error) {
 	l.flusher.maxTimestamp = r.maxTs
 	l.mu.nextOffset = r.nextOffset
 	l.state.Lock()
-	err = l.saveStateLocked(durableState{activeBase: r.activeBase, position: r.position, nextOffset: r.nextOffset,
+	err = l.saveStateDeferrableLocked(durableState{activeBase: r.activeBase, position: r.position, nextOffset: r.nextOffset,
 		startOffset: startOffset, closed: r.closed})
 	l.state.Unlock()
 	if err != nil {
@@ -143,7 +143,7 @@ func (l *Log) openSegments(r recovery) error {
 
 // openWriter opens the write handle of the active segment, creating the file when it does not exist yet
 // (a new log, or a roll recorded by a crash before the file was made): the new file is preallocated, then
-// it and its directory are fsynced, before anything is written to it. Called by the flusher's owner.
+// it, its directory and the directory's parent are fsynced, before anything is written to it. Called by the flusher's owner.
 func (l *Log) openWriter() error {
 	f := &l.flusher
 	fs, path := l.opts.FS, f.active.path
@@ -167,6 +167,13 @@ func (l *Log) openWriter() error {
 	if err := fsutil.SyncDir(fs, l.opts.Dir); err != nil {
 		return failStop("fsync directory", l.opts.Dir, err)
 	}
+	// And the partition directory's own entry: after a crash, Open may have found it only in the page
+	// cache of the process that made it (recovery syncs it only when it holds a segment).
+	if parent := fs.PathDir(l.opts.Dir); parent != l.opts.Dir {
+		if err := fsutil.SyncDir(fs, parent); err != nil {
+			return failStop("fsync directory", parent, err)
+		}
+	}
 	f.activeMissing = false
 	return nil
 }
@@ -184,6 +191,29 @@ func (l *Log) saveStateLocked(st durableState) error {
 
 // startBackgroundLocked starts the flusher goroutine, and the syncer under SyncInterval, at the first
 // append (l.mu held): an idle partition has no goroutine.
+// saveStateDeferrableLocked is saveStateLocked, without the sync under Options.DeferSync (Open and Close
+// only: the caller syncs the index for many logs at once).
+func (l *Log) saveStateDeferrableLocked(st durableState) error {
+	d, ok := l.opts.Index.(DeferredIndex)
+	if !l.opts.DeferSync || !ok {
+		return l.saveStateLocked(st)
+	}
+	st.epoch = l.epoch
+	if err := d.SaveStateNoSync(st.encode()); err != nil {
+		return fmt.Errorf("mqlog/wal: save state of %s: %w", l.opts.Dir, err)
+	}
+	l.state.saved = st
+	return nil
+}
+
+// deleteEntriesFrom is Index.DeleteEntriesFrom, without the sync under Options.DeferSync (Open only).
+func (l *Log) deleteEntriesFrom(offset int64) error {
+	if d, ok := l.opts.Index.(DeferredIndex); l.opts.DeferSync && ok {
+		return d.DeleteEntriesFromNoSync(offset)
+	}
+	return l.opts.Index.DeleteEntriesFrom(offset)
+}
+
 func (l *Log) startBackgroundLocked() {
 	if l.mu.started {
 		return
@@ -259,7 +289,7 @@ func (l *Log) Close() error {
 			l.state.Lock()
 			st := l.state.saved
 			st.activeBase, st.position, st.nextOffset, st.clean = f.active.base, f.writer.Pos(), f.nextOffset, true
-			err = l.saveStateLocked(st)
+			err = l.saveStateDeferrableLocked(st)
 			l.state.Unlock()
 		}
 	}

@@ -127,6 +127,11 @@ func Open(opts Options) (*Catalog, error) {
 		}
 		c.mu.topics[name] = t
 	}
+	// Every partition's new epoch, with one synced commit, before any is written to.
+	if err := c.syncIndex(); err != nil {
+		c.closeTopics()
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -174,9 +179,14 @@ func OpenReadOnly(opts Options) (*Catalog, error) {
 	return c, nil
 }
 
-// openTopic opens the logs of every partition of a topic.
+// openTopic opens the logs of every partition of a topic. In a writable catalog their states are saved
+// without sync (wal.Options.DeferSync): the caller syncs the index once (syncIndex) before the topic is
+// used, one synced commit for every partition instead of one each.
 func (c *Catalog) openTopic(name string, inc base.Incarnation, cfg base.TopicConfig) (*Topic, error) {
 	t := newTopic(name, inc, cfg)
+	if err := c.makePartitionDirs(name, 0, cfg.Partitions); err != nil {
+		return nil, err
+	}
 	logs := make([]*wal.Log, 0, cfg.Partitions)
 	for p := 0; p < cfg.Partitions; p++ {
 		l, err := c.openPartition(name, cfg, p)
@@ -192,6 +202,40 @@ func (c *Catalog) openTopic(name string, inc base.Incarnation, cfg base.TopicCon
 	return t, nil
 }
 
+// makePartitionDirs creates the missing directories of partitions [from, to) of a topic, then fsyncs the
+// topics directory once (instead of once per partition, as wal.Open would). Read-only, it does nothing.
+func (c *Catalog) makePartitionDirs(name string, from, to int) error {
+	if c.readOnly {
+		return nil
+	}
+	fs, made := c.opts.FS, false
+	for p := from; p < to; p++ {
+		dir := c.partitionDir(name, p)
+		if _, err := fs.Stat(dir); err == nil {
+			continue
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("mqlog: open %s partition %d: %w", name, p, err)
+		}
+		if err := fs.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("mqlog: create %s partition %d: %w", name, p, err)
+		}
+		made = true
+	}
+	if made {
+		return fsutil.SyncDir(fs, c.topicsDir())
+	}
+	return nil
+}
+
+// syncIndex makes durable, with one synced commit, the states that partitions opened or closed with
+// wal.Options.DeferSync saved.
+func (c *Catalog) syncIndex() error {
+	if c.readOnly {
+		return nil
+	}
+	return c.opts.Index.Sync()
+}
+
 func (c *Catalog) openPartition(name string, cfg base.TopicConfig, p int) (*wal.Log, error) {
 	o := c.opts.Log
 	o.FS = c.opts.FS
@@ -202,6 +246,7 @@ func (c *Catalog) openPartition(name string, cfg base.TopicConfig, p int) (*wal.
 		return wal.OpenReadOnly(o)
 	}
 	o.Index = base.PartitionIndex{Store: c.opts.Index, Topic: name, Partition: int32(p)}
+	o.DeferSync = true
 	return wal.Open(o)
 }
 
@@ -289,6 +334,12 @@ func (c *Catalog) closeTopics() error {
 			if err := l.Close(); err != nil && !errors.Is(err, wal.ErrClosed) {
 				errs = append(errs, err)
 			}
+		}
+	}
+	// The clean states the logs saved without sync (wal.Options.DeferSync), with one synced commit.
+	if len(topics) > 0 {
+		if err := c.syncIndex(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
