@@ -1,7 +1,9 @@
 package index
 
 import (
+	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -61,4 +63,27 @@ func (s *Store) Sync() error {
 		return fmt.Errorf("mqlog/index: sync: %w", err)
 	}
 	return nil
+}
+
+// LogStates returns the saved log states of every partition of topic, by partition, with one scan:
+// opening a topic of many partitions reads them at once rather than one lookup each.
+func (s *Store) LogStates(topic string) (map[int32][]byte, error) {
+	if err := checkTopic(topic); err != nil {
+		return nil, err
+	}
+	db, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer s.release()
+	prefix := appendName([]byte{kindLogState}, topic)
+	out := map[int32][]byte{}
+	err = scan(db, prefix, prefixEnd(prefix), func(key, value []byte) error {
+		if len(key) != len(prefix)+partitionWidth {
+			return fmt.Errorf("mqlog/index: log state key %q of topic %q is malformed", key, topic)
+		}
+		out[int32(binary.BigEndian.Uint32(key[len(prefix):]))] = slices.Clone(value)
+		return nil
+	})
+	return out, err
 }

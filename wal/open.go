@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -64,7 +65,7 @@ func Open(opts Options) (*Log, error) {
 		return nil, err
 	}
 	// Derived index entries past the recovered end describe data that is gone.
-	if err := l.deleteEntriesFrom(r.nextOffset); err != nil {
+	if err := l.deleteEntriesFrom(r.nextOffset, blob != nil && st.clean); err != nil {
 		return nil, err
 	}
 	if len(r.entries) > 0 {
@@ -206,8 +207,18 @@ func (l *Log) saveStateDeferrableLocked(st durableState) error {
 	return nil
 }
 
-// deleteEntriesFrom is Index.DeleteEntriesFrom, without the sync under Options.DeferSync (Open only).
-func (l *Log) deleteEntriesFrom(offset int64) error {
+// deleteEntriesFrom is Index.DeleteEntriesFrom, without the sync under Options.DeferSync (Open only), and
+// only when there may be an entry to delete: a range deletion per partition at every open (most find nothing)
+// piles up range tombstones in Pebble that every later lookup pays for.
+func (l *Log) deleteEntriesFrom(offset int64, clean bool) error {
+	if clean {
+		return nil // Close stored entries only of batches below the offset it recorded
+	}
+	if e, ok, err := l.opts.Index.FloorEntry(math.MaxInt64); err != nil {
+		return fmt.Errorf("mqlog/wal: read the index of %s: %w", l.opts.Dir, err)
+	} else if !ok || e.Offset < offset {
+		return nil
+	}
 	if d, ok := l.opts.Index.(DeferredIndex); l.opts.DeferSync && ok {
 		return d.DeleteEntriesFromNoSync(offset)
 	}

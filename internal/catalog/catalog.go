@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqlog/mqlog/index"
@@ -187,19 +188,67 @@ func (c *Catalog) openTopic(name string, inc base.Incarnation, cfg base.TopicCon
 	if err := c.makePartitionDirs(name, 0, cfg.Partitions); err != nil {
 		return nil, err
 	}
-	logs := make([]*wal.Log, 0, cfg.Partitions)
-	for p := 0; p < cfg.Partitions; p++ {
-		l, err := c.openPartition(name, cfg, p)
+	var states map[int32][]byte
+	if !c.readOnly {
+		var err error
+		if states, err = c.opts.Index.LogStates(name); err != nil {
+			return nil, err
+		}
+	}
+	// Partitions open in parallel: each is a few syscalls (a directory listing, stats) and index writes,
+	// which overlap.
+	logs := make([]*wal.Log, cfg.Partitions)
+	errs := make([]error, cfg.Partitions)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(openWorkers, cfg.Partitions) {
+		wg.Go(func() {
+			for {
+				p := int(next.Add(1) - 1)
+				if p >= cfg.Partitions {
+					return
+				}
+				logs[p], errs[p] = c.openPartitionWith(name, cfg, p, states[int32(p)])
+				if errs[p] != nil {
+					next.Store(int64(cfg.Partitions)) // stop the others early
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for p, err := range errs {
 		if err != nil {
 			for _, open := range logs {
-				open.Close()
+				if open != nil {
+					open.Close()
+				}
 			}
 			return nil, fmt.Errorf("mqlog: open %s partition %d: %w", name, p, err)
 		}
-		logs = append(logs, l)
 	}
 	t.logs.Store(&logs)
 	return t, nil
+}
+
+// openWorkers is how many partitions of a topic open at once.
+const openWorkers = 8
+
+// preloadedIndex is a partition's index whose first LoadState (wal.Open's) returns the state read with
+// the rest of its topic's (Store.LogStates), nil when it has none.
+type preloadedIndex struct {
+	base.PartitionIndex
+	state []byte
+	used  atomic.Bool
+}
+
+// LoadState implements wal.Index.
+func (p *preloadedIndex) LoadState() ([]byte, error) {
+	if !p.used.Swap(true) {
+		st := p.state
+		p.state = nil
+		return st, nil
+	}
+	return p.PartitionIndex.LoadState()
 }
 
 // makePartitionDirs creates the missing directories of partitions [from, to) of a topic, then fsyncs the
@@ -237,6 +286,18 @@ func (c *Catalog) syncIndex() error {
 }
 
 func (c *Catalog) openPartition(name string, cfg base.TopicConfig, p int) (*wal.Log, error) {
+	var state []byte
+	if !c.readOnly {
+		var err error
+		if state, err = c.opts.Index.LogState(name, int32(p)); err != nil {
+			return nil, err
+		}
+	}
+	return c.openPartitionWith(name, cfg, p, state)
+}
+
+// openPartitionWith opens partition p, whose saved state (read by the caller) is state.
+func (c *Catalog) openPartitionWith(name string, cfg base.TopicConfig, p int, state []byte) (*wal.Log, error) {
 	o := c.opts.Log
 	o.FS = c.opts.FS
 	o.Dir = c.partitionDir(name, p)
@@ -245,7 +306,7 @@ func (c *Catalog) openPartition(name string, cfg base.TopicConfig, p int) (*wal.
 	if c.readOnly {
 		return wal.OpenReadOnly(o)
 	}
-	o.Index = base.PartitionIndex{Store: c.opts.Index, Topic: name, Partition: int32(p)}
+	o.Index = &preloadedIndex{PartitionIndex: base.PartitionIndex{Store: c.opts.Index, Topic: name, Partition: int32(p)}, state: state}
 	o.DeferSync = true
 	return wal.Open(o)
 }
