@@ -2,8 +2,10 @@ package wal
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -97,4 +99,54 @@ func TestPreallocationFailureFallsBack(t *testing.T) {
 	l = openDiskLog(t, dir, idx, 4096)
 	defer l.Close()
 	readAll(t, l, n)
+}
+
+// Idle logs hold no descriptor, no goroutine and no disk space; the first append or read of one opens
+// what it needs, and the others stay idle.
+func TestIdleLogsHoldNothing(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("needs /proc/self/fd")
+	}
+	fds := func() int {
+		names, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(names)
+	}
+	root := t.TempDir()
+	const n = 50
+	idx := make([]*memIndex, n)
+	for i := range n { // a first life: every log written once, then closed
+		idx[i] = &memIndex{}
+		l := openDiskLog(t, filepath.Join(root, fmt.Sprint(i)), idx[i], 1<<20)
+		if i%2 == 0 {
+			if _, err := l.Append([]segment.Record{{Value: value(i)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fd0, g0 := fds(), runtime.NumGoroutine()
+	logs := make([]*Log, n)
+	for i := range n {
+		logs[i] = openDiskLog(t, filepath.Join(root, fmt.Sprint(i)), idx[i], 1<<20)
+	}
+	defer func() {
+		for _, l := range logs {
+			l.Close()
+		}
+	}()
+	if fd, g := fds(), runtime.NumGoroutine(); fd != fd0 || g != g0 {
+		t.Fatalf("%d idle logs: %d more descriptors, %d more goroutines", n, fd-fd0, g-g0)
+	}
+	if _, err := logs[1].Append([]segment.Record{{Value: []byte("hot")}}); err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, logs[2], 1) // (a read of another opens its read handle only)
+	if fd := fds(); fd-fd0 > 3 { // the hot log's write and read handles, the read log's read handle
+		t.Fatalf("one hot log and one read: %d more descriptors", fd-fd0)
+	}
 }
