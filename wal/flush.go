@@ -49,8 +49,62 @@ func (l *Log) flushLoop() {
 			l.mu.Unlock()
 			return // closing, nothing queued, no flush in progress
 		}
+		if l.waitForGroupLocked(); l.mu.flushing {
+			l.mu.Unlock() // a Roll took the writer's role meanwhile
+			continue
+		}
 		l.flushQueued(false)
 	}
+}
+
+// Adaptive commit delay (BENCH.md, phase 1 item 3). Under SyncAlways, once a commit has carried more than
+// one append, the next appenders do not commit by themselves: they queue and the flusher, before it
+// commits, waits until as many appends are queued as the previous commit carried, or until the delay has
+// passed: half the last fsync's duration, at most maxCommitDelay. So concurrent producers' appends merge
+// into groups about their number rather than half of it, and the wait stays well within the latency goal
+// (an append waits at most the delay plus its own commit). A lone producer's commits carry one append: it
+// never waits. What is durable when does not change: an append returns after the fsync that covers it.
+const maxCommitDelay = 200 * time.Microsecond
+
+// groupCommitLocked reports whether an appender that finds no commit in progress should leave the commit to
+// the flusher (l.mu held).
+func (l *Log) groupCommitLocked() bool {
+	return l.opts.Sync == SyncAlways && l.mu.lastGroup > 1 && l.commitDelay() > 0
+}
+
+// commitDelay is the longest the flusher waits for a group: half the last fsync, at most maxCommitDelay.
+func (l *Log) commitDelay() time.Duration {
+	return min(time.Duration(l.lastSyncNanos.Load())/2, l.maxCommitDelay)
+}
+
+// waitForGroupLocked is the flusher's wait for a group (l.mu held; it may release it while it waits). It
+// returns at once unless the previous commit carried several appends and fewer are queued.
+func (l *Log) waitForGroupLocked() {
+	target := l.mu.lastGroup
+	if l.opts.Sync != SyncAlways || target <= 1 || len(l.mu.frames) == 0 || len(l.mu.frames) >= target || l.mu.closing {
+		return
+	}
+	delay := l.commitDelay()
+	if delay <= 0 {
+		return
+	}
+	l.mu.groupWait++
+	wait := l.mu.groupWait
+	l.mu.groupTarget, l.mu.groupTimedOut = target, false
+	timer := time.AfterFunc(delay, func() {
+		l.mu.Lock()
+		if l.mu.groupWait == wait {
+			l.mu.groupTimedOut = true
+			l.mu.cond.Signal()
+		}
+		l.mu.Unlock()
+	})
+	for len(l.mu.frames) < target && !l.mu.groupTimedOut && !l.mu.closing && !l.mu.flushing && l.mu.err == nil {
+		l.mu.cond.Wait()
+	}
+	timer.Stop()
+	l.mu.groupWait++ // (a timer that fires late finds another wait, or none)
+	l.mu.groupTarget, l.mu.groupTimedOut = 0, false
 }
 
 // flushQueued is one group commit. Called with l.mu held and no flush in progress, it takes everything
@@ -65,6 +119,9 @@ func (l *Log) flushQueued(byAppender bool) {
 	syncRequested := l.mu.syncRequested
 	l.mu.pending, l.mu.frames, l.mu.syncRequested, l.mu.entriesPending = f.spare[:0], f.spareFrames[:0], false, false
 	l.mu.gen = newFlushGeneration()
+	if len(frames) > 0 {
+		l.mu.lastGroup = len(frames)
+	}
 	err := l.mu.err
 	l.mu.Unlock()
 
@@ -175,8 +232,10 @@ func (l *Log) syncActive() error {
 	if err := f.file.SyncData(); err != nil {
 		return failStop("fsync", f.active.path, err)
 	}
+	took := time.Since(start)
 	l.metrics.syncs.Add(1)
-	l.metrics.syncNanos.Add(uint64(time.Since(start)))
+	l.metrics.syncNanos.Add(uint64(took))
+	l.lastSyncNanos.Store(int64(took))
 	f.synced()
 	return nil
 }

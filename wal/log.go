@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqlog/mqlog/internal/fsutil"
@@ -46,6 +47,13 @@ type Log struct {
 		// started says the flusher goroutine (and the syncer, under SyncInterval) runs: they start with
 		// the first append, so that an idle partition has none.
 		started bool
+		// lastGroup is how many appends the last commit carried; groupTarget, while the flusher waits for
+		// a group (waitForGroupLocked), how many it waits for; groupWait numbers the waits, groupTimedOut
+		// ends the current one.
+		lastGroup     int
+		groupTarget   int
+		groupWait     uint64
+		groupTimedOut bool
 		// entriesPending asks the flusher goroutine to store sparse index entries left by an appender's flush.
 		entriesPending bool
 		nextOffset     int64 // offset the next queued batch gets
@@ -73,6 +81,10 @@ type Log struct {
 	syncerDone  chan struct{}
 
 	metrics metricsCounters
+	// lastSyncNanos is the duration of the last fsync of segment data; maxCommitDelay bounds the adaptive
+	// commit delay (flush.go; tests change it).
+	lastSyncNanos  atomic.Int64
+	maxCommitDelay time.Duration
 }
 
 // segmentFile is one segment as the log sees it. Fields other than the atomics are fixed at creation.

@@ -16,6 +16,7 @@ func newLog(opts Options, readOnly bool) *Log {
 	l.mu.cond.L = &l.mu.Mutex
 	l.mu.gen = newFlushGeneration()
 	l.notify.ch = make(chan struct{})
+	l.maxCommitDelay = maxCommitDelay
 	l.segmentBytes.Store(opts.SegmentBytes)
 	l.compacted.Store(opts.Compacted)
 	return l

@@ -145,7 +145,7 @@ func TestIdleLogsHoldNothing(t *testing.T) {
 	if _, err := logs[1].Append([]segment.Record{{Value: []byte("hot")}}); err != nil {
 		t.Fatal(err)
 	}
-	readAll(t, logs[2], 1) // (a read of another opens its read handle only)
+	readAll(t, logs[2], 1)       // (a read of another opens its read handle only)
 	if fd := fds(); fd-fd0 > 3 { // the hot log's write and read handles, the read log's read handle
 		t.Fatalf("one hot log and one read: %d more descriptors", fd-fd0)
 	}

@@ -283,3 +283,41 @@ func TestEntriesStoredByClose(t *testing.T) {
 		})
 	}
 }
+
+// An append left to the flusher while it waits for a group (the adaptive commit delay) completes when the
+// log closes, however long the delay: Close ends the wait and the flusher commits what is queued.
+func TestCloseEndsGroupWait(t *testing.T) {
+	fs, idx := vfs.NewMem(), &memIndex{}
+	l := openTestLog(t, fs, idx, 1<<20)
+	if _, err := l.Append([]segment.Record{{Value: value(0)}}); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	l.maxCommitDelay = time.Hour
+	l.lastSyncNanos.Store(int64(2 * time.Hour))
+	l.mu.lastGroup = 8 // as if 8 producers had shared the last commit
+	l.mu.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Append([]segment.Record{{Value: value(1)}})
+		done <- err
+	}()
+	for { // until the append is queued (the flusher then waits for 7 more, for an hour)
+		l.mu.Lock()
+		queued := l.metrics.appends.Load() == 2
+		l.mu.Unlock()
+		if queued {
+			break
+		}
+		runtime.Gosched()
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("append left to the group wait: %v", err)
+	}
+	l = openTestLog(t, fs, idx, 1<<20)
+	defer l.Close()
+	readAll(t, l, 2)
+}
