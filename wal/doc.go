@@ -20,9 +20,9 @@
 // An opened log that nobody writes or reads holds no file descriptor and no goroutine, and reserves no
 // disk space: segment read handles open at the first read (and are pinned before retention or compaction
 // removes or renames the file, so that a reader holding one reads the file it found); the active
-// segment's write handle opens at the first write, and a new log's first segment file is created then
-// (fsynced with its directory and the directory's entry in its parent); preallocation starts at the first
-// write. With Options.DeferSync, Open and Close save the state without syncing it, and the caller (the
+// segment's write handle opens at the first write; a new log's first segment file is created by Open
+// without any fsync, and the first write into an empty segment fsyncs it, its directory and the
+// directory's entry in its parent first; preallocation starts at the first write. With Options.DeferSync, Open and Close save the state without syncing it, and the caller (the
 // catalog) syncs once for all the partitions it opened or closed, before any is used.
 //
 // The high watermark, the offset after the last readable record, is published only after the fsync that

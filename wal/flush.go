@@ -24,9 +24,6 @@ type flusherState struct {
 
 	// prealloc is how far ahead of the write position the active segment is preallocated (prealloc.go).
 	prealloc preallocation
-	// activeMissing says that the active segment's file does not exist yet: openWriter creates it at the
-	// first write (a new partition creates no file until it is written to).
-	activeMissing bool
 
 	// unsyncedEntries are the sparse index entries of batches written but not yet fsynced (SyncInterval,
 	// SyncNever); synced moves them to entries. An entry is stored only after the fsync that covers its
@@ -299,7 +296,6 @@ func (l *Log) roll(newBase int64) error {
 	if err := fsutil.SyncDir(l.opts.FS, l.opts.Dir); err != nil {
 		return failStop("fsync directory", l.opts.Dir, err)
 	}
-	f.activeMissing = false
 	l.state.Lock()
 	st := l.state.saved
 	st.closed = append(slices.Clone(st.closed), closedSegment{base: old.base, size: size, nextOffset: f.nextOffset, maxTimestamp: f.maxTimestamp})

@@ -128,40 +128,33 @@ func (l *Log) openSegments(r recovery) error {
 	f.active = active
 	f.writer = segment.NewWriter(nil, r.position) // (no file until openWriter)
 	f.lastEntryPos = r.position - int64(l.opts.IndexIntervalBytes)
-	f.activeMissing = r.missingActive
-	if !r.missingActive {
-		info, err := l.opts.FS.Stat(active.path)
-		if err != nil {
-			return fmt.Errorf("mqlog/wal: open segment: %w", err)
-		}
-		if info.Size() != r.position {
-			if err := l.openWriter(); err != nil {
-				return err
-			}
+	info, err := l.opts.FS.Stat(active.path)
+	if err != nil {
+		return fmt.Errorf("mqlog/wal: open segment: %w", err)
+	}
+	if info.Size() != r.position {
+		if err := l.openWriter(); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// openWriter opens the write handle of the active segment, creating the file when it does not exist yet
-// (a new log, or a roll recorded by a crash before the file was made): the new file is preallocated, then
-// it, its directory and the directory's parent are fsynced, before anything is written to it. Called by the flusher's owner.
+// openWriter opens the write handle of the active segment. Before the first write into an empty segment
+// (a new partition's, created unsynced by recovery, or one found empty after a crash), the file is
+// preallocated and it, its directory and the directory's parent are fsynced: the file, or the partition
+// directory itself, may exist only in the page cache. Called by the flusher's owner.
 func (l *Log) openWriter() error {
 	f := &l.flusher
 	fs, path := l.opts.FS, f.active.path
-	if !f.activeMissing {
-		wf, err := fsutil.OpenRegularReadWrite(fs, path)
-		if err != nil {
-			return failStop("open", path, err)
-		}
-		f.file, f.writer = wf, segment.NewWriter(wf, f.writer.Pos())
-		return nil
-	}
-	wf, err := fsutil.CreateNew(fs, path) // (a file or link already there is never written through)
+	wf, err := fsutil.OpenRegularReadWrite(fs, path)
 	if err != nil {
-		return failStop("create", path, err)
+		return failStop("open", path, err)
 	}
 	f.file, f.writer = wf, segment.NewWriter(wf, f.writer.Pos())
+	if f.writer.Pos() > 0 {
+		return nil
+	}
 	l.preallocateFor(0)
 	if err := wf.Sync(); err != nil {
 		return failStop("fsync", path, err)
@@ -169,14 +162,11 @@ func (l *Log) openWriter() error {
 	if err := fsutil.SyncDir(fs, l.opts.Dir); err != nil {
 		return failStop("fsync directory", l.opts.Dir, err)
 	}
-	// And the partition directory's own entry: after a crash, Open may have found it only in the page
-	// cache of the process that made it (recovery syncs it only when it holds a segment).
 	if parent := fs.PathDir(l.opts.Dir); parent != l.opts.Dir {
 		if err := fsutil.SyncDir(fs, parent); err != nil {
 			return failStop("fsync directory", parent, err)
 		}
 	}
-	f.activeMissing = false
 	return nil
 }
 

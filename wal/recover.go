@@ -65,8 +65,6 @@ type recovery struct {
 	entries    []IndexEntry // sparse index entries of the batches scanned
 	cut        bool         // a torn tail was cut
 	adopted    bool         // bytes past the recorded durable point were taken into the log (and fsynced)
-	// missingActive says that the active segment (empty) has no file yet: the first write creates it.
-	missingActive bool
 }
 
 // recover validates the log directory (DESIGN.md decision 6, docs/FORMAT.md "Recovery"):
@@ -160,9 +158,9 @@ func (l *Log) recover(st durableState, hasState bool, bases []int64) (recovery, 
 			return r, &segment.CorruptionError{Path: fs.PathJoin(dir, segment.FileName(st.activeBase)), Offset: 0, Err: ErrMissingSegment}
 		}
 		if len(tail) == 0 {
-			// An empty active segment not created yet: the first write creates it (openWriter).
-			r.missingActive = true
-			return r, nil
+			// An empty active segment not created yet, or lost by a crash: created now, unsynced (the first
+			// write makes it and its directory entries durable, openWriter).
+			return r, l.createEmptySegment(st.activeBase)
 		}
 		// The active segment was never created durably (a crash right after a roll's state was saved).
 		tail = append([]int64{st.activeBase}, tail...)
@@ -171,10 +169,9 @@ func (l *Log) recover(st durableState, hasState bool, bases []int64) (recovery, 
 		}
 	}
 	if len(tail) == 0 {
-		// A new, empty log: no file, and nothing in the directory to make durable (the first write creates
-		// the segment and fsyncs it and the directory, openWriter).
-		r.missingActive = true
-		return r, nil
+		// A new, empty log: its first segment is created without any fsync (an empty file lost by a crash is
+		// created again); the first write makes it and its directory entries durable (openWriter).
+		return r, l.createEmptySegment(r.activeBase)
 	}
 	durable, err := l.durablePoint(st, hasState, tail)
 	if err != nil {
@@ -419,6 +416,18 @@ func (l *Log) removeBlankSegments(bases []int64) error {
 }
 
 // createSegmentFile creates an empty segment durably: the file, then its directory entry.
+// createEmptySegment creates the empty segment file named base, without fsync: a partition that is never
+// written costs no sync (openWriter syncs before the first write into an empty segment).
+func (l *Log) createEmptySegment(base int64) error {
+	fs := l.opts.FS
+	path := fs.PathJoin(l.opts.Dir, segment.FileName(base))
+	f, err := fsutil.CreateNew(fs, path)
+	if err != nil {
+		return fmt.Errorf("mqlog/wal: create segment: %w", err)
+	}
+	return f.Close()
+}
+
 func (l *Log) createSegmentFile(base int64) error {
 	fs := l.opts.FS
 	path := fs.PathJoin(l.opts.Dir, segment.FileName(base))
