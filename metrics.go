@@ -18,6 +18,10 @@ type Metrics struct {
 	Syncs    uint64        // fsyncs of segment data
 	SyncTime time.Duration // time spent in those fsyncs
 	Rolls    uint64        // segments rolled
+	// Preallocations are the fallocate steps taken ahead of the active segments' writes; PreallocFailures
+	// those that failed (ENOSPC, a filesystem that refuses it): the segment then grows as it is written.
+	Preallocations   uint64
+	PreallocFailures uint64
 
 	// The work queue's counters.
 	QueueSaves              int64 // synced saves of work-queue state (acks and deliveries share them)
@@ -74,6 +78,8 @@ func (db *DB) Metrics() Metrics {
 			m.Syncs += w.Syncs
 			m.SyncTime += w.SyncTime
 			m.Rolls += w.Rolls
+			m.Preallocations += w.Preallocations
+			m.PreallocFailures += w.PreallocFailures
 		}
 	})
 	if db.queues != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,13 +34,15 @@ func TestRunPartitions(t *testing.T) {
 			r.GoroutinesAfter <= r.GoroutinesBefore || r.HotAppendMsgsPerSec <= 0 || r.PeakRSSBytes <= 0 {
 			t.Errorf("%d partitions: figures missing: %+v", r.Partitions, r)
 		}
-		// Today every open partition preallocates its segment: at least SegmentBytes each while open.
-		if r.ReservedOpenBytes < int64(r.Partitions)*cfg.SegmentBytes || r.ReservedCreatedBytes < int64(r.Partitions)*cfg.SegmentBytes {
+		// An idle partition reserves nothing (preallocation starts at the first write, in steps of
+		// wal.PreallocStep): far less than a segment each, whatever the count.
+		if r.Partitions > 1 && r.ReservedOpenBytes >= int64(r.Partitions)*cfg.SegmentBytes {
 			t.Errorf("%d partitions: %d bytes reserved open, %d after creation", r.Partitions, r.ReservedOpenBytes, r.ReservedCreatedBytes)
 		}
 	}
-	if one, many := rep.Results[0], rep.Results[1]; many.FDsAfter-many.FDsBefore < 40 || many.GoroutinesAfter <= one.GoroutinesAfter {
-		t.Errorf("fds and goroutines do not grow with partitions: 1: %+v, 40: %+v", one, many)
+	// Idle partitions hold no descriptor and no goroutine: 40 cost no more of them than 1.
+	if one, many := rep.Results[0], rep.Results[1]; many.FDsAfter-one.FDsAfter > 4 || many.GoroutinesAfter-one.GoroutinesAfter > 4 {
+		t.Errorf("fds or goroutines grow with idle partitions: 1: %+v, 40: %+v", one, many)
 	}
 	if left, err := listDir(cfg.BaseDir); err != nil || len(left) > 0 {
 		t.Errorf("left behind: %v, %v", left, err)
@@ -63,16 +66,18 @@ func TestRunPartitions(t *testing.T) {
 	}
 }
 
-// TestRunPartitionsOverBudget gives the run a disk budget smaller than one topic's preallocation: the
+// TestRunPartitionsOverBudget gives the run a disk budget that a topic of 30 partitions passes: the
 // creation stops with ErrDiskBudget's message naming the partition it reached, topic creation being all
-// or nothing leaves no partition directory, nothing is opened and nothing is left behind.
+// or nothing leaves no partition directory, nothing is opened and nothing is left behind. (Partitions
+// preallocate nothing until written, so the test's free space counts 1 MiB per segment file created.)
 func TestRunPartitionsOverBudget(t *testing.T) {
-	cfg := PartitionsConfig{BaseDir: t.TempDir(), Counts: []int{30}, SegmentBytes: 4 << 20, DiskBudget: 40 << 20}
+	cfg := PartitionsConfig{BaseDir: t.TempDir(), Counts: []int{30}, SegmentBytes: 4 << 20, DiskBudget: 10 << 20}
 	// The free space of a shared disk moves with what others write: count only what this test allocates.
 	defer func(f func(string) (int64, error)) { freeSpace = f }(freeSpace)
 	freeSpace = func(string) (int64, error) {
 		allocated, _, err := DiskUsage(cfg.BaseDir)
-		return 1<<40 - allocated, err
+		segments, _ := filepath.Glob(filepath.Join(cfg.BaseDir, "*", "topics", "*", "*.log"))
+		return 1<<40 - allocated - int64(len(segments))<<20, err
 	}
 	rep, err := RunPartitions(context.Background(), cfg)
 	if err != nil {

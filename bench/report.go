@@ -126,6 +126,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		switch {
 		case res.RatioOneProducer != nil:
 			note = fmt.Sprintf("×%.1f", *res.RatioOneProducer)
+			if *res.RatioOneProducer >= 10 {
+				note = fmt.Sprintf("×%.0f", *res.RatioOneProducer) // (the table stays within 100 columns)
+			}
 		case res.Note != "":
 			notes = append(notes, fmt.Sprintf("[%d] %s %s: %s", len(notes)+1, res.Workload, res.System, res.Note))
 			note = fmt.Sprintf("[%d]", len(notes))

@@ -72,6 +72,8 @@ func NewCollector(db *mqlog.DB) *Collector {
 	add("fsyncs_total", "Fsyncs of segment data.", cnt, func(m *mqlog.Metrics) float64 { return float64(m.Syncs) })
 	add("fsync_seconds_total", "Time spent in fsyncs of segment data.", cnt, func(m *mqlog.Metrics) float64 { return m.SyncTime.Seconds() })
 	add("segment_rolls_total", "Segments closed and new ones started.", cnt, func(m *mqlog.Metrics) float64 { return float64(m.Rolls) })
+	add("preallocations_total", "Preallocation steps taken ahead of the active segments' writes.", cnt, func(m *mqlog.Metrics) float64 { return float64(m.Preallocations) })
+	add("prealloc_failures_total", "Failed preallocations (the segment then grows as it is written).", cnt, func(m *mqlog.Metrics) float64 { return float64(m.PreallocFailures) })
 	add("appends_per_fsync", "Mean Append calls that shared one fsync since the DB was opened (group commit).", gau,
 		func(m *mqlog.Metrics) float64 { return m.AppendsPerSync() })
 	add("queue_saves_total", "Synced saves of work-queue state.", cnt, func(m *mqlog.Metrics) float64 { return float64(m.QueueSaves) })

@@ -80,13 +80,24 @@ func (l *Log) appendEncoded(frame []byte, h *segment.BatchHeader, check func(bas
 	l.mu.frames = append(l.mu.frames, pendingFrame{base: base, next: l.mu.nextOffset, size: len(frame), maxTimestamp: h.MaxTimestamp})
 	gen := l.mu.gen
 	l.metrics.appends.Add(1)
+	l.startBackgroundLocked()
 	if queued != nil {
 		queued()
 	}
-	if l.mu.flushing {
-		l.mu.cond.Signal() // the flusher takes it, with whatever else queues meanwhile
+	switch {
+	case l.mu.flushing:
+		// The commit in progress wakes the flusher when it ends (flushQueued, Roll), which then takes this
+		// and whatever else queues meanwhile: no wake-up now, when the flusher could do nothing.
 		l.mu.Unlock()
-	} else {
+	case l.groupCommitLocked():
+		// Concurrent producers: the flusher commits, once the group is about as large as the last one or
+		// the delay has passed (waitForGroupLocked). It is woken for the first append of a group, and then
+		// when the group is complete.
+		if l.mu.groupTarget == 0 || len(l.mu.frames) >= l.mu.groupTarget {
+			l.mu.cond.Signal()
+		}
+		l.mu.Unlock()
+	default:
 		// No flush in progress: commit it (and anything queued with it) here, without waking the flusher
 		// and waiting to be woken in turn.
 		l.flushQueued(true)

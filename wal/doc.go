@@ -11,7 +11,19 @@
 // finds a commit in progress queues and wakes the flusher goroutine, which takes the next group once the
 // current commit ends, and also stores the sparse index entries after the appenders are released. A
 // failed write or fsync is sticky (fail-stop, DESIGN.md decision 5): every later Append returns it until
-// the log is reopened; fsync is never retried.
+// the log is reopened; fsync is never retried. The flusher goroutine is woken only when it has work
+// (appends queued behind a commit, once that commit ends; a sync asked for; entries to store), not after
+// every commit; it starts, with the SyncInterval syncer, at the first append.
+//
+// # Idle partitions
+//
+// An opened log that nobody writes or reads holds no file descriptor and no goroutine, and reserves no
+// disk space: segment read handles open at the first read (and are pinned before retention or compaction
+// removes or renames the file, so that a reader holding one reads the file it found); the active
+// segment's write handle opens at the first write; a new log's first segment file is created by Open
+// without any fsync, and the first write into an empty segment fsyncs it, its directory and the
+// directory's entry in its parent first; preallocation starts at the first write. With Options.DeferSync, Open and Close save the state without syncing it, and the caller (the
+// catalog) syncs once for all the partitions it opened or closed, before any is used.
 //
 // The high watermark, the offset after the last readable record, is published only after the fsync that
 // covers it (SyncAlways) or after the write (SyncInterval, SyncNever). Readers never read past it.
@@ -23,11 +35,14 @@
 //
 // # Segments
 //
-// A segment is preallocated to SegmentBytes with fallocate mode 0 when it is created, so that each
-// fdatasync commits no size change, and trimmed to its valid end when it is closed (at a roll, at Close,
+// The active segment is preallocated with fallocate mode 0 in steps ahead of its write position, so that
+// most fdatasyncs commit no size change: 1 MiB (PreallocStep) at its first write, each step used up
+// doubling the next, up to SegmentBytes (prealloc.go). An idle partition reserves nothing. Preallocation
+// is never fatal: a failed fallocate (ENOSPC) is logged and counted (Metrics.PreallocFailures) and the
+// segment grows as written. A segment is trimmed to its valid end when it is closed (at a roll, at Close,
 // and in recovery): a closed segment is exactly Kafka's bytes. The zeros past the valid end of the active
-// segment are not corruption. A roll is: trim and fsync the old segment; create the new one, preallocate,
-// fsync it and the directory; record the new durable state in the index, synced.
+// segment are not corruption. A roll is: trim and fsync the old segment; create the new one, preallocate
+// its first step, fsync it and the directory; record the new durable state in the index, synced.
 //
 // # Durable state and recovery
 //

@@ -22,6 +22,9 @@ type flusherState struct {
 	spare        []byte
 	spareFrames  []pendingFrame
 
+	// prealloc is how far ahead of the write position the active segment is preallocated (prealloc.go).
+	prealloc preallocation
+
 	// unsyncedEntries are the sparse index entries of batches written but not yet fsynced (SyncInterval,
 	// SyncNever); synced moves them to entries. An entry is stored only after the fsync that covers its
 	// batch, so that the last stored entry is a durable point recovery can trust (recover.go): the durable
@@ -43,8 +46,62 @@ func (l *Log) flushLoop() {
 			l.mu.Unlock()
 			return // closing, nothing queued, no flush in progress
 		}
+		if l.waitForGroupLocked(); l.mu.flushing {
+			l.mu.Unlock() // a Roll took the writer's role meanwhile
+			continue
+		}
 		l.flushQueued(false)
 	}
+}
+
+// Adaptive commit delay (BENCH.md, phase 1 item 3). Under SyncAlways, once a commit has carried more than
+// one append, the next appenders do not commit by themselves: they queue and the flusher, before it
+// commits, waits until as many appends are queued as the previous commit carried, or until the delay has
+// passed: half the last fsync's duration, at most maxCommitDelay. So concurrent producers' appends merge
+// into groups about their number rather than half of it, and the wait stays well within the latency goal
+// (an append waits at most the delay plus its own commit). A lone producer's commits carry one append: it
+// never waits. What is durable when does not change: an append returns after the fsync that covers it.
+const maxCommitDelay = 200 * time.Microsecond
+
+// groupCommitLocked reports whether an appender that finds no commit in progress should leave the commit to
+// the flusher (l.mu held).
+func (l *Log) groupCommitLocked() bool {
+	return l.opts.Sync == SyncAlways && l.mu.lastGroup > 1 && l.commitDelay() > 0
+}
+
+// commitDelay is the longest the flusher waits for a group: half the last fsync, at most maxCommitDelay.
+func (l *Log) commitDelay() time.Duration {
+	return min(time.Duration(l.lastSyncNanos.Load())/2, l.maxCommitDelay)
+}
+
+// waitForGroupLocked is the flusher's wait for a group (l.mu held; it may release it while it waits). It
+// returns at once unless the previous commit carried several appends and fewer are queued.
+func (l *Log) waitForGroupLocked() {
+	target := l.mu.lastGroup
+	if l.opts.Sync != SyncAlways || target <= 1 || len(l.mu.frames) == 0 || len(l.mu.frames) >= target || l.mu.closing {
+		return
+	}
+	delay := l.commitDelay()
+	if delay <= 0 {
+		return
+	}
+	l.mu.groupWait++
+	wait := l.mu.groupWait
+	l.mu.groupTarget, l.mu.groupTimedOut = target, false
+	timer := time.AfterFunc(delay, func() {
+		l.mu.Lock()
+		if l.mu.groupWait == wait {
+			l.mu.groupTimedOut = true
+			l.mu.cond.Signal()
+		}
+		l.mu.Unlock()
+	})
+	for len(l.mu.frames) < target && !l.mu.groupTimedOut && !l.mu.closing && !l.mu.flushing && l.mu.err == nil {
+		l.mu.cond.Wait()
+	}
+	timer.Stop()
+	l.mu.groupWait++ // (a timer that fires late finds another wait, or none)
+	l.mu.groupTarget, l.mu.groupTimedOut = 0, false
 }
 
 // flushQueued is one group commit. Called with l.mu held and no flush in progress, it takes everything
@@ -59,6 +116,9 @@ func (l *Log) flushQueued(byAppender bool) {
 	syncRequested := l.mu.syncRequested
 	l.mu.pending, l.mu.frames, l.mu.syncRequested, l.mu.entriesPending = f.spare[:0], f.spareFrames[:0], false, false
 	l.mu.gen = newFlushGeneration()
+	if len(frames) > 0 {
+		l.mu.lastGroup = len(frames)
+	}
 	err := l.mu.err
 	l.mu.Unlock()
 
@@ -77,9 +137,15 @@ func (l *Log) flushQueued(byAppender bool) {
 	}
 	l.mu.Lock()
 	l.mu.flushing = false
-	// Wake the flusher goroutine: entries to store (moot after a failure), or appends queued meanwhile.
+	// Wake the flusher goroutine only when it has work (BENCH.md, phase 2 item 1: a wake-up after every
+	// commit cost a lone producer 9-11 µs per append): appends queued meanwhile, a sync asked for, or
+	// entries to store (moot after a failure). Entries are handed over at once, not gathered: the last
+	// stored entry is the durable point recovery trusts (recover.go), and it must not lag behind the
+	// acknowledged batches.
 	l.mu.entriesPending = l.mu.err == nil && len(f.entries) > 0
-	l.mu.cond.Signal()
+	if len(l.mu.frames) > 0 || l.mu.syncRequested || l.mu.entriesPending || l.mu.closing {
+		l.mu.cond.Signal()
+	}
 	l.mu.Unlock()
 }
 
@@ -87,6 +153,14 @@ func (l *Log) flushQueued(byAppender bool) {
 // the policy says and publishes the new high watermark.
 func (l *Log) flush(buf []byte, frames []pendingFrame, syncRequested bool) error {
 	f := &l.flusher
+	if f.file == nil {
+		if len(frames) == 0 {
+			return nil // a sync asked for with nothing written in this open
+		}
+		if err := l.openWriter(); err != nil {
+			return err
+		}
+	}
 	runStart, off := 0, 0
 	for _, fr := range frames {
 		runBytes := int64(off - runStart)
@@ -139,6 +213,7 @@ func (l *Log) write(b []byte) error {
 		return nil
 	}
 	f := &l.flusher
+	l.preallocateFor(f.writer.Pos() + int64(len(b)))
 	if err := f.writer.Write(b); err != nil {
 		return failStop("write", f.active.path, err)
 	}
@@ -154,8 +229,10 @@ func (l *Log) syncActive() error {
 	if err := f.file.SyncData(); err != nil {
 		return failStop("fsync", f.active.path, err)
 	}
+	took := time.Since(start)
 	l.metrics.syncs.Add(1)
-	l.metrics.syncNanos.Add(uint64(time.Since(start)))
+	l.metrics.syncNanos.Add(uint64(took))
+	l.lastSyncNanos.Store(int64(took))
 	f.synced()
 	return nil
 }
@@ -182,7 +259,8 @@ func (l *Log) flushEntries() error {
 }
 
 // roll closes the active segment and starts one at newBase (DESIGN.md decision 7): trim the old segment to
-// its written end and fsync it; create the new one, preallocate, fsync it and the directory; then record
+// its written end and fsync it; create the new one, preallocate its first step (never fatal), fsync it and
+// the directory; then record
 // the new state, synced. A crash between any two steps leaves a log that recover accepts.
 func (l *Log) roll(newBase int64) error {
 	f := &l.flusher
@@ -191,10 +269,12 @@ func (l *Log) roll(newBase int64) error {
 		return err
 	}
 	f.synced()
-	err := f.file.Close()
-	f.file = nil // closed even when Close failed: never close it twice
-	if err != nil {
-		return failStop("close", old.path, err)
+	if f.file != nil {
+		err := f.file.Close()
+		f.file = nil // closed even when Close failed: never close it twice
+		if err != nil {
+			return failStop("close", old.path, err)
+		}
 	}
 	if err := l.flushEntries(); err != nil {
 		return err
@@ -206,11 +286,10 @@ func (l *Log) roll(newBase int64) error {
 		return failStop("create", path, err)
 	}
 	f.file = wf
-	if !l.opts.NoPreallocate {
-		if err := fsutil.Preallocate(wf, l.segmentBytes.Load()); err != nil {
-			return failStop("preallocate", path, err)
-		}
-	}
+	f.prealloc.reset()
+	// A roll means the partition is written to: its first step is taken now, before the fsync (one
+	// fsync for the new file's size and its blocks). A failure only turns preallocation off for it.
+	l.preallocateFor(0)
 	if err := wf.Sync(); err != nil {
 		return failStop("fsync", path, err)
 	}

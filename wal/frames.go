@@ -79,7 +79,7 @@ func (r *Reader) bulkFrames(dst []byte, room int) (_ []byte, taken int, full boo
 	}
 	dst = slices.Grow(dst, want)
 	buf := dst[len(dst) : len(dst)+want]
-	n, _ := seg.file.ReadAt(buf, pos) // (a short read keeps what it read; NextBatch reports the failure)
+	n, _ := seg.ReadAt(buf, pos) // (a short read keeps what it read; NextBatch reports the failure)
 	if n < segment.HeaderSize {
 		return dst, 0, false
 	}
@@ -89,7 +89,7 @@ func (r *Reader) bulkFrames(dst []byte, room int) (_ []byte, taken int, full boo
 		want = int(h.FrameSize())
 		dst = slices.Grow(dst, want)
 		buf = dst[len(dst) : len(dst)+want]
-		if n, _ = seg.file.ReadAt(buf, pos); n < segment.HeaderSize {
+		if n, _ = seg.ReadAt(buf, pos); n < segment.HeaderSize {
 			return dst, 0, false
 		}
 	}

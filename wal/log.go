@@ -2,9 +2,11 @@ package wal
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqlog/mqlog/internal/fsutil"
@@ -42,6 +44,16 @@ type Log struct {
 		closed        bool
 		syncRequested bool
 		flushing      bool // a group commit is in progress (the flusher's, or an appender's own)
+		// started says the flusher goroutine (and the syncer, under SyncInterval) runs: they start with
+		// the first append, so that an idle partition has none.
+		started bool
+		// lastGroup is how many appends the last commit carried; groupTarget, while the flusher waits for
+		// a group (waitForGroupLocked), how many it waits for; groupWait numbers the waits, groupTimedOut
+		// ends the current one.
+		lastGroup     int
+		groupTarget   int
+		groupWait     uint64
+		groupTimedOut bool
 		// entriesPending asks the flusher goroutine to store sparse index entries left by an appender's flush.
 		entriesPending bool
 		nextOffset     int64 // offset the next queued batch gets
@@ -69,13 +81,21 @@ type Log struct {
 	syncerDone  chan struct{}
 
 	metrics metricsCounters
+	// lastSyncNanos is the duration of the last fsync of segment data; maxCommitDelay bounds the adaptive
+	// commit delay (flush.go; tests change it).
+	lastSyncNanos  atomic.Int64
+	maxCommitDelay time.Duration
 }
 
 // segmentFile is one segment as the log sees it. Fields other than the atomics are fixed at creation.
 type segmentFile struct {
 	base int64
 	path string
-	file vfs.File // read handle shared by readers
+	fs   vfs.FS
+	// fh is the read handle shared by readers, opened on the first read (handle): an idle segment holds
+	// no descriptor. fmu serializes its opening and closing.
+	fh  atomic.Pointer[fileHandle]
+	fmu sync.Mutex
 
 	readableEnd  atomic.Int64 // readers may read bytes [0, readableEnd)
 	nextOffset   atomic.Int64 // offset after the last readable record
@@ -197,15 +217,65 @@ func (l *Log) segmentAfter(seg *segmentFile) *segmentFile {
 	return nil
 }
 
+// openSegmentFile returns the segment named base, its file not opened yet (handle opens it on first use).
 func (l *Log) openSegmentFile(base int64) (*segmentFile, error) {
 	path := l.opts.FS.PathJoin(l.opts.Dir, segment.FileName(base))
-	f, err := fsutil.OpenRegular(l.opts.FS, path)
+	s := &segmentFile{base: base, path: path, fs: l.opts.FS}
+	s.refs.Store(1)
+	return s, nil
+}
+
+// fileHandle is an open read handle of a segment.
+type fileHandle struct{ vfs.File }
+
+// handle returns the segment's read handle, opening it on first use. The caller holds a reference (or is
+// the log's opener): the handle is closed only when the last reference goes (release).
+func (s *segmentFile) handle() (vfs.File, error) {
+	if h := s.fh.Load(); h != nil {
+		return h.File, nil
+	}
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	if h := s.fh.Load(); h != nil {
+		return h.File, nil
+	}
+	if s.refs.Load() <= 0 {
+		return nil, fmt.Errorf("mqlog/wal: segment %s: %w", s.path, ErrClosed)
+	}
+	f, err := fsutil.OpenRegular(s.fs, s.path)
 	if err != nil {
 		return nil, fmt.Errorf("mqlog/wal: open segment: %w", err)
 	}
-	s := &segmentFile{base: base, path: path, file: f}
-	s.refs.Store(1)
-	return s, nil
+	s.fh.Store(&fileHandle{f})
+	return f, nil
+}
+
+// closeHandle closes the read handle, if it was opened.
+func (s *segmentFile) closeHandle() error {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	if h := s.fh.Swap(nil); h != nil {
+		return h.Close()
+	}
+	return nil
+}
+
+// ReadAt reads the segment through its read handle (opened on first use): segment.Reader reads this.
+func (s *segmentFile) ReadAt(p []byte, off int64) (int, error) {
+	f, err := s.handle()
+	if err != nil {
+		return 0, err
+	}
+	return f.ReadAt(p, off)
+}
+
+// stat returns the segment file's metadata through its read handle.
+func (s *segmentFile) stat() (os.FileInfo, error) {
+	f, err := s.handle()
+	if err != nil {
+		return nil, err
+	}
+	return f.Stat()
 }
 
 func (l *Log) closeSegments() error {

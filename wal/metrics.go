@@ -6,7 +6,7 @@ import (
 )
 
 type metricsCounters struct {
-	appends, batches, records, bytes, writes, syncs, syncNanos, rolls atomic.Uint64
+	appends, batches, records, bytes, writes, syncs, syncNanos, rolls, preallocs, preallocFailures atomic.Uint64
 }
 
 // Metrics are counters since the log was opened.
@@ -19,6 +19,10 @@ type Metrics struct {
 	Syncs    uint64        // fsyncs of segment data
 	SyncTime time.Duration // total time spent in those fsyncs
 	Rolls    uint64        // segments rolled
+	// Preallocations counts the fallocate steps taken ahead of the write position, PreallocFailures those
+	// that failed (ENOSPC, an error of the filesystem): the segment then grows as it is written.
+	Preallocations   uint64
+	PreallocFailures uint64
 }
 
 // Metrics returns the log's counters.
@@ -27,5 +31,6 @@ func (l *Log) Metrics() Metrics {
 	return Metrics{
 		Appends: m.appends.Load(), Batches: m.batches.Load(), Records: m.records.Load(), Bytes: m.bytes.Load(),
 		Writes: m.writes.Load(), Syncs: m.syncs.Load(), SyncTime: time.Duration(m.syncNanos.Load()), Rolls: m.rolls.Load(),
+		Preallocations: m.preallocs.Load(), PreallocFailures: m.preallocFailures.Load(),
 	}
 }

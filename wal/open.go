@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -15,6 +16,7 @@ func newLog(opts Options, readOnly bool) *Log {
 	l.mu.cond.L = &l.mu.Mutex
 	l.mu.gen = newFlushGeneration()
 	l.notify.ch = make(chan struct{})
+	l.maxCommitDelay = maxCommitDelay
 	l.segmentBytes.Store(opts.SegmentBytes)
 	l.compacted.Store(opts.Compacted)
 	return l
@@ -64,7 +66,7 @@ func Open(opts Options) (*Log, error) {
 		return nil, err
 	}
 	// Derived index entries past the recovered end describe data that is gone.
-	if err := o.Index.DeleteEntriesFrom(r.nextOffset); err != nil {
+	if err := l.deleteEntriesFrom(r.nextOffset, blob != nil && st.clean); err != nil {
 		return nil, err
 	}
 	if len(r.entries) > 0 {
@@ -85,7 +87,7 @@ func Open(opts Options) (*Log, error) {
 	l.flusher.maxTimestamp = r.maxTs
 	l.mu.nextOffset = r.nextOffset
 	l.state.Lock()
-	err = l.saveStateLocked(durableState{activeBase: r.activeBase, position: r.position, nextOffset: r.nextOffset,
+	err = l.saveStateDeferrableLocked(durableState{activeBase: r.activeBase, position: r.position, nextOffset: r.nextOffset,
 		startOffset: startOffset, closed: r.closed})
 	l.state.Unlock()
 	if err != nil {
@@ -95,11 +97,13 @@ func Open(opts Options) (*Log, error) {
 		l.closeSegments()
 		return nil, err
 	}
-	l.startBackground()
 	return l, nil
 }
 
-// openSegments opens a read handle on every segment and the write handle on the active one.
+// openSegments lists the segments, their files not opened (segmentFile.handle opens a read handle on the
+// first read). The write handle of the active segment is opened on the first write (openWriter), unless the
+// file holds bytes past the valid end that Close must trim (preallocated space found after a crash): an
+// idle partition holds no descriptor.
 func (l *Log) openSegments(r recovery) error {
 	for _, c := range r.closed {
 		s, err := l.openSegmentFile(c.base)
@@ -118,20 +122,51 @@ func (l *Log) openSegments(r recovery) error {
 	}
 	l.segs.list = append(l.segs.list, active)
 	l.publish(active, r.position, r.nextOffset, r.maxTs)
-	wf, err := fsutil.OpenRegularReadWrite(l.opts.FS, active.path)
+	f := &l.flusher
+	// No preallocation here: an idle partition reserves nothing; the first write takes the first step.
+	f.prealloc.reset()
+	f.active = active
+	f.writer = segment.NewWriter(nil, r.position) // (no file until openWriter)
+	f.lastEntryPos = r.position - int64(l.opts.IndexIntervalBytes)
+	info, err := l.opts.FS.Stat(active.path)
 	if err != nil {
 		return fmt.Errorf("mqlog/wal: open segment: %w", err)
 	}
-	if !l.opts.NoPreallocate {
-		if err := fsutil.Preallocate(wf, l.segmentBytes.Load()); err != nil {
-			wf.Close()
-			return fmt.Errorf("mqlog/wal: preallocate %s: %w", active.path, err)
+	if info.Size() != r.position {
+		if err := l.openWriter(); err != nil {
+			return err
 		}
 	}
-	l.flusher.active = active
-	l.flusher.file = wf
-	l.flusher.writer = segment.NewWriter(wf, r.position)
-	l.flusher.lastEntryPos = r.position - int64(l.opts.IndexIntervalBytes)
+	return nil
+}
+
+// openWriter opens the write handle of the active segment. Before the first write into an empty segment
+// (a new partition's, created unsynced by recovery, or one found empty after a crash), the file is
+// preallocated and it, its directory and the directory's parent are fsynced: the file, or the partition
+// directory itself, may exist only in the page cache. Called by the flusher's owner.
+func (l *Log) openWriter() error {
+	f := &l.flusher
+	fs, path := l.opts.FS, f.active.path
+	wf, err := fsutil.OpenRegularReadWrite(fs, path)
+	if err != nil {
+		return failStop("open", path, err)
+	}
+	f.file, f.writer = wf, segment.NewWriter(wf, f.writer.Pos())
+	if f.writer.Pos() > 0 {
+		return nil
+	}
+	l.preallocateFor(0)
+	if err := wf.Sync(); err != nil {
+		return failStop("fsync", path, err)
+	}
+	if err := fsutil.SyncDir(fs, l.opts.Dir); err != nil {
+		return failStop("fsync directory", l.opts.Dir, err)
+	}
+	if parent := fs.PathDir(l.opts.Dir); parent != l.opts.Dir {
+		if err := fsutil.SyncDir(fs, parent); err != nil {
+			return failStop("fsync directory", parent, err)
+		}
+	}
 	return nil
 }
 
@@ -146,7 +181,46 @@ func (l *Log) saveStateLocked(st durableState) error {
 	return nil
 }
 
-func (l *Log) startBackground() {
+// startBackgroundLocked starts the flusher goroutine, and the syncer under SyncInterval, at the first
+// append (l.mu held): an idle partition has no goroutine.
+// saveStateDeferrableLocked is saveStateLocked, without the sync under Options.DeferSync (Open and Close
+// only: the caller syncs the index for many logs at once).
+func (l *Log) saveStateDeferrableLocked(st durableState) error {
+	d, ok := l.opts.Index.(DeferredIndex)
+	if !l.opts.DeferSync || !ok {
+		return l.saveStateLocked(st)
+	}
+	st.epoch = l.epoch
+	if err := d.SaveStateNoSync(st.encode()); err != nil {
+		return fmt.Errorf("mqlog/wal: save state of %s: %w", l.opts.Dir, err)
+	}
+	l.state.saved = st
+	return nil
+}
+
+// deleteEntriesFrom is Index.DeleteEntriesFrom, without the sync under Options.DeferSync (Open only), and
+// only when there may be an entry to delete: a range deletion per partition at every open (most find nothing)
+// piles up range tombstones in Pebble that every later lookup pays for.
+func (l *Log) deleteEntriesFrom(offset int64, clean bool) error {
+	if clean {
+		return nil // Close stored entries only of batches below the offset it recorded
+	}
+	if e, ok, err := l.opts.Index.FloorEntry(math.MaxInt64); err != nil {
+		return fmt.Errorf("mqlog/wal: read the index of %s: %w", l.opts.Dir, err)
+	} else if !ok || e.Offset < offset {
+		return nil
+	}
+	if d, ok := l.opts.Index.(DeferredIndex); l.opts.DeferSync && ok {
+		return d.DeleteEntriesFromNoSync(offset)
+	}
+	return l.opts.Index.DeleteEntriesFrom(offset)
+}
+
+func (l *Log) startBackgroundLocked() {
+	if l.mu.started {
+		return
+	}
+	l.mu.started = true
 	l.flusherDone = make(chan struct{})
 	go l.flushLoop()
 	if l.opts.Sync == SyncInterval {
@@ -184,16 +258,19 @@ func (l *Log) Close() error {
 	}
 	l.mu.closed, l.mu.closing = true, true
 	l.mu.cond.Broadcast()
+	started := l.mu.started
 	l.mu.Unlock()
 	defer l.wakeReaders()
 	if l.readOnly {
 		return l.closeSegments()
 	}
-	if l.syncerStop != nil {
-		close(l.syncerStop)
-		<-l.syncerDone
+	if started {
+		if l.syncerStop != nil {
+			close(l.syncerStop)
+			<-l.syncerDone
+		}
+		<-l.flusherDone
 	}
-	<-l.flusherDone
 	// Wait for a retention or compaction in progress (it stops early once closing is set).
 	l.maintenance.Lock()
 	defer l.maintenance.Unlock()
@@ -205,10 +282,16 @@ func (l *Log) Close() error {
 	if err == nil {
 		err = l.finishActive()
 		if err == nil {
+			// The entries appender-led commits left for later (flushQueued), and those of batches the sync
+			// above just made durable, are stored before the clean state.
+			f.synced()
+			err = l.flushEntries()
+		}
+		if err == nil {
 			l.state.Lock()
 			st := l.state.saved
 			st.activeBase, st.position, st.nextOffset, st.clean = f.active.base, f.writer.Pos(), f.nextOffset, true
-			err = l.saveStateLocked(st)
+			err = l.saveStateDeferrableLocked(st)
 			l.state.Unlock()
 		}
 	}
@@ -226,6 +309,9 @@ func (l *Log) Close() error {
 // finishActive trims the active segment to its written end and fsyncs it.
 func (l *Log) finishActive() error {
 	f := &l.flusher
+	if f.file == nil {
+		return nil // nothing written in this open, and the file is its valid bytes (openSegments)
+	}
 	handled, err := fsutil.Truncate(f.file, f.writer.Pos())
 	if !handled {
 		err = f.file.Sync()

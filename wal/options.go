@@ -64,8 +64,15 @@ type Options struct {
 	Compacted bool
 	// IndexIntervalBytes is the spacing, in segment bytes, of sparse offset index entries.
 	IndexIntervalBytes int
-	// NoPreallocate turns off growing each segment to SegmentBytes ahead of its writes.
+	// NoPreallocate turns off preallocating the active segment in steps ahead of its writes (prealloc.go).
 	NoPreallocate bool
+	// DeferSync makes Open and Close record the log's state without syncing it, through the Index's
+	// DeferredIndex methods (required then): the caller makes them durable with one synced commit for many
+	// logs, after Open and before the log is written to or read by anyone, and after Close. A crash
+	// before that commit leaves the state before Open (or before Close), which recovery accepts: Open has
+	// written nothing under its epoch yet, and Close has trimmed and fsynced what it wrote. Rolls,
+	// retention and compaction always sync their state.
+	DeferSync bool
 	// Logger receives recovery notes (a cut torn tail, removed leftovers). Nil is silent.
 	Logger *slog.Logger
 }
@@ -106,6 +113,13 @@ type Index interface {
 	FloorEntry(offset int64) (IndexEntry, bool, error)
 	// DeleteEntriesFrom removes the entries with Offset >= offset, durably.
 	DeleteEntriesFrom(offset int64) error
+}
+
+// DeferredIndex is what an Index offers for Options.DeferSync: SaveState and DeleteEntriesFrom without
+// the sync, which the caller makes durable later with one synced commit.
+type DeferredIndex interface {
+	SaveStateNoSync(state []byte) error
+	DeleteEntriesFromNoSync(offset int64) error
 }
 
 // IndexEntry says that the batch whose base offset is Offset starts at byte Position of the segment that

@@ -237,5 +237,5 @@ func (r *Reader) position() error {
 }
 
 func (r *Reader) newSegmentReader(seg *segmentFile, pos int64) *segment.Reader {
-	return segment.NewReader(seg.file, seg.path, pos, seg.readableEnd.Load(), r.log.opts.Limits)
+	return segment.NewReader(seg, seg.path, pos, seg.readableEnd.Load(), r.log.opts.Limits)
 }

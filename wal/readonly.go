@@ -92,7 +92,7 @@ func (l *Log) Refresh() error {
 // takeClosedReadOnly marks s, found at open before the segment starting at nextBase, as closed and readable
 // to its size.
 func (l *Log) takeClosedReadOnly(s *segmentFile, nextBase int64) error {
-	info, err := s.file.Stat()
+	info, err := s.stat()
 	if err != nil {
 		return err
 	}
@@ -106,13 +106,13 @@ func (l *Log) takeClosedReadOnly(s *segmentFile, nextBase int64) error {
 // now and must all be valid frames; where they stop being valid, readers get the corruption once they have
 // read what comes before it. Epochs are not checked: the data is durable (DESIGN.md decision 6).
 func (l *Log) closeReadOnly(s *segmentFile) error {
-	info, err := s.file.Stat()
+	info, err := s.stat()
 	if err != nil {
 		return err
 	}
 	from := s.readableEnd.Load()
 	expect := s.nextOffset.Load()
-	res, err := segment.Scan(s.file, from, info.Size(), segment.ScanOptions{
+	res, err := segment.Scan(s, from, info.Size(), segment.ScanOptions{
 		Path: s.path, Limits: l.opts.Limits, NextOffset: expect, Contiguous: !l.opts.Compacted, IgnoreEpochs: true,
 	}, nil)
 	if err != nil {
@@ -155,7 +155,7 @@ func (l *Log) advanceReadOnly(s *segmentFile) error {
 	if s.damage.Load() != nil {
 		return nil
 	}
-	info, err := s.file.Stat()
+	info, err := s.stat()
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (l *Log) advanceReadOnly(s *segmentFile) error {
 	if l.opts.Compacted || from == 0 {
 		expect = -1
 	}
-	res, err := tailScan(s.file, from, info.Size(), tailOptions{
+	res, err := tailScan(s, from, info.Size(), tailOptions{
 		path: s.path, limits: l.opts.Limits, nextOffset: expect, contiguous: !l.opts.Compacted, epoch: anyEpoch, ignoreEpochs: true,
 	})
 	if err != nil {

@@ -157,17 +157,21 @@ func (l *Log) recover(st durableState, hasState bool, bases []int64) (recovery, 
 		if st.position > 0 || st.nextOffset > st.activeBase {
 			return r, &segment.CorruptionError{Path: fs.PathJoin(dir, segment.FileName(st.activeBase)), Offset: 0, Err: ErrMissingSegment}
 		}
-		// The active segment was never created durably (a crash right after the state was saved).
+		if len(tail) == 0 {
+			// An empty active segment not created yet, or lost by a crash: created now, unsynced (the first
+			// write makes it and its directory entries durable, openWriter).
+			return r, l.createEmptySegment(st.activeBase)
+		}
+		// The active segment was never created durably (a crash right after a roll's state was saved).
 		tail = append([]int64{st.activeBase}, tail...)
 		if err := l.createSegmentFile(st.activeBase); err != nil {
 			return r, err
 		}
 	}
-	if len(tail) == 0 { // a new, empty log
-		if err := l.createSegmentFile(r.activeBase); err != nil {
-			return r, err
-		}
-		return r, l.syncDirsAfterCrash(st, hasState)
+	if len(tail) == 0 {
+		// A new, empty log: its first segment is created without any fsync (an empty file lost by a crash is
+		// created again); the first write makes it and its directory entries durable (openWriter).
+		return r, l.createEmptySegment(r.activeBase)
 	}
 	durable, err := l.durablePoint(st, hasState, tail)
 	if err != nil {
@@ -412,6 +416,18 @@ func (l *Log) removeBlankSegments(bases []int64) error {
 }
 
 // createSegmentFile creates an empty segment durably: the file, then its directory entry.
+// createEmptySegment creates the empty segment file named base, without fsync: a partition that is never
+// written costs no sync (openWriter syncs before the first write into an empty segment).
+func (l *Log) createEmptySegment(base int64) error {
+	fs := l.opts.FS
+	path := fs.PathJoin(l.opts.Dir, segment.FileName(base))
+	f, err := fsutil.CreateNew(fs, path)
+	if err != nil {
+		return fmt.Errorf("mqlog/wal: create segment: %w", err)
+	}
+	return f.Close()
+}
+
 func (l *Log) createSegmentFile(base int64) error {
 	fs := l.opts.FS
 	path := fs.PathJoin(l.opts.Dir, segment.FileName(base))

@@ -25,7 +25,7 @@ func (s *segmentFile) acquire() bool {
 // release drops a reference taken by acquire, closing the file when it was the last one.
 func (s *segmentFile) release() error {
 	if s.refs.Add(-1) == 0 {
-		return s.file.Close()
+		return s.closeHandle()
 	}
 	return nil
 }
@@ -37,4 +37,18 @@ func (s *segmentFile) retire() error {
 		return nil
 	}
 	return s.release()
+}
+
+// pinHandles opens the read handles of the first n segments of the list that are not open yet (they open
+// lazily, segmentFile.handle), before their files are removed or renamed over: a reader holding one of
+// them goes on reading the file it found, never what takes its path.
+func (l *Log) pinHandles(n int) error {
+	l.segs.RLock()
+	defer l.segs.RUnlock()
+	for _, s := range l.segs.list[:min(n, len(l.segs.list))] {
+		if _, err := s.handle(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -17,9 +17,12 @@ func TestSegmentRefs(t *testing.T) {
 	f, _ := fs.Create("/p/x", vfs.WriteCategoryUnspecified)
 	f.Write([]byte("data"))
 	f.Close()
-	rf, _ := fs.Open("/p/x")
-	s := &segmentFile{path: "/p/x", file: rf}
+	s := &segmentFile{path: "/p/x", fs: fs}
 	s.refs.Store(1)
+	rf, err := s.handle()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !s.acquire() {
 		t.Fatal("acquire of a live segment failed")
 	}

@@ -68,6 +68,10 @@ func (l *Log) DeleteSegments(ret Retention) (DeleteResult, error) {
 		l.state.Unlock()
 		return res, nil
 	}
+	if err := l.pinHandles(n); err != nil { // (before anything changes)
+		l.state.Unlock()
+		return DeleteResult{}, err
+	}
 	st := l.state.saved
 	st.closed = slices.Clone(closed[n:])
 	st.startOffset = res.StartOffset

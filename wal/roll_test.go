@@ -106,8 +106,9 @@ func TestRollWithConcurrentAppends(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	<-rollerDone
-	if segs := l.Segments(); int64(len(segs)) != rolls.Load()+1 {
-		t.Fatalf("%d segments after %d rolls", len(segs), rolls.Load())
+	// (Appenders running alone for long on a busy machine may also roll by size: count every roll.)
+	if segs, all := l.Segments(), l.Metrics().Rolls; uint64(len(segs)) != all+1 || all < uint64(rolls.Load()) {
+		t.Fatalf("%d segments after %d rolls, %d of them by Roll", len(segs), all, rolls.Load())
 	}
 	n := appended.Load()
 	readAll(t, l, n)

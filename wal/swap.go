@@ -43,6 +43,9 @@ func (l *Log) swapSegments(old, replacement []closedSegment) error {
 			return fmt.Errorf("mqlog/wal: delete index entries of compacted segments: %w", err)
 		}
 	}
+	if err := l.pinHandles(len(old)); err != nil { // (before the commit: an error here changes nothing)
+		return err
+	}
 	l.state.Lock()
 	saved := l.state.saved
 	if len(saved.closed) < len(old) || !slices.Equal(saved.closed[:len(old)], old) {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqlog/mqlog/segment"
@@ -248,4 +249,75 @@ func FuzzRecover(f *testing.F) {
 			prev = rec.Offset
 		}
 	})
+}
+
+// Every sparse index entry is stored by Close, under each policy: those of batches that only Close's
+// fsync makes durable (SyncInterval, SyncNever) used to be dropped.
+func TestEntriesStoredByClose(t *testing.T) {
+	for _, policy := range []SyncPolicy{SyncAlways, SyncInterval, SyncNever} {
+		t.Run(policy.String(), func(t *testing.T) {
+			fs, idx := vfs.NewMem(), &memIndex{}
+			l, err := Open(Options{FS: fs, Dir: "/p", Index: idx, IndexIntervalBytes: 1, Sync: policy, SyncInterval: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 19
+			for i := range n {
+				if _, err := l.Append([]segment.Record{{Value: value(i)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			idx.mu.Lock()
+			defer idx.mu.Unlock()
+			if len(idx.entries) != n { // one per batch: each is past the interval of 1 byte
+				t.Fatalf("%d entries stored after %d appends and Close", len(idx.entries), n)
+			}
+			for i, e := range idx.entries {
+				if e.Offset != int64(i) {
+					t.Fatalf("entry %d: %+v", i, e)
+				}
+			}
+		})
+	}
+}
+
+// An append left to the flusher while it waits for a group (the adaptive commit delay) completes when the
+// log closes, however long the delay: Close ends the wait and the flusher commits what is queued.
+func TestCloseEndsGroupWait(t *testing.T) {
+	fs, idx := vfs.NewMem(), &memIndex{}
+	l := openTestLog(t, fs, idx, 1<<20)
+	if _, err := l.Append([]segment.Record{{Value: value(0)}}); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	l.maxCommitDelay = time.Hour
+	l.lastSyncNanos.Store(int64(2 * time.Hour))
+	l.mu.lastGroup = 8 // as if 8 producers had shared the last commit
+	l.mu.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Append([]segment.Record{{Value: value(1)}})
+		done <- err
+	}()
+	for { // until the append is queued (the flusher then waits for 7 more, for an hour)
+		l.mu.Lock()
+		queued := l.metrics.appends.Load() == 2
+		l.mu.Unlock()
+		if queued {
+			break
+		}
+		runtime.Gosched()
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("append left to the group wait: %v", err)
+	}
+	l = openTestLog(t, fs, idx, 1<<20)
+	defer l.Close()
+	readAll(t, l, 2)
 }

@@ -17,6 +17,7 @@ var (
 	_ wal.TimeIndex         = PartitionIndex{}
 	_ wal.EntryTrimmer      = PartitionIndex{}
 	_ wal.EntryRangeDeleter = PartitionIndex{}
+	_ wal.DeferredIndex     = PartitionIndex{}
 )
 
 // LoadState implements wal.Index.
@@ -62,4 +63,14 @@ func (p PartitionIndex) DeleteEntriesBetween(from, to int64) error {
 func (p PartitionIndex) LastEntryBeforeTime(ts int64) (wal.IndexEntry, bool, error) {
 	e, ok, err := p.Store.LastEntryBeforeTime(p.Topic, p.Partition, ts)
 	return wal.IndexEntry{Offset: e.Offset, Position: e.Position, Timestamp: e.Timestamp}, ok, err
+}
+
+// SaveStateNoSync implements wal.DeferredIndex.
+func (p PartitionIndex) SaveStateNoSync(state []byte) error {
+	return p.Store.SaveLogStateNoSync(p.Topic, p.Partition, state)
+}
+
+// DeleteEntriesFromNoSync implements wal.DeferredIndex.
+func (p PartitionIndex) DeleteEntriesFromNoSync(offset int64) error {
+	return p.Store.DeleteEntriesFromNoSync(p.Topic, p.Partition, offset)
 }

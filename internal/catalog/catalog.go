@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqlog/mqlog/index"
@@ -127,6 +128,11 @@ func Open(opts Options) (*Catalog, error) {
 		}
 		c.mu.topics[name] = t
 	}
+	// Every partition's new epoch, with one synced commit, before any is written to.
+	if err := c.syncIndex(); err != nil {
+		c.closeTopics()
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -174,25 +180,124 @@ func OpenReadOnly(opts Options) (*Catalog, error) {
 	return c, nil
 }
 
-// openTopic opens the logs of every partition of a topic.
+// openTopic opens the logs of every partition of a topic. In a writable catalog their states are saved
+// without sync (wal.Options.DeferSync): the caller syncs the index once (syncIndex) before the topic is
+// used, one synced commit for every partition instead of one each.
 func (c *Catalog) openTopic(name string, inc base.Incarnation, cfg base.TopicConfig) (*Topic, error) {
 	t := newTopic(name, inc, cfg)
-	logs := make([]*wal.Log, 0, cfg.Partitions)
-	for p := 0; p < cfg.Partitions; p++ {
-		l, err := c.openPartition(name, cfg, p)
+	if err := c.makePartitionDirs(name, 0, cfg.Partitions); err != nil {
+		return nil, err
+	}
+	var states map[int32][]byte
+	if !c.readOnly {
+		var err error
+		if states, err = c.opts.Index.LogStates(name); err != nil {
+			return nil, err
+		}
+	}
+	// Partitions open in parallel: each is a few syscalls (a directory listing, stats) and index writes,
+	// which overlap.
+	logs := make([]*wal.Log, cfg.Partitions)
+	errs := make([]error, cfg.Partitions)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(openWorkers, cfg.Partitions) {
+		wg.Go(func() {
+			for {
+				p := int(next.Add(1) - 1)
+				if p >= cfg.Partitions {
+					return
+				}
+				logs[p], errs[p] = c.openPartitionWith(name, cfg, p, states[int32(p)])
+				if errs[p] != nil {
+					next.Store(int64(cfg.Partitions)) // stop the others early
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for p, err := range errs {
 		if err != nil {
 			for _, open := range logs {
-				open.Close()
+				if open != nil {
+					open.Close()
+				}
 			}
 			return nil, fmt.Errorf("mqlog: open %s partition %d: %w", name, p, err)
 		}
-		logs = append(logs, l)
 	}
 	t.logs.Store(&logs)
 	return t, nil
 }
 
+// openWorkers is how many partitions of a topic open at once.
+const openWorkers = 8
+
+// preloadedIndex is a partition's index whose first LoadState (wal.Open's) returns the state read with
+// the rest of its topic's (Store.LogStates), nil when it has none.
+type preloadedIndex struct {
+	base.PartitionIndex
+	state []byte
+	used  atomic.Bool
+}
+
+// LoadState implements wal.Index.
+func (p *preloadedIndex) LoadState() ([]byte, error) {
+	if !p.used.Swap(true) {
+		st := p.state
+		p.state = nil
+		return st, nil
+	}
+	return p.PartitionIndex.LoadState()
+}
+
+// makePartitionDirs creates the missing directories of partitions [from, to) of a topic, then fsyncs the
+// topics directory once (instead of once per partition, as wal.Open would). Read-only, it does nothing.
+func (c *Catalog) makePartitionDirs(name string, from, to int) error {
+	if c.readOnly {
+		return nil
+	}
+	fs, made := c.opts.FS, false
+	for p := from; p < to; p++ {
+		dir := c.partitionDir(name, p)
+		if _, err := fs.Stat(dir); err == nil {
+			continue
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("mqlog: open %s partition %d: %w", name, p, err)
+		}
+		if err := fs.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("mqlog: create %s partition %d: %w", name, p, err)
+		}
+		made = true
+	}
+	if made {
+		return fsutil.SyncDir(fs, c.topicsDir())
+	}
+	return nil
+}
+
+// syncIndex makes durable, with one synced commit, the states that partitions opened or closed with
+// wal.Options.DeferSync saved.
+func (c *Catalog) syncIndex() error {
+	if c.readOnly {
+		return nil
+	}
+	return c.opts.Index.Sync()
+}
+
 func (c *Catalog) openPartition(name string, cfg base.TopicConfig, p int) (*wal.Log, error) {
+	var state []byte
+	if !c.readOnly {
+		var err error
+		if state, err = c.opts.Index.LogState(name, int32(p)); err != nil {
+			return nil, err
+		}
+	}
+	return c.openPartitionWith(name, cfg, p, state)
+}
+
+// openPartitionWith opens partition p, whose saved state (read by the caller) is state.
+func (c *Catalog) openPartitionWith(name string, cfg base.TopicConfig, p int, state []byte) (*wal.Log, error) {
 	o := c.opts.Log
 	o.FS = c.opts.FS
 	o.Dir = c.partitionDir(name, p)
@@ -201,7 +306,8 @@ func (c *Catalog) openPartition(name string, cfg base.TopicConfig, p int) (*wal.
 	if c.readOnly {
 		return wal.OpenReadOnly(o)
 	}
-	o.Index = base.PartitionIndex{Store: c.opts.Index, Topic: name, Partition: int32(p)}
+	o.Index = &preloadedIndex{PartitionIndex: base.PartitionIndex{Store: c.opts.Index, Topic: name, Partition: int32(p)}, state: state}
+	o.DeferSync = true
 	return wal.Open(o)
 }
 
@@ -289,6 +395,12 @@ func (c *Catalog) closeTopics() error {
 			if err := l.Close(); err != nil && !errors.Is(err, wal.ErrClosed) {
 				errs = append(errs, err)
 			}
+		}
+	}
+	// The clean states the logs saved without sync (wal.Options.DeferSync), with one synced commit.
+	if len(topics) > 0 {
+		if err := c.syncIndex(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

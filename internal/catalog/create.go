@@ -43,6 +43,11 @@ func (c *Catalog) Create(name string, cfg base.TopicConfig) (t *Topic, created b
 	}
 	c.mu.lastIncarnation = inc
 	t, err = c.openTopic(name, inc, cfg)
+	if err == nil {
+		if err = c.syncIndex(); err != nil { // every partition's state, with one synced commit
+			closeLogs(t)
+		}
+	}
 	if err != nil {
 		// All or nothing: take the topic back out, as DeleteTopic would.
 		if undo := c.removeLocked(newTopic(name, inc, cfg)); undo != nil {
@@ -163,8 +168,17 @@ func (c *Catalog) AddPartitions(name string, n int) (base.TopicConfig, error) {
 		return old, err
 	}
 	logs := append([]*wal.Log(nil), t.Logs()...)
+	err := c.makePartitionDirs(name, old.Partitions, n)
 	for p := old.Partitions; p < n; p++ {
-		l, err := c.openPartition(name, cfg, p)
+		var l *wal.Log
+		if err == nil {
+			l, err = c.openPartition(name, cfg, p)
+		}
+		if err == nil && p == n-1 {
+			if err = c.syncIndex(); err != nil { // the new partitions' states, with one synced commit
+				l.Close()
+			}
+		}
 		if err != nil {
 			err = fmt.Errorf("mqlog: open %s partition %d: %w", name, p, err)
 			for _, added := range logs[old.Partitions:] {
@@ -173,7 +187,7 @@ func (c *Catalog) AddPartitions(name string, n int) (base.TopicConfig, error) {
 			if undo := c.opts.Index.PutTopic(name, base.EncodeTopic(old, t.incarnation)); undo != nil {
 				return old, errors.Join(err, undo)
 			}
-			for q := old.Partitions; q <= p; q++ {
+			for q := old.Partitions; q < n; q++ { // (makePartitionDirs made them all)
 				if rm := c.opts.FS.RemoveAll(c.partitionDir(name, q)); rm != nil {
 					err = errors.Join(err, rm)
 				}
