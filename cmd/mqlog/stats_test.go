@@ -118,9 +118,17 @@ func TestStatsWatchRedraws(t *testing.T) {
 	was := stdoutIsTerminal
 	stdoutIsTerminal = func(io.Writer) bool { return true }
 	defer func() { stdoutIsTerminal = was }()
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	// Interrupted once it has drawn twice (a fixed window failed on a loaded machine, where opening the
+	// directory took most of it); 30 s bounds a run that never redraws.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out, errOut syncBuffer
+	go func() {
+		for ctx.Err() == nil && strings.Count(out.String(), "\x1b[H\x1b[2J") < 2 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}()
 	if code := run(ctx, []string{"--dir", dir, "stats", "--watch", "--interval", "50ms"}, strings.NewReader(""), &out, &errOut); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
