@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -170,6 +171,11 @@ func (l *Log) finishCut(st durableState) error {
 			found = true
 		}
 	}
+	if !found && st.position == 0 && len(st.closed) == 0 {
+		// A reset (Reset): the segment at the new base may not have been created yet.
+		l.opts.Logger.Info("mqlog: finishing a committed reset", "path", l.segmentPath(st.activeBase), "offset", st.nextOffset)
+		return l.resetFiles(st.activeBase, later)
+	}
 	if !found {
 		return &segment.CorruptionError{Path: l.segmentPath(st.activeBase), Offset: 0, Err: ErrMissingSegment}
 	}
@@ -313,7 +319,7 @@ func (l *Log) DeleteBefore(offset int64) (DeleteResult, error) {
 	if offset <= l.StartOffset() {
 		return DeleteResult{StartOffset: l.StartOffset()}, nil
 	}
-	if offset > l.HighWatermark() {
+	if offset > l.HighWatermark() { // (past the end: a reset)
 		if err := l.lockIdleWriter(); err != nil {
 			return DeleteResult{}, err
 		}
@@ -377,11 +383,32 @@ func (l *Log) removeOldest(closed []closedSegment, start int64) error {
 	return nil
 }
 
-// resetLocked empties the log so that its next offset is offset (past the current one). l.mu is held, no
-// commit in progress.
+// Reset empties the log and makes the next Append get offset, which may lie anywhere (below the old start,
+// inside the old log or past its end): a raft follower that installed a snapshot drops its whole log and
+// goes on after the snapshot's index. It is committed like a cut (TruncateFrom): the state, synced, naming
+// a segment at offset as the only one, empty, with cutPending set; then every other segment file is
+// removed, the one named offset trimmed to zero or created, the sparse entries deleted, the directory
+// fsynced; then the state without the marker, synced. It takes the writer's role as TruncateFrom does.
+func (l *Log) Reset(offset int64) error {
+	if l.readOnly {
+		return ErrReadOnly
+	}
+	if offset < 0 {
+		return fmt.Errorf("%w: reset to offset %d", ErrOutOfRange, offset)
+	}
+	l.maintenance.Lock()
+	defer l.maintenance.Unlock()
+	if err := l.lockIdleWriter(); err != nil {
+		return err
+	}
+	defer l.mu.Unlock()
+	_, err := l.resetLocked(offset)
+	return err
+}
+
+// resetLocked empties the log so that its next offset is offset. l.mu is held, no commit in progress.
 func (l *Log) resetLocked(offset int64) (DeleteResult, error) {
 	f := &l.flusher
-	fs := l.opts.FS
 	fail := func(err error) (DeleteResult, error) {
 		if l.mu.err == nil {
 			l.mu.err = err
@@ -395,20 +422,15 @@ func (l *Log) resetLocked(offset int64) (DeleteResult, error) {
 	for _, s := range list {
 		res.Bytes += s.readableEnd.Load()
 	}
-	path := l.segmentPath(offset)
-	if err := l.createSegmentFile(offset); err != nil {
-		return DeleteResult{}, fmt.Errorf("mqlog/wal: create %s: %w", path, err) // (a blank file past the end: Open removes it)
-	}
-	l.state.Lock()
 	// (No swap is pending: compaction finishes its swap under the maintenance lock, which is held.)
-	err := l.saveStateLocked(durableState{activeBase: offset, nextOffset: offset, startOffset: offset})
-	if err == nil {
-		l.startOffset.Store(offset)
-	}
+	st := durableState{activeBase: offset, nextOffset: offset, startOffset: offset, cutPending: true}
+	l.state.Lock()
+	err := l.saveStateLocked(st)
 	l.state.Unlock()
 	if err != nil {
-		return DeleteResult{}, err
+		return DeleteResult{}, err // nothing changed on disk
 	}
+	l.startOffset.Store(offset)
 	l.segs.Lock()
 	l.segs.list = nil
 	l.segs.Unlock()
@@ -422,16 +444,21 @@ func (l *Log) resetLocked(offset int64) (DeleteResult, error) {
 			return fail(failStop("close", f.active.path, cerr))
 		}
 	}
+	var others []*segmentFile
 	for _, s := range list {
-		if err := fs.Remove(s.path); err != nil {
-			return fail(failStop("remove", s.path, err))
+		if s.base != offset {
+			others = append(others, s)
 		}
 	}
-	if err := fsutil.SyncDir(fs, l.opts.Dir); err != nil {
-		return fail(failStop("fsync directory", l.opts.Dir, err))
+	if err := l.resetFiles(offset, others); err != nil {
+		return fail(err)
 	}
-	if err := l.opts.Index.DeleteEntriesFrom(0); err != nil {
-		return fail(fmt.Errorf("mqlog/wal: delete index entries: %w", err))
+	st.cutPending = false
+	l.state.Lock()
+	err = l.saveStateLocked(st)
+	l.state.Unlock()
+	if err != nil {
+		return fail(failStop("record reset", l.segmentPath(offset), err))
 	}
 	if err := l.reopenActive(offset, 0, offset, -1); err != nil {
 		return fail(err)
@@ -440,3 +467,24 @@ func (l *Log) resetLocked(offset int64) (DeleteResult, error) {
 	l.mu.nextOffset = offset
 	return res, nil
 }
+
+// resetFiles is the on-disk step of a reset: every sparse entry deleted, the other segments removed, the
+// segment at base created when missing (durably), then cut to zero bytes as a cut does.
+func (l *Log) resetFiles(base int64, others []*segmentFile) error {
+	if err := l.opts.Index.DeleteEntriesFrom(0); err != nil {
+		return fmt.Errorf("mqlog/wal: delete index entries: %w", err)
+	}
+	for _, s := range others {
+		if err := l.opts.FS.Remove(s.path); err != nil && !oserrorNotExist(err) {
+			return failStop("remove", s.path, err)
+		}
+	}
+	if _, err := l.opts.FS.Stat(l.segmentPath(base)); oserrorNotExist(err) {
+		if err := l.createSegmentFile(base); err != nil {
+			return failStop("create", l.segmentPath(base), err)
+		}
+	}
+	return l.cutFiles(base, 0, base, nil)
+}
+
+func oserrorNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }

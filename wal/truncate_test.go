@@ -405,3 +405,49 @@ func copyMem(t *testing.T, src vfs.FS, dst vfs.FS) {
 		d.Close()
 	}
 }
+
+// Reset empties the log to any next offset: below the old start, onto an old segment's base, inside, past.
+func TestReset(t *testing.T) {
+	fs, idx := vfs.NewMem(), &memIndex{}
+	l := openTestLog(t, fs, idx, 2048)
+	appendSingles(t, l, 0, 200, 9)
+	if _, err := l.DeleteBefore(150); err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []int64{100, 0, l.Segments()[0].BaseOffset, 5000, 4999} {
+		if err := l.Reset(to); err != nil {
+			t.Fatalf("reset to %d: %v", to, err)
+		}
+		readRange(t, l, to, to, plainValue)
+		appendSingles(t, l, int(to), int(to)+30, 4)
+		readRange(t, l, to, to+30, plainValue)
+		names, _ := fs.List("/p")
+		for _, name := range names {
+			if base, ok := segment.ParseFileName(name); !ok || base < to || base > to+30 {
+				t.Fatalf("after reset to %d: files %v", to, names)
+			}
+		}
+		l.stopFlusherForTest()
+		l = openTestLog(t, fs, idx, 2048)
+		readRange(t, l, to, to+30, plainValue)
+	}
+	l.Close()
+}
+
+// A crash at every write operation of Reset, to below the log, onto the first segment's base, inside the
+// log and past it: the old log or the empty one at the new offset.
+func TestCrashDuringReset(t *testing.T) {
+	const n = 120
+	for _, p := range []int{0, 50} {
+		for _, to := range []int64{0, 3, 77, 500} {
+			ops := crashAtEveryWrite(t, p, runOp(t, func(l *Log) { appendSingles(t, l, 0, n, 5) }, func(l *Log) error { return l.Reset(to) }),
+				func(k int, img crashImage) {
+					checkEnds(t, img, fmt.Sprintf("p=%d, crash before write %d of Reset(%d)", p, k, to), [2]int64{0, n}, [2]int64{to, to})
+				})
+			t.Logf("p=%d, Reset(%d): %d crash points", p, to, ops)
+			if ops < 4 {
+				t.Fatalf("only %d write operations", ops)
+			}
+		}
+	}
+}
