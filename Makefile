@@ -14,7 +14,18 @@ vet:
 # The sampled suite (-short), then the concurrent packages again under the race detector.
 test: vet
 	$(GO) test -short -count=1 -timeout 8m ./...
-	$(GO) test -short -count=1 -race -timeout 8m . ./wal/... ./index/... ./kafka/... ./internal/... ./prommetrics/... ./examples/...
+	$(GO) test -short -count=1 -race -timeout 8m . ./wal/... ./index/... ./kafka/... ./internal/... ./prommetrics/... ./examples/... ./raftstore/...
+	$(MAKE) raft-conformance
+
+# The raft store conformance suite (raftstore/storetest) against raft.InmemStore, raft-wal and raftstore, in
+# the module raftstore/conformance (raft-wal stays out of mqlog's go.mod). Seconds.
+.PHONY: raft-conformance bench-raftstore
+raft-conformance:
+	cd raftstore/conformance && $(GO) vet ./... && $(GO) test -short -count=1 -timeout 5m ./...
+
+# StoreLogs of batches 1, 16 and 256 entries, raftstore against raft-wal, in one run, on the temp directory's disk.
+bench-raftstore:
+	cd raftstore/conformance && $(GO) test -run '^$$' -bench StoreLogs -benchtime 2s -timeout 20m ./...
 
 race:
 	$(GO) test -count=1 -race -timeout 20m ./...
