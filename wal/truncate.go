@@ -319,19 +319,58 @@ func (l *Log) DeleteBefore(offset int64) (DeleteResult, error) {
 	if offset <= l.StartOffset() {
 		return DeleteResult{StartOffset: l.StartOffset()}, nil
 	}
-	if offset > l.HighWatermark() { // (past the end: a reset)
+	// A start past the next offset of the saved state needs that state moved up to the durable end too (a
+	// state's start never passes its next offset): that takes the writer's role, as does a reset.
+	l.state.Lock()
+	savedNext := l.state.saved.nextOffset
+	l.state.Unlock()
+	writer := offset > l.HighWatermark() || offset > savedNext
+	if writer {
 		if err := l.lockIdleWriter(); err != nil {
 			return DeleteResult{}, err
 		}
-		defer l.mu.Unlock()
-		if offset > l.flusher.nextOffset {
+		unlocked := false
+		unlock := func() {
+			if !unlocked {
+				unlocked = true
+				l.mu.Unlock()
+			}
+		}
+		defer unlock()
+		f := &l.flusher
+		if offset > f.nextOffset {
 			return l.resetLocked(offset)
 		}
-		if offset > l.HighWatermark() { // (only unsynced appends, under SyncNever: they are below offset)
-			return DeleteResult{}, fmt.Errorf("%w: delete below %d, readable end %d", ErrOutOfRange, offset, l.HighWatermark())
+		if f.unsynced { // (SyncInterval, SyncNever: what the state will trust must be on disk)
+			if err := l.syncActive(); err != nil {
+				if l.mu.err == nil {
+					l.mu.err = err
+				}
+				return DeleteResult{}, err
+			}
+			l.publish(f.active, f.writer.Pos(), f.nextOffset, f.maxTimestamp)
 		}
+		res, closed, err := l.raiseStart(offset, func(st *durableState) {
+			st.activeBase, st.position, st.nextOffset = f.active.base, f.writer.Pos(), f.nextOffset
+		})
+		unlock()
+		if err != nil {
+			return DeleteResult{}, err
+		}
+		return res, l.removeOldest(closed, offset)
 	}
+	res, closed, err := l.raiseStart(offset, nil)
+	if err != nil {
+		return DeleteResult{}, err
+	}
+	return res, l.removeOldest(closed, offset)
+}
+
+// raiseStart saves the state, synced, with the start offset raised to offset and the closed segments wholly
+// below it dropped (and, with update, what update changes), and returns what goes and the dropped segments.
+func (l *Log) raiseStart(offset int64, update func(st *durableState)) (DeleteResult, []closedSegment, error) {
 	l.state.Lock()
+	defer l.state.Unlock()
 	closed := slices.Clone(l.state.saved.closed)
 	n := 0
 	for n < len(closed) && closed[n].nextOffset <= offset {
@@ -342,15 +381,14 @@ func (l *Log) DeleteBefore(offset int64) (DeleteResult, error) {
 	st := l.state.saved
 	st.closed = slices.Clone(closed[n:])
 	st.startOffset, st.clean = offset, false
-	err := l.saveStateLocked(st)
-	if err == nil {
-		l.startOffset.Store(offset)
+	if update != nil {
+		update(&st)
 	}
-	l.state.Unlock()
-	if err != nil {
-		return DeleteResult{}, err
+	if err := l.saveStateLocked(st); err != nil {
+		return DeleteResult{}, nil, err
 	}
-	return res, l.removeOldest(closed[:n], offset)
+	l.startOffset.Store(offset)
+	return res, closed[:n], nil
 }
 
 // removeOldest retires the n oldest segments (those of closed, already dropped from the saved state),

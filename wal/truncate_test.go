@@ -451,3 +451,28 @@ func TestCrashDuringReset(t *testing.T) {
 		}
 	}
 }
+
+// A start raised past the next offset of the last saved state (appends since the last roll) moves the
+// saved durable point up with it: the state is consistent after a kill. (It was saved with its start past
+// its next offset, and Open refused it as a bad state.)
+func TestDeleteBeforePastSavedState(t *testing.T) {
+	for _, sync := range []SyncPolicy{SyncAlways, SyncNever} {
+		fs, idx := vfs.NewMem(), &memIndex{}
+		l, err := Open(Options{FS: fs, Dir: "/p", Index: idx, SegmentBytes: 1 << 20, IndexIntervalBytes: 256, Sync: sync})
+		if err != nil {
+			t.Fatal(err)
+		}
+		appendSingles(t, l, 0, 50, 5)
+		if _, err := l.DeleteBefore(50); err != nil {
+			t.Fatal(err)
+		}
+		appendSingles(t, l, 50, 60, 5)
+		if _, err := l.DeleteBefore(55); err != nil {
+			t.Fatal(err)
+		}
+		l.stopFlusherForTest() // a kill
+		l = openTestLog(t, fs, idx, 1<<20)
+		readRange(t, l, 55, 60, plainValue)
+		l.Close()
+	}
+}
