@@ -11,7 +11,7 @@ import (
 // The conformance suite on raft's own in-memory store: the reference the others are held to.
 func TestConformanceInmem(t *testing.T) {
 	storetest.Run(t, storetest.Harness{
-		Open:         func(t *testing.T, dir string) storetest.Store { return raft.NewInmemStore() },
+		Open:         func(t testing.TB, dir string) storetest.Store { return raft.NewInmemStore() },
 		Gaps:         true,
 		MiddleRanges: true,
 	})
@@ -28,7 +28,7 @@ func TestConformance(t *testing.T) {
 // segments of segmentBytes (small ones make DeleteRange cross segments).
 func Harness(fs vfs.FS, segmentBytes int64) storetest.Harness {
 	return storetest.Harness{
-		Open: func(t *testing.T, dir string) storetest.Store {
+		Open: func(t testing.TB, dir string) storetest.Store {
 			s, err := Open(Options{FS: fs, Dir: dir, SegmentBytes: segmentBytes})
 			if err != nil {
 				t.Fatal(err)

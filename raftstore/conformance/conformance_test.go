@@ -14,7 +14,7 @@ import (
 
 func TestInmem(t *testing.T) {
 	storetest.Run(t, storetest.Harness{
-		Open:         func(t *testing.T, dir string) storetest.Store { return raft.NewInmemStore() },
+		Open:         func(t testing.TB, dir string) storetest.Store { return raft.NewInmemStore() },
 		Gaps:         true,
 		MiddleRanges: true,
 	})
@@ -30,7 +30,7 @@ func raftWALHarness(segmentBytes int) storetest.Harness {
 	var mu sync.Mutex
 	metas := map[*raftwal.WAL]*metadb.BoltMetaDB{}
 	return storetest.Harness{
-		Open: func(t *testing.T, dir string) storetest.Store {
+		Open: func(t testing.TB, dir string) storetest.Store {
 			meta := &metadb.BoltMetaDB{}
 			w, err := raftwal.Open(dir, raftwal.WithSegmentSize(segmentBytes), raftwal.WithMetaStore(meta))
 			if err != nil {
@@ -63,7 +63,7 @@ func raftWALHarness(segmentBytes int) storetest.Harness {
 
 func raftstoreHarness(fs vfs.FS, segmentBytes int64) storetest.Harness {
 	return storetest.Harness{
-		Open: func(t *testing.T, dir string) storetest.Store {
+		Open: func(t testing.TB, dir string) storetest.Store {
 			s, err := raftstore.Open(raftstore.Options{FS: fs, Dir: dir, SegmentBytes: segmentBytes})
 			if err != nil {
 				t.Fatal(err)

@@ -25,7 +25,7 @@ type Store interface {
 // Harness describes a store to Run.
 type Harness struct {
 	// Open returns the store kept in dir (a new, empty directory for each test, the same one for a reopen).
-	Open func(t *testing.T, dir string) Store
+	Open func(t testing.TB, dir string) Store
 	// Close closes a store returned by Open (nil: nothing to close).
 	Close func(s Store) error
 	// Persistent says the store keeps its content across Close and Open of the same dir.
