@@ -564,3 +564,43 @@ func TestCutsWithConcurrentAppends(t *testing.T) {
 		return rec.Value
 	})
 }
+
+// Verify reports a committed cut that a crash left unfinished, and Repair refuses to execute over it
+// (its new state would drop the marker and bring the cut tail back); after an Open, both are clean.
+func TestVerifyRepairPendingCut(t *testing.T) {
+	mem, idx := vfs.NewCrashableMem(), &memIndex{}
+	var pending *crashImage
+	var armed atomic.Bool
+	hook := &stateHookIndex{memIndex: idx, after: func(st []byte) {
+		if armed.Load() && pending == nil {
+			pending = &crashImage{fs: mem.CrashClone(vfs.CrashCloneCfg{}), idx: &memIndex{state: slices.Clone(st), entries: slices.Clone(idx.entries)}}
+		}
+	}}
+	l, err := Open(Options{FS: mem, Dir: "/p", Index: hook, SegmentBytes: 1024, IndexIntervalBytes: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendSingles(t, l, 0, 120, 5)
+	armed.Store(true)
+	if err := l.TruncateFrom(40); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	rep, err := Verify(VerifyOptions{FS: pending.fs, Dir: "/p", StateKnown: true, State: pending.idx.state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.CutPending {
+		t.Fatal("Verify does not report the pending cut")
+	}
+	if _, err := Repair(rep, RepairOptions{FS: pending.fs, Dir: "/p", Execute: true, Index: pending.idx}); !errors.Is(err, ErrCutPending) {
+		t.Fatalf("Repair over a pending cut: %v", err)
+	}
+	l = openTestLog(t, pending.fs, pending.idx, 1024)
+	readRange(t, l, 0, 40, plainValue)
+	l.Close()
+	st, _ := pending.idx.LoadState()
+	if rep, err := Verify(VerifyOptions{FS: pending.fs, Dir: "/p", StateKnown: true, State: st}); err != nil || rep.CutPending || rep.Corrupt() {
+		t.Fatalf("after Open: %+v %v", rep, err)
+	}
+}
