@@ -30,7 +30,7 @@ type node struct {
 	raft          *raft.Raft
 }
 
-func startNode(t *testing.T, id, dir, addr string) *node {
+func startNode(t testing.TB, id, dir, addr string) *node {
 	t.Helper()
 	n := &node{id: id, dir: dir}
 	var err error
@@ -68,7 +68,7 @@ func startNode(t *testing.T, id, dir, addr string) *node {
 
 // stop shuts raft down and closes everything: what a node's clean stop does (the leader "killed" by
 // Shutdown, as the brief asks; kill -9 of real processes is issue 17 item 4).
-func (n *node) stop(t *testing.T) {
+func (n *node) stop(t testing.TB) {
 	if err := n.raft.Shutdown().Error(); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func (n *node) values(t *testing.T) []string {
 
 // waitLeader returns the leader among nodes, waiting for an election (at most a minute: a guard against a
 // hang, not a speed assertion).
-func waitLeader(t *testing.T, nodes []*node) *node {
+func waitLeader(t testing.TB, nodes []*node) *node {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		for _, n := range nodes {
@@ -126,7 +126,7 @@ func appendVia(t *testing.T, leader *node, prefix string, writers, count int) []
 			defer wg.Done()
 			for i := w; i < count; i += writers {
 				v := fmt.Sprintf("%s-%04d", prefix, i)
-				f := leader.raft.Apply([]byte(v), 10*time.Second)
+				f := leader.raft.Apply(EncodeCommand([]byte(v)), 10*time.Second)
 				if f.Error() != nil {
 					continue // not acknowledged (leadership lost): may or may not be in the log
 				}

@@ -15,8 +15,8 @@ import (
 )
 
 // PartitionFSM is a raft.FSM that applies committed raft entries to one partition's log (a wal.Log): each
-// LogCommand entry's Data becomes one record, in commit order, so every node's partition holds the same
-// records at the same offsets. Each record carries the raft index it came from in the header "raft.index"
+// LogCommand entry's Data is a batch of messages (EncodeCommand) that becomes one batch of records, one
+// Append, in commit order, so every node's partition holds the same records at the same offsets. Each record carries the raft index it came from in the header "raft.index"
 // (decimal), which makes applying idempotent: raft replays the entries after its last snapshot when a node
 // restarts, and the FSM skips those its partition already holds (NewPartitionFSM reads the last one).
 //
@@ -96,7 +96,46 @@ func (f *PartitionFSM) Applied() uint64 {
 	return f.mu.applied
 }
 
-// Apply implements raft.FSM: a LogCommand entry not yet in the partition is appended as one record.
+// EncodeCommand returns the Data of a raft entry that appends values as one batch: a uvarint count, then
+// each value as a uvarint length and its bytes.
+func EncodeCommand(values ...[]byte) []byte {
+	n := binary.MaxVarintLen64
+	for _, v := range values {
+		n += binary.MaxVarintLen64 + len(v)
+	}
+	b := binary.AppendUvarint(make([]byte, 0, n), uint64(len(values)))
+	for _, v := range values {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	return b
+}
+
+// decodeCommand splits Data made by EncodeCommand (the values alias it).
+func decodeCommand(data []byte, index uint64) ([][]byte, error) {
+	count, n := binary.Uvarint(data)
+	if n <= 0 || count == 0 || count > uint64(len(data)) {
+		return nil, fmt.Errorf("%w: command of entry %d: bad count", ErrBadEntry, index)
+	}
+	data = data[n:]
+	values := make([][]byte, 0, count)
+	for range count {
+		size, n := binary.Uvarint(data)
+		if n <= 0 || size > uint64(len(data)-n) {
+			return nil, fmt.Errorf("%w: command of entry %d: bad value length", ErrBadEntry, index)
+		}
+		values = append(values, data[n:n+int(size)])
+		data = data[n+int(size):]
+	}
+	if len(data) != 0 {
+		return nil, fmt.Errorf("%w: command of entry %d: %d bytes after its values", ErrBadEntry, index, len(data))
+	}
+	return values, nil
+}
+
+// Apply implements raft.FSM: a LogCommand entry not yet in the partition is appended as one batch, its
+// records stamped with the entry's index. A command that does not decode is refused (ApplyResult.Err) on
+// every node alike, and appends nothing.
 func (f *PartitionFSM) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
@@ -106,10 +145,16 @@ func (f *PartitionFSM) Apply(l *raft.Log) any {
 	if l.Index <= f.mu.applied {
 		return ApplyResult{Offset: -1} // (replayed after a restart: already there)
 	}
-	off, err := f.log.Append([]segment.Record{{
-		Value: l.Data, Timestamp: l.AppendedAt.UnixMilli(),
-		Headers: []segment.RecordHeader{{Key: indexHeader, Value: strconv.AppendUint(nil, l.Index, 10)}},
-	}})
+	values, err := decodeCommand(l.Data, l.Index)
+	if err != nil {
+		return ApplyResult{Offset: -1, Err: err}
+	}
+	hdr := []segment.RecordHeader{{Key: indexHeader, Value: strconv.AppendUint(nil, l.Index, 10)}}
+	recs := make([]segment.Record, len(values))
+	for i, v := range values {
+		recs[i] = segment.Record{Value: v, Timestamp: l.AppendedAt.UnixMilli(), Headers: hdr}
+	}
+	off, err := f.log.Append(recs)
 	if err != nil {
 		return ApplyResult{Offset: -1, Err: err}
 	}

@@ -28,7 +28,7 @@ func openPartition(t *testing.T, fs vfs.FS, dir string) (*wal.Log, *index.Store)
 }
 
 func command(i uint64) *raft.Log {
-	return &raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: fmt.Appendf(nil, "v%d", i), AppendedAt: time.UnixMilli(int64(i))}
+	return &raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: EncodeCommand(fmt.Appendf(nil, "v%d", i)), AppendedAt: time.UnixMilli(int64(i))}
 }
 
 // Entries replayed after a restart are not applied twice; non-command entries are not applied; a snapshot
