@@ -23,9 +23,11 @@ test: vet
 raft-conformance:
 	cd raftstore/conformance && $(GO) vet ./... && $(GO) test -short -count=1 -timeout 5m ./...
 
-# StoreLogs of batches 1, 16 and 256 entries, raftstore against raft-wal, in one run, on the temp directory's disk.
+# StoreLogs of batches 1, 16 and 256 entries, raftstore against raft-wal, interleaved in one run, on the temp
+# directory's disk; then replicated appends on three nodes against one, and failover times (raftstore).
 bench-raftstore:
-	cd raftstore/conformance && $(GO) test -run '^$$' -bench StoreLogs -benchtime 2s -timeout 20m ./...
+	cd raftstore/conformance && $(GO) test -run '^$$' -bench StoreLogsInterleaved -benchtime 10x -timeout 20m ./...
+	$(GO) test -run '^$$' -bench 'ReplicatedAppend|Failover' -timeout 20m ./raftstore
 
 race:
 	$(GO) test -count=1 -race -timeout 20m ./...
