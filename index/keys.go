@@ -11,6 +11,10 @@ const (
 	kindLogState byte = 'l' // 'l' topic 0x00 partition               -> opaque log state
 	kindEntry    byte = 'x' // 'x' topic 0x00 partition offset        -> position, timestamp
 	kindGroup    byte = 'g' // 'g' group 0x00 topic 0x00 partition    -> offset
+	// kindRaftStable keys hold a raft node's stable values (raft.StableStore: the current term, the last
+	// vote), in the Pebble store of a raft log directory (package raftstore): 'r' key -> value, both
+	// opaque bytes, written synced.
+	kindRaftStable byte = 'r' // 'r' key                                -> value
 )
 
 // Widths of the fixed-width fields of keys and values.

@@ -52,3 +52,78 @@ func (l *Log) Err() error {
 	defer l.mu.Unlock()
 	return l.mu.err
 }
+
+// AppendBatches writes each element of batches as a batch of its own, all queued under one hold of the
+// append lock, so that they go to disk in one group commit: one write and, under SyncAlways, one fsync
+// (more only where a segment rolls between them). It returns the offset of the first record; the batches
+// get consecutive offsets. A log whose batches hold one record each can be cut at any offset
+// (TruncateFrom): package raftstore stores one raft entry per batch this way. Either every batch is
+// appended or, on error, none is acknowledged.
+func (l *Log) AppendBatches(batches [][]segment.Record) (int64, error) {
+	if len(batches) == 0 {
+		return 0, ErrEmptyBatch
+	}
+	if l.readOnly {
+		return 0, ErrReadOnly
+	}
+	bp := framePool.Get().(*[]byte)
+	defer framePool.Put(bp)
+	buf := (*bp)[:0]
+	headers := make([]segment.BatchHeader, 0, len(batches))
+	for _, records := range batches {
+		if len(records) == 0 {
+			return 0, ErrEmptyBatch
+		}
+		for i := range records {
+			if err := l.opts.Limits.CheckMessage(records[i].Key, records[i].Value); err != nil {
+				return 0, err
+			}
+		}
+		start := len(buf)
+		var err error
+		buf, err = segment.AppendBatch(buf, records, segment.EncodeOptions{Epoch: l.epoch, Compression: l.opts.Compression})
+		if err != nil {
+			return 0, err
+		}
+		if n := len(buf) - start; n > l.opts.Limits.MaxBatchBytes {
+			return 0, fmt.Errorf("%w: batch of %d bytes, limit %d", segment.ErrTooLarge, n, l.opts.Limits.MaxBatchBytes)
+		}
+		h, err := segment.ParseHeader(buf[start:])
+		if err != nil {
+			return 0, err
+		}
+		headers = append(headers, h)
+	}
+	*bp = buf
+
+	l.mu.Lock()
+	if l.mu.closing {
+		l.mu.Unlock()
+		return 0, ErrClosed
+	}
+	if err := l.mu.err; err != nil {
+		l.mu.Unlock()
+		return 0, err
+	}
+	first := l.mu.nextOffset
+	off := 0
+	for i := range headers {
+		h := &headers[i]
+		frame := buf[off : off+int(h.FrameSize())]
+		off += len(frame)
+		base := l.mu.nextOffset
+		segment.SetBaseOffset(frame, base)
+		segment.SetEpoch(frame, l.epoch)
+		l.mu.nextOffset += int64(h.LastOffsetDelta) + 1
+		l.mu.frames = append(l.mu.frames, pendingFrame{base: base, next: l.mu.nextOffset, size: len(frame), maxTimestamp: h.MaxTimestamp})
+	}
+	l.mu.pending = append(l.mu.pending, buf...)
+	gen := l.mu.gen
+	l.metrics.appends.Add(1)
+	l.commitOrLeaveLocked()
+	<-gen.done
+	if gen.err != nil {
+		return 0, gen.err
+	}
+	return first, nil
+}

@@ -80,10 +80,22 @@ func (l *Log) appendEncoded(frame []byte, h *segment.BatchHeader, check func(bas
 	l.mu.frames = append(l.mu.frames, pendingFrame{base: base, next: l.mu.nextOffset, size: len(frame), maxTimestamp: h.MaxTimestamp})
 	gen := l.mu.gen
 	l.metrics.appends.Add(1)
-	l.startBackgroundLocked()
 	if queued != nil {
 		queued()
 	}
+	l.commitOrLeaveLocked()
+
+	<-gen.done
+	if gen.err != nil {
+		return 0, gen.err
+	}
+	return base, nil
+}
+
+// commitOrLeaveLocked, with l.mu held and frames just queued, commits them here or leaves them to the
+// commit in progress or to the flusher's group, and releases l.mu. appendEncoded and AppendBatches share it.
+func (l *Log) commitOrLeaveLocked() {
+	l.startBackgroundLocked()
 	switch {
 	case l.mu.flushing:
 		// The commit in progress wakes the flusher when it ends (flushQueued, Roll), which then takes this
@@ -102,12 +114,6 @@ func (l *Log) appendEncoded(frame []byte, h *segment.BatchHeader, check func(bas
 		// and waiting to be woken in turn.
 		l.flushQueued(true)
 	}
-
-	<-gen.done
-	if gen.err != nil {
-		return 0, gen.err
-	}
-	return base, nil
 }
 
 // NextBatch returns the next stored batch that holds records at or after the reader's offset, verified

@@ -84,6 +84,12 @@
 // read handles are reference counted (refs.go): a Reader holds one only while it reads a batch, and moves
 // to a replacement segment by offset, or gets ErrOutOfRange below a raised start. See docs/RETENTION.md.
 //
+// TruncateFrom and DeleteBefore (truncate.go) cut a log by offset for a replicated log (package raftstore):
+// a tail cut at a batch boundary, committed by a marker in the state that Open finishes, and a head cut
+// that raises the start offset inside a segment and drops whole segments, or, past the end, empties the log
+// to start at a later offset. AppendBatches queues several batches in one group commit. See docs/FORMAT.md
+// "Cutting a log by offset".
+//
 // Verify (verify.go) checks a partition offline with the same rules, and Repair (repair.go) removes only
 // damaged bytes, keeping every valid batch at its offset (an empty batch stands for the lost offsets).
 package wal

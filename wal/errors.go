@@ -32,6 +32,10 @@ var (
 	ErrBadState = errors.New("mqlog/wal: bad saved state")
 	// ErrNotCompacted is returned by Compact on a log that is not key-compacted.
 	ErrNotCompacted = errors.New("mqlog/wal: log is not compacted")
+	// ErrCutPending is returned by Repair for a log whose saved state records a cut not finished on disk
+	// (TruncateFrom, Reset): a repair would save a state without it and bring the cut tail back. Open the
+	// log for writing first (Open finishes the cut).
+	ErrCutPending = errors.New("mqlog/wal: a committed cut is not finished: open the log for writing before repairing")
 	// ErrEmptyBatch is returned by Append with no records.
 	ErrEmptyBatch = errors.New("mqlog/wal: append of no records")
 )

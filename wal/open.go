@@ -54,6 +54,10 @@ func Open(opts Options) (*Log, error) {
 	if err := l.finishSwap(st.swap); err != nil {
 		return nil, err
 	}
+	// So is a committed cut (truncate.go).
+	if err := l.finishCut(st); err != nil {
+		return nil, err
+	}
 	bases, err := listSegments(o.FS, o.Dir, true, o.Logger)
 	if err != nil {
 		return nil, err

@@ -138,6 +138,9 @@ func piecesSize(pieces []piece) int64 {
 // to a temporary file, fsynced and renamed, the state synced); a crash in between leaves a directory that
 // a second Verify and Repair finish.
 func Repair(rep *Report, opts RepairOptions) (*RepairPlan, error) {
+	if rep.CutPending && opts.Execute {
+		return nil, ErrCutPending
+	}
 	plan, err := planRepair(rep, opts)
 	if err != nil || !opts.Execute || len(plan.Actions) == 0 {
 		return plan, err

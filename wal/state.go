@@ -8,7 +8,8 @@ import (
 // durableState is what the log records in the index, synced, at open, at every roll and at clean close
 // (DESIGN.md decision 6): where the trusted bytes end, the write epoch, and the closed segments.
 //
-// Encoding (big endian), version 2 (version 1 is the same without the pending swap; both are read):
+// Encoding (big endian), version 3 (version 1 is the same without the pending swap and the pending cut,
+// version 2 without the pending cut; all three are read):
 //
 //	+---------+--------------+--------------+----------------+-----------+---------+---------------+-------+
 //	| version | activeBase   | position     | nextOffset     | epoch     | clean   | startOffset   | count |
@@ -17,7 +18,9 @@ import (
 //	then count closed segments: base int64, size int64, nextOffset int64, maxTimestamp int64
 //	then (version 2) the pending swap: renamed uint32 count, that many base int64 (segments whose
 //	"<base>.log.cleaned" file replaces "<base>.log"), removed uint32 count, that many base int64 (segments
-//	to delete). Both counts are 0 when no swap is pending.
+//	to delete). Both counts are 0 when no swap is pending. Then (version 3) cutPending uint8: 1 when a
+//	TruncateFrom is committed but maybe not finished on disk (truncate.go): Open removes every segment
+//	after activeBase and cuts activeBase's file at position before it recovers.
 type durableState struct {
 	activeBase  int64 // base offset of the active segment
 	position    int64 // bytes of the active segment known durable and valid
@@ -27,6 +30,7 @@ type durableState struct {
 	startOffset int64 // first offset of the log (raised by retention)
 	closed      []closedSegment
 	swap        pendingSwap // a compaction's replacement, committed but maybe not finished on disk
+	cutPending  bool        // a TruncateFrom's cut, committed but maybe not finished on disk
 }
 
 // pendingSwap is a segment replacement recorded as committed (docs/FORMAT.md "Recovery", "Segment
@@ -48,7 +52,7 @@ type closedSegment struct {
 }
 
 const (
-	stateVersion    = 2
+	stateVersion    = 3
 	stateHeaderSize = 1 + 8 + 8 + 8 + 4 + 1 + 8 + 4
 	closedEntrySize = 32
 )
@@ -79,7 +83,11 @@ func (s *durableState) encode() []byte {
 			b = binary.BigEndian.AppendUint64(b, uint64(base))
 		}
 	}
-	return b
+	cut := byte(0)
+	if s.cutPending {
+		cut = 1
+	}
+	return append(b, cut)
 }
 
 func decodeState(b []byte) (durableState, error) {
@@ -87,7 +95,7 @@ func decodeState(b []byte) (durableState, error) {
 	if len(b) < stateHeaderSize {
 		return s, fmt.Errorf("%w: %d bytes", ErrBadState, len(b))
 	}
-	if b[0] != 1 && b[0] != stateVersion {
+	if b[0] < 1 || b[0] > stateVersion {
 		return s, fmt.Errorf("%w: unknown version %d", ErrBadState, b[0])
 	}
 	be := binary.BigEndian
@@ -112,14 +120,20 @@ func decodeState(b []byte) (durableState, error) {
 			maxTimestamp: int64(be.Uint64(e[24:])),
 		}
 	}
-	if b[0] == stateVersion {
+	if b[0] >= 2 {
 		var err error
 		rest = rest[int(count)*closedEntrySize:]
 		if s.swap.renamed, rest, err = decodeBases(rest); err == nil {
 			s.swap.removed, rest, err = decodeBases(rest)
 		}
-		if err != nil || len(rest) != 0 {
+		if err != nil || b[0] == 2 && len(rest) != 0 {
 			return s, fmt.Errorf("%w: bad pending swap", ErrBadState)
+		}
+		if b[0] == 3 {
+			if len(rest) != 1 || rest[0] > 1 {
+				return s, fmt.Errorf("%w: bad pending cut", ErrBadState)
+			}
+			s.cutPending = rest[0] == 1
 		}
 	}
 	if s.position < 0 || s.nextOffset < s.activeBase || s.startOffset < 0 || s.startOffset > s.nextOffset {

@@ -87,6 +87,10 @@ type Report struct {
 	// Unrecorded lists segments that hold data in a partition whose index has no durable state for it (Open
 	// refuses them with ErrNoState; repair records a state for what is valid).
 	Unrecorded []string
+	// CutPending says the saved state records a cut (TruncateFrom, Reset) committed but maybe not finished
+	// on disk: Open finishes it, removing the segments after the recorded active one and the bytes past its
+	// recorded position, which this report may count as part of the log.
+	CutPending bool
 	// StateErr is set when the saved state blob could not be decoded.
 	StateErr error
 	// BadEpochs lists batches whose epoch field is out of order (lower than the batch before, or, in the
@@ -176,6 +180,7 @@ func (v *verifier) run() error {
 	if v.opts.StateKnown && v.opts.State != nil {
 		rep.state, rep.StateErr = decodeState(v.opts.State)
 		rep.hasState = rep.StateErr == nil
+		rep.CutPending = rep.hasState && rep.state.cutPending
 	}
 	st := &rep.state
 	bases = v.pendingSwap(bases, cleaned)
