@@ -17,18 +17,7 @@ import (
 // ErrFailStop wrapping it, every later Append returns the same sticky error, and once space is freed a
 // reopen finds every acknowledged message and the log takes appends again.
 func TestRealENOSPC(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs")
-	}
-	mnt := t.TempDir()
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=8m"); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(mnt, 0); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
-		}
-	})
+	mnt := mountTmpfs(t, "8m")
 	dir := filepath.Join(mnt, "data")
 	db, err := Open(dir, nil)
 	if err != nil {
@@ -109,4 +98,23 @@ func TestRealENOSPC(t *testing.T) {
 
 func enospcValue(i int, pad []byte) []byte {
 	return append([]byte{byte(i), byte(i >> 8)}, pad...)
+}
+
+// mountTmpfs mounts a tmpfs of size (mount's size= option) on a temporary directory, unmounted when the
+// test ends, and returns it; it skips the test where it cannot (not root, no mount allowed).
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	mnt := t.TempDir()
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size="+size); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(mnt, 0); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	return mnt
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"golang.org/x/sys/unix"
 )
 
 // TestCreateOnSmallDisk is issue 14's report on a small real filesystem (a 48 MiB tmpfs, mounted when
@@ -20,18 +19,7 @@ import (
 // longer be written), every partition of both takes appends (the preallocations that find no space fall
 // back to growing the file, and are counted), and a reopen finds everything.
 func TestCreateOnSmallDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs")
-	}
-	mnt := t.TempDir()
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=48m"); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(mnt, 0); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
-		}
-	})
+	mnt := mountTmpfs(t, "48m")
 	dir := filepath.Join(mnt, "data")
 	db, err := Open(dir, nil)
 	if err != nil {

@@ -11,45 +11,12 @@ import (
 // SaveLogStateNoSync is SaveLogState without the sync: the state is durable once a later synced write,
 // or Sync, returns. Opening and closing many partitions saves each state this way, then syncs once.
 func (s *Store) SaveLogStateNoSync(topic string, partition int32, state []byte) error {
-	if err := checkTopic(topic); err != nil {
-		return err
-	}
-	if err := checkPartition(partition); err != nil {
-		return err
-	}
-	db, err := s.acquireForWrite()
-	if err != nil {
-		return err
-	}
-	defer s.release()
-	if err := db.Set(logStateKey(topic, partition), state, pebble.NoSync); err != nil {
-		return fmt.Errorf("mqlog/index: save log state %s-%d: %w", topic, partition, err)
-	}
-	return nil
+	return s.saveLogState(topic, partition, state, pebble.NoSync)
 }
 
 // DeleteEntriesFromNoSync is DeleteEntriesFrom without the sync (see SaveLogStateNoSync).
 func (s *Store) DeleteEntriesFromNoSync(topic string, partition int32, offset int64) error {
-	if err := checkTopic(topic); err != nil {
-		return err
-	}
-	if err := checkPartition(partition); err != nil {
-		return err
-	}
-	db, err := s.acquireForWrite()
-	if err != nil {
-		return err
-	}
-	defer s.release()
-	prefix := entryPartitionPrefix(topic, partition)
-	start := prefix
-	if offset > 0 {
-		start = entryKey(topic, partition, offset)
-	}
-	if err := db.DeleteRange(start, prefixEnd(prefix), pebble.NoSync); err != nil {
-		return fmt.Errorf("mqlog/index: delete entries %s-%d from %d: %w", topic, partition, offset, err)
-	}
-	return nil
+	return s.deleteEntriesFrom(topic, partition, offset, pebble.NoSync)
 }
 
 // Sync makes every write before it durable: one synced commit of Pebble's log (a log-only record).

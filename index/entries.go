@@ -92,6 +92,12 @@ func (s *Store) FloorEntry(topic string, partition int32, offset int64) (entry E
 // DeleteEntriesFrom deletes the entries of a partition with Offset >= offset, synced: recovery calls it
 // after cutting a torn tail, and entries past the cut must not come back.
 func (s *Store) DeleteEntriesFrom(topic string, partition int32, offset int64) error {
+	return s.deleteEntriesFrom(topic, partition, offset, pebble.Sync)
+}
+
+// deleteEntriesFrom is DeleteEntriesFrom and DeleteEntriesFromNoSync, with the write options that tell
+// them apart.
+func (s *Store) deleteEntriesFrom(topic string, partition int32, offset int64, opts *pebble.WriteOptions) error {
 	if err := checkTopic(topic); err != nil {
 		return err
 	}
@@ -108,7 +114,7 @@ func (s *Store) DeleteEntriesFrom(topic string, partition int32, offset int64) e
 	if offset > 0 {
 		start = entryKey(topic, partition, offset)
 	}
-	if err := db.DeleteRange(start, prefixEnd(prefix), pebble.Sync); err != nil {
+	if err := db.DeleteRange(start, prefixEnd(prefix), opts); err != nil {
 		return fmt.Errorf("mqlog/index: delete entries %s-%d from %d: %w", topic, partition, offset, err)
 	}
 	return nil

@@ -283,6 +283,11 @@ func (s *Store) LogState(topic string, partition int32) ([]byte, error) {
 // SaveLogState stores the opaque durable state of a partition's log, replacing any previous one, and
 // syncs it.
 func (s *Store) SaveLogState(topic string, partition int32, state []byte) error {
+	return s.saveLogState(topic, partition, state, pebble.Sync)
+}
+
+// saveLogState is SaveLogState and SaveLogStateNoSync, with the write options that tell them apart.
+func (s *Store) saveLogState(topic string, partition int32, state []byte, opts *pebble.WriteOptions) error {
 	if err := checkTopic(topic); err != nil {
 		return err
 	}
@@ -294,7 +299,7 @@ func (s *Store) SaveLogState(topic string, partition int32, state []byte) error 
 		return err
 	}
 	defer s.release()
-	if err := db.Set(logStateKey(topic, partition), state, pebble.Sync); err != nil {
+	if err := db.Set(logStateKey(topic, partition), state, opts); err != nil {
 		return fmt.Errorf("mqlog/index: save log state %s-%d: %w", topic, partition, err)
 	}
 	return nil
