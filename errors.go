@@ -1,6 +1,9 @@
 package mqlog
 
-import "github.com/mqlog/mqlog/internal/base"
+import (
+	"github.com/mqlog/mqlog/index"
+	"github.com/mqlog/mqlog/internal/base"
+)
 
 // Errors returned by a DB, its consumers and its queues, for errors.Is.
 var (
@@ -43,7 +46,14 @@ var (
 	// (or has not owned it since the assignment it read under), left the group, or its topic was deleted.
 	// The error is a *FencedError saying which, like Kafka's ILLEGAL_GENERATION and UNKNOWN_MEMBER_ID.
 	ErrFenced = base.ErrFenced
+	// ErrOffsetMetadataTooLarge is returned for a commit whose metadata is over MaxOffsetMetadataBytes
+	// (Kafka's OFFSET_METADATA_TOO_LARGE).
+	ErrOffsetMetadataTooLarge = index.ErrOffsetMetadataTooLarge
 )
+
+// MaxOffsetMetadataBytes is the most metadata a committed offset may carry (Kafka's default
+// offset.metadata.max.bytes).
+const MaxOffsetMetadataBytes = index.MaxOffsetMetadataBytes
 
 // Errors of the work queue, for errors.Is.
 var (

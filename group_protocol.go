@@ -2,6 +2,7 @@ package mqlog
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/mqlog/mqlog/internal/groups"
 )
@@ -44,11 +45,17 @@ type GroupMemberDescription = groups.MemberDescription
 // GroupListing is a group in ListGroups: its name, state and protocol type.
 type GroupListing = groups.GroupListing
 
-// GroupOffsetCommit is one partition of CommitGroupOffsets.
+// GroupOffsetCommit is one partition of CommitGroupOffsets, and what FetchGroupCommit returns.
 type GroupOffsetCommit struct {
 	Topic     string
 	Partition int32
 	Offset    int64
+	// LeaderEpoch is the leader epoch the committer saw (Kafka's committed leader epoch), stored with
+	// the offset; -1 for none (set it: 0 is an epoch).
+	LeaderEpoch int32
+	// Metadata is the committer's string stored with the offset (Kafka's commit metadata), at most
+	// MaxOffsetMetadataBytes.
+	Metadata string
 }
 
 // Errors of the group protocol, each one of Kafka's error codes.
@@ -126,7 +133,8 @@ func (db *DB) LeaveGroup(group string, memberIDs, instanceIDs []string) []error 
 // no member id is a commit from outside the group, accepted only while the group has no members;
 // otherwise the member must be in the group and speak for its current generation, and the group must
 // not be completing a rebalance. The error is for the whole request; the slice has one error per offset
-// (ErrTopicNotFound, ErrInvalidPartition, ErrOutOfRange), nil for those committed.
+// (ErrTopicNotFound, ErrInvalidPartition, ErrOutOfRange, ErrOffsetMetadataTooLarge), nil for those
+// committed. Each offset is stored with its leader epoch and metadata.
 func (db *DB) CommitGroupOffsets(group, memberID string, generation int32, offsets []GroupOffsetCommit) ([]error, error) {
 	if err := db.writable(); err != nil {
 		return nil, err
@@ -140,7 +148,11 @@ func (db *DB) CommitGroupOffsets(group, memberID string, generation int32, offse
 			errs[i] = err
 			continue
 		}
-		commits = append(commits, groups.OffsetCommit{Topic: t, Partition: o.Partition, Offset: o.Offset})
+		if len(o.Metadata) > MaxOffsetMetadataBytes {
+			errs[i] = fmt.Errorf("%w: %d bytes for %s/%d, at most %d", ErrOffsetMetadataTooLarge, len(o.Metadata), o.Topic, o.Partition, MaxOffsetMetadataBytes)
+			continue
+		}
+		commits = append(commits, groups.OffsetCommit{Topic: t, Partition: o.Partition, Offset: o.Offset, LeaderEpoch: max(o.LeaderEpoch, -1), Metadata: o.Metadata})
 		index = append(index, i)
 	}
 	done, err := db.groups.CommitClassic(group, memberID, generation, commits)
@@ -155,14 +167,25 @@ func (db *DB) CommitGroupOffsets(group, memberID string, generation int32, offse
 
 // FetchGroupOffset returns a group's committed offset in a partition, or ok false when it has none.
 func (db *DB) FetchGroupOffset(group, topic string, partition int32) (int64, bool, error) {
+	c, ok, err := db.FetchGroupCommit(group, topic, partition)
+	return c.Offset, ok, err
+}
+
+// FetchGroupCommit returns what a group committed in a partition: the offset with the leader epoch and
+// metadata committed with it (-1 and "" where the commit carried none), or ok false when it has none.
+func (db *DB) FetchGroupCommit(group, topic string, partition int32) (GroupOffsetCommit, bool, error) {
 	if err := db.writable(); err != nil {
-		return 0, false, err
+		return GroupOffsetCommit{}, false, err
 	}
 	t, err := db.catalog.Get(topic)
 	if err != nil {
-		return 0, false, err
+		return GroupOffsetCommit{}, false, err
 	}
-	return db.groups.FetchOffset(group, t, partition)
+	o, ok, err := db.groups.FetchCommit(group, t, partition)
+	if err != nil || !ok {
+		return GroupOffsetCommit{}, false, err
+	}
+	return GroupOffsetCommit{Topic: o.Topic, Partition: o.Partition, Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata}, true, nil
 }
 
 // DescribeGroup describes a group, its members and their assignments.

@@ -9,7 +9,9 @@ import (
 
 // GroupOffset is a group's position in one partition, and how far behind the readable end it is: Topic,
 // Partition; Offset, the next offset the group reads (the committed offset clamped to what the log
-// holds); Committed, the offset as stored; Lag, the high watermark minus Offset.
+// holds); Committed, the offset as stored; Lag, the high watermark minus Offset; LeaderEpoch and
+// Metadata, what the committer stored with the offset (a Kafka client's committed leader epoch and commit
+// metadata; -1 and "" for none).
 type GroupOffset = groups.GroupOffset
 
 // ResetTarget is where ResetGroup moves a group: build one with ResetToEarliest, ResetToLatest,

@@ -20,6 +20,12 @@ type GroupOffset struct {
 	// Incarnation is the incarnation of the topic the offset was committed in (0 for offsets stored
 	// before incarnations existed): an offset of an earlier topic of the same name is not the new one's.
 	Incarnation uint64
+	// LeaderEpoch is the leader epoch the committer gave with the offset (Kafka's committed leader
+	// epoch), NoLeaderEpoch (-1) for none. Set it: 0 is an epoch.
+	LeaderEpoch int32
+	// Metadata is the committer's string stored with the offset (Kafka's commit metadata), at most
+	// MaxOffsetMetadataBytes.
+	Metadata string
 }
 
 // CommitOffsets stores the offsets of group in one synced batch, replacing the previous offsets of the
@@ -39,6 +45,9 @@ func (s *Store) CommitOffsets(group string, offsets []GroupOffset) error {
 		if err := checkOffset(o.Offset); err != nil {
 			return err
 		}
+		if err := checkCommit(o.LeaderEpoch, o.Metadata); err != nil {
+			return err
+		}
 	}
 	db, err := s.acquireForWrite()
 	if err != nil {
@@ -50,7 +59,7 @@ func (s *Store) CommitOffsets(group string, offsets []GroupOffset) error {
 	}
 	b := db.NewBatch()
 	for _, o := range offsets {
-		_ = b.Set(groupKey(group, o.Topic, o.Partition), encodeGroupValue(o.Offset, o.Incarnation), nil)
+		_ = b.Set(groupKey(group, o.Topic, o.Partition), encodeGroupValue(o.Offset, o.Incarnation, o.LeaderEpoch, o.Metadata), nil)
 	}
 	return commit(b, pebble.Sync, fmt.Sprintf("commit offsets of group %q", group))
 }
@@ -58,30 +67,41 @@ func (s *Store) CommitOffsets(group string, offsets []GroupOffset) error {
 // GroupOffset returns the offset committed by group in a partition and the topic incarnation it was
 // committed in, or ok false when there is none.
 func (s *Store) GroupOffset(group, topic string, partition int32) (offset int64, incarnation uint64, ok bool, err error) {
+	o, ok, err := s.GroupCommit(group, topic, partition)
+	return o.Offset, o.Incarnation, ok, err
+}
+
+// GroupCommit returns what group committed in a partition (Topic, Partition, Offset, Incarnation,
+// LeaderEpoch, Metadata), or ok false when there is none.
+func (s *Store) GroupCommit(group, topic string, partition int32) (o GroupOffset, ok bool, err error) {
 	if err := checkGroup(group); err != nil {
-		return 0, 0, false, err
+		return GroupOffset{}, false, err
 	}
 	if err := checkTopic(topic); err != nil {
-		return 0, 0, false, err
+		return GroupOffset{}, false, err
 	}
 	if err := checkPartition(partition); err != nil {
-		return 0, 0, false, err
+		return GroupOffset{}, false, err
 	}
 	db, err := s.acquire()
 	if err != nil {
-		return 0, 0, false, err
+		return GroupOffset{}, false, err
 	}
 	defer s.release()
 	key := groupKey(group, topic, partition)
 	value, ok, err := get(db, key)
 	if err != nil || !ok {
-		return 0, 0, false, err
+		return GroupOffset{}, false, err
 	}
-	offset, incarnation, err = decodeGroupValue(key, value)
+	v, err := decodeGroupValue(key, value)
 	if err != nil {
-		return 0, 0, false, err
+		return GroupOffset{}, false, err
 	}
-	return offset, incarnation, true, nil
+	return v.groupOffset(topic, partition), true, nil
+}
+
+func (v groupValue) groupOffset(topic string, partition int32) GroupOffset {
+	return GroupOffset{Topic: topic, Partition: partition, Offset: v.offset, Incarnation: v.incarnation, LeaderEpoch: v.leaderEpoch, Metadata: v.metadata}
 }
 
 // GroupOffsets returns every offset committed by group, sorted by topic, then partition.
@@ -105,11 +125,11 @@ func (s *Store) GroupOffsets(group string) ([]GroupOffset, error) {
 		if partition < 0 {
 			return corruptKey(key)
 		}
-		offset, incarnation, err := decodeGroupValue(key, value)
+		v, err := decodeGroupValue(key, value)
 		if err != nil {
 			return err
 		}
-		offsets = append(offsets, GroupOffset{Topic: topic, Partition: partition, Offset: offset, Incarnation: incarnation})
+		offsets = append(offsets, v.groupOffset(topic, partition))
 		return nil
 	})
 	if err != nil {

@@ -1,8 +1,10 @@
 package index
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,17 +27,17 @@ func TestGroupOffsets(t *testing.T) {
 		t.Fatalf("CommitOffsets of nothing: %v", err)
 	}
 	commits := map[string][]GroupOffset{
-		"billing":   {{"orders", 10, 5, 2}, {"orders", 1, 7, 2}, {"orders.eu", 0, 1, 2}, {"orders", 0, 0, 2}, {"audit", 2, 99, 2}},
-		"billing2":  {{"orders", 0, 3, 2}},
-		"bill":      {{"orders", 0, 4, 2}},
-		"billing\n": {{"orders", 0, 6, 2}},
+		"billing":   {{"orders", 10, 5, 2, NoLeaderEpoch, ""}, {"orders", 1, 7, 2, NoLeaderEpoch, ""}, {"orders.eu", 0, 1, 2, NoLeaderEpoch, ""}, {"orders", 0, 0, 2, NoLeaderEpoch, ""}, {"audit", 2, 99, 2, NoLeaderEpoch, ""}},
+		"billing2":  {{"orders", 0, 3, 2, NoLeaderEpoch, ""}},
+		"bill":      {{"orders", 0, 4, 2, NoLeaderEpoch, ""}},
+		"billing\n": {{"orders", 0, 6, 2, NoLeaderEpoch, ""}},
 	}
 	for group, offsets := range commits {
 		if err := s.CommitOffsets(group, offsets); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.CommitOffsets("billing", []GroupOffset{{"orders", 1, 8, 2}}); err != nil {
+	if err := s.CommitOffsets("billing", []GroupOffset{{"orders", 1, 8, 2, NoLeaderEpoch, ""}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -54,7 +56,7 @@ func TestGroupOffsets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []GroupOffset{{"audit", 2, 99, 2}, {"orders", 0, 0, 2}, {"orders", 1, 8, 2}, {"orders", 10, 5, 2}, {"orders.eu", 0, 1, 2}}
+	want := []GroupOffset{{"audit", 2, 99, 2, NoLeaderEpoch, ""}, {"orders", 0, 0, 2, NoLeaderEpoch, ""}, {"orders", 1, 8, 2, NoLeaderEpoch, ""}, {"orders", 10, 5, 2, NoLeaderEpoch, ""}, {"orders.eu", 0, 1, 2, NoLeaderEpoch, ""}}
 	if !slices.Equal(offsets, want) {
 		t.Fatalf("GroupOffsets(billing) = %v, want %v", offsets, want)
 	}
@@ -109,7 +111,7 @@ func TestConcurrentCommits(t *testing.T) {
 		wg.Go(func() {
 			group := fmt.Sprintf("g%02d", c)
 			for i := range commits {
-				if err := s.CommitOffsets(group, []GroupOffset{{"t", int32(c % 4), int64(i + 1), 2}}); err != nil {
+				if err := s.CommitOffsets(group, []GroupOffset{{"t", int32(c % 4), int64(i + 1), 2, NoLeaderEpoch, ""}}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -154,7 +156,7 @@ func TestCrash(t *testing.T) {
 	if err := s.AddEntries("orders", 0, []Entry{{Offset: 0}, {Offset: 10, Position: 4096}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CommitOffsets("billing", []GroupOffset{{"orders", 0, 42, 2}, {"orders", 1, 7, 2}}); err != nil {
+	if err := s.CommitOffsets("billing", []GroupOffset{{"orders", 0, 42, 2, NoLeaderEpoch, ""}, {"orders", 1, 7, 2, NoLeaderEpoch, ""}}); err != nil {
 		t.Fatal(err)
 	}
 	c := reopen()
@@ -162,7 +164,7 @@ func TestCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []GroupOffset{{"orders", 0, 42, 2}, {"orders", 1, 7, 2}}; !slices.Equal(offsets, want) {
+	if want := []GroupOffset{{"orders", 0, 42, 2, NoLeaderEpoch, ""}, {"orders", 1, 7, 2, NoLeaderEpoch, ""}}; !slices.Equal(offsets, want) {
 		t.Fatalf("offsets after crash = %v, want %v", offsets, want)
 	}
 	// Entries may be absent; when present they are whole.
@@ -179,7 +181,7 @@ func TestCrash(t *testing.T) {
 	if err := s.DeleteGroup("billing"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CommitOffsets("shipping", []GroupOffset{{"orders", 1, 3, 2}}); err != nil {
+	if err := s.CommitOffsets("shipping", []GroupOffset{{"orders", 1, 3, 2, NoLeaderEpoch, ""}}); err != nil {
 		t.Fatal(err)
 	}
 	c = reopen()
@@ -231,7 +233,7 @@ func BenchmarkCommitOffsets(b *testing.B) {
 				wg.Go(func() {
 					group := fmt.Sprintf("group-%d", c)
 					for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-						if err := s.CommitOffsets(group, []GroupOffset{{"orders", 0, i, 2}}); err != nil {
+						if err := s.CommitOffsets(group, []GroupOffset{{"orders", 0, i, 2, NoLeaderEpoch, ""}}); err != nil {
 							b.Error(err)
 							return
 						}
@@ -242,5 +244,75 @@ func BenchmarkCommitOffsets(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
 		})
+	}
+}
+
+// TestGroupCommitMetadata stores a commit's leader epoch and metadata with its offset and reads them
+// back, keeps the 16-byte value for a commit without either, and refuses metadata over the limit.
+func TestGroupCommitMetadata(t *testing.T) {
+	s, _ := openMem(t)
+	big := strings.Repeat("m", MaxOffsetMetadataBytes)
+	commits := []GroupOffset{
+		{"t", 0, 5, 3, 7, "checkpoint=5"},
+		{"t", 1, 6, 3, NoLeaderEpoch, ""},
+		{"t", 2, 7, 3, 0, ""},
+		{"t", 3, 8, 3, NoLeaderEpoch, big},
+	}
+	if err := s.CommitOffsets("g", commits); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GroupOffsets("g")
+	if err != nil || !slices.Equal(got, commits) {
+		t.Fatalf("GroupOffsets = %v, %v; want %v", got, err, commits)
+	}
+	for _, want := range commits {
+		o, ok, err := s.GroupCommit("g", "t", want.Partition)
+		if err != nil || !ok || o != want {
+			t.Errorf("GroupCommit(%d) = %v, %v, %v; want %v", want.Partition, o, ok, err, want)
+		}
+	}
+	value, ok, err := get(s.mu.db, groupKey("g", "t", 1))
+	if err != nil || !ok || len(value) != groupValueWidth {
+		t.Errorf("value without epoch or metadata is %d bytes (%v, %v), want %d", len(value), ok, err, groupValueWidth)
+	}
+	if err := s.CommitOffsets("g", []GroupOffset{{"t", 0, 1, 3, NoLeaderEpoch, big + "m"}}); !errors.Is(err, ErrOffsetMetadataTooLarge) {
+		t.Errorf("commit of %d bytes of metadata: %v, want ErrOffsetMetadataTooLarge", len(big)+1, err)
+	}
+	if err := s.CommitOffsets("g", []GroupOffset{{"t", 0, 1, 3, -2, ""}}); !errors.Is(err, ErrInvalidOffset) {
+		t.Errorf("commit with leader epoch -2: %v, want ErrInvalidOffset", err)
+	}
+	if o, _, _ := s.GroupCommit("g", "t", 0); o != commits[0] {
+		t.Errorf("a refused commit changed the stored one: %v", o)
+	}
+}
+
+// TestGroupValueLayouts decodes each stored layout of a group offset value and reports the lengths that
+// are none of them.
+func TestGroupValueLayouts(t *testing.T) {
+	key := groupKey("g", "t", 0)
+	for _, tt := range []struct {
+		value []byte
+		want  groupValue
+		bad   bool
+	}{
+		{value: encodeGroupValue(4, 9, NoLeaderEpoch, "")[:legacyGroupValueWidth], want: groupValue{4, 0, -1, ""}},
+		{value: encodeGroupValue(4, 9, NoLeaderEpoch, ""), want: groupValue{4, 9, -1, ""}},
+		{value: encodeGroupValue(4, 9, 2, ""), want: groupValue{4, 9, 2, ""}},
+		{value: encodeGroupValue(4, 9, 2, "x"), want: groupValue{4, 9, 2, "x"}},
+		{value: encodeGroupValue(4, 9, 2, "")[:18], bad: true},
+		{value: encodeGroupValue(4, 9, 2, "")[:12], bad: true},
+		{value: encodeGroupValue(4, 9, -5, ""), bad: true},
+		{value: encodeGroupValue(4, 9, 2, strings.Repeat("x", MaxOffsetMetadataBytes+1)), bad: true},
+	} {
+		got, err := decodeGroupValue(key, tt.value)
+		if tt.bad {
+			if !errors.Is(err, ErrCorruptValue) {
+				t.Errorf("decode of %d bytes = %v, %v; want ErrCorruptValue", len(tt.value), got, err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("decode of %d bytes = %v, %v; want %v", len(tt.value), got, err, tt.want)
+		}
 	}
 }

@@ -10,7 +10,7 @@ const (
 	kindTopic    byte = 't' // 't' topic 0x00                         -> opaque config
 	kindLogState byte = 'l' // 'l' topic 0x00 partition               -> opaque log state
 	kindEntry    byte = 'x' // 'x' topic 0x00 partition offset        -> position, timestamp
-	kindGroup    byte = 'g' // 'g' group 0x00 topic 0x00 partition    -> offset
+	kindGroup    byte = 'g' // 'g' group 0x00 topic 0x00 partition    -> offset, incarnation[, epoch, metadata]
 	// kindRaftStable keys hold a raft node's stable values (raft.StableStore: the current term, the last
 	// vote), in the Pebble store of a raft log directory (package raftstore): 'r' key -> value, both
 	// opaque bytes, written synced.
@@ -25,7 +25,17 @@ const (
 	groupValueWidth = 16 // next offset to read (8), topic incarnation (8)
 	// legacyGroupValueWidth is the value of an offset stored before incarnations: the offset alone.
 	legacyGroupValueWidth = 8
+	// groupValueWithCommitWidth is the fixed part of a value that also holds the commit's leader epoch
+	// (4); the commit's metadata string follows it, up to the end of the value.
+	groupValueWithCommitWidth = groupValueWidth + 4
 )
+
+// MaxOffsetMetadataBytes is the most metadata a committed offset may carry (Kafka's default
+// offset.metadata.max.bytes).
+const MaxOffsetMetadataBytes = 4096
+
+// NoLeaderEpoch is the leader epoch of a commit that carries none (Kafka's -1).
+const NoLeaderEpoch int32 = -1
 
 // maxTopicLength is Kafka's limit on the length of a topic name.
 const maxTopicLength = 249
@@ -70,6 +80,18 @@ func checkPartition(partition int32) error {
 }
 
 // checkOffset rejects negative offsets, which would not sort numerically in big endian.
+// checkCommit reports whether a commit's leader epoch (-1 or more) and metadata (MaxOffsetMetadataBytes
+// at most) can be stored.
+func checkCommit(leaderEpoch int32, metadata string) error {
+	if leaderEpoch < NoLeaderEpoch {
+		return fmt.Errorf("%w: leader epoch %d", ErrInvalidOffset, leaderEpoch)
+	}
+	if len(metadata) > MaxOffsetMetadataBytes {
+		return fmt.Errorf("%w: %d bytes, at most %d", ErrOffsetMetadataTooLarge, len(metadata), MaxOffsetMetadataBytes)
+	}
+	return nil
+}
+
 func checkOffset(offset int64) error {
 	if offset < 0 {
 		return fmt.Errorf("%w %d", ErrInvalidOffset, offset)
@@ -183,25 +205,56 @@ func decodeEntryKey(prefix, key []byte) (int64, error) {
 	return offset, nil
 }
 
-// decodeGroupValue decodes the value of a group offset key: the offset and the topic incarnation (0 in
-// a value stored before incarnations, which holds the offset alone).
-func decodeGroupValue(key, value []byte) (offset int64, incarnation uint64, err error) {
-	if len(value) != groupValueWidth && len(value) != legacyGroupValueWidth {
-		return 0, 0, corruptValue(key, value, groupValueWidth)
-	}
-	offset = int64(binary.BigEndian.Uint64(value))
-	if offset < 0 {
-		return 0, 0, fmt.Errorf("%w for key %q: negative offset %d", ErrCorruptValue, key, offset)
-	}
-	if len(value) == groupValueWidth {
-		incarnation = binary.BigEndian.Uint64(value[8:])
-	}
-	return offset, incarnation, nil
+// groupValue is the decoded value of a group offset key.
+type groupValue struct {
+	offset      int64
+	incarnation uint64
+	leaderEpoch int32
+	metadata    string
 }
 
-func encodeGroupValue(offset int64, incarnation uint64) []byte {
-	v := binary.BigEndian.AppendUint64(make([]byte, 0, groupValueWidth), uint64(offset))
-	return binary.BigEndian.AppendUint64(v, incarnation)
+// decodeGroupValue decodes the value of a group offset key, in one of three layouts told apart by length:
+//
+//	8 bytes       offset                                (before incarnations: incarnation 0)
+//	16 bytes      offset, incarnation                   (no leader epoch (-1), no metadata)
+//	20+ bytes     offset, incarnation, leader epoch int32, metadata (the rest of the value)
+func decodeGroupValue(key, value []byte) (groupValue, error) {
+	v := groupValue{leaderEpoch: NoLeaderEpoch}
+	switch n := len(value); {
+	case n == legacyGroupValueWidth, n == groupValueWidth:
+	case n >= groupValueWithCommitWidth && n <= groupValueWithCommitWidth+MaxOffsetMetadataBytes:
+		v.leaderEpoch = int32(binary.BigEndian.Uint32(value[groupValueWidth:]))
+		v.metadata = string(value[groupValueWithCommitWidth:])
+	default:
+		return groupValue{}, corruptValue(key, value, groupValueWidth)
+	}
+	v.offset = int64(binary.BigEndian.Uint64(value))
+	if v.offset < 0 {
+		return groupValue{}, fmt.Errorf("%w for key %q: negative offset %d", ErrCorruptValue, key, v.offset)
+	}
+	if len(value) >= groupValueWidth {
+		v.incarnation = binary.BigEndian.Uint64(value[8:])
+	}
+	if v.leaderEpoch < NoLeaderEpoch {
+		return groupValue{}, fmt.Errorf("%w for key %q: leader epoch %d", ErrCorruptValue, key, v.leaderEpoch)
+	}
+	return v, nil
+}
+
+// encodeGroupValue encodes a group offset value: 16 bytes when the commit carries neither a leader epoch
+// nor metadata (the layout every earlier version reads), else 20 and the metadata.
+func encodeGroupValue(offset int64, incarnation uint64, leaderEpoch int32, metadata string) []byte {
+	width := groupValueWidth
+	if leaderEpoch != NoLeaderEpoch || metadata != "" {
+		width = groupValueWithCommitWidth + len(metadata)
+	}
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, width), uint64(offset))
+	v = binary.BigEndian.AppendUint64(v, incarnation)
+	if width == groupValueWidth {
+		return v
+	}
+	v = binary.BigEndian.AppendUint32(v, uint32(leaderEpoch))
+	return append(v, metadata...)
 }
 
 // kindAckState is the key kind of a work-queue group's ack state in one partition (acks.go):

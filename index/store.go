@@ -33,6 +33,8 @@ var (
 	ErrInvalidPartition = errors.New("mqlog/index: invalid partition")
 	// ErrInvalidOffset reports a negative offset or position where one is stored.
 	ErrInvalidOffset = errors.New("mqlog/index: invalid offset")
+	// ErrOffsetMetadataTooLarge reports a commit's metadata over MaxOffsetMetadataBytes.
+	ErrOffsetMetadataTooLarge = errors.New("mqlog/index: offset metadata too large")
 )
 
 // Pebble tuning for a small metadata store: a small memtable and block cache, few open files. The

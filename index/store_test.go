@@ -312,7 +312,7 @@ func TestDeleteTopic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []GroupOffset{{"a.b", 0, 5, 0}, {"a.b", 2, 6, 0}, {"b", 0, 5, 0}, {"b", 2, 6, 0}}
+		want := []GroupOffset{{"a.b", 0, 5, 0, 0, ""}, {"a.b", 2, 6, 0, 0, ""}, {"b", 0, 5, 0, 0, ""}, {"b", 2, 6, 0, 0, ""}}
 		if !slices.Equal(offsets, want) {
 			t.Errorf("GroupOffsets(%s) = %v, want %v", group, offsets, want)
 		}

@@ -57,7 +57,7 @@ func TestGroupOffsetIncarnation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Set(groupKey("g", "t", 2), encodeGroupValue(4, 0)[:legacyGroupValueWidth], pebble.Sync)
+	err = db.Set(groupKey("g", "t", 2), encodeGroupValue(4, 0, NoLeaderEpoch, "")[:legacyGroupValueWidth], pebble.Sync)
 	s.release()
 	if err != nil {
 		t.Fatal(err)

@@ -22,9 +22,11 @@
 //	                                first use unless Options.NoAutoCreateTopics
 //	8    OffsetCommit     0-10      durable (synced) commits fenced by generation; generation -1 and no
 //	                                member (and v0): a simple commit, for a group without members; v10 by
-//	                                topic id; metadata, timestamps and retention not stored
+//	                                topic id; metadata (up to 4 KiB) and leader epoch (v6+) stored with
+//	                                the offset; timestamps and retention not stored
 //	9    OffsetFetch      0-10      null topics (v2+): every partition committed in; v8+ several groups;
-//	                                v10 by topic id; offset -1 where nothing is committed
+//	                                v10 by topic id; the committed metadata and leader epoch; offset -1
+//	                                where nothing is committed
 //	10   FindCoordinator  0-6       this node for groups; no transaction coordinator
 //	11   JoinGroup        0-9       long poll until the rebalance completes; MEMBER_ID_REQUIRED (v4+);
 //	                                static members (group.instance.id, v5+)

@@ -24,6 +24,8 @@ func (s *Server) errorCode(r *request, what string, err error) int16 {
 		return kerr.UnknownTopicOrPartition.Code
 	case errors.Is(err, mqlog.ErrInvalidTopic):
 		return kerr.InvalidTopicException.Code
+	case errors.Is(err, mqlog.ErrOffsetMetadataTooLarge):
+		return kerr.OffsetMetadataTooLarge.Code
 	case errors.Is(err, mqlog.ErrOutOfRange):
 		return kerr.OffsetOutOfRange.Code
 	case errors.Is(err, mqlog.ErrOutOfOrderSequence):

@@ -13,8 +13,10 @@ import (
 // commits for its generation (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS as Kafka
 // fences); a commit with generation -1 and no member id (and every v0 commit, which has neither) is a
 // simple commit from outside the group, accepted while the group has no members. Topics are named, or
-// from v10 given by id. Commit metadata, timestamps and retention are not stored (OffsetFetch answers an
-// empty metadata string).
+// from v10 given by id. Each offset is stored with its metadata (OFFSET_METADATA_TOO_LARGE over
+// mqlog.MaxOffsetMetadataBytes; a null metadata is stored as "", as Kafka stores it) and, from v6, its
+// committed leader epoch; OffsetFetch returns both. The commit timestamp (v1) and retention time (v2-v4)
+// are not stored: commits are kept until the group is deleted.
 func (s *Server) offsetCommit(_ context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.OffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
@@ -37,7 +39,14 @@ func (s *Server) offsetCommit(_ context.Context, r *request) (kmsg.Response, err
 			if !known {
 				rp.ErrorCode = kerr.UnknownTopicID.Code
 			} else {
-				offsets = append(offsets, mqlog.GroupOffsetCommit{Topic: name, Partition: p.Partition, Offset: p.Offset})
+				c := mqlog.GroupOffsetCommit{Topic: name, Partition: p.Partition, Offset: p.Offset, LeaderEpoch: -1}
+				if p.Metadata != nil {
+					c.Metadata = *p.Metadata
+				}
+				if req.Version >= 6 {
+					c.LeaderEpoch = max(p.LeaderEpoch, -1)
+				}
+				offsets = append(offsets, c)
 				where = append(where, [2]int{len(resp.Topics), len(rt.Partitions)})
 			}
 			rt.Partitions = append(rt.Partitions, rp)
@@ -181,7 +190,7 @@ func (s *Server) fetchOffsets(r *request, group string, all bool, topics []fetch
 				rt.Partitions = append(rt.Partitions, rp)
 				continue
 			}
-			off, ok, err := s.db.FetchGroupOffset(group, name, p)
+			c, ok, err := s.db.FetchGroupCommit(group, name, p)
 			switch {
 			case errors.Is(err, mqlog.ErrTopicNotFound), errors.Is(err, mqlog.ErrInvalidPartition):
 				// Kafka answers -1 without an error for a partition it knows nothing of.
@@ -189,7 +198,7 @@ func (s *Server) fetchOffsets(r *request, group string, all bool, topics []fetch
 				code := s.groupErrorCode(r, "OffsetFetch", err)
 				return s.failFetchTopics(topics, code), code
 			case ok:
-				rp.Offset = off
+				rp.Offset, rp.LeaderEpoch, rp.Metadata = c.Offset, c.LeaderEpoch, &c.Metadata
 			}
 			if all && !ok {
 				continue // a topic deleted (or created again) since the group committed in it

@@ -184,7 +184,7 @@ func (g *brokerGroups) GroupOffsets(group string) ([]mqlog.GroupOffset, error) {
 		if o.At < 0 {
 			return
 		}
-		off := mqlog.GroupOffset{Topic: o.Topic, Partition: o.Partition, Offset: o.At, Committed: o.At}
+		off := mqlog.GroupOffset{Topic: o.Topic, Partition: o.Partition, Offset: o.At, Committed: o.At, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata}
 		if p, ok := bounds[o.Topic][o.Partition]; ok {
 			off.Offset = min(max(o.At, p.StartOffset), p.HighWatermark)
 			off.Lag = p.HighWatermark - off.Offset

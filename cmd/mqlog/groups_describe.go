@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/mqlog/mqlog"
 	"github.com/spf13/cobra"
@@ -28,6 +29,10 @@ type groupOffsetJSON struct {
 	CurrentOffset *int64 `json:"current_offset"`
 	// Committed is the offset as stored (null where none).
 	Committed *int64 `json:"committed"`
+	// Metadata is the string committed with the offset (a Kafka client's commit metadata; null where
+	// nothing is committed), LeaderEpoch the leader epoch committed with it (-1 for none).
+	Metadata    *string `json:"metadata"`
+	LeaderEpoch *int32  `json:"leader_epoch"`
 	// LogEndOffset is the partition's high watermark; null for a topic that no longer exists.
 	LogEndOffset *int64 `json:"log_end_offset"`
 	// Lag is LogEndOffset minus CurrentOffset; null when either is.
@@ -135,7 +140,8 @@ func describeGroup(db groupStore, group, topic string) (groupsDescribeJSON, erro
 			// Positions kept for a topic that is gone: shown as stored, with no log end.
 			for _, o := range offsets {
 				if o.Topic == name {
-					row := groupOffsetJSON{Topic: name, Partition: o.Partition, CurrentOffset: new(o.Offset), Committed: new(o.Committed)}
+					row := groupOffsetJSON{Topic: name, Partition: o.Partition, CurrentOffset: new(o.Offset), Committed: new(o.Committed),
+						Metadata: new(o.Metadata), LeaderEpoch: new(o.LeaderEpoch)}
 					doc.Consumer = append(doc.Consumer, row)
 				}
 			}
@@ -148,6 +154,7 @@ func describeGroup(db groupStore, group, topic string) (groupsDescribeJSON, erro
 			row := groupOffsetJSON{Topic: name, Partition: p.Partition, LogEndOffset: new(p.HighWatermark)}
 			if o, ok := committed[name][p.Partition]; ok {
 				row.CurrentOffset, row.Committed, row.Lag = new(o.Offset), new(o.Committed), new(p.HighWatermark-o.Offset)
+				row.Metadata, row.LeaderEpoch = new(o.Metadata), new(o.LeaderEpoch)
 			}
 			if m, ok := owners[name][p.Partition]; ok {
 				row.ConsumerID, row.Host, row.ClientID = new(m.MemberID), new(m.ClientHost), new(m.ClientID)
@@ -205,11 +212,21 @@ func groupOwners(desc mqlog.GroupDescription) map[string]map[int32]mqlog.GroupMe
 func (a *app) printGroupDescription(doc groupsDescribeJSON) error {
 	if len(doc.Consumer) > 0 {
 		active := false
-		t := newTable(a.stdout, "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID")
+		cols := []string{"GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"}
+		// A column only for groups whose commits carry metadata (Kafka clients that set it).
+		metadata := slices.ContainsFunc(doc.Consumer, func(o groupOffsetJSON) bool { return o.Metadata != nil && *o.Metadata != "" })
+		if metadata {
+			cols = append(cols, "METADATA")
+		}
+		t := newTable(a.stdout, cols...)
 		for _, o := range doc.Consumer {
 			active = active || o.ConsumerID != nil
-			t.row(doc.Group, o.Topic, o.Partition, orDash(o.CurrentOffset), orDash(o.LogEndOffset), orDash(o.Lag),
-				orDash(o.ConsumerID), orDash(o.Host), orDash(o.ClientID))
+			row := []any{doc.Group, o.Topic, o.Partition, orDash(o.CurrentOffset), orDash(o.LogEndOffset), orDash(o.Lag),
+				orDash(o.ConsumerID), orDash(o.Host), orDash(o.ClientID)}
+			if metadata {
+				row = append(row, strconv.Quote(orEmpty(o.Metadata)))
+			}
+			t.row(row...)
 		}
 		if err := t.flush(); err != nil {
 			return err
@@ -238,6 +255,14 @@ func (a *app) printGroupDescription(doc groupsDescribeJSON) error {
 		return t.flush()
 	}
 	return nil
+}
+
+// orEmpty is *s, "" for nil.
+func orEmpty(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // orDash renders a value of a table cell, "-" for none (and for an empty string).

@@ -119,4 +119,9 @@ type GroupOffset struct {
 	Committed int64
 	// Lag is the high watermark minus Offset.
 	Lag int64
+	// LeaderEpoch is the leader epoch committed with the offset (a Kafka client's committed leader
+	// epoch), -1 for none.
+	LeaderEpoch int32
+	// Metadata is the string committed with the offset (a Kafka client's commit metadata), "" for none.
+	Metadata string
 }

@@ -218,7 +218,8 @@ func (r *RepairReport) resetGroups(store *index.Store, execute bool) error {
 				continue
 			}
 			r.GroupsMovedBack = append(r.GroupsMovedBack, RepairedGroup{Group: g, Topic: o.Topic, Partition: o.Partition, From: o.Offset, To: end})
-			reset = append(reset, index.GroupOffset{Topic: o.Topic, Partition: o.Partition, Offset: end, Incarnation: o.Incarnation})
+			o.Offset = end // its leader epoch and metadata stay
+			reset = append(reset, o)
 		}
 		if execute && len(reset) > 0 {
 			if err := store.CommitOffsets(g, reset); err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mqlog/mqlog/index"
 	"github.com/mqlog/mqlog/internal/base"
 )
 
@@ -673,6 +674,10 @@ type OffsetCommit struct {
 	Topic     base.Topic
 	Partition int32
 	Offset    int64
+	// LeaderEpoch is the committer's leader epoch, -1 for none; Metadata its string (at most
+	// index.MaxOffsetMetadataBytes). Both are stored with the offset.
+	LeaderEpoch int32
+	Metadata    string
 }
 
 // CommitClassic handles an OffsetCommit: with a generation below 0 and no member id it is a commit
@@ -710,17 +715,24 @@ func (c *Coordinator) CommitClassic(group, memberID string, generation int32, of
 	}
 	errs := make([]error, len(offsets))
 	for i, o := range offsets {
-		errs[i] = c.write(group, o.Topic, o.Partition, o.Offset)
+		errs[i] = c.write(group, o.Topic, o.Partition, o.Offset, o.LeaderEpoch, o.Metadata)
 	}
 	return errs, nil
 }
 
 // FetchOffset returns the group's committed offset in a partition of t, or ok false when it has none.
 func (c *Coordinator) FetchOffset(group string, t base.Topic, partition int32) (int64, bool, error) {
+	o, ok, err := c.FetchCommit(group, t, partition)
+	return o.Offset, ok, err
+}
+
+// FetchCommit returns what the group committed in a partition of t (the offset, its leader epoch and
+// metadata), or ok false when it has none.
+func (c *Coordinator) FetchCommit(group string, t base.Topic, partition int32) (index.GroupOffset, bool, error) {
 	if err := base.ValidateGroup(group); err != nil {
-		return 0, false, err
+		return index.GroupOffset{}, false, err
 	}
-	return c.committed(group, t, partition)
+	return c.committedCommit(group, t, partition)
 }
 
 // GroupDescription describes a group for DescribeGroups and `mqlog groups describe`.

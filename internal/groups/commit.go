@@ -33,7 +33,7 @@ func (m *Member) Commit(readGeneration, partition int32, offset int64) error {
 	if t, err := c.topics.Topic(name); err != nil || t.Incarnation() != m.topic.Incarnation() {
 		return fenced(m.group, m.id, readGeneration, current, name, partition, base.FenceStaleTopic)
 	}
-	return c.write(m.group, m.topic, partition, offset)
+	return c.write(m.group, m.topic, partition, offset, index.NoLeaderEpoch, "")
 }
 
 // CommitWithoutMember durably sets group's position in a partition of t, as a tool does: accepted only
@@ -48,11 +48,12 @@ func (c *Coordinator) CommitWithoutMember(group string, t base.Topic, partition 
 	if c.active(group) {
 		return fmt.Errorf("%w: %s (commit through one of its members)", base.ErrGroupActive, group)
 	}
-	return c.write(group, t, partition, offset)
+	return c.write(group, t, partition, offset, index.NoLeaderEpoch, "")
 }
 
-// write stores one offset, tagged with t's incarnation, after checking it against the log.
-func (c *Coordinator) write(group string, t base.Topic, partition int32, offset int64) error {
+// write stores one offset, tagged with t's incarnation, with the committer's leader epoch (-1 for none)
+// and metadata, after checking it against the log.
+func (c *Coordinator) write(group string, t base.Topic, partition int32, offset int64, leaderEpoch int32, metadata string) error {
 	l, err := partitionOf(t, partition)
 	if err != nil {
 		return err
@@ -60,7 +61,10 @@ func (c *Coordinator) write(group string, t base.Topic, partition int32, offset 
 	if hw := l.HighWatermark(); offset > hw || offset < 0 {
 		return fmt.Errorf("%w: commit of offset %d, %s/%d readable end is %d", base.ErrOutOfRange, offset, t.Name(), partition, hw)
 	}
-	return c.store.CommitOffsets(group, []index.GroupOffset{{Topic: t.Name(), Partition: partition, Offset: offset, Incarnation: t.Incarnation()}})
+	return c.store.CommitOffsets(group, []index.GroupOffset{{
+		Topic: t.Name(), Partition: partition, Offset: offset, Incarnation: t.Incarnation(),
+		LeaderEpoch: leaderEpoch, Metadata: metadata,
+	}})
 }
 
 // partitionOf returns the log of partition p of t, or ErrInvalidPartition.

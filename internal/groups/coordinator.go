@@ -14,7 +14,7 @@ import (
 // OffsetStore is the durable store of committed offsets: the data directory's Pebble index.
 type OffsetStore interface {
 	CommitOffsets(group string, offsets []index.GroupOffset) error
-	GroupOffset(group, topic string, partition int32) (offset int64, incarnation uint64, ok bool, err error)
+	GroupCommit(group, topic string, partition int32) (index.GroupOffset, bool, error)
 	GroupOffsets(group string) ([]index.GroupOffset, error)
 	Groups() ([]string, error)
 	DeleteGroup(group string) error

@@ -25,7 +25,7 @@ func (c *Coordinator) Offsets(group string) ([]GroupOffset, error) {
 	}
 	out := make([]GroupOffset, 0, len(offs))
 	for _, o := range offs {
-		g := GroupOffset{Topic: o.Topic, Partition: o.Partition, Offset: o.Offset, Committed: o.Offset}
+		g := GroupOffset{Topic: o.Topic, Partition: o.Partition, Offset: o.Offset, Committed: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata}
 		if t, err := c.topics.Topic(o.Topic); err == nil {
 			if t.Incarnation() != o.Incarnation {
 				continue
@@ -43,11 +43,17 @@ func (c *Coordinator) Offsets(group string) ([]GroupOffset, error) {
 // committed returns the group's committed offset in a partition of t, or ok false when it has none in
 // t's incarnation.
 func (c *Coordinator) committed(group string, t base.Topic, partition int32) (int64, bool, error) {
-	off, inc, ok, err := c.store.GroupOffset(group, t.Name(), partition)
-	if err != nil || !ok || inc != t.Incarnation() {
-		return 0, false, err
+	o, ok, err := c.committedCommit(group, t, partition)
+	return o.Offset, ok, err
+}
+
+// committedCommit is committed with the commit's leader epoch and metadata.
+func (c *Coordinator) committedCommit(group string, t base.Topic, partition int32) (index.GroupOffset, bool, error) {
+	o, ok, err := c.store.GroupCommit(group, t.Name(), partition)
+	if err != nil || !ok || o.Incarnation != t.Incarnation() {
+		return index.GroupOffset{}, false, err
 	}
-	return off, true, nil
+	return o, true, nil
 }
 
 // EffectiveOffset is where a group with committed offset reads in l: the committed offset clamped to

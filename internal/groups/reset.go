@@ -147,7 +147,7 @@ func (c *Coordinator) Reset(group, topic string, to ResetTarget) ([]GroupReset, 
 		if err != nil {
 			return nil, err
 		}
-		offsets[i] = index.GroupOffset{Topic: r.Topic, Partition: r.Partition, Offset: r.Target, Incarnation: t.Incarnation()}
+		offsets[i] = index.GroupOffset{Topic: r.Topic, Partition: r.Partition, Offset: r.Target, Incarnation: t.Incarnation(), LeaderEpoch: index.NoLeaderEpoch}
 	}
 	if err := c.store.CommitOffsets(group, offsets); err != nil {
 		return nil, err
