@@ -57,10 +57,14 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	lock.RecordHolder(held)
+	osFS := servesFiles(o.FS)
 	if o.FS == vfs.Default {
 		o.FS = fsutil.NotWorldWritable(o.FS) // whatever the umask, nobody else may rewrite the data
 	}
 	db := &DB{dir: dir, opts: o, lock: held}
+	if osFS {
+		db.removeStaleServingFile() // serving.go
+	}
 	if err := db.open(); err != nil {
 		return nil, errors.Join(err, db.closeAll())
 	}

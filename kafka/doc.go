@@ -116,7 +116,8 @@
 // rewritten atomically as listeners start and stop and removed with the last one, so that `mqlog
 // produce`, `topic`, `groups` and `consume --group` beside the serving process reach it through the
 // protocol instead of failing on its lock. FindServing reads it and tells a stale one (a killed process)
-// by the lock. Options.NoServingFile turns it off.
+// by the lock; the next writable mqlog.Open removes a stale one as it takes the lock, and the next Serve
+// writes its own. Options.NoServingFile turns it off.
 //
 // # Fetch without copies
 //

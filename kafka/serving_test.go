@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,5 +121,36 @@ func TestServingFileOff(t *testing.T) {
 	c.do(kmsg.NewPtrApiVersionsRequest()) // answered: Serve is past the point where it would record
 	if _, err := os.Stat(filepath.Join(dir, ServingFileName)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("SERVING with NoServingFile: %v", err)
+	}
+}
+
+// TestServingFileStaleRemovedByOpen: a writable Open removes a SERVING file (and SERVING.tmp) that a
+// killed server left, so that a later holder of the lock is never taken for that server, not even one
+// with the killed server's pid (pids are reused; this test's process plays both). Before, the file
+// stayed and FindServing trusted it, handing the CLI the dead address.
+func TestServingFileStaleRemovedByOpen(t *testing.T) {
+	dir := t.TempDir()
+	stale := fmt.Sprintf(`{"version":1,"pid":%d,"started":"2026-01-01T00:00:00Z","listeners":[{"address":"127.0.0.1:1","advertised":"127.0.0.1:1","tls":false}]}`, os.Getpid())
+	for _, name := range []string{ServingFileName, ServingFileName + ".tmp"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(stale), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := mqlog.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := FindServing(dir); !errors.Is(err, ErrNotServing) {
+		t.Errorf("FindServing after Open over a stale file naming the holder's pid: %+v, %v; want ErrNotServing", info, err)
+	}
+	for _, name := range []string{ServingFileName, ServingFileName + ".tmp"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after a writable Open: %v, want it removed", name, err)
+		}
+	}
+	// Serving it records the new listener.
+	ts := startServerOn(t, db, nil)
+	if info := waitServing(t, dir, 1); info.Listeners[0].Address != ts.addr || info.PID != os.Getpid() {
+		t.Fatalf("SERVING after serve: %+v, want %s", info, ts.addr)
 	}
 }
