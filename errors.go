@@ -35,6 +35,8 @@ var (
 	ErrFailStop = base.ErrFailStop
 	// ErrTooLarge is returned for a message or batch over the configured limits.
 	ErrTooLarge = base.ErrTooLarge
+	// ErrCompactedTopic is returned by DeleteRecords for a topic with cleanup policy compact.
+	ErrCompactedTopic = base.ErrCompactedTopic
 )
 
 // Errors of consumer groups, for errors.Is.
@@ -49,6 +51,8 @@ var (
 	// ErrOffsetMetadataTooLarge is returned for a commit whose metadata is over MaxOffsetMetadataBytes
 	// (Kafka's OFFSET_METADATA_TOO_LARGE).
 	ErrOffsetMetadataTooLarge = index.ErrOffsetMetadataTooLarge
+	// ErrGroupSubscribed is returned by DeleteGroupOffsets for a topic the group's members read.
+	ErrGroupSubscribed = base.ErrGroupSubscribed
 )
 
 // MaxOffsetMetadataBytes is the most metadata a committed offset may carry (Kafka's default

@@ -81,6 +81,9 @@ const (
 	MaxSessionTimeout = groups.MaxSessionTimeout
 )
 
+// GroupProtocolEmbedded is the protocol type a GroupDescription shows for a group of embedded Consumers.
+const GroupProtocolEmbedded = groups.ProtocolEmbedded
+
 // Group states, as Kafka names them.
 const (
 	GroupStateEmpty               = groups.StateEmpty

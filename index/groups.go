@@ -177,6 +177,41 @@ func groups(db *pebble.DB) ([]string, error) {
 	return names, nil
 }
 
+// TopicPartition names one partition of a topic.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// DeleteOffsets deletes group's offsets in partitions, in one synced batch; a partition without one is
+// not an error. Deleting no partitions writes nothing.
+func (s *Store) DeleteOffsets(group string, partitions []TopicPartition) error {
+	if err := checkGroup(group); err != nil {
+		return err
+	}
+	for _, p := range partitions {
+		if err := checkTopic(p.Topic); err != nil {
+			return err
+		}
+		if err := checkPartition(p.Partition); err != nil {
+			return err
+		}
+	}
+	db, err := s.acquireForWrite()
+	if err != nil {
+		return err
+	}
+	defer s.release()
+	if len(partitions) == 0 {
+		return nil
+	}
+	b := db.NewBatch()
+	for _, p := range partitions {
+		_ = b.Delete(groupKey(group, p.Topic, p.Partition), nil)
+	}
+	return commit(b, pebble.Sync, fmt.Sprintf("delete offsets of group %q", group))
+}
+
 // DeleteGroup deletes every offset of group, synced. Deleting a group that has none is not an error.
 func (s *Store) DeleteGroup(group string) error {
 	if err := checkGroup(group); err != nil {

@@ -60,6 +60,7 @@ func (s *Server) newAPITable() apiTable {
 	t[createPartitionsKey] = api{min: 0, max: 3, handle: s.createPartitions, fail: failCreatePartitions}
 	t[incrementalAlterConfigsKey] = api{min: 0, max: 1, handle: s.incrementalAlterConfigs, fail: failIncrementalAlterConfigs}
 	s.registerGroups(t) // groups.go
+	s.registerAdmin(t)  // admin.go
 	if s.opts.SASL != nil {
 		t[saslHandshakeKey] = api{min: 0, max: 1, handle: s.saslHandshake, inline: true}
 		t[saslAuthenticateKey] = api{min: 0, max: 2, handle: s.saslAuthenticate, inline: true}

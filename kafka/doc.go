@@ -40,7 +40,12 @@
 //	18   ApiVersions      0-4       Kafka's downgrade for newer versions
 //	19   CreateTopics     0-7       replication factor 1; a few topic configs
 //	20   DeleteTopics     0-6
+//	21   DeleteRecords    0-2       raises the start offset (DB.DeleteRecords, durable, as retention does;
+//	                                -1: the high watermark); OFFSET_OUT_OF_RANGE past the high
+//	                                watermark, POLICY_VIOLATION for a compacted topic
 //	22   InitProducerId   0-5       idempotent producers; a transactional id is refused
+//	23   OffsetForLeaderEpoch 2-4   an epoch's end offset, read from the stored batches' epochs (one per
+//	                                open of the DB; epochs.go); the current epoch is not fenced
 //	32   DescribeConfigs  0-4       topics: cleanup.policy, retention.ms, retention.bytes, segment.bytes,
 //	                                segment.ms, delete.retention.ms, mqlog.retention.policy; and
 //	                                mqlog.topic.config (the stored config as JSON) when named
@@ -48,6 +53,9 @@
 //	37   CreatePartitions 0-3       the count only grows; no replica assignments
 //	42   DeleteGroups     0-3       NON_EMPTY_GROUP while it has members; GROUP_ID_NOT_FOUND
 //	44   IncrementalAlterConfigs 0-1  topics, SET only, the configs of DescribeConfigs
+//	47   OffsetDelete     0         GROUP_SUBSCRIBED_TO_TOPIC for a topic the group's members read;
+//	                                GROUP_ID_NOT_FOUND
+//	60   DescribeCluster  0-2       this node, brokers only (UNSUPPORTED_ENDPOINT_TYPE for controllers)
 //
 // Version ranges start where Kafka 4's do (Produce 3 and Fetch 4: earlier versions carry the v0/v1
 // message formats, which mqlog does not store). A version the server has not, of a key it serves, is
@@ -140,6 +148,15 @@
 //
 // # Not here
 //
-// The consumer group protocol of KIP-848 (ConsumerGroupHeartbeat), transactions, fetch sessions, ACLs,
-// quotas, AlterConfigs (the old, non-incremental one), broker configs, OffsetDelete and the KRaft and replication APIs are not served.
+// The consumer group protocol of KIP-848 (ConsumerGroupHeartbeat, 68), transactions (AddPartitionsToTxn
+// 24, EndTxn 26, ...), DescribeProducers (61) and DescribeTransactions (65) with them, fetch sessions,
+// ACLs (29-31), quotas, SCRAM credentials over the protocol (50, 51: users come from a file), log
+// directories (34, 35), AlterConfigs (33, the old, non-incremental one), broker configs, partition
+// reassignments and leader elections (43, 45, 46), and the KRaft and replication APIs are not served.
+// What the tools send was checked against franz-go's kadm (DeleteRecords, DeleteOffsets,
+// OffsetForLeaderEpoch, DescribeProducers, DescribeLogDirs, ...), kcat (-L: Metadata; -Q: ListOffsets; the
+// consumer: the group keys, Fetch, OffsetForLeaderEpoch), kafka-python's admin client (Metadata,
+// CreateTopics, DeleteTopics, DescribeConfigs, the group keys, DescribeLogDirs) and kafkajs's admin
+// (Metadata, ListOffsets, OffsetFetch, OffsetCommit, DeleteRecords, DescribeConfigs, CreatePartitions,
+// the group keys); every one that fits a single node without transactions is served.
 package kafka

@@ -54,6 +54,12 @@ var (
 	// an ID or DeliverAt given both as a field and as its header, or a HeaderDeliverAt that is not a
 	// number of milliseconds.
 	ErrInvalidMessage = errors.New("mqlog: invalid message")
+	// ErrCompactedTopic is returned by DeleteRecords for a topic with cleanup policy compact, whose records
+	// go by key, not by offset (Kafka's POLICY_VIOLATION).
+	ErrCompactedTopic = errors.New("mqlog: records of a compacted topic are not deleted by offset")
+	// ErrGroupSubscribed is returned by DeleteGroupOffsets for a topic the group's members read (Kafka's
+	// GROUP_SUBSCRIBED_TO_TOPIC).
+	ErrGroupSubscribed = errors.New("mqlog: group is subscribed to the topic")
 )
 
 // CorruptionError reports damaged data: the file and the byte offset where it is. Use errors.As.

@@ -18,6 +18,7 @@ type OffsetStore interface {
 	GroupOffsets(group string) ([]index.GroupOffset, error)
 	Groups() ([]string, error)
 	DeleteGroup(group string) error
+	DeleteOffsets(group string, partitions []index.TopicPartition) error
 }
 
 // Coordinator holds every consumer group of a DB. It is safe for concurrent use.

@@ -1,6 +1,8 @@
 package groups
 
 import (
+	"fmt"
+
 	"github.com/mqlog/mqlog/index"
 	"github.com/mqlog/mqlog/internal/base"
 	"github.com/mqlog/mqlog/wal"
@@ -160,4 +162,38 @@ func (c *Coordinator) Floors(t base.Topic) (map[int32]int64, error) {
 		return nil, nil
 	}
 	return floors, nil
+}
+
+// DeleteOffsets deletes group's committed positions in partitions (Kafka's OffsetDelete), in one synced
+// batch, with no member joining meanwhile. subscribed gets the group's description and returns the
+// topics its members read (the caller knows how its members' protocol says so); a partition of one of
+// them is refused with base.ErrGroupSubscribed and kept. It returns one error per partition, nil for
+// those deleted (and for those that had no position), or one error for all.
+func (c *Coordinator) DeleteOffsets(group string, partitions []index.TopicPartition, subscribed func(GroupDescription) map[string]bool) ([]error, error) {
+	if err := base.ValidateGroup(group); err != nil {
+		return nil, err
+	}
+	c.gate.Lock()
+	defer c.gate.Unlock()
+	d, err := c.Describe(group)
+	if err != nil {
+		return nil, err
+	}
+	var read map[string]bool
+	if len(d.Members) > 0 {
+		read = subscribed(d)
+	}
+	errs := make([]error, len(partitions))
+	var gone []index.TopicPartition
+	for i, p := range partitions {
+		if read[p.Topic] {
+			errs[i] = fmt.Errorf("%w: group %s reads %s", base.ErrGroupSubscribed, group, p.Topic)
+			continue
+		}
+		gone = append(gone, p)
+	}
+	if err := c.store.DeleteOffsets(group, gone); err != nil {
+		return nil, err
+	}
+	return errs, nil
 }
