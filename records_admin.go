@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/mqlog/mqlog/index"
+	"github.com/mqlog/mqlog/internal/producers"
 )
 
 // Administrative deletes by offset: Kafka's DeleteRecords (a partition's start offset raised, as
@@ -83,3 +84,18 @@ func embeddedTopics(d GroupDescription) map[string]bool {
 // the DB was opened (raised at every open, never lowered; stored batches carry the epoch they were
 // written in).
 func (p *RawPartition) Epoch() int32 { return p.log.Epoch() }
+
+// ProducerInfo is what a partition remembers of one idempotent producer: its ID and Epoch, the
+// LastSequence and LastOffset of its last batch there, and that batch's LastTimestamp (ms since the
+// epoch). Kafka's DescribeProducers shows it.
+type ProducerInfo = producers.Info
+
+// Producers returns the idempotent producers the partition remembers (those within the producer state's
+// expiry), by id.
+func (p *RawPartition) Producers() ([]ProducerInfo, error) {
+	s, err := p.db.producerState(p)
+	if err != nil {
+		return nil, err
+	}
+	return s.List(), nil
+}

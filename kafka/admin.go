@@ -12,12 +12,14 @@ import (
 // The admin keys that tools send besides the ones a producer or consumer needs: DeleteRecords (kadm,
 // kafkajs's deleteTopicRecords, kafka-delete-records), OffsetForLeaderEpoch (franz-go and librdkafka
 // consumers validating a position, kadm), OffsetDelete (kadm.DeleteOffsets, kafka-consumer-groups
-// --delete-offsets) and DescribeCluster (the Java admin client, librdkafka's DescribeCluster).
+// --delete-offsets), DescribeCluster (the Java admin client, librdkafka's DescribeCluster) and
+// DescribeProducers (kadm, kafka-transactions describe-producers).
 const (
 	deleteRecordsKey        int16 = 21
 	offsetForLeaderEpochKey int16 = 23
 	offsetDeleteKey         int16 = 47
 	describeClusterKey      int16 = 60
+	describeProducersKey    int16 = 61
 )
 
 // registerAdmin adds the admin keys to t. Version ranges start where Kafka 4's do (OffsetForLeaderEpoch
@@ -27,6 +29,7 @@ func (s *Server) registerAdmin(t apiTable) {
 	t[offsetForLeaderEpochKey] = api{min: 2, max: 4, handle: s.offsetForLeaderEpoch, fail: failOffsetForLeaderEpoch}
 	t[offsetDeleteKey] = api{min: 0, max: 0, handle: s.offsetDelete, fail: failOffsetDelete}
 	t[describeClusterKey] = api{min: 0, max: 2, handle: s.describeCluster}
+	t[describeProducersKey] = api{min: 0, max: 0, handle: s.describeProducers, fail: failDescribeProducers}
 }
 
 // deleteRecords raises each partition's start offset to the offset asked (-1: the high watermark) with
@@ -242,4 +245,51 @@ func (s *Server) describeCluster(_ context.Context, r *request) (kmsg.Response, 
 	b.NodeID, b.Host, b.Port = s.opts.NodeID, r.c.advertised.host, r.c.advertised.port
 	resp.Brokers = []kmsg.DescribeClusterResponseBroker{b}
 	return resp, nil
+}
+
+// describeProducers lists the idempotent producers each partition remembers (RawPartition.Producers):
+// id, epoch, the last sequence and timestamp of its last batch there. There are no transactions: the
+// coordinator epoch and the current transaction's start offset are -1.
+func (s *Server) describeProducers(_ context.Context, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.DescribeProducersRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeProducersResponse)
+	for _, t := range req.Topics {
+		rt := kmsg.NewDescribeProducersResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewDescribeProducersResponseTopicPartition()
+			rp.Partition = p
+			part, err := s.db.RawPartition(t.Topic, p)
+			var list []mqlog.ProducerInfo
+			if err == nil {
+				list, err = part.Producers()
+			}
+			rp.ErrorCode = s.errorCode(r, "DescribeProducers", err)
+			for _, i := range list {
+				ap := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
+				ap.ProducerID, ap.ProducerEpoch, ap.LastSequence, ap.LastTimestamp = i.ID, int32(i.Epoch), i.LastSequence, i.LastTimestamp
+				ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = -1, -1
+				rp.ActiveProducers = append(rp.ActiveProducers, ap)
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp, nil
+}
+
+func failDescribeProducers(kr kmsg.Request, code int16) kmsg.Response {
+	req := kr.(*kmsg.DescribeProducersRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeProducersResponse)
+	for _, t := range req.Topics {
+		rt := kmsg.NewDescribeProducersResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewDescribeProducersResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p, code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
 }

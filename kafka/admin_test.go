@@ -385,3 +385,47 @@ func TestDescribeCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeProducersThroughKadm: after a franz-go idempotent producer (kgo's default) writes to a
+// partition, DescribeProducers lists it with its epoch and last sequence; a partition without producers
+// lists none; a missing topic is UNKNOWN_TOPIC_OR_PARTITION (kmsg).
+func TestDescribeProducersThroughKadm(t *testing.T) {
+	ts := startServer(t, nil)
+	if err := ts.db.CreateTopic("t", mqlog.TopicConfig{Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(ts.addr), kgo.DefaultProduceTopic("t"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := range 3 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Partition: 0, Value: []byte{byte(i)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, epoch, err := cl.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	described, err := newAdmin(t, ts.addr).DescribeProducers(ctx, kadm.TopicsSet{"t": {0: {}, 1: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0, p1 := described["t"].Partitions[0], described["t"].Partitions[1]
+	if p0.Err != nil || len(p0.ActiveProducers) != 1 || p1.Err != nil || len(p1.ActiveProducers) != 0 {
+		t.Fatalf("DescribeProducers: %+v and %+v", p0, p1)
+	}
+	if ap := p0.ActiveProducers[0]; ap.ProducerID != id || ap.ProducerEpoch != epoch || ap.LastSequence != 2 || ap.LastTimestamp <= 0 || ap.CurrentTxnStartOffset != -1 {
+		t.Fatalf("producer %+v, want id %d epoch %d last sequence 2", ap, id, epoch)
+	}
+	req := kmsg.NewPtrDescribeProducersRequest()
+	rt := kmsg.NewDescribeProducersRequestTopic()
+	rt.Topic, rt.Partitions = "missing", []int32{0}
+	req.Topics = append(req.Topics, rt)
+	if r := dial(t, ts.addr).do(req).(*kmsg.DescribeProducersResponse); r.Topics[0].Partitions[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("DescribeProducers of a missing topic: %+v", r.Topics[0].Partitions[0])
+	}
+}

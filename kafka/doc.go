@@ -56,6 +56,7 @@
 //	47   OffsetDelete     0         GROUP_SUBSCRIBED_TO_TOPIC for a topic the group's members read;
 //	                                GROUP_ID_NOT_FOUND
 //	60   DescribeCluster  0-2       this node, brokers only (UNSUPPORTED_ENDPOINT_TYPE for controllers)
+//	61   DescribeProducers 0        the idempotent producers each partition remembers; no transactions
 //
 // Version ranges start where Kafka 4's do (Produce 3 and Fetch 4: earlier versions carry the v0/v1
 // message formats, which mqlog does not store). A version the server has not, of a key it serves, is
@@ -149,7 +150,7 @@
 // # Not here
 //
 // The consumer group protocol of KIP-848 (ConsumerGroupHeartbeat, 68), transactions (AddPartitionsToTxn
-// 24, EndTxn 26, ...), DescribeProducers (61) and DescribeTransactions (65) with them, fetch sessions,
+// 24, EndTxn 26, ...) and DescribeTransactions (65) with them, fetch sessions,
 // ACLs (29-31), quotas, SCRAM credentials over the protocol (50, 51: users come from a file), log
 // directories (34, 35), AlterConfigs (33, the old, non-incremental one), broker configs, partition
 // reassignments and leader elections (43, 45, 46), and the KRaft and replication APIs are not served.
