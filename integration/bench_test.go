@@ -3,7 +3,9 @@ package integration
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mqlog/mqlog"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -104,15 +106,19 @@ func BenchmarkConcurrentProducers(b *testing.B) {
 		br := benchBroker(b)
 		value := payload(100)
 		b.ResetTimer()
+		c0 := processCPU()
 		d, hist, err := Concurrent(producers, max(b.N/producers, 1), func(int) error {
 			_, err := br.DB.AppendPartition(ctx, BenchTopic, 0, mqlog.Message{Value: value})
 			return err
 		})
+		cpu := processCPU() - c0
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.ReportMetric(float64(max(b.N/producers, 1)*producers)/d.Seconds(), "msgs/s")
+		msgs := float64(max(b.N/producers, 1) * producers)
+		b.ReportMetric(msgs/d.Seconds(), "msgs/s")
 		b.ReportMetric(float64(hist.ValueAtQuantile(99)), "p99-µs")
+		b.ReportMetric(float64(cpu.Microseconds())/msgs, "cpu-µs/msg")
 	})
 	b.Run("api=kafka", func(b *testing.B) {
 		br := benchBroker(b)
@@ -125,13 +131,26 @@ func BenchmarkConcurrentProducers(b *testing.B) {
 		}
 		value := payload(100)
 		b.ResetTimer()
+		c0 := processCPU()
 		d, hist, err := Concurrent(producers, max(b.N/producers, 1), func(w int) error {
 			return clients[w].ProduceSync(ctx, &kgo.Record{Topic: BenchTopic, Partition: 0, Value: value}).FirstErr()
 		})
+		cpu := processCPU() - c0
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.ReportMetric(float64(max(b.N/producers, 1)*producers)/d.Seconds(), "msgs/s")
+		msgs := float64(max(b.N/producers, 1) * producers)
+		b.ReportMetric(msgs/d.Seconds(), "msgs/s")
 		b.ReportMetric(float64(hist.ValueAtQuantile(99)), "p99-µs")
+		b.ReportMetric(float64(cpu.Microseconds())/msgs, "cpu-µs/msg") // clients and server: the process's
 	})
+}
+
+// processCPU is the process's user and system CPU time so far (getrusage).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

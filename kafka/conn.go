@@ -50,6 +50,7 @@ type conn struct {
 	cancel   context.CancelFunc
 	budget   *semaphore.Weighted
 	inflight chan struct{}  // one token per request in line
+	idle     chan func()    // handler goroutines waiting for a request to handle (workers.go)
 	lined    sync.WaitGroup // requests in line: serve waits for them before it closes the connection
 
 	out struct {
@@ -84,6 +85,7 @@ func newConn(ctx context.Context, s *Server, nc net.Conn, advertised broker) *co
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.budget = semaphore.NewWeighted(s.opts.ConnectionBytes)
 	c.inflight = make(chan struct{}, s.opts.MaxInflight)
+	c.idle = make(chan func())
 	c.lastProduce = make(chan struct{})
 	close(c.lastProduce)
 	return c
@@ -122,12 +124,20 @@ func (c *conn) readLoop() {
 	var size [4]byte
 	for c.ctx.Err() == nil {
 		// The first byte may take up to the idle timeout; the rest of the request, the request timeout.
-		c.nc.SetReadDeadline(time.Now().Add(c.s.opts.IdleTimeout))
+		// Bytes already in the read buffer take no read, so no deadline is set for them: a pipelined
+		// request, or the rest of one that arrived in one segment, costs no timer update.
+		if c.in.Buffered() == 0 {
+			c.nc.SetReadDeadline(time.Now().Add(c.s.opts.IdleTimeout))
+		}
 		if _, err := io.ReadFull(c.in, size[:1]); err != nil {
 			c.endOfInput(err, "waiting for a request", 0)
 			return
 		}
-		c.nc.SetReadDeadline(time.Now().Add(c.s.opts.RequestTimeout))
+		requestDeadline := false
+		if c.in.Buffered() < 3 {
+			c.nc.SetReadDeadline(time.Now().Add(c.s.opts.RequestTimeout))
+			requestDeadline = true
+		}
 		if _, err := io.ReadFull(c.in, size[1:]); err != nil {
 			c.endOfInput(err, "in a request's size field", 4)
 			return
@@ -146,13 +156,16 @@ func (c *conn) readLoop() {
 		if err := c.budget.Acquire(c.ctx, cost); err != nil {
 			return
 		}
-		body := make([]byte, n)
+		if !requestDeadline && c.in.Buffered() < int(n) {
+			c.nc.SetReadDeadline(time.Now().Add(c.s.opts.RequestTimeout))
+		}
+		p := &pending{cost: cost}
+		body := c.requestBody(p, int(n)) // workers.go
 		if _, err := io.ReadFull(c.in, body); err != nil {
 			c.budget.Release(cost)
 			c.endOfInput(err, "in a request's body", int(n))
 			return
 		}
-		p := &pending{cost: cost}
 		if c.sasl.rawTokens {
 			c.rawToken(p, body)
 		} else if !c.request(p, body) {
@@ -360,7 +373,7 @@ func (c *conn) request(p *pending, body []byte) bool {
 		req.finish(api.handle(c.ctx, req))
 		return true
 	}
-	go func() { req.finish(api.handle(c.ctx, req)) }()
+	c.spawn(func() { req.finish(api.handle(c.ctx, req)) })
 	return true
 }
 

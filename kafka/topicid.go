@@ -17,37 +17,71 @@ type topicIDs struct {
 	mu struct {
 		sync.Mutex
 		names map[[16]byte]string
+		ids   map[string]topicID // the id of each name, with the incarnation it was derived from
 	}
 }
 
-// of returns the id of topic name (the zero id, which names no topic, when it does not exist).
+// topicID is a topic's id and the incarnation it belongs to.
+type topicID struct {
+	incarnation uint64
+	id          [16]byte
+}
+
+// of returns the id of topic name (the zero id, which names no topic, when it does not exist). The
+// SHA-256 is computed once per incarnation: Produce v13 and Fetch v13+ look ids up on every request.
 func (t *topicIDs) of(name string) [16]byte {
 	incarnation, err := t.db.TopicIncarnation(name)
 	if err != nil {
 		return [16]byte{}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ofLocked(name, incarnation)
+}
+
+func (t *topicIDs) ofLocked(name string, incarnation uint64) [16]byte {
+	if c, ok := t.mu.ids[name]; ok && c.incarnation == incarnation {
+		return c.id
 	}
 	sum := sha256.Sum256(binary.BigEndian.AppendUint64([]byte("mqlog topic\x00"+name+"\x00"), incarnation))
 	var id [16]byte
 	copy(id[:], sum[:16])
 	id[6] = id[6]&0x0f | 0x80 // version 8
 	id[8] = id[8]&0x3f | 0x80 // RFC 9562 variant
+	if t.mu.ids == nil || len(t.mu.ids) > 2*len(t.db.Topics())+16 { // deleted topics' ids go
+		t.mu.ids = make(map[string]topicID)
+	}
+	t.mu.ids[name] = topicID{incarnation, id}
 	return id
 }
 
 // name returns the topic whose id is id, if it exists.
 func (t *topicIDs) name(id [16]byte) (string, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if id == ([16]byte{}) {
 		return "", false
 	}
-	if name, ok := t.mu.names[id]; ok && t.of(name) == id {
-		return name, true
-	}
-	t.mu.names = make(map[[16]byte]string)
-	for _, name := range t.db.Topics() {
-		t.mu.names[t.of(name)] = name
-	}
+	t.mu.Lock()
 	name, ok := t.mu.names[id]
+	t.mu.Unlock()
+	if ok {
+		if incarnation, err := t.db.TopicIncarnation(name); err == nil {
+			t.mu.Lock()
+			same := t.ofLocked(name, incarnation) == id
+			t.mu.Unlock()
+			if same {
+				return name, true
+			}
+		}
+	}
+	names := t.db.Topics()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.mu.names = make(map[[16]byte]string, len(names))
+	for _, n := range names {
+		if incarnation, err := t.db.TopicIncarnation(n); err == nil {
+			t.mu.names[t.ofLocked(n, incarnation)] = n
+		}
+	}
+	name, ok = t.mu.names[id]
 	return name, ok
 }
