@@ -46,9 +46,11 @@ func (t *topicIDs) ofLocked(name string, incarnation uint64) [16]byte {
 	sum := sha256.Sum256(binary.BigEndian.AppendUint64([]byte("mqlog topic\x00"+name+"\x00"), incarnation))
 	var id [16]byte
 	copy(id[:], sum[:16])
-	id[6] = id[6]&0x0f | 0x80                                       // version 8
-	id[8] = id[8]&0x3f | 0x80                                       // RFC 9562 variant
-	if t.mu.ids == nil || len(t.mu.ids) > 2*len(t.db.Topics())+16 { // deleted topics' ids go
+	id[6] = id[6]&0x0f | 0x80 // version 8
+	id[8] = id[8]&0x3f | 0x80 // RFC 9562 variant
+
+	// Start afresh when the cache holds many more names than there are topics (deleted topics' ids).
+	if t.mu.ids == nil || len(t.mu.ids) > 2*len(t.db.Topics())+16 {
 		t.mu.ids = make(map[string]topicID)
 	}
 	t.mu.ids[name] = topicID{incarnation, id}
