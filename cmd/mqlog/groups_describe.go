@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/mqlog/mqlog"
 	"github.com/spf13/cobra"
@@ -212,21 +211,13 @@ func groupOwners(desc mqlog.GroupDescription) map[string]map[int32]mqlog.GroupMe
 func (a *app) printGroupDescription(doc groupsDescribeJSON) error {
 	if len(doc.Consumer) > 0 {
 		active := false
-		cols := []string{"GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"}
-		// A column only for groups whose commits carry metadata (Kafka clients that set it).
-		metadata := slices.ContainsFunc(doc.Consumer, func(o groupOffsetJSON) bool { return o.Metadata != nil && *o.Metadata != "" })
-		if metadata {
-			cols = append(cols, "METADATA")
-		}
-		t := newTable(a.stdout, cols...)
+		// The columns of kafka-consumer-groups --describe. The commit metadata is in -o json only: franz-go,
+		// for one, commits its member id as metadata, which would widen every row with noise.
+		t := newTable(a.stdout, "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID")
 		for _, o := range doc.Consumer {
 			active = active || o.ConsumerID != nil
-			row := []any{doc.Group, o.Topic, o.Partition, orDash(o.CurrentOffset), orDash(o.LogEndOffset), orDash(o.Lag),
-				orDash(o.ConsumerID), orDash(o.Host), orDash(o.ClientID)}
-			if metadata {
-				row = append(row, strconv.Quote(orEmpty(o.Metadata)))
-			}
-			t.row(row...)
+			t.row(doc.Group, o.Topic, o.Partition, orDash(o.CurrentOffset), orDash(o.LogEndOffset), orDash(o.Lag),
+				orDash(o.ConsumerID), orDash(o.Host), orDash(o.ClientID))
 		}
 		if err := t.flush(); err != nil {
 			return err
@@ -255,14 +246,6 @@ func (a *app) printGroupDescription(doc groupsDescribeJSON) error {
 		return t.flush()
 	}
 	return nil
-}
-
-// orEmpty is *s, "" for nil.
-func orEmpty(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 // orDash renders a value of a table cell, "-" for none (and for an empty string).
