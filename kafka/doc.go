@@ -159,7 +159,7 @@
 // reassignments and leader elections (43, 45, 46), and the KRaft and replication APIs are not served.
 // What the tools send was checked against franz-go's kadm (DeleteRecords, DeleteOffsets,
 // OffsetForLeaderEpoch, DescribeProducers, DescribeLogDirs, ...), kcat (-L: Metadata; -Q: ListOffsets; the
-// consumer: the group keys, Fetch, OffsetForLeaderEpoch), kafka-python's admin client (Metadata,
+// consumer: the group keys and Fetch, and from librdkafka 2.1 OffsetForLeaderEpoch), kafka-python's admin client (Metadata,
 // CreateTopics, DeleteTopics, DescribeConfigs, the group keys, DescribeLogDirs) and kafkajs's admin
 // (Metadata, ListOffsets, OffsetFetch, OffsetCommit, DeleteRecords, DescribeConfigs, CreatePartitions,
 // the group keys); every one that fits a single node without transactions is served.
