@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -49,9 +50,11 @@ type conn struct {
 	ctx      context.Context // cancelled when the connection is to close
 	cancel   context.CancelFunc
 	budget   *semaphore.Weighted
-	inflight chan struct{}  // one token per request in line
-	idle     chan func()    // handler goroutines waiting for a request to handle (workers.go)
-	lined    sync.WaitGroup // requests in line: serve waits for them before it closes the connection
+	inflight chan struct{} // one token per request in line
+	idle     chan func()   // handler goroutines waiting for a request to handle (workers.go)
+	// idleHandlers counts the goroutines waiting on idle.
+	idleHandlers atomic.Int32
+	lined        sync.WaitGroup // requests in line: serve waits for them before it closes the connection
 
 	out struct {
 		sync.Mutex

@@ -10,8 +10,13 @@ import (
 // path (kmsg, the DB's append, the log's group commit): in a profile of 64 connections producing one
 // record per request, runtime.newstack and copystack were a tenth of the server's CPU. So a connection
 // keeps the goroutines it started: one that has handled its request waits for the next one of the same
-// connection (keeping its grown stack) until the connection closes. A connection has at most MaxInflight
-// requests in line, so at most that many of them.
+// connection (keeping its grown stack) until the connection closes. At most maxIdleHandlers of them wait
+// per connection (a burst of pipelined requests leaves no more behind it), and a connection has at most
+// MaxInflight requests in line, so at most that many run.
+
+// maxIdleHandlers bounds the handler goroutines a connection keeps waiting: a client rarely has more
+// requests in flight at once (franz-go's producer, idempotent, has up to five per broker).
+const maxIdleHandlers = 4
 
 // spawn runs f in an idle handler goroutine of the connection, or in a new one when none is idle.
 func (c *conn) spawn(f func()) {
@@ -22,13 +27,20 @@ func (c *conn) spawn(f func()) {
 	}
 }
 
-// handlerLoop runs f, then each function spawn hands it, until the connection closes.
+// handlerLoop runs f, then each function spawn hands it, until the connection closes or maxIdleHandlers
+// others are waiting already.
 func (c *conn) handlerLoop(f func()) {
 	for {
 		f()
+		if c.idleHandlers.Add(1) > maxIdleHandlers {
+			c.idleHandlers.Add(-1)
+			return
+		}
 		select {
 		case f = <-c.idle:
+			c.idleHandlers.Add(-1)
 		case <-c.ctx.Done():
+			c.idleHandlers.Add(-1)
 			return
 		}
 	}
