@@ -50,11 +50,11 @@ type conn struct {
 	ctx      context.Context // cancelled when the connection is to close
 	cancel   context.CancelFunc
 	budget   *semaphore.Weighted
-	inflight chan struct{} // one token per request in line
-	idle     chan func()   // handler goroutines waiting for a request to handle (workers.go)
-	// idleHandlers counts the goroutines waiting on idle.
-	idleHandlers atomic.Int32
-	lined        sync.WaitGroup // requests in line: serve waits for them before it closes the connection
+	inflight chan struct{}  // one token per request in line
+	lined    sync.WaitGroup // requests in line: serve waits for them before it closes the connection
+
+	idle         chan func()  // handler goroutines waiting for a request to handle (workers.go)
+	idleHandlers atomic.Int32 // how many wait on idle
 
 	out struct {
 		sync.Mutex
