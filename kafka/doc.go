@@ -105,8 +105,8 @@
 // responses go out in request order (a handler that finishes first in line writes its own response and
 // those ready behind it). Produce requests of a connection are appended in request order, each starting
 // once the one before has its offsets, so that a pipelining idempotent producer's sequences meet the log
-// in order while the requests still share group commits. A connection keeps the handler goroutines it
-// started, each waiting for its next request (their stacks stay grown), and reuses produce request
+// in order while the requests still share group commits. A connection keeps up to four of the handler
+// goroutines it started, each waiting for its next request (their stacks stay grown), and reuses produce request
 // bodies of up to 1 MiB once their responses are written (workers.go; docs/BENCH.md, "The server's share
 // per request").
 //
