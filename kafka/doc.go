@@ -106,9 +106,9 @@
 // those ready behind it). Produce requests of a connection are appended in request order, each starting
 // once the one before has its offsets, so that a pipelining idempotent producer's sequences meet the log
 // in order while the requests still share group commits. A connection keeps up to four of the handler
-// goroutines it started, each waiting for its next request (their stacks stay grown), and reuses produce request
-// bodies of up to 1 MiB once their responses are written (workers.go; docs/BENCH.md, "The server's share
-// per request").
+// goroutines it started, each waiting for its next request (their stacks stay grown), and reuses produce
+// request bodies of up to 1 MiB once their responses are written (workers.go; docs/BENCH.md, "The
+// server's share per request").
 //
 // Limits, each closing the connection with a log line (log/slog) and touching no other connection:
 // MaxRequestBytes (a size field over it, negative or below a header), RequestTimeout (a request's bytes
@@ -158,9 +158,9 @@
 // directories (34, 35), AlterConfigs (33, the old, non-incremental one), broker configs, partition
 // reassignments and leader elections (43, 45, 46), and the KRaft and replication APIs are not served.
 // What the tools send was checked against franz-go's kadm (DeleteRecords, DeleteOffsets,
-// OffsetForLeaderEpoch, DescribeProducers, DescribeLogDirs, ...), kcat (-L: Metadata; -Q: ListOffsets; the
-// consumer: the group keys and Fetch, and from librdkafka 2.1 OffsetForLeaderEpoch), kafka-python's admin client (Metadata,
-// CreateTopics, DeleteTopics, DescribeConfigs, the group keys, DescribeLogDirs) and kafkajs's admin
-// (Metadata, ListOffsets, OffsetFetch, OffsetCommit, DeleteRecords, DescribeConfigs, CreatePartitions,
-// the group keys); every one that fits a single node without transactions is served.
+// OffsetForLeaderEpoch, DescribeProducers, DescribeLogDirs, ...), kcat (-L: Metadata; -Q: ListOffsets;
+// the consumer: the group keys and Fetch, and from librdkafka 2.1 OffsetForLeaderEpoch), kafka-python's
+// admin client (Metadata, CreateTopics, DeleteTopics, DescribeConfigs, the group keys, DescribeLogDirs)
+// and kafkajs's admin (Metadata, ListOffsets, OffsetFetch, OffsetCommit, DeleteRecords, DescribeConfigs,
+// CreatePartitions, the group keys); every one that fits a single node without transactions is served.
 package kafka
