@@ -153,10 +153,10 @@
 // # Not here
 //
 // The consumer group protocol of KIP-848 (ConsumerGroupHeartbeat, 68), transactions (AddPartitionsToTxn
-// 24, EndTxn 26, ...) and DescribeTransactions (65) with them, fetch sessions,
-// ACLs (29-31), quotas, SCRAM credentials over the protocol (50, 51: users come from a file), log
-// directories (34, 35), AlterConfigs (33, the old, non-incremental one), broker configs, partition
-// reassignments and leader elections (43, 45, 46), and the KRaft and replication APIs are not served.
+// 24, EndTxn 26, ...) and DescribeTransactions (65) with them, fetch sessions, ACLs (29-31), quotas, SCRAM
+// credentials over the protocol (50, 51: users come from a file), log directories (34, 35), AlterConfigs
+// (33, the old, non-incremental one), broker configs, partition reassignments and leader elections (43,
+// 45, 46), and the KRaft and replication APIs are not served.
 // What the tools send was checked against franz-go's kadm (DeleteRecords, DeleteOffsets,
 // OffsetForLeaderEpoch, DescribeProducers, DescribeLogDirs, ...), kcat (-L: Metadata; -Q: ListOffsets;
 // the consumer: the group keys and Fetch, and from librdkafka 2.1 OffsetForLeaderEpoch), kafka-python's
