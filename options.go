@@ -50,6 +50,11 @@ type Options struct {
 	// NoAutoCreateTopics makes Append to a missing topic fail with ErrTopicNotFound instead of creating it
 	// with the defaults (Kafka's auto.create.topics.enable=false), so that a typo does not create a topic.
 	NoAutoCreateTopics bool
+	// NoMmap turns off reading sealed segments through read-only memory mappings (the default on the
+	// operating system's filesystem: the CRC check and the decoding read the page cache in place, and
+	// ReadNoCopy's records alias the mapping); every read is then a pread, as the active segment's are.
+	// See the wal package's documentation (mmap.go) for the rules that keep mapped reads safe.
+	NoMmap bool
 
 	// RetentionCheckInterval is how often the background cleaner applies each topic's retention limits
 	// and compacts its compacted topics (docs/RETENTION.md); default 5 minutes (Kafka's
@@ -85,7 +90,7 @@ func (o *Options) withDefaults() Options {
 // logOptions is the template of every partition's wal.Options.
 func (o *Options) logOptions() wal.Options {
 	return wal.Options{
-		Sync: o.Sync, SyncInterval: o.SyncInterval, Compression: o.Compression, Logger: o.Logger,
+		Sync: o.Sync, SyncInterval: o.SyncInterval, Compression: o.Compression, Logger: o.Logger, NoMmap: o.NoMmap,
 		Limits: segment.Limits{MaxBatchBytes: o.MaxBatchBytes, MaxMessageBytes: o.MaxMessageBytes},
 	}
 }

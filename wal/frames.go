@@ -79,7 +79,7 @@ func (r *Reader) bulkFrames(dst []byte, room int) (_ []byte, taken int, full boo
 	}
 	dst = slices.Grow(dst, want)
 	buf := dst[len(dst) : len(dst)+want]
-	n, _ := seg.ReadAt(buf, pos) // (a short read keeps what it read; NextBatch reports the failure)
+	n, _ := r.readAt(seg, buf, pos) // (a short read keeps what it read; NextBatch reports the failure)
 	if n < segment.HeaderSize {
 		return dst, 0, false
 	}
@@ -89,7 +89,7 @@ func (r *Reader) bulkFrames(dst []byte, room int) (_ []byte, taken int, full boo
 		want = int(h.FrameSize())
 		dst = slices.Grow(dst, want)
 		buf = dst[len(dst) : len(dst)+want]
-		if n, _ = seg.ReadAt(buf, pos); n < segment.HeaderSize {
+		if n, _ = r.readAt(seg, buf, pos); n < segment.HeaderSize {
 			return dst, 0, false
 		}
 	}
@@ -118,4 +118,21 @@ func (r *Reader) bulkFrames(dst []byte, room int) (_ []byte, taken int, full boo
 		r.sr = r.newSegmentReader(seg, pos+int64(taken))
 	}
 	return dst[:len(dst)+taken], taken, full
+}
+
+// readAt reads seg's bytes at pos into buf: copied from its mapping when the reader reads one (a fault
+// there is the error), else with ReadAt. The caller holds a reference on seg.
+func (r *Reader) readAt(seg *segmentFile, buf []byte, pos int64) (n int, err error) {
+	data := r.useMapping(seg)
+	if data == nil || pos >= int64(len(data)) {
+		return seg.ReadAt(buf, pos)
+	}
+	err = guardMapped(seg, func() error {
+		n = copy(buf, data[pos:])
+		return nil
+	})
+	if err == nil && n < len(buf) {
+		err = io.EOF
+	}
+	return n, err
 }

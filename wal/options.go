@@ -66,6 +66,9 @@ type Options struct {
 	IndexIntervalBytes int
 	// NoPreallocate turns off preallocating the active segment in steps ahead of its writes (prealloc.go).
 	NoPreallocate bool
+	// NoMmap turns off reading sealed segments through a read-only mapping (mmap.go): every read is a
+	// pread, as the active segment's are. Read-only logs never map.
+	NoMmap bool
 	// DeferSync makes Open and Close record the log's state without syncing it, through the Index's
 	// DeferredIndex methods (required then): the caller makes them durable with one synced commit for many
 	// logs, after Open and before the log is written to or read by anyone, and after Close. A crash
