@@ -36,7 +36,8 @@ func NewReader(r io.ReaderAt, path string, pos, end int64, limits Limits) *Reade
 // segment, say), from byte pos up to byte end (at most len(data)). It reads nothing and copies nothing:
 // Batch.Frame aliases data, and data is never written to.
 func NewBytesReader(data []byte, path string, pos, end int64, limits Limits) *Reader {
-	return &Reader{file: bytes.NewReader(data), path: path, end: min(end, int64(len(data))), limits: limits,
+	data = data[:min(end, int64(len(data)))]
+	return &Reader{file: bytes.NewReader(data), path: path, end: int64(len(data)), limits: limits,
 		pos: pos, buf: data, whole: true}
 }
 

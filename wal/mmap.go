@@ -1,33 +1,44 @@
 package wal
 
-// Reads of sealed segments through a read-only mapping.
+// Reads of segments through a read-only mapping.
 //
-// A sealed (closed) segment of a log opened for writing is read through a read-only shared mapping of its
-// file (mmap(2), PROT_READ, MAP_SHARED) instead of pread: the CRC check and the decoding read the page
-// cache's pages where they are, and a Reader's records (ReadNoCopy) and frames (NextBatch, AppendFrames)
-// alias the mapping instead of a copy. The active segment is still written, so it stays on pread, and so
-// does every segment of a read-only log (OpenReadOnly: it takes no lock, so a writer in another process
-// may cut a file under it) and every file without a descriptor (the in-memory filesystem). Options.NoMmap
-// turns mapping off.
+// The segments of a log opened for writing are read through a read-only shared mapping of their file
+// (mmap(2), PROT_READ, MAP_SHARED) instead of pread: the CRC check and the decoding read the page cache's
+// pages where they are, a Reader's records (ReadNoCopy) and frames (NextBatch) alias the mapping instead
+// of a copy, and ViewFrames hands a Kafka fetch the stored frames in place (written with writev from
+// there). Every segment of a read-only log (OpenReadOnly: it takes no lock, so a writer in another
+// process may cut a file under it) and every file without a descriptor (the in-memory filesystem) stays
+// on pread. Options.NoMmap turns mapping off.
+//
+// The active segment is mapped too, at the most it can grow to (SegmentBytes plus one batch), past its
+// file's end: a reader touches only the bytes below the segment's readable end, which were written
+// (write(2) into the page cache, which the mapping shares) before the readable end was published and never
+// change afterwards; the appends land past it. (Mapping sealed segments only would leave every log smaller
+// than one segment, the common case and the one the read benchmarks measure, on pread.) A segment whose
+// readable end outgrows its mapping (SegmentBytes raised by AlterTopic) is read with pread past it.
 //
 // The rules that keep it safe:
 //
 //   - The CRC is still checked on every read, from the mapping: damage is reported, never returned as data.
 //     (Checking a sealed segment once and remembering it would return a bit that flipped on disk after the
 //     check, once its page is read from disk again.)
-//   - Mapped lazily, one segment at a time, on the first read of a sealed segment, and unmapped with the
-//     segment's read handle, when its last reference goes (refs.go): the mapped total is bounded by the
-//     sealed segments that readers have touched and that the log still holds (plus those readers still pin).
+//   - Mapped lazily, one segment at a time, on its first read, and unmapped with the segment's read
+//     handle, when its last reference goes (refs.go): the mapped total is bounded by the segments that
+//     readers have touched and that the log still holds (plus those that readers and views still pin).
+//     It is address space: the pages are the page cache's, which the kernel reclaims as it does for pread.
 //   - A Reader whose last batch aliases a mapping pins that segment (one reference) until it reads a batch
 //     elsewhere, or Close, or is garbage collected: retention and compaction retire the segment but the
 //     mapping lives until then, so records already returned stay readable.
 //   - A file cut or truncated under a mapping makes a touch of the pages past its new end raise SIGBUS.
 //     Every read of a mapping in this package runs with runtime/debug.SetPanicOnFault on and recovers the
-//     fault as a *segment.CorruptionError wrapping ErrFileChanged, naming the file and byte offset. Within
-//     mqlog, only TruncateFrom cuts a sealed segment in place; before it trims the file it replaces the
-//     mapped pages past the cut with zero pages (cutMapping), so that records a caller still holds read as
-//     zeros instead of faulting. Retention and compaction unlink and rename, which leaves the mapped inode
-//     whole.
+//     fault as a *segment.CorruptionError wrapping ErrFileChanged, naming the file and byte offset. A
+//     system call given a view (writev) fails with EFAULT instead. Within mqlog, only TruncateFrom and
+//     Reset cut a segment in place; before they trim the file they replace the mapped pages past the cut
+//     with zero pages (cutMapping), so that records a caller still holds read as zeros instead of
+//     faulting. Retention and compaction unlink and rename, which leaves the mapped inode whole. What a
+//     caller touches after Next returns is the caller's: a record of ReadNoCopy held while another
+//     process truncates the file (against the lock's rule) would fault in the caller's code, which is why
+//     read-only logs, which run beside such a process, do not map.
 
 import (
 	"errors"
@@ -52,13 +63,15 @@ var ErrFileChanged = errors.New("mqlog/wal: segment file changed under its mappi
 type segMapping struct{ data []byte }
 
 // mapping returns the bytes of s's file through its read-only mapping, mapping it on first use, or nil when
-// s is not mapped (the caller reads it with pread): the active segment, a file without a descriptor, an
-// empty file, or a failed mmap (tried once). The caller holds a reference on s.
-func (s *segmentFile) mapping() []byte {
+// s is not mapped (the caller reads it with pread): a file without a descriptor, one with no readable
+// bytes yet, or a failed mmap (tried once). The mapping spans at least span bytes (the most the active
+// segment can grow to), past the file's end if need be: only the readable bytes below the file's end are
+// ever touched. The caller holds a reference on s.
+func (s *segmentFile) mapping(span int64) []byte {
 	if m := s.mm.Load(); m != nil {
 		return m.data
 	}
-	if s.noMap.Load() || !s.closed.Load() {
+	if s.noMap.Load() || s.readableEnd.Load() <= 0 {
 		return nil
 	}
 	s.fmu.Lock()
@@ -69,7 +82,7 @@ func (s *segmentFile) mapping() []byte {
 	if s.noMap.Load() || s.refs.Load() <= 0 {
 		return nil
 	}
-	data, err := s.mapLocked()
+	data, err := s.mapLocked(span)
 	if err != nil || data == nil {
 		s.noMap.Store(true)
 		return nil
@@ -78,9 +91,9 @@ func (s *segmentFile) mapping() []byte {
 	return data
 }
 
-// mapLocked maps s's file whole, under s.fmu. It returns nil, nil for a file that cannot be mapped (no
-// descriptor, empty, shorter than its readable end).
-func (s *segmentFile) mapLocked() ([]byte, error) {
+// mapLocked maps s's file whole, and at least span bytes, under s.fmu. It returns nil, nil for a file
+// that cannot be mapped (no descriptor, empty, shorter than its readable end).
+func (s *segmentFile) mapLocked(span int64) ([]byte, error) {
 	h := s.fh.Load()
 	if h == nil {
 		f, err := fsutil.OpenRegular(s.fs, s.path)
@@ -99,8 +112,11 @@ func (s *segmentFile) mapLocked() ([]byte, error) {
 		return nil, err
 	}
 	size := info.Size()
-	if size <= 0 || size < s.readableEnd.Load() || int64(int(size)) != size {
+	if size <= 0 || size < s.readableEnd.Load() {
 		return nil, nil
+	}
+	if !s.closed.Load() {
+		size = max(size, span)
 	}
 	return unix.Mmap(int(fd), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
 }
@@ -226,5 +242,5 @@ func (r *Reader) useMapping(seg *segmentFile) []byte {
 	if r.log.opts.NoMmap || r.log.readOnly {
 		return nil
 	}
-	return seg.mapping()
+	return seg.mapping(r.log.segmentBytes.Load() + int64(r.log.opts.Limits.MaxBatchBytes))
 }

@@ -59,11 +59,13 @@ func readAllChecked(t *testing.T, r *Reader) int {
 	}
 }
 
-// Sealed segments are read through a mapping, the active one never; NoMmap maps nothing; both read the
-// same records.
-func TestMmapSealedSegmentsOnly(t *testing.T) {
+// Every segment of a log open for writing is read through a mapping, the sealed ones whole and the active
+// one up to its readable end (mapped at the most it can grow to); NoMmap maps nothing, nor does a
+// read-only log; all read the same records.
+func TestMmapSegments(t *testing.T) {
 	for _, noMmap := range []bool{false, true} {
-		l := openMappedLog(t, filepath.Join(t.TempDir(), "p"), &memIndex{}, 16<<10, noMmap)
+		dir := filepath.Join(t.TempDir(), "p")
+		l := openMappedLog(t, dir, &memIndex{}, 16<<10, noMmap)
 		fillDiskLog(t, l, 200)
 		for _, copyRecords := range []bool{false, true} {
 			r, err := l.NewReader(0, copyRecords)
@@ -82,11 +84,25 @@ func TestMmapSealedSegmentsOnly(t *testing.T) {
 			t.Fatalf("%d segments", len(list))
 		}
 		for i, s := range list {
-			sealed := i < len(list)-1
-			if mapped := s.mm.Load() != nil; mapped != (sealed && !noMmap) {
-				t.Errorf("NoMmap %v: segment %d (sealed %v) mapped %v", noMmap, i, sealed, mapped)
+			if mapped := s.mm.Load() != nil; mapped == noMmap {
+				t.Errorf("NoMmap %v: segment %d (sealed %v) mapped %v", noMmap, i, s.closed.Load(), mapped)
 			}
 		}
+		active := list[len(list)-1]
+		if m := active.mm.Load(); !noMmap && (m == nil || int64(len(m.data)) < l.segmentBytes.Load()) {
+			t.Errorf("the active segment is not mapped at its full span")
+		}
+		// More records, read through the active segment's mapping as they come.
+		r, _ := l.NewReader(0, false)
+		for i := 200; i < 210; i++ {
+			if _, err := l.Append([]segment.Record{{Value: bigValue(i), Timestamp: int64(i)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := readAllChecked(t, r); n != 210 {
+			t.Fatalf("read %d records after the appends", n)
+		}
+		r.Close()
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -95,6 +111,20 @@ func TestMmapSealedSegmentsOnly(t *testing.T) {
 				t.Errorf("segment %d still mapped after Close", i)
 			}
 		}
+		ro, err := OpenReadOnly(Options{FS: vfs.Default, Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ = ro.NewReader(0, false)
+		if n := readAllChecked(t, r); n != 210 {
+			t.Fatalf("read-only: read %d records", n)
+		}
+		for i, s := range ro.segs.list {
+			if s.mm.Load() != nil {
+				t.Errorf("read-only: segment %d mapped", i)
+			}
+		}
+		ro.Close()
 	}
 }
 
@@ -330,4 +360,84 @@ func TestMmapTruncateFromKeepsHeldRecordsSafe(t *testing.T) {
 		}
 	}
 	r.Close()
+}
+
+// ViewFrames gives, from every offset, a prefix of what AppendFrames gives (the frames of one segment),
+// as a view of the mapping; the reader goes on after it; a view outlives the deletion of its segment
+// until it is released.
+func TestMmapViewFrames(t *testing.T) {
+	l := openMappedLog(t, filepath.Join(t.TempDir(), "p"), &memIndex{}, 4096, false)
+	defer l.Close()
+	next := 0
+	for i := 0; i < 60; i++ {
+		n := 1 + i%9
+		if _, err := l.AppendFrame(clientFrame(t, n, next), FrameHooks{}); err != nil {
+			t.Fatal(err)
+		}
+		next += n
+	}
+	hw := l.HighWatermark()
+	for from := int64(0); from < hw; from++ {
+		for _, maxBytes := range []int{1, 300, 1000, 5000, 1 << 20} {
+			want := framesByNextBatch(t, l, from, maxBytes)
+			r, _ := l.NewReader(from, false)
+			view, release, err := r.ViewFrames(maxBytes)
+			if err != nil || release == nil || len(view) == 0 || !bytes.HasPrefix(want, view) {
+				t.Fatalf("from %d max %d: %d bytes (%v), want a prefix of %d", from, maxBytes, len(view), err, len(want))
+			}
+			seg, _ := l.segmentFor(from)
+			if _, ok := offsetIn(seg.mm.Load().data, view); !ok {
+				t.Fatalf("from %d: the view is not in the segment's mapping", from)
+			}
+			last := int64(-1)
+			for rest := view; len(rest) > 0; {
+				h, err := segment.ParseHeader(rest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				last, rest = h.LastOffset(), rest[h.FrameSize():]
+			}
+			if b, err := r.NextBatch(); last+1 < hw && (err != nil || b.Header.BaseOffset != last+1) {
+				t.Fatalf("from %d max %d: next batch at %d (%v), want %d", from, maxBytes, b.Header.BaseOffset, err, last+1)
+			}
+			release()
+			release() // (a second call does nothing)
+			r.Close()
+		}
+	}
+	r, _ := l.NewReader(hw, false)
+	if _, _, err := r.ViewFrames(1 << 20); !errors.Is(err, io.EOF) {
+		t.Fatalf("at the high watermark: %v", err)
+	}
+
+	// A view held across the deletion of its segment.
+	r, _ = l.NewReader(0, false)
+	view, release, err := r.ViewFrames(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	keep := bytes.Clone(view)
+	seg := l.segs.list[0]
+	if _, err := l.DeleteSegments(Retention{ConsumedBefore: l.Segments()[1].BaseOffset}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(view, keep) || seg.mm.Load() == nil {
+		t.Fatal("a view changed or went with its deleted segment")
+	}
+	release()
+	if seg.mm.Load() != nil {
+		t.Fatal("a deleted segment still mapped after its view was released")
+	}
+}
+
+// With NoMmap, ViewFrames gives nothing and leaves the reader where it was.
+func TestMmapViewFramesOff(t *testing.T) {
+	l := openMappedLog(t, filepath.Join(t.TempDir(), "p"), &memIndex{}, 4096, true)
+	defer l.Close()
+	fillDiskLog(t, l, 50)
+	r, _ := l.NewReader(3, false)
+	if view, release, err := r.ViewFrames(1 << 20); view != nil || release != nil || err != nil || r.Offset() != 3 {
+		t.Fatalf("NoMmap: %d bytes, %v, reader at %d", len(view), err, r.Offset())
+	}
 }
