@@ -13,7 +13,7 @@ import (
 // system call (a Kafka fetch's writev), which a file truncated under the view by another process makes
 // fail with EFAULT instead of faulting the process.
 //
-// When that segment is not read through a mapping (Options.NoMmap, a filesystem without descriptors),
+// When that segment is not read through a mapping (ReadMmap MmapOff, a read-only open, a filesystem without descriptors),
 // it returns a nil view, a nil release and no error: use ReadBatches. At the high watermark it returns
 // an empty view. An offset outside [StartOffset, HighWatermark] is ErrOutOfRange.
 func (p *RawPartition) ViewBatches(from int64, maxBytes int) (batches []byte, release func(), err error) {

@@ -159,6 +159,12 @@ func (r *Reader) ViewFrames(maxBytes int) (frames []byte, release func(), err er
 	if seg == nil || !seg.acquire() {
 		return nil, nil, nil
 	}
+	r.viewing = true
+	defer func() {
+		if r.viewing = false; r.sr != nil && r.mapped && r.useMapping(r.seg) == nil {
+			r.sr = r.newSegmentReader(r.seg, r.sr.Pos()) // (back on pread for the reads after)
+		}
+	}()
 	data := r.useMapping(seg)
 	if data == nil {
 		seg.release()

@@ -2,13 +2,20 @@ package wal
 
 // Reads of segments through a read-only mapping.
 //
-// The segments of a log opened for writing are read through a read-only shared mapping of their file
-// (mmap(2), PROT_READ, MAP_SHARED) instead of pread: the CRC check and the decoding read the page cache's
-// pages where they are, a Reader's records (ReadNoCopy) and frames (NextBatch) alias the mapping instead
-// of a copy, and ViewFrames hands a Kafka fetch the stored frames in place (written with writev from
-// there). Every segment of a read-only log (OpenReadOnly: it takes no lock, so a writer in another
-// process may cut a file under it) and every file without a descriptor (the in-memory filesystem) stays
-// on pread. Options.NoMmap turns mapping off.
+// The segments of a log opened for writing can be read through a read-only shared mapping of their file
+// (mmap(2), PROT_READ, MAP_SHARED) instead of pread, as Options.Mmap says: ViewFrames hands a Kafka fetch
+// the stored frames in place (written with writev from there: no copy into a fetch buffer), always but
+// under MmapOff; under MmapAll the CRC check and the decoding of every read also read the page cache's
+// pages where they are, and a Reader's records (ReadNoCopy) and frames (NextBatch) alias the mapping.
+// Every segment of a read-only log (OpenReadOnly: it takes no lock, so a writer in another process may
+// cut a file under it) and every file without a descriptor (the in-memory filesystem) stays on pread.
+//
+// Why not MmapAll by default: measured on the development machine (docs/BENCH.md "Reads: mmap"), a
+// whole-log consume after Open costs about a quarter more CPU through a mapping than through pread. With
+// pread, the kernel's copy streams the page cache into a 64 KiB buffer that stays in the CPU's cache and
+// the CRC then runs from there; through a mapping the CRC itself streams from memory, at a lower rate than
+// the copy (few loads in flight), and the first touch of every 64 KiB faults. A fetch is different: its
+// buffer is megabytes, so the copy it saves lands in memory, not in cache.
 //
 // The active segment is mapped too, at the most it can grow to (SegmentBytes plus one batch), past its
 // file's end: a reader touches only the bytes below the segment's readable end, which were written
@@ -239,7 +246,10 @@ func (r *Reader) Close() error {
 
 // useMapping reports whether r reads seg through its mapping and returns the mapped bytes (nil: pread).
 func (r *Reader) useMapping(seg *segmentFile) []byte {
-	if r.log.opts.NoMmap || r.log.readOnly {
+	switch policy := r.log.opts.Mmap; {
+	case r.log.readOnly || policy == MmapOff:
+		return nil
+	case policy == MmapViews && !r.viewing:
 		return nil
 	}
 	return seg.mapping(r.log.segmentBytes.Load() + int64(r.log.opts.Limits.MaxBatchBytes))

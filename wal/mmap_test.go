@@ -14,10 +14,10 @@ import (
 )
 
 // openMappedLog opens a log on the real filesystem (the in-memory one has no descriptor to map).
-func openMappedLog(t *testing.T, dir string, idx *memIndex, segmentBytes int64, noMmap bool) *Log {
+func openMappedLog(t *testing.T, dir string, idx *memIndex, segmentBytes int64, policy MmapPolicy) *Log {
 	t.Helper()
 	l, err := Open(Options{FS: vfs.Default, Dir: dir, Index: idx, SegmentBytes: segmentBytes,
-		IndexIntervalBytes: 256, NoMmap: noMmap})
+		IndexIntervalBytes: 256, Mmap: policy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,12 +60,13 @@ func readAllChecked(t *testing.T, r *Reader) int {
 }
 
 // Every segment of a log open for writing is read through a mapping, the sealed ones whole and the active
-// one up to its readable end (mapped at the most it can grow to); NoMmap maps nothing, nor does a
-// read-only log; all read the same records.
+// one up to its readable end (mapped at the most it can grow to), under MmapAll; MmapOff maps nothing,
+// nor does MmapViews for Next, nor a read-only log; all read the same records.
 func TestMmapSegments(t *testing.T) {
-	for _, noMmap := range []bool{false, true} {
+	for _, policy := range []MmapPolicy{MmapAll, MmapOff, MmapViews} {
+		noMmap := policy != MmapAll
 		dir := filepath.Join(t.TempDir(), "p")
-		l := openMappedLog(t, dir, &memIndex{}, 16<<10, noMmap)
+		l := openMappedLog(t, dir, &memIndex{}, 16<<10, policy)
 		fillDiskLog(t, l, 200)
 		for _, copyRecords := range []bool{false, true} {
 			r, err := l.NewReader(0, copyRecords)
@@ -85,7 +86,7 @@ func TestMmapSegments(t *testing.T) {
 		}
 		for i, s := range list {
 			if mapped := s.mm.Load() != nil; mapped == noMmap {
-				t.Errorf("NoMmap %v: segment %d (sealed %v) mapped %v", noMmap, i, s.closed.Load(), mapped)
+				t.Errorf("%v: segment %d (sealed %v) mapped %v", policy, i, s.closed.Load(), mapped)
 			}
 		}
 		active := list[len(list)-1]
@@ -130,7 +131,7 @@ func TestMmapSegments(t *testing.T) {
 
 // AppendFrames gives NextBatch's frames from every offset when the sealed segments are mapped.
 func TestMmapAppendFramesMatchesNextBatch(t *testing.T) {
-	l := openMappedLog(t, filepath.Join(t.TempDir(), "p"), &memIndex{}, 4096, false)
+	l := openMappedLog(t, filepath.Join(t.TempDir(), "p"), &memIndex{}, 4096, MmapAll)
 	defer l.Close()
 	next := 0
 	for i := 0; i < 60; i++ {
@@ -150,7 +151,7 @@ func TestMmapAppendFramesMatchesNextBatch(t *testing.T) {
 // byte, from Next, NextBatch and AppendFrames: the CRC is checked on every read from a mapping.
 func TestMmapDamageReported(t *testing.T) {
 	dir, idx := filepath.Join(t.TempDir(), "p"), &memIndex{}
-	l := openMappedLog(t, dir, idx, 16<<10, false)
+	l := openMappedLog(t, dir, idx, 16<<10, MmapAll)
 	fillDiskLog(t, l, 100)
 	segs := l.Segments()
 	if err := l.Close(); err != nil {
@@ -168,7 +169,7 @@ func TestMmapDamageReported(t *testing.T) {
 	if err := os.WriteFile(seg.Path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l = openMappedLog(t, dir, idx, 16<<10, false) // (a clean close: recovery reads nothing)
+	l = openMappedLog(t, dir, idx, 16<<10, MmapAll) // (a clean close: recovery reads nothing)
 	defer l.Close()
 	check := func(what string, err error) {
 		t.Helper()
@@ -202,13 +203,21 @@ func TestMmapDamageReported(t *testing.T) {
 	if int64(len(got)) != 3*frameSize {
 		t.Fatalf("AppendFrames: %d bytes before the damage, want %d", len(got), 3*frameSize)
 	}
+	r, _ = l.NewReader(seg.BaseOffset, false)
+	view, release, err := r.ViewFrames(1 << 20)
+	if err != nil || int64(len(view)) != 3*frameSize {
+		t.Fatalf("ViewFrames: %d bytes before the damage (%v), want %d", len(view), err, 3*frameSize)
+	}
+	release()
+	_, _, err = r.ViewFrames(1 << 20)
+	check("ViewFrames", err)
 }
 
 // A sealed segment truncated under a Reader that holds it (os.Truncate, as another process could) makes
 // the next read an error naming the file and byte, not a crash (SIGBUS recovered).
 func TestMmapTruncatedUnderReader(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "p")
-	l := openMappedLog(t, dir, &memIndex{}, 64<<10, false)
+	l := openMappedLog(t, dir, &memIndex{}, 64<<10, MmapAll)
 	defer l.Close()
 	fillDiskLog(t, l, 300)
 	first := l.Segments()[0]
@@ -256,7 +265,7 @@ func TestMmapTruncatedUnderReader(t *testing.T) {
 // Reader releases them, and are unmapped then.
 func TestMmapRetiredSegmentStaysMapped(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "p")
-	l := openMappedLog(t, dir, &memIndex{}, 16<<10, false)
+	l := openMappedLog(t, dir, &memIndex{}, 16<<10, MmapAll)
 	defer l.Close()
 	fillDiskLog(t, l, 200)
 	r, err := l.NewReader(0, false)
@@ -310,7 +319,7 @@ func TestMmapRetiredSegmentStaysMapped(t *testing.T) {
 func TestMmapTruncateFromKeepsHeldRecordsSafe(t *testing.T) {
 	// (Without preallocation, so that the cut file holds no zeros past the cut of its own.)
 	l, err := Open(Options{FS: vfs.Default, Dir: filepath.Join(t.TempDir(), "p"), Index: &memIndex{},
-		SegmentBytes: 64 << 10, IndexIntervalBytes: 256, NoPreallocate: true})
+		SegmentBytes: 64 << 10, IndexIntervalBytes: 256, NoPreallocate: true, Mmap: MmapAll})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +375,7 @@ func TestMmapTruncateFromKeepsHeldRecordsSafe(t *testing.T) {
 // as a view of the mapping; the reader goes on after it; a view outlives the deletion of its segment
 // until it is released.
 func TestMmapViewFrames(t *testing.T) {
-	l := openMappedLog(t, filepath.Join(t.TempDir(), "p"), &memIndex{}, 4096, false)
+	l := openMappedLog(t, filepath.Join(t.TempDir(), "p"), &memIndex{}, 4096, MmapViews)
 	defer l.Close()
 	next := 0
 	for i := 0; i < 60; i++ {
@@ -431,13 +440,13 @@ func TestMmapViewFrames(t *testing.T) {
 	}
 }
 
-// With NoMmap, ViewFrames gives nothing and leaves the reader where it was.
+// With MmapOff, ViewFrames gives nothing and leaves the reader where it was.
 func TestMmapViewFramesOff(t *testing.T) {
-	l := openMappedLog(t, filepath.Join(t.TempDir(), "p"), &memIndex{}, 4096, true)
+	l := openMappedLog(t, filepath.Join(t.TempDir(), "p"), &memIndex{}, 4096, MmapOff)
 	defer l.Close()
 	fillDiskLog(t, l, 50)
 	r, _ := l.NewReader(3, false)
 	if view, release, err := r.ViewFrames(1 << 20); view != nil || release != nil || err != nil || r.Offset() != 3 {
-		t.Fatalf("NoMmap: %d bytes, %v, reader at %d", len(view), err, r.Offset())
+		t.Fatalf("MmapOff: %d bytes, %v, reader at %d", len(view), err, r.Offset())
 	}
 }

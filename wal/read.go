@@ -28,6 +28,7 @@ type Reader struct {
 	rawBatch   segment.Batch // the batch read in rawMode
 	mapped     bool          // sr reads seg's mapping (mmap.go)
 	pin        *readerPin    // the segment whose mapping the last batch aliases
+	viewing    bool          // in ViewFrames: read through the mapping whatever the policy
 }
 
 // NewReader returns a Reader positioned at offset from, which must lie between StartOffset and
