@@ -244,12 +244,14 @@ func (r *Reader) Close() error {
 	return nil
 }
 
+// mayMap reports whether r may read through a mapping (then its reads run under guardMapped).
+func (r *Reader) mayMap() bool {
+	return !r.log.readOnly && (r.log.opts.Mmap == MmapAll || (r.viewing && r.log.opts.Mmap == MmapViews))
+}
+
 // useMapping reports whether r reads seg through its mapping and returns the mapped bytes (nil: pread).
 func (r *Reader) useMapping(seg *segmentFile) []byte {
-	switch policy := r.log.opts.Mmap; {
-	case r.log.readOnly || policy == MmapOff:
-		return nil
-	case policy == MmapViews && !r.viewing:
+	if !r.mayMap() {
 		return nil
 	}
 	return seg.mapping(r.log.segmentBytes.Load() + int64(r.log.opts.Limits.MaxBatchBytes))

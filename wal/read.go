@@ -100,10 +100,15 @@ func (r *Reader) readBatch() error {
 			continue
 		}
 		var done bool
-		err := guardMapped(seg, func() (err error) {
+		var err error
+		if r.mayMap() {
+			err = guardMapped(seg, func() (err error) {
+				done, err = r.readPinned()
+				return err
+			})
+		} else {
 			done, err = r.readPinned()
-			return err
-		})
+		}
 		if err == nil && done {
 			r.holdIfAliased()
 		}
