@@ -33,6 +33,8 @@ package wal
 //     handle, when its last reference goes (refs.go): the mapped total is bounded by the segments that
 //     readers have touched and that the log still holds (plus those that readers and views still pin).
 //     It is address space: the pages are the page cache's, which the kernel reclaims as it does for pread.
+//     Each mapped segment is one memory map of the process (vm.max_map_count, 65,530 by default, bounds
+//     them): an mmap that fails, for that or any reason, leaves that segment on pread for good.
 //   - A Reader whose last batch aliases a mapping pins that segment (one reference) until it reads a batch
 //     elsewhere, or Close, or is garbage collected: retention and compaction retire the segment but the
 //     mapping lives until then, so records already returned stay readable.
