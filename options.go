@@ -19,6 +19,16 @@ const (
 	SyncNever    = wal.SyncNever
 )
 
+// MmapPolicy says which reads go through read-only memory mappings of the segment files (Options.ReadMmap).
+type MmapPolicy = wal.MmapPolicy
+
+// Mmap policies.
+const (
+	MmapViews = wal.MmapViews // the default: a Kafka fetch's batches only
+	MmapAll   = wal.MmapAll   // every read
+	MmapOff   = wal.MmapOff   // none: pread throughout
+)
+
 // Compression is a batch codec, with Kafka's ids.
 type Compression = segment.Compression
 
@@ -50,6 +60,12 @@ type Options struct {
 	// NoAutoCreateTopics makes Append to a missing topic fail with ErrTopicNotFound instead of creating it
 	// with the defaults (Kafka's auto.create.topics.enable=false), so that a typo does not create a topic.
 	NoAutoCreateTopics bool
+	// ReadMmap says which reads go through read-only memory mappings of the segment files instead of
+	// pread: MmapViews (the default) for the Kafka front end's fetches only (their batches are written to
+	// the socket from the page cache, without a copy), MmapAll for every read (ReadNoCopy's records then
+	// alias the mapping), MmapOff for none. Read-only opens never map. Figures in docs/BENCH.md ("Reads:
+	// mmap"); the rules that keep mapped reads safe in the wal package (mmap.go).
+	ReadMmap MmapPolicy
 
 	// RetentionCheckInterval is how often the background cleaner applies each topic's retention limits
 	// and compacts its compacted topics (docs/RETENTION.md); default 5 minutes (Kafka's
@@ -85,7 +101,7 @@ func (o *Options) withDefaults() Options {
 // logOptions is the template of every partition's wal.Options.
 func (o *Options) logOptions() wal.Options {
 	return wal.Options{
-		Sync: o.Sync, SyncInterval: o.SyncInterval, Compression: o.Compression, Logger: o.Logger,
+		Sync: o.Sync, SyncInterval: o.SyncInterval, Compression: o.Compression, Logger: o.Logger, Mmap: o.ReadMmap,
 		Limits: segment.Limits{MaxBatchBytes: o.MaxBatchBytes, MaxMessageBytes: o.MaxMessageBytes},
 	}
 }

@@ -24,7 +24,8 @@ func (db *DB) Read(topic string, partition int32, from int64) iter.Seq2[Record, 
 // ReadNoCopy is Read without copying: each record's Key, Value and header values alias the reader's
 // buffer and are valid only until the next iteration. It is for callers that handle each record before
 // asking for the next (a pipe to stdout, a checksum), and it saves a copy of every batch and the garbage
-// that copy makes.
+// that copy makes. Under Options.ReadMmap MmapAll they alias the segment file's mapping, valid until the
+// next iteration or the end of the loop.
 func (db *DB) ReadNoCopy(topic string, partition int32, from int64) iter.Seq2[Record, error] {
 	return facadeSeq(db.read(topic, partition, from, false))
 }
@@ -36,6 +37,7 @@ func (db *DB) read(topic string, partition int32, from int64, copyRecords bool) 
 			yield(Record{}, err)
 			return
 		}
+		defer r.Close() // (releases the segment a ReadNoCopy record aliases under ReadMmap MmapAll)
 		for {
 			rec, err := r.Next()
 			if errors.Is(err, io.EOF) {

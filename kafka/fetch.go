@@ -39,6 +39,7 @@ func (s *Server) fetch(ctx context.Context, r *request) (kmsg.Response, error) {
 	// one) and given back once the response is written.
 	var buf []byte
 	r.onWritten(func() {
+		f.releaseViews()
 		if buf != nil {
 			s.large.put(buf)
 		}
@@ -78,6 +79,17 @@ type fetcher struct {
 	maxBytes int
 	parts    []fetchPart
 	failed   bool // a partition has an error: answer at once
+	// views release the mapped segments that partitions' batches are served from (ViewBatches), once
+	// the response is written or read again.
+	views []func()
+}
+
+// releaseViews releases the segments pinned by the views of the last read.
+func (f *fetcher) releaseViews() {
+	for _, release := range f.views {
+		release()
+	}
+	f.views = f.views[:0]
 }
 
 // fetchPart is one requested partition and where its answer goes.
@@ -144,8 +156,11 @@ func (f *fetcher) readable() bool {
 	return false
 }
 
-// read fills every partition's answer from its log into buf and returns buf and the bytes read.
+// read fills every partition's answer from its log and returns buf and the bytes read: batches in a
+// mapped segment are served from the mapping (ViewBatches: written from there with the response's writev,
+// no copy), the others read into buf.
 func (f *fetcher) read(buf []byte) ([]byte, int) {
+	f.releaseViews()
 	total := 0
 	for i := range f.parts {
 		p := &f.parts[i]
@@ -158,6 +173,15 @@ func (f *fetcher) read(buf []byte) ([]byte, int) {
 		rp.RecordBatches = noBatches
 		limit := min(p.limit, f.maxBytes-total)
 		if limit <= 0 {
+			continue
+		}
+		if view, release, err := p.log.ViewBatches(p.offset, limit); err == nil && release != nil {
+			f.views = append(f.views, release)
+			rp.ErrorCode = 0
+			if n := len(view); n > 0 && (n <= limit || total == 0) { // (only the first batch may pass the limits)
+				rp.RecordBatches = view
+				total += n
+			}
 			continue
 		}
 		start := len(buf)

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"bytes"
 	"io"
 )
 
@@ -19,6 +20,9 @@ type Reader struct {
 	pos      int64  // position of the next frame
 	buf      []byte // file bytes from bufStart; Frame of the last batch aliases it
 	bufStart int64
+	// whole says buf is the whole file (NewBytesReader, e.g. a read-only mapping): never read into or
+	// used as scratch.
+	whole bool
 }
 
 // NewReader returns a Reader of r from byte pos up to byte end. end is the readable end: for a file being
@@ -26,6 +30,15 @@ type Reader struct {
 // preallocated zeros); otherwise the file size. path only names the file in errors.
 func NewReader(r io.ReaderAt, path string, pos, end int64, limits Limits) *Reader {
 	return &Reader{file: r, path: path, end: end, limits: limits, pos: pos, bufStart: pos}
+}
+
+// NewBytesReader returns a Reader of data, which holds a whole file's bytes (a read-only mapping of a
+// segment, say), from byte pos up to byte end (at most len(data)). It reads nothing and copies nothing:
+// Batch.Frame aliases data, and data is never written to.
+func NewBytesReader(data []byte, path string, pos, end int64, limits Limits) *Reader {
+	data = data[:min(end, int64(len(data)))]
+	return &Reader{file: bytes.NewReader(data), path: path, end: int64(len(data)), limits: limits,
+		pos: pos, buf: data, whole: true}
 }
 
 // Next returns the next batch, verified (see DecodeBatch), and its byte position.
@@ -100,6 +113,9 @@ func (r *Reader) corrupt(pos int64, err error) error {
 // file ends first, and returns them. It reads ahead up to readAhead bytes, never past end.
 func (r *Reader) fill(need int) ([]byte, error) {
 	off := int(r.pos - r.bufStart)
+	if r.whole {
+		return r.buf[min(off, len(r.buf)):], nil // (shorter than need only past the data's end)
+	}
 	if off < 0 || off > len(r.buf) {
 		r.buf, r.bufStart, off = r.buf[:0], r.pos, 0
 	}
@@ -125,6 +141,12 @@ func (r *Reader) fill(need int) ([]byte, error) {
 // zeroTailError reports the frame at pos, which starts with zero bytes: ErrZeroTail if [pos, end) is all
 // zero, else ErrBadLength (a zero length field).
 func (r *Reader) zeroTailError(pos int64) error {
+	if r.whole {
+		if isZero(r.buf[pos:r.end]) {
+			return r.corrupt(pos, ErrZeroTail)
+		}
+		return r.corrupt(pos, errorf(ErrBadLength, "zero length"))
+	}
 	zero, err := isZeroRange(r.file, pos, r.end, r.buf[:cap(r.buf)])
 	r.buf, r.bufStart = r.buf[:0], r.pos // the buffer was used as scratch
 	if err != nil {

@@ -31,7 +31,8 @@
 // Readers verify every frame they read (CRC and header) against the segment and the offsets before it.
 // NextBatch returns one stored frame as it is; AppendFrames (frames.go) is the same in bulk for a Kafka
 // fetch: the frames after the first are read straight into the caller's buffer and verified there, and
-// whatever that path does not take as it is goes through NextBatch.
+// whatever that path does not take as it is goes through NextBatch. ViewFrames is the same again without
+// the copy: the verified frames of one segment as a pinned view of its mapping.
 //
 // # Segments
 //
@@ -69,6 +70,13 @@
 // deleted past the recovered end on open). An entry is a hint: if the batch at its position does not have
 // the promised base offset, the Reader scans the segment from its start. Every batch read is CRC-checked.
 //
+// A log open for writing can read its segments through read-only memory mappings (mmap.go, Options.Mmap;
+// read-only logs and files without a descriptor always use pread): by default only ViewFrames, which hands
+// a Kafka fetch its verified frames in place; with MmapAll every read, the CRC check and the decoding
+// reading the page cache in place and the records of a Reader that does not copy aliasing the mapping
+// (the Reader pins that segment until its next batch, Close or its collection). A fault from a file
+// truncated under a mapping is a *segment.CorruptionError wrapping ErrFileChanged, never a crash.
+//
 // OpenReadOnly reads a log without the index and without writing anything, scanning only the last
 // segment to find its valid end (damage there is reported to readers once they reach it; an empty last
 // segment still ends the log at its name); Refresh follows a writer in another process.
@@ -81,7 +89,8 @@
 // with a committed swap: ".cleaned" files, synced; the state with the pending swap, synced (the commit
 // point); renames and removes; directory fsync; then the state without it. Open finishes a committed swap
 // and removes uncommitted ".cleaned" files, so a crash leaves the old segments or the new ones. Segment
-// read handles are reference counted (refs.go): a Reader holds one only while it reads a batch, and moves
+// read handles are reference counted (refs.go): a Reader holds one while it reads a batch (and, when the
+// batch aliases a mapping, until its next one), and moves
 // to a replacement segment by offset, or gets ErrOutOfRange below a raised start. See docs/RETENTION.md.
 //
 // TruncateFrom and DeleteBefore (truncate.go) cut a log by offset for a replicated log (package raftstore):

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"sync"
+	"unsafe"
 
 	"github.com/mqlog/mqlog/segment"
 )
@@ -79,7 +81,7 @@ func (r *Reader) bulkFrames(dst []byte, room int) (_ []byte, taken int, full boo
 	}
 	dst = slices.Grow(dst, want)
 	buf := dst[len(dst) : len(dst)+want]
-	n, _ := seg.ReadAt(buf, pos) // (a short read keeps what it read; NextBatch reports the failure)
+	n, _ := r.readAt(seg, buf, pos) // (a short read keeps what it read; NextBatch reports the failure)
 	if n < segment.HeaderSize {
 		return dst, 0, false
 	}
@@ -89,7 +91,7 @@ func (r *Reader) bulkFrames(dst []byte, room int) (_ []byte, taken int, full boo
 		want = int(h.FrameSize())
 		dst = slices.Grow(dst, want)
 		buf = dst[len(dst) : len(dst)+want]
-		if n, _ = seg.ReadAt(buf, pos); n < segment.HeaderSize {
+		if n, _ = r.readAt(seg, buf, pos); n < segment.HeaderSize {
 			return dst, 0, false
 		}
 	}
@@ -118,4 +120,121 @@ func (r *Reader) bulkFrames(dst []byte, room int) (_ []byte, taken int, full boo
 		r.sr = r.newSegmentReader(seg, pos+int64(taken))
 	}
 	return dst[:len(dst)+taken], taken, full
+}
+
+// readAt reads seg's bytes at pos into buf: copied from its mapping when the reader reads one (a fault
+// there is the error), else with ReadAt. The caller holds a reference on seg.
+func (r *Reader) readAt(seg *segmentFile, buf []byte, pos int64) (n int, err error) {
+	data := r.useMapping(seg)
+	if data == nil || pos >= int64(len(data)) {
+		return seg.ReadAt(buf, pos)
+	}
+	err = guardMapped(seg, func() error {
+		n = copy(buf, data[pos:])
+		return nil
+	})
+	if err == nil && n < len(buf) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// ViewFrames returns the stored frames from the one that holds the reader's offset, verified as
+// AppendFrames verifies them, up to maxBytes of them (the first whole even when it is larger), as a
+// read-only view of their segment's mapping instead of a copy: the frames of one segment only, so a
+// call may return fewer bytes than AppendFrames would. The view stays valid until release is called,
+// which the caller must do once (the segment stays mapped and open until then, even if retention deletes
+// it); a file truncated under the view (by another process) can make a system call given it fail with
+// EFAULT. The reader moves past the last frame returned.
+//
+// When the segment holding the offset is not read through a mapping (mmap.go), it returns a nil view
+// and a nil error, and the reader does not move: read with AppendFrames instead. At the high watermark it
+// returns io.EOF.
+func (r *Reader) ViewFrames(maxBytes int) (frames []byte, release func(), err error) {
+	from := r.next
+	if from >= r.log.HighWatermark() {
+		return nil, nil, io.EOF
+	}
+	seg, _ := r.log.segmentFor(from)
+	if seg == nil || !seg.acquire() {
+		return nil, nil, nil
+	}
+	r.viewing = true
+	defer func() {
+		if r.viewing = false; r.sr != nil && r.mapped && r.useMapping(r.seg) == nil {
+			r.sr = r.newSegmentReader(r.seg, r.sr.Pos()) // (back on pread for the reads after)
+		}
+	}()
+	data := r.useMapping(seg)
+	if data == nil {
+		seg.release()
+		return nil, nil, nil
+	}
+	b, err := r.NextBatch()
+	if err != nil {
+		seg.release()
+		return nil, nil, err
+	}
+	start, ok := offsetIn(data, b.Frame)
+	if !ok || r.seg != seg {
+		// (Not from this segment's mapping after all: a retirement raced the read.)
+		seg.release()
+		return nil, nil, r.SetOffset(from)
+	}
+	end := start + len(b.Frame)
+	err = guardMapped(seg, func() error {
+		end = r.viewMore(seg, data, end, start+maxBytes)
+		return nil
+	})
+	if err != nil {
+		seg.release()
+		return nil, nil, r.SetOffset(from)
+	}
+	var once sync.Once
+	return data[start:end:end], func() { once.Do(func() { seg.release() }) }, nil
+}
+
+// viewMore extends a view of seg's mapping that ends at byte end (after a frame NextBatch returned, the
+// reader's position) with the verified frames after it, below limit, the high watermark and the segment's
+// readable end, and returns the view's new end; the reader moves past them. Reads of data run under
+// guardMapped.
+func (r *Reader) viewMore(seg *segmentFile, data []byte, end, limit int) int {
+	limits, hw := r.log.opts.Limits, r.log.HighWatermark()
+	readable := int(min(seg.readableEnd.Load(), int64(len(data))))
+	pos := end
+	for pos+segment.HeaderSize <= min(readable, limit) {
+		h, err := segment.ParseHeaderLimits(data[pos:], limits)
+		if err != nil || h.BaseOffset >= hw {
+			break
+		}
+		size := int(h.FrameSize())
+		if pos+size > readable || pos+size > limit {
+			break
+		}
+		if _, err := segment.DecodeBatch(data[pos:pos+size], limits); err != nil {
+			break // (NextBatch reports it, at the next read)
+		}
+		if r.checkOffsets(int64(pos), &h) != nil {
+			break
+		}
+		pos += size
+		r.next = h.LastOffset() + 1
+	}
+	if pos > end {
+		r.sr = r.newSegmentReader(seg, int64(pos))
+		r.batch, r.i = r.batch[:0], 0
+	}
+	return pos
+}
+
+// offsetIn returns the position of part within data, when part is a slice of data's array.
+func offsetIn(data, part []byte) (int, bool) {
+	if len(data) == 0 || len(part) == 0 {
+		return 0, false
+	}
+	d, p := uintptr(unsafe.Pointer(&data[0])), uintptr(unsafe.Pointer(&part[0]))
+	if p < d || p+uintptr(len(part)) > d+uintptr(len(data)) {
+		return 0, false
+	}
+	return int(p - d), true
 }

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -96,6 +97,10 @@ type segmentFile struct {
 	// no descriptor. fmu serializes its opening and closing.
 	fh  atomic.Pointer[fileHandle]
 	fmu sync.Mutex
+	// mm is the read-only mapping of a sealed segment, made on its first read and removed with fh (mmap.go);
+	// noMap says the segment is not mapped (no descriptor, a failed mmap): it is read with pread.
+	mm    atomic.Pointer[segMapping]
+	noMap atomic.Bool
 
 	readableEnd  atomic.Int64 // readers may read bytes [0, readableEnd)
 	nextOffset   atomic.Int64 // offset after the last readable record
@@ -254,10 +259,11 @@ func (s *segmentFile) handle() (vfs.File, error) {
 func (s *segmentFile) closeHandle() error {
 	s.fmu.Lock()
 	defer s.fmu.Unlock()
+	uerr := s.unmapLocked()
 	if h := s.fh.Swap(nil); h != nil {
-		return h.Close()
+		return errors.Join(uerr, h.Close())
 	}
-	return nil
+	return uerr
 }
 
 // ReadAt reads the segment through its read handle (opened on first use): segment.Reader reads this.

@@ -35,6 +35,36 @@ func (p SyncPolicy) String() string {
 	return "unknown"
 }
 
+// MmapPolicy says which reads of a log open for writing go through read-only mappings of its segments
+// instead of pread (mmap.go).
+type MmapPolicy int
+
+const (
+	// MmapViews, the default, maps segments for ViewFrames only: a Kafka fetch's batches are written to
+	// the socket from the page cache, without the copy into a fetch buffer. Reader.Next, NextBatch and
+	// AppendFrames use pread: measured here (docs/BENCH.md "Reads: mmap"), a consume through a mapping
+	// costs more CPU than pread's copy into a buffer that stays in the CPU's cache, because the CRC then
+	// reads from memory at a lower rate than the kernel's copy does, and first touches fault.
+	MmapViews MmapPolicy = iota
+	// MmapAll maps segments for every read: records of a Reader that does not copy alias the mapping.
+	MmapAll
+	// MmapOff maps nothing: every read is a pread, and ViewFrames returns no view.
+	MmapOff
+)
+
+// String returns the policy's name.
+func (p MmapPolicy) String() string {
+	switch p {
+	case MmapViews:
+		return "views"
+	case MmapAll:
+		return "all"
+	case MmapOff:
+		return "off"
+	}
+	return "unknown"
+}
+
 // Defaults of Options' zero fields.
 const (
 	DefaultSegmentBytes       = 64 << 20
@@ -66,6 +96,9 @@ type Options struct {
 	IndexIntervalBytes int
 	// NoPreallocate turns off preallocating the active segment in steps ahead of its writes (prealloc.go).
 	NoPreallocate bool
+	// Mmap says which reads go through read-only mappings of the segments (mmap.go); read-only logs never
+	// map.
+	Mmap MmapPolicy
 	// DeferSync makes Open and Close record the log's state without syncing it, through the Index's
 	// DeferredIndex methods (required then): the caller makes them durable with one synced commit for many
 	// logs, after Open and before the log is written to or read by anyone, and after Close. A crash

@@ -26,6 +26,9 @@ type Reader struct {
 	i          int
 	rawMode    bool          // NextBatch: keep the batch read in rawBatch instead of decoding it (batches.go)
 	rawBatch   segment.Batch // the batch read in rawMode
+	mapped     bool          // sr reads seg's mapping (mmap.go)
+	pin        *readerPin    // the segment whose mapping the last batch aliases
+	viewing    bool          // in ViewFrames: read through the mapping whatever the policy
 }
 
 // NewReader returns a Reader positioned at offset from, which must lie between StartOffset and
@@ -96,7 +99,19 @@ func (r *Reader) readBatch() error {
 			r.sr = nil // retired and closed since position found it: look again
 			continue
 		}
-		done, err := r.readPinned()
+		var done bool
+		var err error
+		if r.mayMap() {
+			err = guardMapped(seg, func() (err error) {
+				done, err = r.readPinned()
+				return err
+			})
+		} else {
+			done, err = r.readPinned()
+		}
+		if err == nil && done {
+			r.holdIfAliased()
+		}
 		seg.release()
 		if done || err != nil {
 			return err
@@ -237,5 +252,21 @@ func (r *Reader) position() error {
 }
 
 func (r *Reader) newSegmentReader(seg *segmentFile, pos int64) *segment.Reader {
-	return segment.NewReader(seg, seg.path, pos, seg.readableEnd.Load(), r.log.opts.Limits)
+	end := seg.readableEnd.Load()
+	if data := r.useMapping(seg); data != nil && end <= int64(len(data)) {
+		r.mapped = true
+		return segment.NewBytesReader(data, seg.path, pos, end, r.log.opts.Limits)
+	}
+	r.mapped = false
+	return segment.NewReader(seg, seg.path, pos, end, r.log.opts.Limits)
+}
+
+// holdIfAliased pins the segment just read when what the reader returns aliases its mapping (a raw
+// batch, or records not copied), and otherwise drops any pin.
+func (r *Reader) holdIfAliased() {
+	if r.mapped && r.sr != nil && (r.rawMode || !r.copy) {
+		r.hold(r.seg)
+		return
+	}
+	r.hold(nil)
 }

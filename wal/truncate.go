@@ -103,6 +103,9 @@ func (l *Log) TruncateFrom(offset int64) error {
 			return fail(failStop("close", f.active.path, cerr))
 		}
 	}
+	if err := target.cutMapping(pos); err != nil { // (mmap.go: before the trim, which would fault its readers)
+		return fail(err)
+	}
 	if err := l.cutFiles(target.base, pos, offset, list[i+1:]); err != nil {
 		return fail(err)
 	}
@@ -481,6 +484,8 @@ func (l *Log) resetLocked(offset int64) (DeleteResult, error) {
 	for _, s := range list {
 		if s.base != offset {
 			others = append(others, s)
+		} else if err := s.cutMapping(0); err != nil { // (mmap.go: it is trimmed to zero)
+			return fail(err)
 		}
 	}
 	if err := l.resetFiles(offset, others); err != nil {
