@@ -30,7 +30,8 @@ func (x *nopIndex) LastEntryBeforeTime(int64) (wal.IndexEntry, bool, error) {
 // (WAL_BENCH_DIR, default the system's temp directory), three ways in turn: the raw preallocated
 // baseline (one pwrite and one fdatasync per batch, package bench), wal.Append (encode, then wait for the
 // commit) and wal.AppendAsync with two batches in flight (encode the next batch while the previous one is
-// synced). One op is one batch. -count N interleaves the three. fsyncs/op says how many batches shared a
+// synced). One op is one batch. (-count N repeats each of the three in a row; run the binary several
+// times to interleave them.) fsyncs/op says how many batches shared a
 // commit (below 1: a pipelined producer faster than the disk merges its batches into one commit).
 func BenchmarkPipelined(b *testing.B) {
 	base := os.Getenv("WAL_BENCH_DIR")
