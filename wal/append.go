@@ -17,33 +17,39 @@ var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return
 // abandoned: Append waits for its outcome. After a write or fsync error it returns that error (wrapping
 // ErrFailStop), as does every later Append until the log is reopened.
 func (l *Log) Append(records []segment.Record) (int64, error) {
+	bp := framePool.Get().(*[]byte)
+	defer framePool.Put(bp)
+	frame, h, err := l.encode(bp, records)
+	if err != nil {
+		return 0, err
+	}
+	return l.appendEncoded(frame, &h, nil, nil, true)
+}
+
+// encode checks records against the limits and encodes them as one batch into *bp (kept there, grown, for
+// the pool), returning the frame and its header. Append and AppendAsync share it.
+func (l *Log) encode(bp *[]byte, records []segment.Record) ([]byte, segment.BatchHeader, error) {
 	if len(records) == 0 {
-		return 0, ErrEmptyBatch
+		return nil, segment.BatchHeader{}, ErrEmptyBatch
 	}
 	if l.readOnly {
-		return 0, ErrReadOnly
+		return nil, segment.BatchHeader{}, ErrReadOnly
 	}
 	for i := range records {
 		if err := l.opts.Limits.CheckMessage(records[i].Key, records[i].Value); err != nil {
-			return 0, err
+			return nil, segment.BatchHeader{}, err
 		}
 	}
-	bp := framePool.Get().(*[]byte)
-	defer framePool.Put(bp)
 	frame, err := segment.AppendBatch((*bp)[:0], records, segment.EncodeOptions{Epoch: l.epoch, Compression: l.opts.Compression})
 	if err != nil {
-		return 0, err
+		return nil, segment.BatchHeader{}, err
 	}
 	*bp = frame
 	if len(frame) > l.opts.Limits.MaxBatchBytes {
-		return 0, fmt.Errorf("%w: batch of %d bytes, limit %d", segment.ErrTooLarge, len(frame), l.opts.Limits.MaxBatchBytes)
+		return nil, segment.BatchHeader{}, fmt.Errorf("%w: batch of %d bytes, limit %d", segment.ErrTooLarge, len(frame), l.opts.Limits.MaxBatchBytes)
 	}
 	h, err := segment.ParseHeader(frame)
-	if err != nil {
-		return 0, err
-	}
-
-	return l.appendEncoded(frame, &h, nil, nil)
+	return frame, h, err
 }
 
 // Err returns the sticky error that stopped the log, or nil.
@@ -117,10 +123,17 @@ func (l *Log) AppendBatches(batches [][]segment.Record) (int64, error) {
 		l.mu.nextOffset += int64(h.LastOffsetDelta) + 1
 		l.mu.frames = append(l.mu.frames, pendingFrame{base: base, next: l.mu.nextOffset, size: len(frame), maxTimestamp: h.MaxTimestamp})
 	}
-	l.mu.pending = append(l.mu.pending, buf...)
+	direct := l.commitsAloneLocked()
+	if !direct {
+		l.mu.pending = append(l.mu.pending, buf...)
+	}
 	gen := l.mu.gen
 	l.metrics.appends.Add(1)
-	l.commitOrLeaveLocked()
+	if direct {
+		l.commitAloneLocked(buf)
+	} else {
+		l.commitOrLeaveLocked()
+	}
 	<-gen.done
 	if gen.err != nil {
 		return 0, gen.err

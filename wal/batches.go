@@ -50,13 +50,15 @@ func (l *Log) AppendFrame(frame []byte, hooks FrameHooks) (int64, error) {
 	if h.FrameSize() != int64(len(frame)) {
 		return 0, fmt.Errorf("%w: frame of %d bytes, header says %d", segment.ErrTruncated, len(frame), h.FrameSize())
 	}
-	return l.appendEncoded(frame, &h, hooks.Check, markQueued)
+	return l.appendEncoded(frame, &h, hooks.Check, markQueued, false) // (the caller's buffer: copied)
 }
 
 // appendEncoded queues an encoded frame under the log's lock, assigning its base offset and epoch (the
 // frame is patched in place, then copied into the queue), calls queued (when not nil), commits it or leaves
-// it to the commit in progress, and waits for the outcome. Append and AppendFrame share it.
-func (l *Log) appendEncoded(frame []byte, h *segment.BatchHeader, check func(base int64) error, queued func()) (int64, error) {
+// it to the commit in progress, and waits for the outcome. Append and AppendFrame share it. owned says the
+// frame is the log's own encoding buffer, which a commit led by this appender alone may write without the
+// copy (directwrite.go).
+func (l *Log) appendEncoded(frame []byte, h *segment.BatchHeader, check func(base int64) error, queued func(), owned bool) (int64, error) {
 	l.mu.Lock()
 	if l.mu.closing {
 		l.mu.Unlock()
@@ -76,14 +78,21 @@ func (l *Log) appendEncoded(frame []byte, h *segment.BatchHeader, check func(bas
 	segment.SetBaseOffset(frame, base)
 	segment.SetEpoch(frame, l.epoch)
 	l.mu.nextOffset += int64(h.LastOffsetDelta) + 1
-	l.mu.pending = append(l.mu.pending, frame...)
+	direct := owned && l.commitsAloneLocked()
+	if !direct {
+		l.mu.pending = append(l.mu.pending, frame...)
+	}
 	l.mu.frames = append(l.mu.frames, pendingFrame{base: base, next: l.mu.nextOffset, size: len(frame), maxTimestamp: h.MaxTimestamp})
 	gen := l.mu.gen
 	l.metrics.appends.Add(1)
 	if queued != nil {
 		queued()
 	}
-	l.commitOrLeaveLocked()
+	if direct {
+		l.commitAloneLocked(frame)
+	} else {
+		l.commitOrLeaveLocked()
+	}
 
 	<-gen.done
 	if gen.err != nil {

@@ -13,7 +13,14 @@
 // failed write or fsync is sticky (fail-stop, DESIGN.md decision 5): every later Append returns it until
 // the log is reopened; fsync is never retried. The flusher goroutine is woken only when it has work
 // (appends queued behind a commit, once that commit ends; a sync asked for; entries to store), not after
-// every commit; it starts, with the SyncInterval syncer, at the first append.
+// every commit; it starts, with the SyncInterval syncer, at the first append. An appender that leads a
+// commit holding only its own frames writes them from its encoding buffer, without the copy into the
+// queue (directwrite.go); AppendFrame's caller's buffer is always copied.
+//
+// AppendAsync is Append without the wait: it encodes, assigns the offsets and queues the batch, leaves
+// the commit to the flusher goroutine and returns a PendingAppend whose Wait reports the outcome, after
+// the fsync that covers the batch (async.go). A producer that keeps batches in flight that way encodes the
+// next one while the previous one is synced, as a Kafka producer pipelines its requests.
 //
 // # Idle partitions
 //

@@ -110,11 +110,23 @@ func (l *Log) waitForGroupLocked() {
 // DESIGN.md decision 2: off the appenders' latency); an appender leading the flush itself (byAppender true)
 // hands them to the flusher goroutine instead, so that its own Append returns at once.
 func (l *Log) flushQueued(byAppender bool) {
+	l.flushQueuedFrom(byAppender, nil)
+}
+
+// flushQueuedFrom is flushQueued where the queued frames' bytes are own rather than l.mu.pending when own
+// is not nil: an appender leading its own commit with nothing else queued writes its encoding buffer as it
+// is, without copying it into the queue (directwrite.go). l.mu.pending is then empty and stays the queue.
+func (l *Log) flushQueuedFrom(byAppender bool, own []byte) {
 	f := &l.flusher
 	l.mu.flushing = true
 	buf, frames, gen := l.mu.pending, l.mu.frames, l.mu.gen
 	syncRequested := l.mu.syncRequested
-	l.mu.pending, l.mu.frames, l.mu.syncRequested, l.mu.entriesPending = f.spare[:0], f.spareFrames[:0], false, false
+	if own != nil {
+		buf = own
+		l.mu.frames, l.mu.syncRequested, l.mu.entriesPending = f.spareFrames[:0], false, false
+	} else {
+		l.mu.pending, l.mu.frames, l.mu.syncRequested, l.mu.entriesPending = f.spare[:0], f.spareFrames[:0], false, false
+	}
 	l.mu.gen = newFlushGeneration()
 	if len(frames) > 0 {
 		l.mu.lastGroup = len(frames)
@@ -129,7 +141,10 @@ func (l *Log) flushQueued(byAppender bool) {
 	}
 	gen.err = err
 	close(gen.done)
-	f.spare, f.spareFrames = buf[:0], frames[:0]
+	if own == nil {
+		f.spare = buf[:0]
+	}
+	f.spareFrames = frames[:0]
 	if err == nil && !byAppender {
 		if err := l.flushEntries(); err != nil {
 			l.setErr(err)
