@@ -34,7 +34,7 @@ const (
 var ErrBadCommand = errors.New("mqlog/cluster: bad raft command")
 
 type createTopicCmd struct {
-	Name   string             `json:"name"`
+	Name   string            `json:"name"`
 	Config mqlog.TopicConfig `json:"config"`
 }
 
