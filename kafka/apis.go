@@ -182,7 +182,7 @@ func (s *Server) initProducerID(_ context.Context, r *request) (kmsg.Response, e
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		return resp, nil
 	}
-	id, err := s.producerID() // replication.go
+	id, err := s.producerID(r.c.ctx) // replication.go
 	if err != nil {
 		resp.ErrorCode = s.errorCode(r, "InitProducerId", err)
 		return resp, nil

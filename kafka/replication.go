@@ -35,6 +35,19 @@ type Replication interface {
 	RemoveVoter(ctx context.Context, id int32) error
 }
 
+// *cluster.Node is the Replication of `mqlog serve --raft-*`.
+var _ Replication = (*cluster.Node)(nil)
+
+// A Replication may also have these (a *cluster.Node has both): IsLeader, raft's own state (LeaderID is
+// the leader this node last heard of, which lags a step-down), and InitProducerID, producer ids from the
+// replicated state.
+type (
+	leaderState interface{ IsLeader() bool }
+	producerIDs interface {
+		InitProducerID(ctx context.Context) (mqlog.ProducerID, error)
+	}
+)
+
 // The KIP-853 keys served with Options.Replication.
 const (
 	describeQuorumKey  int16 = 55
@@ -55,6 +68,9 @@ const quorumTopic = "__cluster_metadata"
 // replication.
 func (s *Server) isLeader() bool {
 	repl := s.opts.Replication
+	if l, ok := repl.(leaderState); ok {
+		return l.IsLeader()
+	}
 	return repl == nil || repl.LeaderID() == repl.NodeID()
 }
 
@@ -127,7 +143,7 @@ func notLeaderCode(what string) int16 {
 	switch what {
 	case "Produce":
 		return kerr.NotLeaderForPartition.Code
-	case "OffsetCommit", "DeleteGroups":
+	case "OffsetCommit", "DeleteGroups", "InitProducerId":
 		return kerr.NotCoordinator.Code
 	}
 	return kerr.NotController.Code
@@ -182,10 +198,13 @@ func (s *Server) removeGroup(ctx context.Context, group string) error {
 	return s.db.DeleteGroup(group)
 }
 
-// producerID hands out an idempotent producer id. With replication every node counts its own ids (the
-// counter is the local DB's), so the id is made unique in the cluster by the node's ID in its low 10
-// bits: a producer given an id by one leader keeps a sequence no other leader's producer shares.
-func (s *Server) producerID() (mqlog.ProducerID, error) {
+// producerID hands out an idempotent producer id: the DB's, or the Replication's from the replicated
+// state. A Replication without InitProducerID leaves every node counting its own ids (the counter is
+// the local DB's), so the id is made unique in the cluster by the node's ID in its low 10 bits.
+func (s *Server) producerID(ctx context.Context) (mqlog.ProducerID, error) {
+	if p, ok := s.opts.Replication.(producerIDs); ok {
+		return p.InitProducerID(ctx)
+	}
 	id, err := s.db.InitProducerID()
 	if repl := s.opts.Replication; repl != nil && err == nil {
 		id.ID = id.ID<<10 | int64(repl.NodeID()&0x3ff)

@@ -23,7 +23,8 @@ type serveOptions struct {
 	noAutoCreate    bool
 	partitions      int
 	verbose         bool
-	metricsListen   string // --metrics-listen (metrics_http.go)
+	metricsListen   string      // --metrics-listen (metrics_http.go)
+	raft            raftOptions // --raft-* (serve_raft.go)
 }
 
 func (a *app) newServeCommand() *cobra.Command {
@@ -67,6 +68,7 @@ on bad input, and requests refused, are logged to stderr.`,
 	flags.IntVar(&o.partitions, "partitions", 1, "partitions of topics created by clients without a count")
 	flags.BoolVarP(&o.verbose, "verbose", "v", false, "log every connection and authentication, not only problems")
 	flags.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics on http://`host:port`/metrics (mqlog stats --url reads them)")
+	addRaftFlags(flags, &o.raft) // serve_raft.go
 	return cmd
 }
 
@@ -114,13 +116,22 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 		}
 		defer stop()
 	}
-	srv, err := kafka.NewServer(db, opts)
-	if err != nil {
-		return &usageError{err: err}
-	}
 	l, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return err
+	}
+	defer l.Close()
+	node, err := a.startRaft(o.raft, db, kafkaAddress(o.advertise, l), opts.Logger) // serve_raft.go
+	if err != nil {
+		return err
+	}
+	defer closeRaft(node)
+	if node != nil {
+		opts.Replication = node
+	}
+	srv, err := kafka.NewServer(db, opts)
+	if err != nil {
+		return &usageError{err: err}
 	}
 	security := "plaintext"
 	switch {
@@ -136,5 +147,8 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 		return err
 	}
 	fmt.Fprintln(a.stderr, "mqlog: stopped")
+	if err := closeRaft(node); err != nil {
+		return err
+	}
 	return db.Close()
 }
