@@ -14,6 +14,10 @@ import (
 // name, so that a client holding the old id is told UNKNOWN_TOPIC_ID, as Kafka tells it.
 type topicIDs struct {
 	db *mqlog.DB
+	// nameOnly derives ids from names alone: with Options.Replication, where incarnations are each
+	// node's own (a node rebuilt from the raft log numbers its topics anew) and an id must be the same on
+	// every node. A topic created again under its name then keeps its id.
+	nameOnly bool
 	mu struct {
 		sync.Mutex
 		names map[[16]byte]string
@@ -25,6 +29,9 @@ func (t *topicIDs) of(name string) [16]byte {
 	incarnation, err := t.db.TopicIncarnation(name)
 	if err != nil {
 		return [16]byte{}
+	}
+	if t.nameOnly {
+		incarnation = 0
 	}
 	sum := sha256.Sum256(binary.BigEndian.AppendUint64([]byte("mqlog topic\x00"+name+"\x00"), incarnation))
 	var id [16]byte

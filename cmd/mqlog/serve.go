@@ -127,7 +127,7 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	}
 	defer closeRaft(node)
 	if node != nil {
-		opts.Replication = node
+		opts.Replication = &readyNode{Node: node} // serve_raft.go
 	}
 	srv, err := kafka.NewServer(db, opts)
 	if err != nil {
