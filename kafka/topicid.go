@@ -18,7 +18,7 @@ type topicIDs struct {
 	// node's own (a node rebuilt from the raft log numbers its topics anew) and an id must be the same on
 	// every node. A topic created again under its name then keeps its id.
 	nameOnly bool
-	mu struct {
+	mu       struct {
 		sync.Mutex
 		names map[[16]byte]string
 	}
