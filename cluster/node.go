@@ -280,8 +280,13 @@ func (n *Node) Brokers() []Broker {
 // Quorum describes the raft group as this node sees it.
 func (n *Node) Quorum() Quorum {
 	return Quorum{NodeID: n.cfg.ID, LeaderID: n.LeaderID(), Term: n.raft.CurrentTerm(),
-		CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.raft.AppliedIndex(), Voters: n.Brokers()}
+		CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.AppliedIndex(), Voters: n.Brokers()}
 }
+
+// AppliedIndex returns the raft index of the last command this node's state machine applied to its DB
+// (raft's own AppliedIndex counts entries handed to the state machine, before it applied them). After a
+// restart it is 0 until the first command is applied again.
+func (n *Node) AppliedIndex() uint64 { return n.fsm.appliedIndex() }
 
 // Raft returns the node's raft instance, for tests and tools (Stats, Snapshot, LeadershipTransfer).
 func (n *Node) Raft() *raft.Raft { return n.raft }
