@@ -33,7 +33,7 @@ type fsm struct {
 		brokers        map[int32]Broker
 		nextProducerID int64
 		applied        uint64 // raft index of the last command applied (0 until one is, after a start)
-		err            error // sticky: set by a local failure, returned by every later Apply
+		err            error  // sticky: set by a local failure, returned by every later Apply
 	}
 }
 
