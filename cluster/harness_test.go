@@ -25,6 +25,7 @@ type testNode struct {
 	raftAddr string
 	peers    []cluster.Broker
 	mod      func(*cluster.Config)
+	sync     mqlog.SyncPolicy // of the DB
 	db       *mqlog.DB
 	node     *cluster.Node
 }
@@ -43,7 +44,7 @@ func freeAddr(t testing.TB) string {
 // start opens the node's DB and starts its Node.
 func (n *testNode) start(t testing.TB) {
 	t.Helper()
-	db, err := mqlog.Open(filepath.Join(n.dir, "db"), &mqlog.Options{RetentionCheckInterval: -1})
+	db, err := mqlog.Open(filepath.Join(n.dir, "db"), &mqlog.Options{RetentionCheckInterval: -1, Sync: n.sync})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,12 +94,18 @@ type testCluster struct {
 // node's Config. Every node is stopped at the test's end.
 func newCluster(t testing.TB, size int, mod func(*cluster.Config)) *testCluster {
 	t.Helper()
+	return newClusterSync(t, size, mod, mqlog.SyncAlways)
+}
+
+// newClusterSync is newCluster with the nodes' DBs under sync.
+func newClusterSync(t testing.TB, size int, mod func(*cluster.Config), sync mqlog.SyncPolicy) *testCluster {
+	t.Helper()
 	root := t.TempDir()
 	c := &testCluster{t: t}
 	var peers []cluster.Broker
 	for i := range size {
 		id := int32(i + 1)
-		n := &testNode{id: id, dir: filepath.Join(root, strconv.Itoa(int(id))), raftAddr: freeAddr(t), mod: mod}
+		n := &testNode{id: id, dir: filepath.Join(root, strconv.Itoa(int(id))), raftAddr: freeAddr(t), mod: mod, sync: sync}
 		peers = append(peers, cluster.Broker{ID: id, Host: "127.0.0.1", Port: 9000 + id, RaftAddr: n.raftAddr})
 		c.nodes = append(c.nodes, n)
 	}
