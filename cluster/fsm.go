@@ -32,7 +32,8 @@ type fsm struct {
 		sync.Mutex
 		brokers        map[int32]Broker
 		nextProducerID int64
-		err            error // sticky: set by a local failure, returned by every later Apply
+		applied        uint64 // raft index of the last command applied (0 until one is, after a start)
+		err            error  // sticky: set by a local failure, returned by every later Apply
 	}
 }
 
@@ -62,6 +63,12 @@ func (f *fsm) Apply(l *raft.Log) any {
 		return applyResult{err: sticky}
 	}
 	res := f.apply(l)
+	f.mu.Lock()
+	f.mu.applied = l.Index
+	f.mu.Unlock()
+	if res.err != nil {
+		f.logger.Debug("mqlog/cluster: command refused", "index", l.Index, "err", res.err)
+	}
 	if res.err != nil && local(res.err) {
 		err := fmt.Errorf("mqlog/cluster: node stopped applying at raft index %d: %w", l.Index, res.err)
 		f.mu.Lock()
@@ -168,6 +175,13 @@ func (f *fsm) broker(id int32) (Broker, bool) {
 	defer f.mu.Unlock()
 	b, ok := f.mu.brokers[id]
 	return b, ok
+}
+
+// appliedIndex returns the raft index of the last command applied to the DB.
+func (f *fsm) appliedIndex() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.mu.applied
 }
 
 // Err returns the sticky local failure, or nil.

@@ -44,6 +44,9 @@ type Node struct {
 	}
 }
 
+// logCacheEntries is how many of the latest raft entries a node keeps in memory for replication.
+const logCacheEntries = 256
+
 // Errors of Start.
 var (
 	// ErrConfig is a Config that Start cannot use.
@@ -113,7 +116,14 @@ func Start(cfg Config) (*Node, error) {
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.SnapshotInterval = cfg.SnapshotInterval
 	rc.TrailingLogs = cfg.TrailingLogs
-	if n.raft, err = raft.NewRaft(rc, n.fsm, n.store, n.store, n.snaps, n.trans); err != nil {
+	// The cache keeps the last entries in memory: raft's replication to the followers reads each entry
+	// back from the log store right after writing it (a profile gave GetLog 18% of the CPU at 128 KiB
+	// entries without it).
+	logs, err := raft.NewLogCache(logCacheEntries, n.store)
+	if err != nil {
+		return nil, err
+	}
+	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.store, n.snaps, n.trans); err != nil {
 		return nil, fmt.Errorf("mqlog/cluster: start raft: %w", err)
 	}
 	n.observations = make(chan raft.Observation, 16)
@@ -280,8 +290,13 @@ func (n *Node) Brokers() []Broker {
 // Quorum describes the raft group as this node sees it.
 func (n *Node) Quorum() Quorum {
 	return Quorum{NodeID: n.cfg.ID, LeaderID: n.LeaderID(), Term: n.raft.CurrentTerm(),
-		CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.raft.AppliedIndex(), Voters: n.Brokers()}
+		CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.AppliedIndex(), Voters: n.Brokers()}
 }
+
+// AppliedIndex returns the raft index of the last command this node's state machine applied to its DB
+// (raft's own AppliedIndex counts entries handed to the state machine, before it applied them). After a
+// restart it is 0 until the first command is applied again.
+func (n *Node) AppliedIndex() uint64 { return n.fsm.appliedIndex() }
 
 // Raft returns the node's raft instance, for tests and tools (Stats, Snapshot, LeadershipTransfer).
 func (n *Node) Raft() *raft.Raft { return n.raft }
