@@ -321,13 +321,13 @@ func TestClusterKillFault(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 17))
 	for round := 1; round <= rounds; round++ {
 		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond) // a random moment
-		l := leader()
-		l.kill()
+		killed := leader()
+		killed.kill()
 		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
-		l.start(t, bin)
-		progress(fmt.Sprintf("round %d, after killing leader %d", round, l.id), 100)
+		killed.start(t, bin)
+		progress(fmt.Sprintf("round %d, after killing leader %d", round, killed.id), 100)
 
-		l = leader()
+		l := leader()
 		f := nodes[(int(l.id)+rng.IntN(2))%3] // one of the two others
 		f.cmd.Process.Signal(syscall.SIGSTOP)
 		f.stop++
@@ -343,7 +343,8 @@ func TestClusterKillFault(t *testing.T) {
 		}
 		mu.Unlock()
 		checkNodes(t, fmt.Sprintf("round %d", round), nodes, topic, partitions, snapshot, true)
-		t.Logf("round %d: leader %d killed and restarted, follower %d stopped; %d acknowledged, every one on every node once, in one order", round, l.id, f.id, len(snapshot))
+		t.Logf("round %d: leader %d killed and restarted, follower %d (of leader %d) stopped; %d acknowledged, every one on every node once, in one order",
+			round, killed.id, f.id, l.id, len(snapshot))
 	}
 
 	close(stopProduce)

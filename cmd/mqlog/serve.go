@@ -39,10 +39,17 @@ SIGINT or SIGTERM, then answers the requests in progress and exits 0.
 It listens on loopback unless told otherwise. With --tls-cert and --tls-key every
 connection is TLS; with --sasl-users every client must authenticate (SASL PLAIN or
 SCRAM-SHA-256) as a user of that file: one "name:password" a line. Connections closed
-on bad input, and requests refused, are logged to stderr.`,
+on bad input, and requests refused, are logged to stderr.
+
+With --raft-id N it serves the directory as node N of a cluster replicated by raft:
+--raft-bind is its raft transport, --raft-peers names every initial voter as
+ID@RAFTHOST:PORT/KAFKAHOST:PORT (read on the first start only). Followers send Kafka
+clients to the leader; mqlog cluster status shows the cluster.`,
 		Example: `  mqlog serve --listen 127.0.0.1:9092
   kcat -b 127.0.0.1:9092 -t orders -P <<< 'hello'
-  mqlog serve --listen 0.0.0.0:9093 --advertise host.example:9093 --tls-cert c.pem --tls-key k.pem --sasl-users users.txt`,
+  mqlog serve --listen 0.0.0.0:9093 --advertise host.example:9093 --tls-cert c.pem --tls-key k.pem --sasl-users users.txt
+  mqlog --dir node1 serve --listen 127.0.0.1:9092 --raft-id 1 --raft-bind 127.0.0.1:7001 \
+    --raft-peers 1@127.0.0.1:7001/127.0.0.1:9092,2@127.0.0.1:7002/127.0.0.1:9093,3@127.0.0.1:7003/127.0.0.1:9094`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (o.tlsCert == "") != (o.tlsKey == "") {
