@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/mqlog/mqlog/kafka"
 	"github.com/spf13/cobra"
@@ -177,29 +178,43 @@ func (a *app) onLeader(o *brokerOptions, req kmsg.Request, result func(kmsg.Resp
 	defer b.Close()
 	ctx, cancel := context.WithTimeout(a.ctx, brokerTimeout)
 	defer cancel()
-	st, err := describeQuorum(ctx, b.cl.SeedBrokers()[0], b.addr)
-	if err != nil {
-		return err
-	}
-	if st.LeaderID < 0 {
-		return fmt.Errorf("node %s knows no leader (an election in progress, or no quorum): try again", b.addr)
-	}
-	if _, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, b.cl); err != nil { // the client learns the brokers
-		return fmt.Errorf("broker %s: %w", b.addr, err)
-	}
-	resp, err := b.cl.Broker(int(st.LeaderID)).Request(ctx, req)
-	if err != nil {
-		return fmt.Errorf("leader %d: %w", st.LeaderID, err)
-	}
-	if code, msg := result(resp); code != 0 {
-		text := kerr.ErrorForCode(code).Error()
-		if msg != nil && *msg != "" {
-			text += ": " + *msg
+	for {
+		st, err := describeQuorum(ctx, b.cl.SeedBrokers()[0], b.addr)
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("leader %d: %s", st.LeaderID, text)
+		var code int16
+		var msg *string
+		if st.LeaderID >= 0 {
+			if _, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, b.cl); err != nil { // the client learns the brokers
+				return fmt.Errorf("broker %s: %w", b.addr, err)
+			}
+			resp, err := b.cl.Broker(int(st.LeaderID)).Request(ctx, req)
+			if err != nil {
+				return fmt.Errorf("leader %d: %w", st.LeaderID, err)
+			}
+			if code, msg = result(resp); code == 0 {
+				fmt.Fprintln(a.stderr, done)
+				return nil
+			}
+		}
+		// No leader, or one that is not ready or no longer the leader (retriable: an election): again,
+		// until brokerTimeout.
+		if retriable := st.LeaderID < 0 || code == kerr.NotController.Code || code == kerr.NotLeaderForPartition.Code; !retriable || ctx.Err() != nil {
+			if st.LeaderID < 0 {
+				return fmt.Errorf("node %s knows no leader (an election in progress, or no quorum)", b.addr)
+			}
+			text := kerr.ErrorForCode(code).Error()
+			if msg != nil && *msg != "" {
+				text += ": " + *msg
+			}
+			return fmt.Errorf("leader %d: %s", st.LeaderID, text)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	fmt.Fprintln(a.stderr, done)
-	return nil
 }
 
 // describeQuorum asks one node (br) for its view of the raft group.

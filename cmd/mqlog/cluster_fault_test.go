@@ -352,11 +352,13 @@ func TestClusterKillFault(t *testing.T) {
 	time.Sleep(time.Second) // the consumer reads on a little
 	stopConsume()
 	consWG.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	// Every node catches up (the follower stopped last may be behind), then stops: what it applied stays.
+	checkNodes(t, "before stopping", nodes, topic, partitions, acks, true)
 	for _, n := range nodes {
 		n.terminate(t)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	checkNodes(t, "after stopping", nodes, topic, partitions, acks, false)
 	if backwards > 0 {
 		t.Errorf("the consumer group went backwards %d times: %v", backwards, backwardsErr)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -134,7 +135,11 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	}
 	defer closeRaft(node)
 	if node != nil {
-		opts.Replication = &readyNode{Node: node} // serve_raft.go
+		ready := &readyNode{Node: node} // serve_raft.go
+		ctx, stop := context.WithCancel(cmd.Context())
+		defer stop()
+		go ready.watch(ctx)
+		opts.Replication = ready
 	}
 	srv, err := kafka.NewServer(db, opts)
 	if err != nil {

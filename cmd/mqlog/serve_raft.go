@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -169,6 +170,21 @@ func (n *readyNode) IsLeader() bool {
 		}()
 	}
 	return false
+}
+
+// watch calls IsLeader every 50 ms until ctx is done, so that a new leader's barrier starts at once
+// rather than at its first request.
+func (n *readyNode) watch(ctx context.Context) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n.IsLeader()
+		}
+	}
 }
 
 // barrierTimeout bounds a new leader's barrier (it fails at once when the node closes or steps down).
