@@ -84,7 +84,8 @@
 // IncrementalAlterConfigs and the voter changes with NOT_CONTROLLER. A produce with acks 0 is answered
 // by closing the connection. A write that loses the leadership under it gets the same codes (its
 // error matches cluster.ErrNotLeader). Kafka clients then refresh their metadata and follow the failover
-// by themselves. Follower reads are the embedded API's (package cluster), not Kafka's. `mqlog serve`
+// by themselves. InitProducerId is answered everywhere, as Kafka brokers do: by the replicated counter
+// on the leader, with a random id in a range of its own (bit 62 set) on a follower. Follower reads are the embedded API's (package cluster), not Kafka's. `mqlog serve`
 // counts a new leader as the leader only once a barrier of its own term has been applied: until then it
 // may lack its predecessor's last entries, and a fetch at the old high watermark would be answered
 // OFFSET_OUT_OF_RANGE.
@@ -93,8 +94,7 @@
 // each once the one before is committed (on one node, once it has its offsets); topic configs cannot be
 // altered (IncrementalAlterConfigs is POLICY_VIOLATION: no raft command carries it yet); topic ids
 // are derived from the name alone, the same on every node, so a topic created again under its name keeps
-// its id. Without InitProducerID on the Replication, producer ids are the local DB's with the node's
-// ID in their low 10 bits.
+// its id.
 //
 // # Consumer groups
 //

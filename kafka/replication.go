@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
 
@@ -87,7 +88,7 @@ func (s *Server) registerReplication(t apiTable) {
 		heartbeatKey: notCoordinator, leaveGroupKey: notCoordinator, syncGroupKey: notCoordinator,
 		describeGroupsKey: notCoordinator, deleteGroupsKey: notCoordinator,
 		createTopicsKey: notController, deleteTopicsKey: notController, createPartitionsKey: notController,
-		incrementalAlterConfigsKey: notController, initProducerIDKey: notCoordinator,
+		incrementalAlterConfigsKey: notController,
 	} {
 		if a, ok := t[key]; ok {
 			t[key] = s.leaderOnly(a, code)
@@ -198,18 +199,24 @@ func (s *Server) removeGroup(ctx context.Context, group string) error {
 	return s.db.DeleteGroup(group)
 }
 
-// producerID hands out an idempotent producer id: the DB's, or the Replication's from the replicated
-// state. A Replication without InitProducerID leaves every node counting its own ids (the counter is
-// the local DB's), so the id is made unique in the cluster by the node's ID in its low 10 bits.
+// producerID hands out an idempotent producer id: the DB's on one node. With replication, the leader's
+// come from the replicated state (the Replication's InitProducerID). Every node answers InitProducerId,
+// as every Kafka broker does (librdkafka asks any broker and keeps asking the same one): a follower, or
+// a Replication without InitProducerID, hands out a random id with bit 62 set, a range the replicated
+// counter never reaches, without writing its local DB (every write to it comes through raft). Two such
+// ids are the same with a chance of 2^-62 per pair.
 func (s *Server) producerID(ctx context.Context) (mqlog.ProducerID, error) {
-	if p, ok := s.opts.Replication.(producerIDs); ok {
-		return p.InitProducerID(ctx)
+	repl := s.opts.Replication
+	if repl == nil {
+		return s.db.InitProducerID()
 	}
-	id, err := s.db.InitProducerID()
-	if repl := s.opts.Replication; repl != nil && err == nil {
-		id.ID = id.ID<<10 | int64(repl.NodeID()&0x3ff)
+	if p, ok := repl.(producerIDs); ok && s.isLeader() {
+		id, err := p.InitProducerID(ctx)
+		if !isNotLeader(err) {
+			return id, err
+		}
 	}
-	return id, err
+	return mqlog.ProducerID{ID: 1<<62 | rand.Int64N(1<<62)}, nil
 }
 
 // clusterBrokers is Metadata's broker list and controller: this node alone without replication; the

@@ -218,6 +218,13 @@ func TestReplicationFollowerSendsClientsToTheLeader(t *testing.T) {
 		t.Errorf("FindCoordinator on a follower: %v node %d at %s:%d, want node 1 at %s", kerr.ErrorForCode(r.ErrorCode), r.NodeID, r.Host, r.Port, servers[0].addr)
 	}
 
+	// InitProducerId is answered on a follower too (librdkafka asks any broker), from a range of its own.
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	ip.Version = 4
+	if r := follower.do(ip).(*kmsg.InitProducerIDResponse); r.ErrorCode != 0 || r.ProducerID>>62 != 1 {
+		t.Errorf("InitProducerId on a follower: %v, id %#x", kerr.ErrorForCode(r.ErrorCode), r.ProducerID)
+	}
+
 	// The leader appends through the replication: the batch is on every node at the same offset.
 	if r := leader.do(produceReq(9, topic, 0, batch(t, 3, "l"))).(*kmsg.ProduceResponse).Topics[0].Partitions[0]; r.ErrorCode != 0 || r.BaseOffset != 0 {
 		t.Fatalf("produce on the leader: %v at %d", kerr.ErrorForCode(r.ErrorCode), r.BaseOffset)
