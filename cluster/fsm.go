@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -104,7 +105,9 @@ func (f *fsm) apply(l *raft.Log) applyResult {
 		if err != nil {
 			return applyResult{err: err}
 		}
-		res, err := p.AppendBatch(context.Background(), c.frame, nil)
+		// A copy: the log patches the frame's base offset and epoch in place, and the entry's Data is
+		// raft's own (the leader may be sending it to a follower at the same time).
+		res, err := p.AppendBatch(context.Background(), bytes.Clone(c.frame), nil)
 		if err != nil && p.Err() != nil {
 			err = errors.Join(err, mqlog.ErrFailStop)
 		}
