@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/mqlog/mqlog"
 	"github.com/mqlog/mqlog/raftstore"
+	"github.com/mqlog/mqlog/segment"
 )
 
 // Node is one member of a replicated cluster: the local DB, the raft store it keeps the raft log in, the
@@ -43,6 +44,11 @@ type Node struct {
 		leaderChanged chan struct{} // closed and replaced at every leader change raft reports
 	}
 }
+
+// MaxCommandBytes bounds a raft command (an append's batch with its topic, at most the default batch
+// limit, 16 MiB, and a little): a larger write is refused on the leader (mqlog.ErrTooLarge) before it is
+// proposed, and the raft store takes entries of this size.
+const MaxCommandBytes = segment.DefaultMaxBatchBytes + 4<<10
 
 // logCacheEntries is how many of the latest raft entries a node keeps in memory for replication.
 const logCacheEntries = 256
@@ -83,7 +89,7 @@ func Start(cfg Config) (*Node, error) {
 		}
 	}()
 	var err error
-	if n.store, err = raftstore.Open(raftstore.Options{Dir: cfg.Dir, Logger: cfg.Logger}); err != nil {
+	if n.store, err = raftstore.Open(raftstore.Options{Dir: cfg.Dir, Logger: cfg.Logger, MaxEntryBytes: MaxCommandBytes}); err != nil {
 		return nil, err
 	}
 	if n.snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.Dir, "snapshots"), cfg.RetainSnapshots, hlog); err != nil {
