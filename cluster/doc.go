@@ -70,8 +70,8 @@
 //   - The duplicate window of message ids (DB.Append's Message.ID) is not applied by Node.Append.
 //   - The partitionLeaderEpoch of stored batches is each node's local write epoch (the wal's), not the
 //     raft term: the batches' other bytes are the same on every node.
-//   - Topic incarnations (the Kafka front end's topic ids) are local: a node's differ from the leader's,
-//     and change when the DB is rebuilt at a start without a snapshot.
+//   - The local DB's topic incarnations differ between nodes and change when a DB is rebuilt; use
+//     Node.TopicIncarnation (replicated: the raft index of the topic's creation) for Kafka topic ids.
 //   - The background cleaner (retention, compaction) runs on each node by its own clock: nodes may hold
 //     different start offsets, never different offsets for one record.
 package cluster

@@ -304,6 +304,17 @@ func (n *Node) Quorum() Quorum {
 // restart it is 0 until the first command is applied again.
 func (n *Node) AppliedIndex() uint64 { return n.fsm.appliedIndex() }
 
+// TopicIncarnation returns a topic's incarnation as the cluster knows it: the raft index of the command
+// that created it, the same on every node and across restarts (the local DB's TopicIncarnation is the
+// node's own, and changes when the DB is rebuilt). The Kafka front end derives topic ids from it.
+// ErrTopicNotFound for a topic this node has not applied the creation of.
+func (n *Node) TopicIncarnation(topic string) (uint64, error) {
+	if id, ok := n.fsm.topicID(topic); ok {
+		return id, nil
+	}
+	return 0, fmt.Errorf("%w: %s", mqlog.ErrTopicNotFound, topic)
+}
+
 // Raft returns the node's raft instance, for tests and tools (Stats, Snapshot, LeadershipTransfer).
 func (n *Node) Raft() *raft.Raft { return n.raft }
 
