@@ -247,3 +247,25 @@ func TestLargeBatch(t *testing.T) {
 		}
 	}
 }
+
+// Start refuses a config without a DB or Bind, and a new node (no raft state) whose DB holds topics: a
+// node's DB is built from the raft log alone, and the restore at start would delete them.
+func TestStartRefuses(t *testing.T) {
+	if _, err := cluster.Start(cluster.Config{ID: 1, Bind: "127.0.0.1:0"}); !errors.Is(err, cluster.ErrConfig) {
+		t.Fatalf("no DB: %v", err)
+	}
+	db, err := mqlog.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.CreateTopic("kept", mqlog.TopicConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cluster.Start(cluster.Config{ID: 1, DB: db, Bind: freeAddr(t)}); !errors.Is(err, cluster.ErrNotEmpty) {
+		t.Fatalf("a DB with topics: %v", err)
+	}
+	if got := db.Topics(); len(got) != 1 {
+		t.Fatalf("topics after the refusal: %v", got)
+	}
+}

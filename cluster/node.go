@@ -85,7 +85,9 @@ func Start(cfg Config) (*Node, error) {
 	ok := false
 	defer func() {
 		if !ok {
+			close(n.done)
 			n.closeParts()
+			n.wg.Wait()
 		}
 	}()
 	var err error
@@ -168,7 +170,9 @@ func (n *Node) Close() error {
 func (n *Node) closeParts() error {
 	var errs []error
 	if n.raft != nil {
-		n.raft.DeregisterObserver(n.observer)
+		if n.observer != nil {
+			n.raft.DeregisterObserver(n.observer)
+		}
 		errs = append(errs, n.raft.Shutdown().Error())
 	}
 	if n.trans != nil {
