@@ -217,3 +217,55 @@ func TestGroupOffsetsFailover(t *testing.T) {
 		}
 	}
 }
+
+// A batch larger than the raft store's default entry limit (1 MiB) replicates: the store takes commands
+// up to MaxCommandBytes; a larger one is refused on the leader before it is proposed.
+func TestLargeBatch(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	l := c.leader()
+	if err := l.node.CreateTopic(ctx, "t", mqlog.TopicConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 900<<10)
+	var msgs []mqlog.Message
+	for i := range 3 {
+		big[0] = byte(i)
+		msgs = append(msgs, mqlog.Message{Value: append([]byte(nil), big...)})
+	}
+	if _, err := l.node.Append(ctx, "t", 0, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	c.waitApplied()
+	c.checkSame("t", 1, nil)
+	huge := make([]byte, cluster.MaxCommandBytes)
+	if _, err := l.node.AppendBatch(ctx, "t", 0, huge); !errors.Is(err, mqlog.ErrTooLarge) {
+		t.Fatalf("a command over the limit: %v", err)
+	}
+	for _, n := range c.running() {
+		if vals, _ := values(t, n.db, "t", 0); len(vals) != 3 {
+			t.Fatalf("node %d holds %d records", n.id, len(vals))
+		}
+	}
+}
+
+// Start refuses a config without a DB or Bind, and a new node (no raft state) whose DB holds topics: a
+// node's DB is built from the raft log alone, and the restore at start would delete them.
+func TestStartRefuses(t *testing.T) {
+	if _, err := cluster.Start(cluster.Config{ID: 1, Bind: "127.0.0.1:0"}); !errors.Is(err, cluster.ErrConfig) {
+		t.Fatalf("no DB: %v", err)
+	}
+	db, err := mqlog.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.CreateTopic("kept", mqlog.TopicConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cluster.Start(cluster.Config{ID: 1, DB: db, Bind: freeAddr(t)}); !errors.Is(err, cluster.ErrNotEmpty) {
+		t.Fatalf("a DB with topics: %v", err)
+	}
+	if got := db.Topics(); len(got) != 1 {
+		t.Fatalf("topics after the refusal: %v", got)
+	}
+}

@@ -37,11 +37,17 @@
 // not be idempotent by themselves, and a crash anywhere in an apply is repaired by the cut. Stored Kafka
 // batches cannot carry a raft index in their bytes; the cut needs none.
 //
-// The DB's own appends keep the fsync of the DB's sync policy (SyncAlways by default). Recovery would be
-// correct without it for the batches the raft log still holds, but a snapshot is taken from the DB, and
-// a node whose partitions lost an unsynced tail below its latest snapshot would have to be sent a
-// snapshot by the leader: keeping the fsync keeps every restart local. docs/BENCH.md gives what it costs.
-//
+// The DB's appends keep the fsync of the DB's own sync policy (the caller's mqlog.Options.Sync;
+// SyncAlways by default), and nothing here needs it: a partition that lost an unsynced tail in a crash
+// holds less than the snapshot says, so the restore at start empties it and installs the batches from
+// the node's own snapshot file (fsynced by raft's snapshot store), and the replay appends the rest; with
+// no snapshot the DB is rebuilt from the raft log alone. A DB under SyncNever pays no fsync per apply
+// (docs/BENCH.md has both figures). What SyncNever risks is a power cut's damage rather than a tail:
+// unsynced blocks written out of order can leave a hole before valid batches, which the engine's
+// recovery reports (a *CorruptionError) instead of cutting; such a node's DB directory is removed and
+// the node started again, to be rebuilt from its snapshot and log (or sent the leader's snapshot).
+// Group offsets and the catalog are synced Pebble writes under every policy.
+
 // # Snapshots
 //
 // Raft takes snapshots when SnapshotThreshold entries accumulated (checked every SnapshotInterval).
@@ -64,8 +70,8 @@
 //   - The duplicate window of message ids (DB.Append's Message.ID) is not applied by Node.Append.
 //   - The partitionLeaderEpoch of stored batches is each node's local write epoch (the wal's), not the
 //     raft term: the batches' other bytes are the same on every node.
-//   - Topic incarnations (the Kafka front end's topic ids) are local: a node's differ from the leader's,
-//     and change when the DB is rebuilt at a start without a snapshot.
+//   - The local DB's topic incarnations differ between nodes and change when a DB is rebuilt; use
+//     Node.TopicIncarnation (replicated: the raft index of the topic's creation) for Kafka topic ids.
 //   - The background cleaner (retention, compaction) runs on each node by its own clock: nodes may hold
 //     different start offsets, never different offsets for one record.
 package cluster

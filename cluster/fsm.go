@@ -33,8 +33,9 @@ type fsm struct {
 		sync.Mutex
 		brokers        map[int32]Broker
 		nextProducerID int64
-		applied        uint64 // raft index of the last command applied (0 until one is, after a start)
-		err            error  // sticky: set by a local failure, returned by every later Apply
+		topicIDs       map[string]uint64 // raft index of each topic's creating command
+		applied        uint64            // raft index of the last command applied (0 until one is, after a start)
+		err            error             // sticky: set by a local failure, returned by every later Apply
 	}
 }
 
@@ -49,6 +50,7 @@ type applyResult struct {
 func newFSM(db *mqlog.DB, logger *slog.Logger, failed func(error)) *fsm {
 	f := &fsm{db: db, logger: logger, failed: failed}
 	f.mu.brokers = map[int32]Broker{}
+	f.mu.topicIDs = map[string]uint64{}
 	return f
 }
 
@@ -117,13 +119,26 @@ func (f *fsm) apply(l *raft.Log) applyResult {
 		if err := decodeJSON(body, &c); err != nil {
 			return applyResult{err: err}
 		}
-		return applyResult{err: f.db.CreateTopic(c.Name, c.Config)}
+		_, existed := f.db.TopicConfig(c.Name)
+		err := f.db.CreateTopic(c.Name, c.Config)
+		if err == nil && existed != nil {
+			f.mu.Lock()
+			f.mu.topicIDs[c.Name] = l.Index
+			f.mu.Unlock()
+		}
+		return applyResult{err: err}
 	case opDeleteTopic:
 		var c nameCmd
 		if err := decodeJSON(body, &c); err != nil {
 			return applyResult{err: err}
 		}
-		return applyResult{err: f.db.DeleteTopic(c.Name)}
+		err := f.db.DeleteTopic(c.Name)
+		if err == nil {
+			f.mu.Lock()
+			delete(f.mu.topicIDs, c.Name)
+			f.mu.Unlock()
+		}
+		return applyResult{err: err}
 	case opAddPartitions:
 		var c addPartitionsCmd
 		if err := decodeJSON(body, &c); err != nil {
@@ -178,6 +193,14 @@ func (f *fsm) broker(id int32) (Broker, bool) {
 	defer f.mu.Unlock()
 	b, ok := f.mu.brokers[id]
 	return b, ok
+}
+
+// topicID returns the replicated incarnation of a topic (the raft index that created it).
+func (f *fsm) topicID(name string) (uint64, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id, ok := f.mu.topicIDs[name]
+	return id, ok
 }
 
 // appliedIndex returns the raft index of the last command applied to the DB.

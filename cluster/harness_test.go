@@ -252,6 +252,15 @@ func values(t testing.TB, db *mqlog.DB, topic string, p int32) ([]string, []int6
 func (c *testCluster) checkSame(topic string, partitions int32, acked []string) {
 	c.t.Helper()
 	nodes := c.running()
+	id, err := nodes[0].node.TopicIncarnation(topic)
+	if err != nil || id == 0 {
+		c.t.Fatalf("node %d: topic %s incarnation %d, %v", nodes[0].id, topic, id, err)
+	}
+	for _, n := range nodes[1:] {
+		if got, err := n.node.TopicIncarnation(topic); err != nil || got != id {
+			c.t.Fatalf("node %d: topic %s incarnation %d (%v), node %d's %d", n.id, topic, got, err, nodes[0].id, id)
+		}
+	}
 	seen := map[string]bool{}
 	for p := range partitions {
 		want := frames(c.t, nodes[0].db, topic, p)

@@ -32,6 +32,7 @@ type childConfig struct {
 	Dir   string           `json:"dir"`
 	Bind  string           `json:"bind"`
 	Peers []cluster.Broker `json:"peers"`
+	Sync  mqlog.SyncPolicy `json:"sync"` // of the child's DB
 }
 
 func TestMain(m *testing.M) {
@@ -49,7 +50,7 @@ func runChild(spec string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	db, err := mqlog.Open(filepath.Join(cc.Dir, "db"), &mqlog.Options{RetentionCheckInterval: -1})
+	db, err := mqlog.Open(filepath.Join(cc.Dir, "db"), &mqlog.Options{RetentionCheckInterval: -1, Sync: cc.Sync})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -115,7 +116,15 @@ func (ch *child) kill() {
 	<-ch.exited
 }
 
+// With the child's DB under SyncAlways and under SyncNever (the raft log and the snapshots the only
+// fsynced copies: a kill keeps the page cache, so this shows the rebuild, not a power cut's holes).
 func TestChildKilledAndRestarted(t *testing.T) {
+	for _, policy := range []mqlog.SyncPolicy{mqlog.SyncAlways, mqlog.SyncNever} {
+		t.Run(policy.String(), func(t *testing.T) { testChildKilled(t, policy) })
+	}
+}
+
+func testChildKilled(t *testing.T, policy mqlog.SyncPolicy) {
 	rounds := 3
 	if os.Getenv("MQLOG_TORTURE") != "" {
 		rounds = 30
@@ -130,7 +139,7 @@ func TestChildKilledAndRestarted(t *testing.T) {
 			c.nodes = append(c.nodes, &testNode{id: id, dir: filepath.Join(root, strconv.Itoa(int(id))), raftAddr: addr})
 		}
 	}
-	cc := childConfig{ID: 3, Dir: filepath.Join(root, "3"), Bind: peers[2].RaftAddr, Peers: peers}
+	cc := childConfig{ID: 3, Dir: filepath.Join(root, "3"), Bind: peers[2].RaftAddr, Peers: peers, Sync: policy}
 	ch := startChild(t, cc)
 	defer func() { ch.kill() }()
 	for _, n := range c.nodes {

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/mqlog/mqlog"
 	"github.com/mqlog/mqlog/raftstore"
+	"github.com/mqlog/mqlog/segment"
 )
 
 // Node is one member of a replicated cluster: the local DB, the raft store it keeps the raft log in, the
@@ -43,6 +44,11 @@ type Node struct {
 		leaderChanged chan struct{} // closed and replaced at every leader change raft reports
 	}
 }
+
+// MaxCommandBytes bounds a raft command (an append's batch with its topic, at most the default batch
+// limit, 16 MiB, and a little): a larger write is refused on the leader (mqlog.ErrTooLarge) before it is
+// proposed, and the raft store takes entries of this size.
+const MaxCommandBytes = segment.DefaultMaxBatchBytes + 4<<10
 
 // logCacheEntries is how many of the latest raft entries a node keeps in memory for replication.
 const logCacheEntries = 256
@@ -79,11 +85,13 @@ func Start(cfg Config) (*Node, error) {
 	ok := false
 	defer func() {
 		if !ok {
+			close(n.done)
 			n.closeParts()
+			n.wg.Wait()
 		}
 	}()
 	var err error
-	if n.store, err = raftstore.Open(raftstore.Options{Dir: cfg.Dir, Logger: cfg.Logger}); err != nil {
+	if n.store, err = raftstore.Open(raftstore.Options{Dir: cfg.Dir, Logger: cfg.Logger, MaxEntryBytes: MaxCommandBytes}); err != nil {
 		return nil, err
 	}
 	if n.snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.Dir, "snapshots"), cfg.RetainSnapshots, hlog); err != nil {
@@ -162,7 +170,9 @@ func (n *Node) Close() error {
 func (n *Node) closeParts() error {
 	var errs []error
 	if n.raft != nil {
-		n.raft.DeregisterObserver(n.observer)
+		if n.observer != nil {
+			n.raft.DeregisterObserver(n.observer)
+		}
 		errs = append(errs, n.raft.Shutdown().Error())
 	}
 	if n.trans != nil {
@@ -297,6 +307,17 @@ func (n *Node) Quorum() Quorum {
 // (raft's own AppliedIndex counts entries handed to the state machine, before it applied them). After a
 // restart it is 0 until the first command is applied again.
 func (n *Node) AppliedIndex() uint64 { return n.fsm.appliedIndex() }
+
+// TopicIncarnation returns a topic's incarnation as the cluster knows it: the raft index of the command
+// that created it, the same on every node and across restarts (the local DB's TopicIncarnation is the
+// node's own, and changes when the DB is rebuilt). The Kafka front end derives topic ids from it.
+// ErrTopicNotFound for a topic this node has not applied the creation of.
+func (n *Node) TopicIncarnation(topic string) (uint64, error) {
+	if id, ok := n.fsm.topicID(topic); ok {
+		return id, nil
+	}
+	return 0, fmt.Errorf("%w: %s", mqlog.ErrTopicNotFound, topic)
+}
 
 // Raft returns the node's raft instance, for tests and tools (Stats, Snapshot, LeadershipTransfer).
 func (n *Node) Raft() *raft.Raft { return n.raft }

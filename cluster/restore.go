@@ -86,6 +86,10 @@ func (f *fsm) install(st *snapshotState, sr *snapshotReader) error {
 		f.mu.brokers[b.ID] = b
 	}
 	f.mu.nextProducerID = st.NextProducerID
+	clear(f.mu.topicIDs)
+	for _, t := range st.Topics {
+		f.mu.topicIDs[t.Name] = t.ID
+	}
 	f.mu.Unlock()
 	return nil
 }

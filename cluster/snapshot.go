@@ -44,6 +44,7 @@ type snapshotState struct {
 
 type snapTopic struct {
 	Name       string            `json:"name"`
+	ID         uint64            `json:"id"` // the replicated incarnation (Node.TopicIncarnation)
 	Config     mqlog.TopicConfig `json:"config"`
 	Partitions []snapPartition   `json:"partitions"`
 }
@@ -77,7 +78,8 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 		if err != nil {
 			return nil, err
 		}
-		t := snapTopic{Name: name, Config: cfg}
+		id, _ := f.topicID(name)
+		t := snapTopic{Name: name, ID: id, Config: cfg}
 		for _, p := range parts {
 			sp := snapPartition{Start: p.StartOffset, End: p.HighWatermark}
 			if sp.End > sp.Start {

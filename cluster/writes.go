@@ -32,6 +32,9 @@ func (n *Node) propose(ctx context.Context, cmd []byte) (applyResult, error) {
 	if n.raft.State() != raft.Leader {
 		return applyResult{}, n.notLeader()
 	}
+	if len(cmd) > MaxCommandBytes {
+		return applyResult{}, fmt.Errorf("%w: a command of %d bytes, limit %d", mqlog.ErrTooLarge, len(cmd), MaxCommandBytes)
+	}
 	f := n.raft.Apply(cmd, n.cfg.ApplyTimeout)
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
