@@ -14,7 +14,7 @@ vet:
 # The sampled suite (-short), then the concurrent packages again under the race detector.
 test: vet
 	$(GO) test -short -count=1 -timeout 8m ./...
-	$(GO) test -short -count=1 -race -timeout 8m . ./wal/... ./index/... ./kafka/... ./internal/... ./prommetrics/... ./examples/... ./raftstore/...
+	$(GO) test -short -count=1 -race -timeout 8m . ./wal/... ./index/... ./kafka/... ./internal/... ./prommetrics/... ./examples/... ./raftstore/... ./cluster/...
 	$(MAKE) raft-conformance
 
 # The raft store conformance suite (raftstore/storetest) against raft.InmemStore, raft-wal and raftstore, in
@@ -28,6 +28,7 @@ raft-conformance:
 bench-raftstore:
 	cd raftstore/conformance && $(GO) test -run '^$$' -bench StoreLogsInterleaved -benchtime 10x -timeout 20m ./...
 	$(GO) test -run '^$$' -bench 'ReplicatedAppend|Failover' -timeout 20m ./raftstore
+	$(GO) test -run '^$$' -bench 'ReplicatedAppendBatch|Failover' -benchtime 300x -timeout 20m ./cluster
 
 race:
 	$(GO) test -count=1 -race -timeout 20m ./...
@@ -64,9 +65,11 @@ fuzz:
 
 # The long versions of the crash, torn-tail, fail-stop, corruption and kill tests, recovery's verdicts
 # (TestCrashRestartPowerCut: a kill, a restart on the page cache, a power cut at every write op of it) and
-# the full-disk opens; the log (torture.log) keeps every test's count of crash points and kills.
+# the full-disk opens, and the replicated cluster's fault test of real processes (cmd/mqlog TestClusterKillFault:
+# 12 rounds of a leader SIGKILLed and a follower SIGSTOPped); the log (torture.log) keeps every test's count
+# of crash points and kills.
 torture:
-	MQLOG_TORTURE=1 $(GO) test -count=1 -timeout 80m -run 'Crash|Torn|Kill|Fault|FailStop|Corruption|ENOSPC|Recover|FullDisk|Pending' -v . ./wal/... ./index/... ./raftstore/... 2>&1 \
+	MQLOG_TORTURE=1 $(GO) test -count=1 -timeout 80m -run 'Crash|Torn|Kill|Fault|FailStop|Corruption|ENOSPC|Recover|FullDisk|Pending' -v . ./wal/... ./index/... ./raftstore/... ./cluster/... ./cmd/mqlog 2>&1 \
 		| tee torture.log | grep -E '^(--- |ok|FAIL|PASS)|crash points|kills|variants|injected'
 	@grep -q '^FAIL' torture.log && exit 1 || true
 

@@ -1,4 +1,77 @@
-// Package cluster runs an mqlog DB as one node of a three-node (or larger) group replicated by
-// hashicorp/raft, on the store of package raftstore (issue 17, items 2 and 3). This file set is being
-// built; types.go holds the names the Kafka front end (package kafka) relies on.
+// Package cluster runs an mqlog DB as one node of a cluster replicated by hashicorp/raft (v1.7.2), on
+// the raft store of package raftstore (issue 17, items 2 and 3's Go side).
+//
+// # One raft group for the whole DB
+//
+// A cluster is ONE raft group, not one per partition: the leader of the group leads every partition and
+// is the coordinator of every consumer group. One group keeps one raft log, one fsync per commit for all
+// partitions (raft batches the entries that queue while a commit is in flight), one election, and one
+// place where the catalog, the offsets and the appends are ordered against each other, at the cost of
+// spreading no write load across the nodes: every node holds and applies everything.
+//
+// # Writes, reads
+//
+// Every write is a raft command (command.go): an append (a Kafka RecordBatch as the producer encoded it,
+// carried as it is), a topic created, deleted or grown, group offsets set or a group deleted, a voter's
+// Kafka address, an idempotent producer id. Node's methods propose it on the leader only (a follower
+// returns a *NotLeaderError naming the leader, without proposing) and return once it is committed and
+// applied to the leader's DB. One state machine (fsm.go) applies each committed command to the local DB
+// on every node, in commit order, with nothing taken from the local clock or the local state that
+// another node could see otherwise: an append's timestamps are in its batch (Node.Append encodes the
+// batch on the leader, with the leader's clock), and an idempotent producer's sequence check runs on
+// every node against the same history. Group fencing needs the members, which only the coordinator (the
+// leader) holds: CommitGroupOffsets checks it there, then replicates the offsets as plain sets.
+//
+// Reads are the local DB's (Node.DB): a follower serves what it has applied, which may lag the leader
+// by the entries in flight but never holds what the cluster did not commit.
+//
+// A node's local failure while applying a committed entry (a disk error) stops it (fail-stop, Node.Err):
+// it can no longer follow the log. Closing and starting it again rebuilds its DB from the raft log.
+//
+// # Restart and recovery
+//
+// The raft log (fsynced by raftstore before a node acknowledges an entry) is the durable copy; the DB
+// is derived from it and brought back at every start to a point raft replays from (restore.go): cut back
+// to the latest snapshot's high watermarks (or emptied when there is no snapshot yet), after which
+// raft's replay of the entries past the snapshot appends each again at the same offsets. So applies need
+// not be idempotent by themselves, and a crash anywhere in an apply is repaired by the cut. Stored Kafka
+// batches cannot carry a raft index in their bytes; the cut needs none.
+//
+// The DB's appends keep the fsync of the DB's own sync policy (the caller's mqlog.Options.Sync;
+// SyncAlways by default), and nothing here needs it: a partition that lost an unsynced tail in a crash
+// holds less than the snapshot says, so the restore at start empties it and installs the batches from
+// the node's own snapshot file (fsynced by raft's snapshot store), and the replay appends the rest; with
+// no snapshot the DB is rebuilt from the raft log alone. A DB under SyncNever pays no fsync per apply
+// (docs/BENCH.md has both figures). What SyncNever risks is a power cut's damage rather than a tail:
+// unsynced blocks written out of order can leave a hole before valid batches, which the engine's
+// recovery reports (a *CorruptionError) instead of cutting; such a node's DB directory is removed and
+// the node started again, to be rebuilt from its snapshot and log (or sent the leader's snapshot).
+// Group offsets and the catalog are synced Pebble writes under every policy.
+
+// # Snapshots
+//
+// Raft takes snapshots when SnapshotThreshold entries accumulated (checked every SnapshotInterval).
+// A snapshot (snapshot.go) streams each partition's stored batches as they are on disk, up to its high
+// watermark at the snapshot's index, with the topic catalog, the group offsets, the voters' addresses and
+// the next producer id; raft's FileSnapshotStore keeps it under Config.Dir/snapshots. Restore installs it
+// on a node that is behind: a partition that already holds its prefix is cut to it, another is emptied
+// and filled with its batches at their offsets. A compacted partition (offset gaps) cannot be installed
+// this way (mqlog.ErrStoredOffset).
+//
+// # Membership
+//
+// The first start of the nodes named in Config.Peers bootstraps the cluster with them as voters. Node's
+// AddVoter and RemoveVoter change the configuration on the leader; the Kafka addresses of the voters are
+// replicated state, so Brokers answers the same on every node.
+//
+// # Not done
+//
+//   - Work-queue acks (DB.Queue) are not replicated: queues on a replicated DB are local to a node.
+//   - The duplicate window of message ids (DB.Append's Message.ID) is not applied by Node.Append.
+//   - The partitionLeaderEpoch of stored batches is each node's local write epoch (the wal's), not the
+//     raft term: the batches' other bytes are the same on every node.
+//   - The local DB's topic incarnations differ between nodes and change when a DB is rebuilt; use
+//     Node.TopicIncarnation (replicated: the raft index of the topic's creation) for Kafka topic ids.
+//   - The background cleaner (retention, compaction) runs on each node by its own clock: nodes may hold
+//     different start offsets, never different offsets for one record.
 package cluster

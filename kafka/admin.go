@@ -240,10 +240,13 @@ func (s *Server) describeCluster(_ context.Context, r *request) (kmsg.Response, 
 	}
 	resp.EndpointType = 1
 	resp.ClusterID = s.opts.ClusterID
-	resp.ControllerID = s.opts.NodeID
-	b := kmsg.NewDescribeClusterResponseBroker()
-	b.NodeID, b.Host, b.Port = s.opts.NodeID, r.c.advertised.host, r.c.advertised.port
-	resp.Brokers = []kmsg.DescribeClusterResponseBroker{b}
+	brokers, controller := s.clusterBrokers(r) // Metadata's: this node, or the voters and the leader
+	resp.ControllerID = controller
+	for _, mb := range brokers {
+		b := kmsg.NewDescribeClusterResponseBroker()
+		b.NodeID, b.Host, b.Port, b.Rack = mb.NodeID, mb.Host, mb.Port, mb.Rack
+		resp.Brokers = append(resp.Brokers, b)
+	}
 	return resp, nil
 }
 

@@ -59,8 +59,9 @@ func (s *Server) newAPITable() apiTable {
 	t[describeConfigsKey] = api{min: 0, max: 4, handle: s.describeConfigs, fail: failDescribeConfigs}
 	t[createPartitionsKey] = api{min: 0, max: 3, handle: s.createPartitions, fail: failCreatePartitions}
 	t[incrementalAlterConfigsKey] = api{min: 0, max: 1, handle: s.incrementalAlterConfigs, fail: failIncrementalAlterConfigs}
-	s.registerGroups(t) // groups.go
-	s.registerAdmin(t)  // admin.go
+	s.registerGroups(t)      // groups.go
+	s.registerAdmin(t)       // admin.go
+	s.registerReplication(t) // replication.go: after every key it wraps
 	if s.opts.SASL != nil {
 		t[saslHandshakeKey] = api{min: 0, max: 1, handle: s.saslHandshake, inline: true}
 		t[saslAuthenticateKey] = api{min: 0, max: 2, handle: s.saslAuthenticate, inline: true}
@@ -133,6 +134,7 @@ func validSoftwareName(s string) bool {
 func (s *Server) findCoordinator(_ context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	var err error
 	answer := func(keyType int8) (int16, *string) {
 		if keyType != 0 {
 			return kerr.CoordinatorNotAvailable.Code, errorf("mqlog has no transaction coordinator")
@@ -142,7 +144,8 @@ func (s *Server) findCoordinator(_ context.Context, r *request) (kmsg.Response, 
 	if req.Version < 4 {
 		resp.ErrorCode, resp.ErrorMessage = answer(req.CoordinatorType)
 		if resp.ErrorCode == 0 {
-			resp.NodeID, resp.Host, resp.Port = s.opts.NodeID, r.c.advertised.host, r.c.advertised.port
+			resp.NodeID, resp.Host, resp.Port, err = s.coordinator(r) // replication.go
+			resp.ErrorCode = s.errorCode(r, "FindCoordinator", err)
 		}
 		return resp, nil
 	}
@@ -151,7 +154,8 @@ func (s *Server) findCoordinator(_ context.Context, r *request) (kmsg.Response, 
 		c.Key = key
 		c.ErrorCode, c.ErrorMessage = answer(req.CoordinatorType)
 		if c.ErrorCode == 0 {
-			c.NodeID, c.Host, c.Port = s.opts.NodeID, r.c.advertised.host, r.c.advertised.port
+			c.NodeID, c.Host, c.Port, err = s.coordinator(r) // replication.go
+			c.ErrorCode = s.errorCode(r, "FindCoordinator", err)
 		}
 		resp.Coordinators = append(resp.Coordinators, c)
 	}
@@ -179,7 +183,7 @@ func (s *Server) initProducerID(_ context.Context, r *request) (kmsg.Response, e
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		return resp, nil
 	}
-	id, err := s.db.InitProducerID()
+	id, err := s.producerID(r.c.ctx) // replication.go
 	if err != nil {
 		resp.ErrorCode = s.errorCode(r, "InitProducerId", err)
 		return resp, nil

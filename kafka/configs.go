@@ -260,7 +260,7 @@ func (s *Server) addPartitions(r *request, validateOnly bool, t kmsg.CreateParti
 	if validateOnly {
 		return 0, ""
 	}
-	if _, err := s.db.AddPartitions(t.Topic, int(t.Count)); err != nil {
+	if _, err := s.addTopicPartitions(r.c.ctx, t.Topic, int(t.Count)); err != nil {
 		code := s.errorCode(r, "CreatePartitions", err)
 		if errors.Is(err, mqlog.ErrInvalidConfig) {
 			code = kerr.InvalidPartitions.Code

@@ -1,5 +1,6 @@
 // Package kafka serves a DB to Kafka clients: the Kafka wire protocol in front of the engine, a
-// single-node broker that is leader of every partition. It sits above the root package (it imports mqlog
+// single-node broker that is leader of every partition, or (Options.Replication) the Kafka front end of
+// one node of a cluster replicated by raft (package cluster). It sits above the root package (it imports mqlog
 // and never the reverse); `mqlog serve` runs it, and an application that embeds a DB exposes it with
 // Serve(ctx, db, listener) or NewServer(db, opts).Serve.
 //
@@ -19,7 +20,7 @@
 //	                                fetch sessions (every response has session id 0)
 //	2    ListOffsets      0-11      earliest, latest, max timestamp, by timestamp
 //	3    Metadata         0-13      this node leads every partition; leader epochs -1; topics created on
-//	                                first use unless Options.NoAutoCreateTopics
+//	                                first use unless Options.NoAutoCreateTopics (replicated: see below)
 //	8    OffsetCommit     0-10      durable (synced) commits fenced by generation; generation -1 and no
 //	                                member (and v0): a simple commit, for a group without members; v10 by
 //	                                topic id; metadata (up to 4 KiB) and leader epoch (v6+) stored with
@@ -55,8 +56,12 @@
 //	44   IncrementalAlterConfigs 0-1  topics, SET only, the configs of DescribeConfigs
 //	47   OffsetDelete     0         GROUP_SUBSCRIBED_TO_TOPIC for a topic the group's members read;
 //	                                GROUP_ID_NOT_FOUND
-//	60   DescribeCluster  0-2       this node, brokers only (UNSUPPORTED_ENDPOINT_TYPE for controllers)
+//	60   DescribeCluster  0-2       Metadata's brokers and controller; brokers only
+//	                                (UNSUPPORTED_ENDPOINT_TYPE for controllers)
 //	61   DescribeProducers 0        the idempotent producers each partition remembers; no transactions
+//	55   DescribeQuorum   0-2       with Options.Replication: this node's view of the raft group
+//	80   AddRaftVoter     0-1       with Options.Replication: on the leader; listeners KAFKA and RAFT
+//	81   RemoveRaftVoter  0         with Options.Replication: on the leader
 //
 // Version ranges start where Kafka 4's do (Produce 3 and Fetch 4: earlier versions carry the v0/v1
 // message formats, which mqlog does not store). A version the server has not, of a key it serves, is
@@ -68,6 +73,40 @@
 //
 // Topic ids (Metadata v10+, Fetch v13+, Produce v13) are derived from each topic's name and incarnation,
 // so they survive restarts and a topic created again under its name gets a new one.
+//
+// # Replication
+//
+// With Options.Replication (a *cluster.Node: `mqlog serve --raft-*`) the server is one node of a
+// cluster that one raft group replicates, whose leader leads every partition and coordinates every group
+// (replication.go; each handler's change is a one-line hook). Metadata lists every voter as a broker
+// (Replication.Brokers: ID, Kafka host and port), the raft leader as every partition's leader and as the
+// controller, the raft term as the leader epoch (so that a client ignores older metadata from a node that
+// has not heard of the last election), the voters as replicas and ISR, and LEADER_NOT_AVAILABLE on each
+// partition while no leader is known. FindCoordinator names the leader, or answers
+// COORDINATOR_NOT_AVAILABLE when there is none. Produce, CreateTopics (and Metadata's creation on first
+// use), DeleteTopics, CreatePartitions, OffsetCommit, DeleteGroups and InitProducerId (when the
+// Replication has InitProducerID) go through the Replication: raft commands, answered once committed
+// and applied on the leader. Group membership (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) stays in the
+// leader's memory; after a failover members join the new leader again, and the committed offsets they
+// resume from were replicated.
+//
+// A node that is not the leader (the Replication's IsLeader when it has one, else LeaderID == NodeID)
+// answers Produce, Fetch and ListOffsets with NOT_LEADER_OR_FOLLOWER, the group keys with NOT_COORDINATOR
+// (ListGroups with an empty list: it coordinates none), CreateTopics, DeleteTopics, CreatePartitions,
+// IncrementalAlterConfigs and the voter changes with NOT_CONTROLLER. A produce with acks 0 is answered
+// by closing the connection. A write that loses the leadership under it gets the same codes (its
+// error matches cluster.ErrNotLeader). Kafka clients then refresh their metadata and follow the failover
+// by themselves. InitProducerId is answered everywhere, as Kafka brokers do: by the replicated counter
+// on the leader, with a random id in a range of its own (bit 62 set) on a follower. Follower reads are the embedded API's (package cluster), not Kafka's. `mqlog serve`
+// counts a new leader as the leader only once a barrier of its own term has been applied: until then it
+// may lack its predecessor's last entries, and a fetch at the old high watermark would be answered
+// OFFSET_OUT_OF_RANGE.
+//
+// What differs from one node: the produce requests of a connection are appended one after another,
+// each once the one before is committed (on one node, once it has its offsets); topic configs cannot be
+// altered (IncrementalAlterConfigs is POLICY_VIOLATION: no raft command carries it yet); topic ids
+// are derived from the name alone, the same on every node, so a topic created again under its name keeps
+// its id.
 //
 // # Consumer groups
 //
@@ -156,7 +195,11 @@
 // 24, EndTxn 26, ...) and DescribeTransactions (65) with them, fetch sessions, ACLs (29-31), quotas, SCRAM
 // credentials over the protocol (50, 51: users come from a file), log directories (34, 35), AlterConfigs
 // (33, the old, non-incremental one), broker configs, partition reassignments and leader elections (43,
-// 45, 46), and the KRaft and replication APIs are not served.
+// 45, 46), and the KRaft APIs other than DescribeQuorum, AddRaftVoter and RemoveRaftVoter (Vote,
+// BeginQuorumEpoch, fetching from followers, ...) are not served. On a replicated node
+// (Options.Replication) DeleteRecords, OffsetDelete and OffsetForLeaderEpoch are not served either: the
+// first two would change one node only, and the epochs stored in batches are each node's own, not the
+// raft terms that Metadata gives as leader epochs.
 // What the tools send was checked against franz-go's kadm (DeleteRecords, DeleteOffsets,
 // OffsetForLeaderEpoch, DescribeProducers, DescribeLogDirs, ...), kcat (-L: Metadata; -Q: ListOffsets;
 // the consumer: the group keys and Fetch, and from librdkafka 2.1 OffsetForLeaderEpoch), kafka-python's

@@ -20,6 +20,8 @@ func (s *Server) errorCode(r *request, what string, err error) int16 {
 		return 0
 	case errors.As(err, &kafkaErr):
 		return kafkaErr.Code
+	case isNotLeader(err): // replication.go
+		return notLeaderCode(what)
 	case errors.Is(err, mqlog.ErrTopicNotFound), errors.Is(err, mqlog.ErrInvalidPartition):
 		return kerr.UnknownTopicOrPartition.Code
 	case errors.Is(err, mqlog.ErrInvalidTopic):

@@ -51,6 +51,8 @@ func (s *Server) groupErrorCode(r *request, what string, err error) int16 {
 	switch {
 	case err == nil:
 		return 0
+	case isNotLeader(err): // replication.go
+		return kerr.NotCoordinator.Code
 	case errors.Is(err, mqlog.ErrMemberIDRequired):
 		return kerr.MemberIDRequired.Code
 	case errors.Is(err, mqlog.ErrUnknownMember):
@@ -363,7 +365,7 @@ func (s *Server) deleteGroups(_ context.Context, r *request) (kmsg.Response, err
 	for _, name := range req.Groups {
 		rg := kmsg.NewDeleteGroupsResponseGroup()
 		rg.Group = name
-		err := s.deleteGroup(name)
+		err := s.deleteGroup(r.c.ctx, name)
 		rg.ErrorCode = s.groupErrorCode(r, "DeleteGroups", err)
 		if err != nil && req.Version >= 3 {
 			rg.ErrorMessage = errorf("%v", err)
@@ -376,7 +378,7 @@ func (s *Server) deleteGroups(_ context.Context, r *request) (kmsg.Response, err
 // errGroupNotFound is a DeleteGroups of a group that has neither members, nor offsets, nor queue state.
 var errGroupNotFound = kerr.GroupIDNotFound
 
-func (s *Server) deleteGroup(name string) error {
+func (s *Server) deleteGroup(ctx context.Context, name string) error {
 	d, err := s.db.DescribeGroup(name)
 	if err != nil {
 		return err
@@ -394,7 +396,7 @@ func (s *Server) deleteGroup(name string) error {
 			return errGroupNotFound
 		}
 	}
-	return s.db.DeleteGroup(name)
+	return s.removeGroup(ctx, name)
 }
 
 func failDeleteGroups(kr kmsg.Request, code int16) kmsg.Response {

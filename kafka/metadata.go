@@ -13,18 +13,15 @@ import (
 // does not exist is created when the client allows it (Metadata v4+, always before) and the server does.
 // Leader epochs are reported as unknown (-1): there is one leader for ever, and clients then skip epoch
 // validation.
-func (s *Server) metadata(_ context.Context, r *request) (kmsg.Response, error) {
+func (s *Server) metadata(ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	b := kmsg.NewMetadataResponseBroker()
-	b.NodeID, b.Host, b.Port = s.opts.NodeID, r.c.advertised.host, r.c.advertised.port
-	resp.Brokers = []kmsg.MetadataResponseBroker{b}
+	resp.Brokers, resp.ControllerID = s.clusterBrokers(r) // replication.go
 	resp.ClusterID = &s.opts.ClusterID
-	resp.ControllerID = s.opts.NodeID
 
 	if req.Topics == nil || req.Version == 0 && len(req.Topics) == 0 { // every topic
 		for _, name := range s.db.Topics() {
-			resp.Topics = append(resp.Topics, s.topicMetadata(r, name, false))
+			resp.Topics = append(resp.Topics, s.topicMetadata(ctx, r, name, false))
 		}
 		return resp, nil
 	}
@@ -38,22 +35,22 @@ func (s *Server) metadata(_ context.Context, r *request) (kmsg.Response, error) 
 				resp.Topics = append(resp.Topics, mt)
 				continue
 			}
-			resp.Topics = append(resp.Topics, s.topicMetadata(r, name, false))
+			resp.Topics = append(resp.Topics, s.topicMetadata(ctx, r, name, false))
 			continue
 		}
-		resp.Topics = append(resp.Topics, s.topicMetadata(r, *t.Topic, create))
+		resp.Topics = append(resp.Topics, s.topicMetadata(ctx, r, *t.Topic, create))
 	}
 	return resp, nil
 }
 
 // topicMetadata describes one topic, creating it first when create is set and it does not exist.
-func (s *Server) topicMetadata(r *request, name string, create bool) kmsg.MetadataResponseTopic {
+func (s *Server) topicMetadata(ctx context.Context, r *request, name string, create bool) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.Topic = &name
 	cfg, err := s.db.TopicConfig(name)
 	if errors.Is(err, mqlog.ErrTopicNotFound) && create {
 		if err = mqlog.ValidateTopicName(name); err == nil {
-			err = s.db.CreateTopic(name, s.opts.TopicDefaults)
+			err = s.createTopic(ctx, name, s.opts.TopicDefaults)
 			if errors.Is(err, mqlog.ErrTopicExists) {
 				err = nil // created meanwhile by someone else
 			}
@@ -68,11 +65,11 @@ func (s *Server) topicMetadata(r *request, name string, create bool) kmsg.Metada
 		return mt
 	}
 	mt.TopicID = s.ids.of(name)
-	node := []int32{s.opts.NodeID}
+	leader, epoch, nodes, code := s.partitionLeadership() // replication.go
 	for p := 0; p < cfg.Partitions; p++ {
 		mp := kmsg.NewMetadataResponseTopicPartition()
-		mp.Partition, mp.Leader, mp.LeaderEpoch = int32(p), s.opts.NodeID, -1
-		mp.Replicas, mp.ISR = node, node
+		mp.Partition, mp.Leader, mp.LeaderEpoch, mp.ErrorCode = int32(p), leader, epoch, code
+		mp.Replicas, mp.ISR = nodes, nodes
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt

@@ -65,7 +65,7 @@ func (s *Server) offsetCommit(_ context.Context, r *request) (kmsg.Response, err
 			return resp, nil
 		}
 	}
-	errs, err := s.db.CommitGroupOffsets(req.Group, member, generation, offsets)
+	errs, err := s.commitGroupOffsets(r.c.ctx, req.Group, member, generation, offsets)
 	if err != nil {
 		code := s.groupErrorCode(r, "OffsetCommit", err)
 		if errors.Is(err, mqlog.ErrGroupActive) {

@@ -94,6 +94,10 @@ type Options struct {
 	NoServingFile bool
 	// TopicDefaults is the config of topics created by Metadata or by CreateTopics with -1 partitions.
 	TopicDefaults mqlog.TopicConfig
+	// Replication, when not nil, makes the server the Kafka front end of one node of a replicated cluster
+	// (a *cluster.Node): writes go through it, and a follower sends clients to the leader
+	// (replication.go). NodeID is then the Replication's.
+	Replication Replication
 }
 
 func (o *Options) withDefaults() Options {
@@ -103,6 +107,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Replication != nil {
+		c.NodeID = c.Replication.NodeID()
 	}
 	if c.ClusterID == "" {
 		c.ClusterID = "mqlog"

@@ -86,7 +86,7 @@ func (s *Server) produce(ctx context.Context, r *request) (kmsg.Response, error)
 			ordered()
 		} else {
 			var res mqlog.AppendResult
-			res, err = p.AppendBatch(ctx, j.data, ordered)
+			res, err = s.appendBatch(ctx, p, j.name, j.rp.Partition, j.data, ordered) // replication.go
 			j.rp.BaseOffset, j.rp.LogStartOffset = res.BaseOffset, p.StartOffset()
 		}
 		if err != nil {

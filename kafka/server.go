@@ -41,6 +41,7 @@ func NewServer(db *mqlog.DB, opts *Options) (*Server, error) {
 	s.mu.conns = make(map[*conn]struct{})
 	s.apis = s.newAPITable()
 	s.ids.db = db
+	s.ids.nameOnly = o.Replication != nil // (topicid.go)
 	return s, nil
 }
 

@@ -14,7 +14,11 @@ import (
 // name, so that a client holding the old id is told UNKNOWN_TOPIC_ID, as Kafka tells it.
 type topicIDs struct {
 	db *mqlog.DB
-	mu struct {
+	// nameOnly derives ids from names alone: with Options.Replication, where incarnations are each
+	// node's own (a node rebuilt from the raft log numbers its topics anew) and an id must be the same on
+	// every node. A topic created again under its name then keeps its id.
+	nameOnly bool
+	mu       struct {
 		sync.Mutex
 		names map[[16]byte]string
 		ids   map[string]topicID // the id of each name, with the incarnation it was derived from
@@ -40,6 +44,9 @@ func (t *topicIDs) of(name string) [16]byte {
 }
 
 func (t *topicIDs) ofLocked(name string, incarnation uint64) [16]byte {
+	if t.nameOnly {
+		incarnation = 0
+	}
 	if c, ok := t.mu.ids[name]; ok && c.incarnation == incarnation {
 		return c.id
 	}

@@ -17,7 +17,7 @@ const maxPartitions = 10_000
 // createTopics creates topics with one replica (the only node), taking these configs: cleanup.policy,
 // retention.ms, retention.bytes, segment.bytes, segment.ms, delete.retention.ms, mqlog.retention.policy. Another config is INVALID_CONFIG,
 // a replication factor above 1 INVALID_REPLICATION_FACTOR.
-func (s *Server) createTopics(_ context.Context, r *request) (kmsg.Response, error) {
+func (s *Server) createTopics(ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.CreateTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	for _, t := range req.Topics {
@@ -28,7 +28,7 @@ func (s *Server) createTopics(_ context.Context, r *request) (kmsg.Response, err
 			if _, err := s.db.TopicConfig(t.Topic); err == nil {
 				code, msg = kerr.TopicAlreadyExists.Code, fmt.Sprintf("topic %q already exists", t.Topic)
 			} else if !req.ValidateOnly {
-				if err := s.db.CreateTopic(t.Topic, cfg); err != nil {
+				if err := s.createTopic(ctx, t.Topic, cfg); err != nil {
 					code = s.errorCode(r, "CreateTopics", err)
 					if errors.Is(err, mqlog.ErrTopicExists) {
 						code = kerr.TopicAlreadyExists.Code
@@ -128,11 +128,11 @@ func failCreateTopics(kr kmsg.Request, code int16) kmsg.Response {
 }
 
 // deleteTopics deletes topics by name or (v6+) by id.
-func (s *Server) deleteTopics(_ context.Context, r *request) (kmsg.Response, error) {
+func (s *Server) deleteTopics(ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.DeleteTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
 	del := func(rt *kmsg.DeleteTopicsResponseTopic, name string) {
-		if err := s.db.DeleteTopic(name); err != nil {
+		if err := s.deleteTopic(ctx, name); err != nil {
 			rt.ErrorCode, rt.ErrorMessage = s.errorCode(r, "DeleteTopics", err), errorf("%v", err)
 		}
 	}

@@ -61,11 +61,9 @@
 //   - benchmarks: StoreLogs against raft-wal (raftstore/conformance), replicated appends against one node
 //     and failover time (replicated_bench_test.go); figures in docs/BENCH.md.
 //
-// Not done (issue 17, items 2 to 4): replicated topics in the facade (Append on a replicated topic through
-// the leader, followers serving reads up to the applied index), snapshots by segment files, group offsets
-// and work-queue acks through raft, membership changes from the CLI, `mqlog serve --raft-*` with Metadata
-// naming the leader and NOT_LEADER_OR_FOLLOWER from followers, and the fault test of real processes
-// (SIGKILL, SIGSTOP, a network partition in a namespace). Nothing in the root facade or the Kafka front end
-// uses this package yet. Raft entries are bounded by the segment limits (1 MiB of key and value per entry
-// by default).
+// Replicated topics (issue 17, item 2) are package cluster's: one raft group for the whole DB on this
+// store, one state machine over the DB, snapshots of stored batches. PartitionFSM stays as the smallest
+// example of an FSM on this store (and for its tests and benchmarks); the cluster does not use it. Raft
+// entries are bounded by Options.MaxEntryBytes (1 MiB by default; the cluster raises it to carry Kafka
+// batches of up to 16 MiB).
 package raftstore

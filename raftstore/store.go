@@ -45,6 +45,10 @@ type Options struct {
 	// SegmentBytes is the size of a log segment (wal.DefaultSegmentBytes when 0): DeleteRange at the head
 	// frees disk by whole segments.
 	SegmentBytes int64
+	// MaxEntryBytes bounds an entry's Data (with its key and extensions), 0 for the segment default
+	// (segment.DefaultMaxMessageBytes, 1 MiB). StoreLogs of a larger entry fails, so a caller that
+	// proposes large commands raises it (package cluster does, to carry a Kafka batch of up to 16 MiB).
+	MaxEntryBytes int
 	// Logger receives recovery notes. Nil is silent.
 	Logger *slog.Logger
 }
@@ -106,7 +110,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	l, err := wal.Open(wal.Options{
 		FS: fs, Dir: fs.PathJoin(opts.Dir, "log"), Index: base.PartitionIndex{Store: idx, Topic: logName, Partition: logPartition},
-		SegmentBytes: opts.SegmentBytes, Logger: logger,
+		SegmentBytes: opts.SegmentBytes, Logger: logger, Limits: entryLimits(opts.MaxEntryBytes),
 	})
 	if err != nil {
 		idx.Close()
@@ -326,4 +330,13 @@ func (s *Store) GetUint64(key []byte) (uint64, error) {
 		return 0, fmt.Errorf("%w: stable value %q has %d bytes, not a uint64", ErrBadEntry, key, len(v))
 	}
 	return binary.BigEndian.Uint64(v), nil
+}
+
+// entryLimits are the segment limits of a log whose records are entries of up to max bytes (0: the
+// defaults). A batch holds one entry and its framing.
+func entryLimits(max int) segment.Limits {
+	if max <= 0 {
+		return segment.Limits{}
+	}
+	return segment.Limits{MaxMessageBytes: max, MaxBatchBytes: max + 64<<10}
 }

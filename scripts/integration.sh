@@ -8,7 +8,9 @@
 # server between two group sessions with the position kept (restart-keeps-position: the second session
 # gets exactly what the first did not commit), ListOffsets by time, an idempotent retry (the broker's
 # answer to a produce withheld and the connection cut, so the producer retries a batch already written:
-# the log must hold every message once). Prints the rows, then the matrix (client x row); exits 1 if any
+# the log must hold every message once), and for franz-go and kcat a failover of a three-node cluster
+# (scripts/integration_failover.sh: the leader killed between two halves of acks=all produces, everything
+# read back once in order). Prints the rows, then the matrix (client x row); exits 1 if any
 # row failed, 0 otherwise (a skipped client is not a failure: .ci/run runs this on machines that may
 # have no network, no apt-get or no npm).
 #
@@ -267,6 +269,18 @@ else
 	fi
 fi
 
+# --- franz-go and kcat through a failover of a three-node cluster ------------------------------------------
+section "failover (three mqlog serve --raft-* nodes)"
+if go build -o "$WORK/mqlog" ./cmd/mqlog; then
+	mkdir -p "$WORK/failover"
+	bash scripts/integration_failover.sh "$WORK/mqlog" "$WORK/failover" "$N" "$CLIENT_TIMEOUT" >"$WORK/failover.out" 2>"$WORK/failover.err"
+	[ -s "$WORK/failover.out" ] || printf 'franz-go failover FAIL no output: %s\nkcat failover FAIL no output\n' "$(tail -c 200 "$WORK/failover.err")" >"$WORK/failover.out"
+	while read -r c r status detail; do row "$c" "$r" "$status" "$detail"; done <"$WORK/failover.out"
+else
+	row franz-go failover FAIL "cannot build cmd/mqlog"
+	row kcat failover FAIL "cannot build cmd/mqlog"
+fi
+
 section "done"
 echo
 echo "| client | row | result | detail |"
@@ -274,7 +288,7 @@ echo "|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
 
 # The matrix: one line per client, one column per row.
-COLS=(produce consume-earliest group-commit restart-keeps-position listoffsets-time idempotent-retry)
+COLS=(produce consume-earliest group-commit restart-keeps-position listoffsets-time idempotent-retry failover)
 echo
 header="| client |"
 rule="|---|"

@@ -143,6 +143,7 @@ func (a *app) newRootCommand() *cobra.Command {
 		a.newRepairCommand(),
 		a.newDumpCommand(),
 		a.newServeCommand(),
+		a.newClusterCommand(),
 		a.newStatsCommand(),
 		newBenchCommand(),
 	)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -23,7 +24,8 @@ type serveOptions struct {
 	noAutoCreate    bool
 	partitions      int
 	verbose         bool
-	metricsListen   string // --metrics-listen (metrics_http.go)
+	metricsListen   string      // --metrics-listen (metrics_http.go)
+	raft            raftOptions // --raft-* (serve_raft.go)
 }
 
 func (a *app) newServeCommand() *cobra.Command {
@@ -38,10 +40,17 @@ SIGINT or SIGTERM, then answers the requests in progress and exits 0.
 It listens on loopback unless told otherwise. With --tls-cert and --tls-key every
 connection is TLS; with --sasl-users every client must authenticate (SASL PLAIN or
 SCRAM-SHA-256) as a user of that file: one "name:password" a line. Connections closed
-on bad input, and requests refused, are logged to stderr.`,
+on bad input, and requests refused, are logged to stderr.
+
+With --raft-id N it serves the directory as node N of a cluster replicated by raft:
+--raft-bind is its raft transport, --raft-peers names every initial voter as
+ID@RAFTHOST:PORT/KAFKAHOST:PORT (read on the first start only). Followers send Kafka
+clients to the leader; mqlog cluster status shows the cluster.`,
 		Example: `  mqlog serve --listen 127.0.0.1:9092
   kcat -b 127.0.0.1:9092 -t orders -P <<< 'hello'
-  mqlog serve --listen 0.0.0.0:9093 --advertise host.example:9093 --tls-cert c.pem --tls-key k.pem --sasl-users users.txt`,
+  mqlog serve --listen 0.0.0.0:9093 --advertise host.example:9093 --tls-cert c.pem --tls-key k.pem --sasl-users users.txt
+  mqlog --dir node1 serve --listen 127.0.0.1:9092 --raft-id 1 --raft-bind 127.0.0.1:7001 \
+    --raft-peers 1@127.0.0.1:7001/127.0.0.1:9092,2@127.0.0.1:7002/127.0.0.1:9093,3@127.0.0.1:7003/127.0.0.1:9094`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (o.tlsCert == "") != (o.tlsKey == "") {
@@ -67,6 +76,7 @@ on bad input, and requests refused, are logged to stderr.`,
 	flags.IntVar(&o.partitions, "partitions", 1, "partitions of topics created by clients without a count")
 	flags.BoolVarP(&o.verbose, "verbose", "v", false, "log every connection and authentication, not only problems")
 	flags.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics on http://`host:port`/metrics (mqlog stats --url reads them)")
+	addRaftFlags(flags, &o.raft) // serve_raft.go
 	return cmd
 }
 
@@ -114,13 +124,26 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 		}
 		defer stop()
 	}
-	srv, err := kafka.NewServer(db, opts)
-	if err != nil {
-		return &usageError{err: err}
-	}
 	l, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return err
+	}
+	defer l.Close()
+	node, err := a.startRaft(o.raft, db, kafkaAddress(o.advertise, l), opts.Logger) // serve_raft.go
+	if err != nil {
+		return err
+	}
+	defer closeRaft(node)
+	if node != nil {
+		ready := &readyNode{Node: node} // serve_raft.go
+		ctx, stop := context.WithCancel(cmd.Context())
+		defer stop()
+		go ready.watch(ctx)
+		opts.Replication = ready
+	}
+	srv, err := kafka.NewServer(db, opts)
+	if err != nil {
+		return &usageError{err: err}
 	}
 	security := "plaintext"
 	switch {
@@ -136,5 +159,8 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 		return err
 	}
 	fmt.Fprintln(a.stderr, "mqlog: stopped")
+	if err := closeRaft(node); err != nil {
+		return err
+	}
 	return db.Close()
 }

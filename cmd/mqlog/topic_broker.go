@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/mqlog/mqlog"
 	"github.com/mqlog/mqlog/kafka"
@@ -98,7 +99,25 @@ func (t *brokerTopics) CreateTopic(name string, cfg mqlog.TopicConfig) error {
 	if err != nil {
 		return fmt.Errorf("broker %s: %w", t.b.addr, err)
 	}
-	return nil
+	return t.b.waitTopic(t.ctx, name)
+}
+
+// waitTopic waits until the broker describes a topic just created. One node describes it at once; a
+// replicated cluster's nodes each apply the creation a moment after the leader answered, and the
+// describe may go to any of them.
+func (b *brokerClient) waitTopic(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, brokerTimeout)
+	defer cancel()
+	for {
+		_, err := b.topicConfig(ctx, name)
+		if !errors.Is(err, mqlog.ErrTopicNotFound) || ctx.Err() != nil {
+			return nil // (another error is the caller's to meet when it describes the topic)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func (t *brokerTopics) TopicConfig(name string) (mqlog.TopicConfig, error) {
@@ -169,10 +188,13 @@ func (b *brokerClient) topicConfig(ctx context.Context, name string) (mqlog.Topi
 	res := kmsg.NewDescribeConfigsRequestResource()
 	res.ResourceType, res.ResourceName, res.ConfigNames = kmsg.ConfigResourceTypeTopic, name, []string{kafka.ConfigTopicJSON}
 	req.Resources = append(req.Resources, res)
-	resp, err := req.RequestWith(ctx, b.cl)
+	// Asked of the broker the command names, not of any broker of the cluster: the nodes of a
+	// replicated cluster each apply a topic's creation a moment apart (waitTopic).
+	kresp, err := b.cl.SeedBrokers()[0].Request(ctx, req)
 	if err != nil {
 		return mqlog.TopicConfig{}, fmt.Errorf("broker %s: %w", b.addr, err)
 	}
+	resp := kresp.(*kmsg.DescribeConfigsResponse)
 	for _, r := range resp.Resources {
 		if err := brokerError(kerr.ErrorForCode(r.ErrorCode), deref(r.ErrorMessage)); err != nil {
 			return mqlog.TopicConfig{}, err

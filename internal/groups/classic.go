@@ -690,27 +690,7 @@ func (c *Coordinator) CommitClassic(group, memberID string, generation int32, of
 	}
 	c.gate.RLock()
 	defer c.gate.RUnlock()
-	c.mu.Lock()
-	g := c.mu.groups[group]
-	var err error
-	switch {
-	case g == nil || len(g.members) == 0:
-		if generation >= 0 {
-			err = fmt.Errorf("%w: %d for group %s without members", ErrIllegalGeneration, generation, group)
-		}
-	case g.classic == nil:
-		err = fmt.Errorf("%w: group %s has embedded members", base.ErrGroupActive, group)
-	default:
-		var m *member
-		if _, m, err = c.classicMemberLocked(group, memberID, generation); err == nil {
-			c.startSessionLocked(g, m)
-			if g.classic.state == StateCompletingRebalance {
-				err = ErrRebalanceInProgress
-			}
-		}
-	}
-	c.mu.Unlock()
-	if err != nil {
+	if err := c.checkClassicCommit(group, memberID, generation); err != nil {
 		return nil, err
 	}
 	errs := make([]error, len(offsets))

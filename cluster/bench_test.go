@@ -1,0 +1,141 @@
+package cluster_test
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mqlog/mqlog"
+	"github.com/mqlog/mqlog/cluster"
+	"github.com/mqlog/mqlog/segment"
+)
+
+// BenchmarkReplicatedAppendBatch compares, in one run and interleaved append by append, one producer's
+// appends of a RecordBatch of 1, 16 or 256 messages of 512 bytes: "one-node" is the DB alone
+// (RawPartition.AppendBatch under SyncAlways: durable on return); "three-nodes" is Node.AppendBatch on
+// the leader of three nodes on loopback (committed: fsynced in a majority of raft logs, then applied to
+// the leader's DB, SyncAlways there too); "three-nodes-nosync" is the same with the nodes' DBs under
+// SyncNever (the raft log the only fsynced copy). All nodes share this machine's disk and cores. It
+// reports each one's msgs/s and the ratios to one-node (the goal: >= 0.5 at 256).
+func BenchmarkReplicatedAppendBatch(b *testing.B) {
+	value := make([]byte, 512)
+	for _, batch := range []int{1, 16, 256} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			recs := make([]segment.Record, batch)
+			for i := range recs {
+				recs[i] = segment.Record{Value: value, Timestamp: 1}
+			}
+			frame, err := segment.AppendBatch(nil, recs, segment.EncodeOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			db, err := mqlog.Open(filepath.Join(b.TempDir(), "db"), &mqlog.Options{RetentionCheckInterval: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.CreateTopic("t", mqlog.TopicConfig{}); err != nil {
+				b.Fatal(err)
+			}
+			one, err := db.RawPartition("t", 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			synced := newCluster(b, 3, nil)
+			nosync := newClusterSync(b, 3, nil, mqlog.SyncNever)
+			for _, c := range []*testCluster{synced, nosync} {
+				if err := c.leader().node.CreateTopic(ctx, "t", mqlog.TopicConfig{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// A leader may change under this load (all nodes on 2 shared cores and one disk): the producer
+			// follows it, and the time it takes counts.
+			leaderChanges := 0
+			replicated := func(c *testCluster) error {
+				for {
+					n := c.anyLeader()
+					if n == nil {
+						time.Sleep(time.Millisecond)
+						continue
+					}
+					_, err := n.AppendBatch(ctx, "t", 0, frame)
+					if !errors.Is(err, cluster.ErrNotLeader) {
+						return err
+					}
+					leaderChanges++
+				}
+			}
+			runs := []struct {
+				name   string
+				append func() error
+				total  time.Duration
+			}{
+				{name: "one-node", append: func() error { _, err := one.AppendBatch(ctx, frame, nil); return err }},
+				{name: "three-nodes", append: func() error { return replicated(synced) }},
+				{name: "three-nodes-nosync", append: func() error { return replicated(nosync) }},
+			}
+			b.SetBytes(int64(batch * len(value) * len(runs)))
+			b.ResetTimer()
+			for i := range b.N {
+				for k := range runs {
+					r := &runs[(i+k)%len(runs)] // (each goes first in turn)
+					start := time.Now()
+					if err := r.append(); err != nil {
+						b.Fatal(r.name, err)
+					}
+					r.total += time.Since(start)
+				}
+			}
+			b.StopTimer()
+			rate := func(d time.Duration) float64 { return float64(b.N*batch) / d.Seconds() }
+			for _, r := range runs {
+				b.ReportMetric(rate(r.total), r.name+"-msgs/s")
+			}
+			b.ReportMetric(rate(runs[1].total)/rate(runs[0].total), "ratio-three/one")
+			b.ReportMetric(rate(runs[2].total)/rate(runs[0].total), "ratio-nosync/one")
+			b.ReportMetric(float64(leaderChanges), "not-leader-retries")
+		})
+	}
+}
+
+// BenchmarkFailover measures, b.N times, the time from the leader's stop (Node.Close, then its DB's) to
+// the first append acknowledged by the new leader, for a producer that tries every millisecond whichever
+// node is leader; three nodes on loopback with the default timeouts (300 ms heartbeat and election). It
+// reports the median, the 90th percentile, the minimum and the maximum.
+func BenchmarkFailover(b *testing.B) {
+	var times []time.Duration
+	for range b.N {
+		b.StopTimer()
+		c := newCluster(b, 3, nil)
+		l := c.leader()
+		if err := l.node.CreateTopic(ctx, "t", mqlog.TopicConfig{}); err != nil {
+			b.Fatal(err)
+		}
+		c.waitApplied()
+		b.StartTimer()
+		start := time.Now()
+		l.stop(b)
+		for {
+			if n := c.anyLeader(); n != nil {
+				if _, err := n.Append(ctx, "t", 0, mqlog.Message{Value: []byte("x")}); err == nil {
+					break
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+		times = append(times, time.Since(start))
+		b.StopTimer()
+		for _, n := range c.running() {
+			n.stop(b)
+		}
+	}
+	slices.Sort(times)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(times[len(times)/2]), "median-ms")
+	b.ReportMetric(ms(times[len(times)*9/10]), "p90-ms")
+	b.ReportMetric(ms(times[0]), "min-ms")
+	b.ReportMetric(ms(times[len(times)-1]), "max-ms")
+}

@@ -1,0 +1,163 @@
+package mqlog
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mqlog/mqlog/internal/groups"
+	"github.com/mqlog/mqlog/segment"
+	"github.com/mqlog/mqlog/wal"
+)
+
+// What a replicated node (package cluster) needs of its local DB beyond the API every user has: the
+// fencing of a group commit checked apart from its write, offsets set and groups deleted without the
+// checks that depend on the members this process holds, a partition cut back or emptied (with its
+// idempotent producers' state following the cut), and stored batches installed at their offsets. These
+// calls are for a DB whose writes all come through one replicated state machine; mixed with ordinary
+// writes they can break the promises of the calls they bypass.
+
+// CheckGroupCommit applies the rules of CommitGroupOffsets (member, generation, rebalance) to a commit of
+// memberID at generation without writing anything: a replicated leader checks a commit with it, then
+// replicates the offsets, which every node writes with SetGroupOffsets.
+func (db *DB) CheckGroupCommit(group, memberID string, generation int32) error {
+	if err := db.writable(); err != nil {
+		return err
+	}
+	return db.groups.CheckClassicCommit(group, memberID, generation)
+}
+
+// SetGroupOffsets durably sets group's positions whatever members it has (no fencing): the replicated form
+// of a commit that was checked on the leader. The error is for the whole call; the slice has one error per
+// offset (ErrTopicNotFound, ErrInvalidPartition, ErrOutOfRange), nil for those set.
+func (db *DB) SetGroupOffsets(group string, offsets []GroupOffsetCommit) ([]error, error) {
+	if err := db.writable(); err != nil {
+		return nil, err
+	}
+	commits := make([]groups.OffsetCommit, 0, len(offsets))
+	errs := make([]error, len(offsets))
+	var index []int
+	for i, o := range offsets {
+		t, err := db.catalog.Get(o.Topic)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		commits = append(commits, groups.OffsetCommit{Topic: t, Partition: o.Partition, Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata})
+		index = append(index, i)
+	}
+	done, err := db.groups.SetOffsets(group, commits)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range index {
+		errs[i] = done[j]
+	}
+	return errs, nil
+}
+
+// DeleteAllGroupOffsets deletes every committed position of group, whatever members it has (DeleteGroup
+// refuses a group with members): the replicated form of a DeleteGroup checked on the leader.
+func (db *DB) DeleteAllGroupOffsets(group string) error {
+	if err := db.writable(); err != nil {
+		return err
+	}
+	return db.groups.DeleteAllOffsets(group)
+}
+
+// TruncateFrom removes every record of the partition at and after offset, durably (wal.Log.TruncateFrom:
+// a synced marker makes the cut crash safe), so that the next append gets offset. offset must start a
+// batch (ErrNotBatchBoundary) and lie in [StartOffset, HighWatermark]; below StartOffset the partition is
+// emptied at offset instead (Reset). The partition's idempotent producers' state follows the cut: it is
+// loaded again from what the partition holds on next use.
+func (p *RawPartition) TruncateFrom(offset int64) error {
+	if err := p.db.writable(); err != nil {
+		return err
+	}
+	var err error
+	if offset < p.log.StartOffset() {
+		err = p.log.Reset(offset)
+	} else {
+		err = p.log.TruncateFrom(offset)
+	}
+	p.db.dropProducerState(p.log)
+	return facade(err)
+}
+
+// Reset empties the partition, durably, so that the next append gets offset (which may lie anywhere),
+// and drops its producers' state: what a replicated node does before it installs a partition's batches
+// from a snapshot.
+func (p *RawPartition) Reset(offset int64) error {
+	if err := p.db.writable(); err != nil {
+		return err
+	}
+	err := p.log.Reset(offset)
+	p.db.dropProducerState(p.log)
+	return facade(err)
+}
+
+// ErrStoredOffset is returned by AppendStored for a batch whose base offset is not the partition's next
+// offset.
+var ErrStoredOffset = errors.New("mqlog: stored batch does not follow the partition's end")
+
+// AppendStored appends one stored batch (as ReadBatches returns it, from another copy of the partition) at
+// its own base offset, which must be the partition's next offset (ErrStoredOffset: a partition with
+// offset gaps, compacted, cannot be installed this way). The batch is verified (CRC, header, records) but
+// not checked against its producer's sequence: it was when it was first appended. Producer state is
+// loaded again from the partition on next use. It returns once the batch is durable (under SyncAlways).
+func (p *RawPartition) AppendStored(frame []byte) error {
+	if err := p.db.writable(); err != nil {
+		return err
+	}
+	b, err := segment.DecodeBatch(frame, p.db.opts.logOptions().Limits)
+	if err != nil {
+		return fmt.Errorf("mqlog: stored batch for %s partition %d: %w", p.topic, p.partition, err)
+	}
+	if b.Header.FrameSize() != int64(len(frame)) {
+		return fmt.Errorf("mqlog: stored batch for %s partition %d: %w: %d bytes, header says %d", p.topic, p.partition, segment.ErrTruncated, len(frame), b.Header.FrameSize())
+	}
+	want := b.Header.BaseOffset
+	_, err = p.log.AppendFrame(frame, wal.FrameHooks{Check: func(base int64) error {
+		if base != want {
+			return fmt.Errorf("%w: %s partition %d: batch at offset %d, next offset %d", ErrStoredOffset, p.topic, p.partition, want, base)
+		}
+		return nil
+	}})
+	p.db.dropProducerState(p.log)
+	return facade(err)
+}
+
+// BatchBefore returns the header of the stored batch that holds offset-1 (the last batch below offset),
+// read from the partition: a replicated node compares its CRC with a snapshot's to tell whether its
+// partition holds the snapshot's prefix. ok is false when the partition does not hold offset-1.
+func (p *RawPartition) BatchBefore(offset int64) (h segment.BatchHeader, ok bool, err error) {
+	if offset <= p.log.StartOffset() || offset > p.log.HighWatermark() {
+		return h, false, nil
+	}
+	r, err := p.log.NewReader(offset-1, false)
+	if err != nil {
+		return h, false, facade(err)
+	}
+	b, err := r.NextBatch()
+	if errors.Is(err, io.EOF) {
+		return h, false, nil
+	}
+	if err != nil {
+		return h, false, facade(err)
+	}
+	return b.Header, b.Header.LastOffset() == offset-1, nil
+}
+
+// dropProducerState forgets the cached producer state of log, so that the next idempotent append loads
+// it again from what the log holds (its stored snapshot is adopted only if the log still holds the batch
+// it ends with).
+func (db *DB) dropProducerState(l *wal.Log) {
+	r := &db.producers
+	r.mu.Lock()
+	delete(r.partitions, l)
+	r.mu.Unlock()
+}
+
+// Err returns the sticky error that stopped the partition's log (a failed write or fsync), or nil: a
+// replicated node tells an error every node meets alike (a refused batch) from one of its own disk.
+func (p *RawPartition) Err() error { return p.log.Err() }
