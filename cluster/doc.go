@@ -74,8 +74,8 @@
 //     Node.TopicIncarnation (replicated: the raft index of the topic's creation) for Kafka topic ids.
 //   - The background cleaner (retention, compaction) runs on each node by its own clock: nodes may hold
 //     different start offsets, never different offsets for one record.
-//   - Twice in some thirty runs of this package's tests (2026-12-04, both around a leader change under
-//     load) a test hung until go test's timeout: a write through the leader never answered. Not
+//   - Twice in some thirty runs of this package's tests (2026-12-04; the first in TestFailover, under
+//     a leader change) a test hung until go test's timeout: a write through the leader never answered. Not
 //     reproduced since (six -race runs in a row clean); a suspect is a follower's raft log cut at a
 //     leader change (raftstore DeleteRange at the tail, wal.Log.TruncateFrom waiting for an idle writer).
 //   - A snapshot's Persist reads the partitions while the local cleaner may delete segments: it then
