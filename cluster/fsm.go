@@ -39,7 +39,7 @@ type fsm struct {
 	}
 }
 
-var _ raft.FSM = (*fsm)(nil)
+var _ raft.BatchingFSM = (*fsm)(nil)
 
 // applyResult is what Apply returns to the leader's caller (raft.ApplyFuture.Response).
 type applyResult struct {
@@ -59,28 +59,90 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
-	f.mu.Lock()
-	sticky := f.mu.err
-	f.mu.Unlock()
-	if sticky != nil {
-		return applyResult{err: sticky}
+	res := f.finish(l, f.apply(l))
+	f.setApplied(l.Index)
+	return res
+}
+
+// ApplyBatch implements raft.BatchingFSM: raft hands over the entries committed together. Their appends
+// run concurrently, so that they share the DB's group commits (one write and one fsync for many, where
+// Apply pays one per entry); the appends to one partition keep their commit order, each starting once
+// the one before has its offsets (RawPartition.AppendBatch's ordered hook), so every node assigns the
+// same offsets and runs the same sequence checks. Any other command waits for the appends before it and
+// runs alone. The applied index moves to the batch's last entry once all of it is applied.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	var wg sync.WaitGroup
+	type partitionKey struct {
+		topic     string
+		partition int32
 	}
-	res := f.apply(l)
-	f.mu.Lock()
-	f.mu.applied = l.Index
-	f.mu.Unlock()
-	if res.err != nil {
-		f.logger.Debug("mqlog/cluster: command refused", "index", l.Index, "err", res.err)
+	queued := map[partitionKey]<-chan struct{}{}
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		var c appendCmd
+		var err error
+		if len(l.Data) > 0 && opType(l.Data[0]) == opAppend {
+			c, err = decodeAppend(l.Data[1:])
+		}
+		if len(l.Data) == 0 || opType(l.Data[0]) != opAppend || err != nil {
+			wg.Wait()
+			clear(queued)
+			out[i] = f.finish(l, f.apply(l))
+			continue
+		}
+		key := partitionKey{c.topic, c.partition}
+		prev := queued[key]
+		done := make(chan struct{})
+		queued[key] = done
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ordered := sync.OnceFunc(func() { close(done) })
+			defer ordered()
+			if prev != nil {
+				<-prev
+			}
+			out[i] = f.finish(l, f.applyAppend(c, ordered))
+		}()
 	}
-	if res.err != nil && local(res.err) {
-		err := fmt.Errorf("mqlog/cluster: node stopped applying at raft index %d: %w", l.Index, res.err)
-		f.mu.Lock()
+	wg.Wait()
+	if len(logs) > 0 {
+		f.setApplied(logs[len(logs)-1].Index)
+	}
+	return out
+}
+
+func (f *fsm) setApplied(index uint64) {
+	f.mu.Lock()
+	f.mu.applied = max(f.mu.applied, index)
+	f.mu.Unlock()
+}
+
+// finish turns a command's outcome into Apply's result: a local failure (not the command's outcome)
+// stops the node, and every later command gets it.
+func (f *fsm) finish(l *raft.Log, res applyResult) applyResult {
+	if res.err == nil || res.err == f.Err() {
+		return res
+	}
+	f.logger.Debug("mqlog/cluster: command refused", "index", l.Index, "err", res.err)
+	if !local(res.err) {
+		return res
+	}
+	err := fmt.Errorf("mqlog/cluster: node stopped applying at raft index %d: %w", l.Index, res.err)
+	f.mu.Lock()
+	first := f.mu.err == nil
+	if first {
 		f.mu.err = err
-		f.mu.Unlock()
+	}
+	f.mu.Unlock()
+	if first {
 		f.logger.Error("mqlog/cluster: local failure applying a committed entry; the node stops", "index", l.Index, "err", res.err)
 		f.failed(err)
-		res.err = err
 	}
+	res.err = err
 	return res
 }
 
@@ -93,6 +155,9 @@ func local(err error) bool {
 }
 
 func (f *fsm) apply(l *raft.Log) applyResult {
+	if err := f.Err(); err != nil {
+		return applyResult{err: err}
+	}
 	if len(l.Data) == 0 {
 		return applyResult{err: fmt.Errorf("%w: empty entry %d", ErrBadCommand, l.Index)}
 	}
@@ -103,17 +168,7 @@ func (f *fsm) apply(l *raft.Log) applyResult {
 		if err != nil {
 			return applyResult{err: err}
 		}
-		p, err := f.db.RawPartition(c.topic, c.partition)
-		if err != nil {
-			return applyResult{err: err}
-		}
-		// A copy: the log patches the frame's base offset and epoch in place, and the entry's Data is
-		// raft's own (the leader may be sending it to a follower at the same time).
-		res, err := p.AppendBatch(context.Background(), bytes.Clone(c.frame), nil)
-		if err != nil && p.Err() != nil {
-			err = errors.Join(err, mqlog.ErrFailStop)
-		}
-		return applyResult{value: res, err: err}
+		return f.applyAppend(c, nil)
 	case opCreateTopic:
 		var c createTopicCmd
 		if err := decodeJSON(body, &c); err != nil {
@@ -185,6 +240,25 @@ func (f *fsm) apply(l *raft.Log) applyResult {
 		return applyResult{value: mqlog.ProducerID{ID: id}}
 	}
 	return applyResult{err: fmt.Errorf("%w: unknown type %d in entry %d", ErrBadCommand, op, l.Index)}
+}
+
+// applyAppend appends an append command's batch to its partition; ordered (when not nil) is called once
+// the batch's place in the partition is decided.
+func (f *fsm) applyAppend(c appendCmd, ordered func()) applyResult {
+	if err := f.Err(); err != nil {
+		return applyResult{err: err}
+	}
+	p, err := f.db.RawPartition(c.topic, c.partition)
+	if err != nil {
+		return applyResult{err: err}
+	}
+	// A copy: the log patches the frame's base offset and epoch in place, and the entry's Data is raft's
+	// own (the leader may be sending it to a follower at the same time).
+	res, err := p.AppendBatch(context.Background(), bytes.Clone(c.frame), ordered)
+	if err != nil && p.Err() != nil {
+		err = errors.Join(err, mqlog.ErrFailStop)
+	}
+	return applyResult{value: res, err: err}
 }
 
 // broker returns the replicated Kafka address of voter id.

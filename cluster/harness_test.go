@@ -278,14 +278,14 @@ func (c *testCluster) checkSame(topic string, partitions int32, acked []string) 
 		vals, _ := values(c.t, nodes[0].db, topic, p)
 		for _, v := range vals {
 			if seen[v] {
-				c.t.Fatalf("%q appended twice", v)
+				c.t.Fatalf("%.40q appended twice", v)
 			}
 			seen[v] = true
 		}
 	}
 	for _, v := range acked {
 		if !seen[v] {
-			c.t.Fatalf("acknowledged %q is missing", v)
+			c.t.Fatalf("acknowledged %.40q is missing", v)
 		}
 	}
 }
@@ -340,4 +340,16 @@ func (c *testCluster) anyLeader() *cluster.Node {
 		}
 	}
 	return nil
+}
+
+// onLeader runs fn on the leader, again on the next one while fn's error is ErrNotLeader (a write that
+// lost its leader may have been applied: only for writes that a retry cannot duplicate, or whose test
+// counts that), and returns fn's last error.
+func (c *testCluster) onLeader(fn func(*cluster.Node) error) error {
+	for {
+		err := fn(c.leader().node)
+		if !errors.Is(err, cluster.ErrNotLeader) {
+			return err
+		}
+	}
 }
