@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -278,5 +279,45 @@ func TestStartRefuses(t *testing.T) {
 	}
 	if got := db.Topics(); len(got) != 1 {
 		t.Fatalf("topics after the refusal: %v", got)
+	}
+}
+
+// A node counts as the leader (IsLeader) only once it has applied everything acknowledged before its
+// term: the moment IsLeader holds on the new leader after a failover, its DB has every record the old
+// leader acknowledged. (Raft makes a node the leader before it has applied its predecessor's last
+// entries; a Kafka fetch served then would miss them.)
+func TestNewLeaderHasAllAcknowledged(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	if err := c.leader().node.CreateTopic(ctx, "t", mqlog.TopicConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	var acked []string
+	for round := range 3 {
+		acked = append(acked, c.produce("t", fmt.Sprintf("round%d", round), 4, 60)...)
+		old := c.leader()
+		old.stop(t) // at once: the followers may not have heard yet that the last entries committed
+		var nl *testNode
+		for deadline := time.Now().Add(time.Minute); nl == nil && time.Now().Before(deadline); runtime.Gosched() {
+			for _, n := range c.running() { // polled without sleeping: the first moment IsLeader holds
+				if n.node.IsLeader() {
+					nl = n
+					break
+				}
+			}
+		}
+		if nl == nil {
+			t.Fatal("no leader within a minute")
+		}
+		got, _ := values(t, nl.node.DB(), "t", 0)
+		have := make(map[string]bool, len(got))
+		for _, v := range got {
+			have[v] = true
+		}
+		for _, v := range acked {
+			if !have[v] {
+				t.Fatalf("round %d: new leader %d counts as the leader without acknowledged %s (it has %d of %d)", round, nl.id, v, len(got), len(acked))
+			}
+		}
+		old.start(t)
 	}
 }

@@ -42,6 +42,8 @@ type Node struct {
 	mu struct {
 		sync.Mutex
 		leaderChanged chan struct{} // closed and replaced at every leader change raft reports
+		readyTerm     uint64        // the term whose barrier this node applied as its leader
+		barrier       bool          // a barrier is in flight
 	}
 }
 
@@ -208,8 +210,41 @@ func (n *Node) LeaderID() int32 {
 	return parseID(id)
 }
 
-// IsLeader reports whether this node is the leader now.
-func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+// IsLeader reports whether this node is the leader and has applied every entry committed before its term
+// (a barrier of its own term applied), so that what its DB answers is all that was acknowledged. A new
+// leader may not have applied its predecessor's last entries yet: a read served then would miss records
+// already acknowledged (a Kafka consumer at the old leader's high watermark would be told
+// OFFSET_OUT_OF_RANGE and reset). The barrier starts when this node learns it leads, and at the first
+// call in a new term; until it is applied IsLeader is false. Writes need no barrier (raft orders them
+// after the predecessor's entries): propose checks raft's own state.
+func (n *Node) IsLeader() bool {
+	if n.raft.State() != raft.Leader {
+		return false
+	}
+	term := n.raft.CurrentTerm()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.mu.readyTerm == term {
+		return true
+	}
+	if !n.mu.barrier {
+		n.mu.barrier = true
+		go n.applyBarrier(term)
+	}
+	return false
+}
+
+// applyBarrier waits for a barrier of term to be applied and records the term as ready. It ends at once
+// when the node steps down or shuts down (raft fails the barrier).
+func (n *Node) applyBarrier(term uint64) {
+	err := n.raft.Barrier(n.cfg.ApplyTimeout).Error()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.mu.barrier = false
+	if err == nil {
+		n.mu.readyTerm = max(n.mu.readyTerm, term)
+	}
+}
 
 // WaitLeader waits until this node knows a leader and returns its ID, or ctx's error.
 func (n *Node) WaitLeader(ctx context.Context) (int32, error) {
@@ -246,6 +281,7 @@ func (n *Node) watchLeader() {
 			n.mu.leaderChanged = make(chan struct{})
 			n.mu.Unlock()
 			if lo, ok := o.Data.(raft.LeaderObservation); ok && parseID(lo.LeaderID) == n.cfg.ID {
+				n.IsLeader() // starts this term's barrier
 				n.wg.Add(1)
 				go func() { defer n.wg.Done(); n.publishBrokers() }()
 			}

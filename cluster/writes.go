@@ -16,7 +16,8 @@ import (
 // *NotLeaderError without proposing), it returns once the command is committed (on a majority's raft
 // logs, fsynced) and applied to the leader's DB, with the outcome of that apply, which every node's
 // apply repeats. ctx is checked before the command is proposed; once proposed, the call waits for its
-// outcome (as DB.Append waits for a queued write), bounded by Config.ApplyTimeout for the enqueueing.
+// outcome or for ctx to end (then the write may still commit and be applied everywhere, as after a lost
+// leadership), and Config.ApplyTimeout bounds the enqueueing.
 // A leader that loses its leadership while a write is in flight answers *NotLeaderError: the write may
 // or may not have been committed, and a retry through the new leader may apply it twice (an idempotent
 // producer's retry is recognized as a duplicate by the sequence check every node runs).
@@ -36,6 +37,14 @@ func (n *Node) propose(ctx context.Context, cmd []byte) (applyResult, error) {
 		return applyResult{}, fmt.Errorf("%w: a command of %d bytes, limit %d", mqlog.ErrTooLarge, len(cmd), MaxCommandBytes)
 	}
 	f := n.raft.Apply(cmd, n.cfg.ApplyTimeout)
+	answered := make(chan struct{})
+	go func() { f.Error(); close(answered) }() // (raft's futures take no context)
+	select {
+	case <-answered:
+	case <-ctx.Done():
+		// Proposed: it may still commit and be applied on every node, as after a lost leadership.
+		return applyResult{}, fmt.Errorf("mqlog/cluster: waiting for a proposed write, which may still be applied: %w", ctx.Err())
+	}
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
 			errors.Is(err, raft.ErrLeadershipTransferInProgress) || errors.Is(err, raft.ErrRaftShutdown) {

@@ -97,10 +97,12 @@
 // by closing the connection. A write that loses the leadership under it gets the same codes (its
 // error matches cluster.ErrNotLeader). Kafka clients then refresh their metadata and follow the failover
 // by themselves. InitProducerId is answered everywhere, as Kafka brokers do: by the replicated counter
-// on the leader, with a random id in a range of its own (bit 62 set) on a follower. Follower reads are the embedded API's (package cluster), not Kafka's. `mqlog serve`
-// counts a new leader as the leader only once a barrier of its own term has been applied: until then it
-// may lack its predecessor's last entries, and a fetch at the old high watermark would be answered
-// OFFSET_OUT_OF_RANGE.
+// on the leader, with a random id in a range of its own (bit 62 set) on a follower. Follower reads are
+// the embedded API's (package cluster), not Kafka's. A *cluster.Node counts itself as the leader
+// (IsLeader) only once a barrier of its own term has been applied: until then it may lack its
+// predecessor's last entries, and a fetch at the old high watermark would be answered
+// OFFSET_OUT_OF_RANGE; so an application that embeds a node and serves it gets the same answers as
+// `mqlog serve`.
 //
 // What differs from one node: the produce requests of a connection are appended one after another,
 // each once the one before is committed (on one node, once it has its offsets); topic configs cannot be

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -135,11 +134,7 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	}
 	defer closeRaft(node)
 	if node != nil {
-		ready := &readyNode{Node: node} // serve_raft.go
-		ctx, stop := context.WithCancel(cmd.Context())
-		defer stop()
-		go ready.watch(ctx)
-		opts.Replication = ready
+		opts.Replication = node // its IsLeader holds once the new leader applied its predecessor's entries
 	}
 	srv, err := kafka.NewServer(db, opts)
 	if err != nil {

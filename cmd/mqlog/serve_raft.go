@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/mqlog/mqlog"
 	"github.com/mqlog/mqlog/cluster"
@@ -129,63 +126,3 @@ func kafkaAddress(advertise string, l net.Listener) string {
 	}
 	return l.Addr().String()
 }
-
-// readyNode is the Replication `mqlog serve` gives the Kafka server: a cluster.Node whose IsLeader holds
-// only once this leader has applied everything committed before its term (a barrier of its own term
-// applied). A new leader may not have applied its predecessors' last entries yet: serving fetches then
-// would answer a consumer at the old leader's high watermark OFFSET_OUT_OF_RANGE, and the consumer would
-// reset (to the start, or the end); until then it answers NOT_LEADER_OR_FOLLOWER and clients retry.
-type readyNode struct {
-	*cluster.Node
-	mu struct {
-		sync.Mutex
-		readyTerm uint64 // the term whose barrier has been applied
-		pending   bool   // a barrier is in flight
-	}
-}
-
-// IsLeader reports whether this node leads and has applied all that its term's barrier follows; the first
-// call in a new term starts the barrier.
-func (n *readyNode) IsLeader() bool {
-	if !n.Node.IsLeader() {
-		return false
-	}
-	r := n.Node.Raft()
-	term := r.CurrentTerm()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.mu.readyTerm == term {
-		return true
-	}
-	if !n.mu.pending {
-		n.mu.pending = true
-		go func() {
-			err := r.Barrier(barrierTimeout).Error()
-			n.mu.Lock()
-			defer n.mu.Unlock()
-			n.mu.pending = false
-			if err == nil {
-				n.mu.readyTerm = max(n.mu.readyTerm, term)
-			}
-		}()
-	}
-	return false
-}
-
-// watch calls IsLeader every 50 ms until ctx is done, so that a new leader's barrier starts at once
-// rather than at its first request.
-func (n *readyNode) watch(ctx context.Context) {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n.IsLeader()
-		}
-	}
-}
-
-// barrierTimeout bounds a new leader's barrier (it fails at once when the node closes or steps down).
-const barrierTimeout = 10 * time.Second
