@@ -321,3 +321,47 @@ func TestNewLeaderHasAllAcknowledged(t *testing.T) {
 		old.start(t)
 	}
 }
+
+// Writes in flight on a leader that stops all return (a *NotLeaderError: they may or may not have been
+// committed): raft leaves a future still in its pipeline at shutdown unanswered (hashicorp/raft issue
+// 498), and a write waiting on it alone would wait forever.
+func TestFaultLeaderStopsUnderWrites(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	if err := c.leader().node.CreateTopic(ctx, "t", mqlog.TopicConfig{Partitions: 4}); err != nil {
+		t.Fatal(err)
+	}
+	rounds := 3
+	if !testing.Short() {
+		rounds = 10
+	}
+	for round := range rounds {
+		l := c.leader()
+		node := l.node
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					_, err := node.Append(context.Background(), "t", int32(w%4), mqlog.Message{Value: []byte(fmt.Sprintf("%d-%d-%d", round, w, i))})
+					if err != nil {
+						if !errors.Is(err, cluster.ErrNotLeader) && !errors.Is(err, mqlog.ErrClosed) {
+							t.Errorf("append on a stopping leader: %v", err)
+						}
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(20 * time.Millisecond)
+		l.stop(t)
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(time.Minute): // a guard against the hang, not a speed assertion
+			t.Fatalf("round %d: writes on the stopped leader still waiting after a minute", round)
+		}
+		l.start(t)
+	}
+}

@@ -64,6 +64,11 @@
 // AddVoter and RemoveVoter change the configuration on the leader; the Kafka addresses of the voters are
 // replicated state, so Brokers answers the same on every node.
 //
+// A write in flight on a leader that stops returns *NotLeaderError (it may or may not have been
+// committed) once the node closes or raft shuts down: raft leaves a future still in its pipeline at
+// shutdown unanswered (hashicorp/raft issue 498), and waiting on it alone hung some tests until their
+// timeout (TestFaultLeaderStopsUnderWrites reproduced that in 1 of 40 rounds without the fix).
+//
 // # Not done
 //
 //   - Work-queue acks (DB.Queue) are not replicated: queues on a replicated DB are local to a node.
@@ -74,10 +79,6 @@
 //     Node.TopicIncarnation (replicated: the raft index of the topic's creation) for Kafka topic ids.
 //   - The background cleaner (retention, compaction) runs on each node by its own clock: nodes may hold
 //     different start offsets, never different offsets for one record.
-//   - Twice in some thirty runs of this package's tests (2026-12-04; the first in TestFailover, under
-//     a leader change, where a write through the leader never answered) a test hung until the timeout. Not
-//     reproduced since (six -race runs in a row clean); a suspect is a follower's raft log cut at a
-//     leader change (raftstore DeleteRange at the tail, wal.Log.TruncateFrom waiting for an idle writer).
 //   - A snapshot's Persist reads the partitions while the local cleaner may delete segments: it then
 //     fails and raft takes it again later.
 package cluster

@@ -37,13 +37,8 @@ func (n *Node) propose(ctx context.Context, cmd []byte) (applyResult, error) {
 		return applyResult{}, fmt.Errorf("%w: a command of %d bytes, limit %d", mqlog.ErrTooLarge, len(cmd), MaxCommandBytes)
 	}
 	f := n.raft.Apply(cmd, n.cfg.ApplyTimeout)
-	answered := make(chan struct{})
-	go func() { f.Error(); close(answered) }() // (raft's futures take no context)
-	select {
-	case <-answered:
-	case <-ctx.Done():
-		// Proposed: it may still commit and be applied on every node, as after a lost leadership.
-		return applyResult{}, fmt.Errorf("mqlog/cluster: waiting for a proposed write, which may still be applied: %w", ctx.Err())
+	if err := n.await(ctx, f); err != nil {
+		return applyResult{}, err
 	}
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
@@ -58,6 +53,35 @@ func (n *Node) propose(ctx context.Context, cmd []byte) (applyResult, error) {
 	}
 	return res, res.err
 }
+
+// await waits for raft to answer f, for ctx to end, or for the node to stop. Raft does not answer a
+// future still in its pipeline when it shuts down (hashicorp/raft issue 498: the future's Error blocks
+// forever), so a stop ends the wait with *NotLeaderError (the write may or may not have been committed,
+// as after a lost leadership); so does ctx, with its error. The goroutine that waits on the future then
+// stays until raft answers it, which it may never do.
+func (n *Node) await(ctx context.Context, f raft.ApplyFuture) error {
+	answered := make(chan struct{})
+	go func() { f.Error(); close(answered) }() // (raft's futures take no context)
+	tick := time.NewTicker(awaitPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-answered:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("mqlog/cluster: waiting for a proposed write, which may still be applied: %w", ctx.Err())
+		case <-n.done:
+			return n.notLeader()
+		case <-tick.C:
+			if n.raft.State() == raft.Shutdown { // (a local failure shut raft down: Node.failed)
+				return n.notLeader()
+			}
+		}
+	}
+}
+
+// awaitPoll is how often a write waiting for raft checks that raft still runs.
+const awaitPoll = 100 * time.Millisecond
 
 func (n *Node) notLeader() error {
 	leader := n.LeaderID()
