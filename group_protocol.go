@@ -139,6 +139,14 @@ func (db *DB) LeaveGroup(group string, memberIDs, instanceIDs []string) []error 
 // (ErrTopicNotFound, ErrInvalidPartition, ErrOutOfRange, ErrOffsetMetadataTooLarge), nil for those
 // committed. Each offset is stored with its leader epoch and metadata.
 func (db *DB) CommitGroupOffsets(group, memberID string, generation int32, offsets []GroupOffsetCommit) ([]error, error) {
+	return db.writeGroupOffsets(offsets, func(commits []groups.OffsetCommit) ([]error, error) {
+		return db.groups.CommitClassic(group, memberID, generation, commits)
+	})
+}
+
+// writeGroupOffsets checks each offset's topic and metadata, hands those that pass to write (a commit of
+// the coordinator's), and returns one error per offset: the check's, or write's for it.
+func (db *DB) writeGroupOffsets(offsets []GroupOffsetCommit, write func([]groups.OffsetCommit) ([]error, error)) ([]error, error) {
 	if err := db.writable(); err != nil {
 		return nil, err
 	}
@@ -158,7 +166,7 @@ func (db *DB) CommitGroupOffsets(group, memberID string, generation int32, offse
 		commits = append(commits, groups.OffsetCommit{Topic: t, Partition: o.Partition, Offset: o.Offset, LeaderEpoch: max(o.LeaderEpoch, -1), Metadata: o.Metadata})
 		index = append(index, i)
 	}
-	done, err := db.groups.CommitClassic(group, memberID, generation, commits)
+	done, err := write(commits)
 	if err != nil {
 		return nil, err
 	}

@@ -29,31 +29,11 @@ func (db *DB) CheckGroupCommit(group, memberID string, generation int32) error {
 
 // SetGroupOffsets durably sets group's positions whatever members it has (no fencing): the replicated form
 // of a commit that was checked on the leader. The error is for the whole call; the slice has one error per
-// offset (ErrTopicNotFound, ErrInvalidPartition, ErrOutOfRange), nil for those set.
+// offset (ErrTopicNotFound, ErrInvalidPartition, ErrOutOfRange, ErrOffsetMetadataTooLarge), nil for those set.
 func (db *DB) SetGroupOffsets(group string, offsets []GroupOffsetCommit) ([]error, error) {
-	if err := db.writable(); err != nil {
-		return nil, err
-	}
-	commits := make([]groups.OffsetCommit, 0, len(offsets))
-	errs := make([]error, len(offsets))
-	var index []int
-	for i, o := range offsets {
-		t, err := db.catalog.Get(o.Topic)
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		commits = append(commits, groups.OffsetCommit{Topic: t, Partition: o.Partition, Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata})
-		index = append(index, i)
-	}
-	done, err := db.groups.SetOffsets(group, commits)
-	if err != nil {
-		return nil, err
-	}
-	for j, i := range index {
-		errs[i] = done[j]
-	}
-	return errs, nil
+	return db.writeGroupOffsets(offsets, func(commits []groups.OffsetCommit) ([]error, error) {
+		return db.groups.SetOffsets(group, commits)
+	})
 }
 
 // DeleteAllGroupOffsets deletes every committed position of group, whatever members it has (DeleteGroup
