@@ -216,10 +216,13 @@ fi
 section kafka-python
 PY=${MQLOG_IT_PYTHON:-/usr/bin/python3} # Debian's python3-kafka is a package of the system's Python
 WHY=
-if ! "$PY" -c 'import kafka' 2>/dev/null && apt_install python3-kafka; then
-	"$PY" -c 'import kafka' 2>/dev/null || WHY="apt-get installed python3-kafka, yet $PY cannot import kafka"
+# -I (isolated): without it the working directory is on the path, and the repository's Go package
+# directory kafka/ imports as an empty namespace package, which looks like kafka-python installed.
+has_kafka_python() { "$PY" -I -c 'from kafka import KafkaConsumer, KafkaProducer' 2>/dev/null; }
+if ! has_kafka_python && apt_install python3-kafka; then
+	has_kafka_python || WHY="apt-get installed python3-kafka, yet $PY cannot import kafka"
 fi
-if ! "$PY" -c 'import kafka' 2>/dev/null; then
+if ! has_kafka_python; then
 	for r in produce consume-earliest group-commit restart-keeps-position listoffsets-time; do row kafka-python "$r" SKIP "no kafka module in $PY; ${WHY:-not installed}"; done
 else
 	# plain, then a group session, a restart on the same directory, and the second group session.
