@@ -136,8 +136,11 @@ func killWorkload(t *testing.T, messages int, every int) []killPoint {
 		mu.Lock()
 		defer mu.Unlock()
 		if ops++; ops%every == 0 {
-
-			points = append(points, killPoint{op: ops, fs: killImage(t, mem), acked: int(acked.Load()), committed: committed.Load()})
+			// The counters are read before the image is taken: only this hook holds mu, and an append
+			// past its own sync's hook may finish that sync and be acknowledged while the image is being
+			// taken, so a count read after it may name a message the image's disk does not hold yet.
+			a, c := int(acked.Load()), committed.Load()
+			points = append(points, killPoint{op: ops, fs: killImage(t, mem), acked: a, committed: c})
 		}
 		return nil
 	}))
@@ -213,13 +216,14 @@ func restartAndCut(t *testing.T, k killPoint, rng *rand.Rand) []restartPoint {
 		if len(out)%2 == 1 {
 			cfg = vfs.CrashCloneCfg{UnsyncedDataPercent: 50, RNG: rand.New(rand.NewPCG(rng.Uint64(), 0))}
 		}
-		p := restartPoint{kill: k, op: len(out), fs: k.fs.CrashClone(cfg), mustHave: k.acked, mayHave: k.acked + 1}
-		if opened.Load() {
+		p := restartPoint{kill: k, op: len(out), mustHave: k.acked, mayHave: k.acked + 1}
+		if opened.Load() { // (read before the image is taken, as in killWorkload)
 			p.mustHave, p.mayHave = int(seen.Load()), int(seen.Load())+1
 			if a := appendAcked.Load(); a >= 0 {
 				p.mustHave = int(a) + 1
 			}
 		}
+		p.fs = k.fs.CrashClone(cfg)
 		out = append(out, p)
 		return nil
 	}))

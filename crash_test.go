@@ -60,7 +60,10 @@ func crashWorkload(t *testing.T, messages int, unsyncedPercent int, rng *rand.Ra
 		if unsyncedPercent > 0 {
 			cfg.RNG = rand.New(rand.NewPCG(rng.Uint64(), 0))
 		}
-		points = append(points, crashPoint{op: int(ops.Add(1)), fs: mem.CrashClone(cfg), acked: int(acked.Load()), committed: committed.Load()})
+		// The counters first, then the image: an append past its sync's hook may be acknowledged while the
+		// image is taken (crash_restart_test.go, killWorkload).
+		a, c := int(acked.Load()), committed.Load()
+		points = append(points, crashPoint{op: int(ops.Add(1)), fs: mem.CrashClone(cfg), acked: a, committed: c})
 		return nil
 	}))
 	db, err := Open(crashDir, &Options{FS: fs})
