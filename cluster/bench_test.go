@@ -24,26 +24,7 @@ func BenchmarkReplicatedAppendBatch(b *testing.B) {
 	value := make([]byte, 512)
 	for _, batch := range []int{1, 16, 256} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			recs := make([]segment.Record, batch)
-			for i := range recs {
-				recs[i] = segment.Record{Value: value, Timestamp: 1}
-			}
-			frame, err := segment.AppendBatch(nil, recs, segment.EncodeOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			db, err := mqlog.Open(filepath.Join(b.TempDir(), "db"), &mqlog.Options{RetentionCheckInterval: -1})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			if err := db.CreateTopic("t", mqlog.TopicConfig{}); err != nil {
-				b.Fatal(err)
-			}
-			one, err := db.RawPartition("t", 0)
-			if err != nil {
-				b.Fatal(err)
-			}
+			frame, one := oneNode(b, batch, len(value))
 			synced := newCluster(b, 3, nil)
 			nosync := newClusterSync(b, 3, nil, mqlog.SyncNever)
 			for _, c := range []*testCluster{synced, nosync} {
@@ -147,26 +128,7 @@ func BenchmarkFailover(b *testing.B) {
 // iteration runs a round of 8 × 10 appends on each, the first alternating.
 func BenchmarkReplicatedConcurrent(b *testing.B) {
 	const producers, perRound, batch = 8, 10, 16
-	recs := make([]segment.Record, batch)
-	for i := range recs {
-		recs[i] = segment.Record{Value: make([]byte, 512), Timestamp: 1}
-	}
-	frame, err := segment.AppendBatch(nil, recs, segment.EncodeOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	db, err := mqlog.Open(filepath.Join(b.TempDir(), "db"), &mqlog.Options{RetentionCheckInterval: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.CreateTopic("t", mqlog.TopicConfig{}); err != nil {
-		b.Fatal(err)
-	}
-	one, err := db.RawPartition("t", 0)
-	if err != nil {
-		b.Fatal(err)
-	}
+	frame, one := oneNode(b, batch, 512)
 	c := newCluster(b, 3, nil)
 	if err := c.leader().node.CreateTopic(ctx, "t", mqlog.TopicConfig{}); err != nil {
 		b.Fatal(err)
@@ -211,4 +173,30 @@ func BenchmarkReplicatedConcurrent(b *testing.B) {
 	b.ReportMetric(msgs/oneTotal.Seconds(), "one-node-msgs/s")
 	b.ReportMetric(msgs/threeTotal.Seconds(), "three-nodes-msgs/s")
 	b.ReportMetric(oneTotal.Seconds()/threeTotal.Seconds(), "ratio-three/one")
+}
+
+// oneNode returns a batch of n records of size bytes each, encoded, and partition 0 of topic "t" in a DB
+// of its own (SyncAlways), closed when b ends: the one-node side of the comparisons.
+func oneNode(b *testing.B, n, size int) ([]byte, *mqlog.RawPartition) {
+	recs := make([]segment.Record, n)
+	for i := range recs {
+		recs[i] = segment.Record{Value: make([]byte, size), Timestamp: 1}
+	}
+	frame, err := segment.AppendBatch(nil, recs, segment.EncodeOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := mqlog.Open(filepath.Join(b.TempDir(), "db"), &mqlog.Options{RetentionCheckInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := db.CreateTopic("t", mqlog.TopicConfig{}); err != nil {
+		b.Fatal(err)
+	}
+	one, err := db.RawPartition("t", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return frame, one
 }
