@@ -75,8 +75,9 @@
 //   - The duplicate window of message ids (DB.Append's Message.ID) is not applied by Node.Append.
 //   - The partitionLeaderEpoch of stored batches is each node's local write epoch (the wal's), not the
 //     raft term: the batches' other bytes are the same on every node.
-//   - The local DB's topic incarnations differ between nodes and change when a DB is rebuilt; use
-//     Node.TopicIncarnation (replicated: the raft index of the topic's creation) for Kafka topic ids.
+//   - The local DB's topic incarnations differ between nodes and change when a DB is rebuilt:
+//     Node.TopicIncarnation (replicated: the raft index of the topic's creation) is the one that is the
+//     same everywhere, and the one the Kafka front end derives topic ids from.
 //   - The background cleaner (retention, compaction) runs on each node by its own clock: nodes may hold
 //     different start offsets, never different offsets for one record.
 //   - A snapshot's Persist reads the partitions while the local cleaner may delete segments: it then

@@ -106,9 +106,9 @@
 //
 // What differs from one node: the produce requests of a connection are appended one after another,
 // each once the one before is committed (on one node, once it has its offsets); topic configs cannot be
-// altered (IncrementalAlterConfigs is POLICY_VIOLATION: no raft command carries it yet); topic ids
-// are derived from the name alone, the same on every node, so a topic created again under its name keeps
-// its id.
+// altered (IncrementalAlterConfigs is POLICY_VIOLATION: no raft command carries it yet). Topic ids are
+// derived from the name and the cluster's incarnation of the topic (cluster.Node.TopicIncarnation: the raft
+// index of its creation), the same on every node, and new for a topic created again, as on one node.
 //
 // # Consumer groups
 //

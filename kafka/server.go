@@ -40,8 +40,7 @@ func NewServer(db *mqlog.DB, opts *Options) (*Server, error) {
 	s := &Server{db: db, opts: o, large: newBufferCache()}
 	s.mu.conns = make(map[*conn]struct{})
 	s.apis = s.newAPITable()
-	s.ids.db = db
-	s.ids.nameOnly = o.Replication != nil // (topicid.go)
+	s.ids.db, s.ids.incarnation = db, topicIncarnations(db, o.Replication) // (topicid.go)
 	return s, nil
 }
 

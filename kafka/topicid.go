@@ -14,15 +14,33 @@ import (
 // name, so that a client holding the old id is told UNKNOWN_TOPIC_ID, as Kafka tells it.
 type topicIDs struct {
 	db *mqlog.DB
-	// nameOnly derives ids from names alone: with Options.Replication, where incarnations are each
-	// node's own (a node rebuilt from the raft log numbers its topics anew) and an id must be the same on
-	// every node. A topic created again under its name then keeps its id.
-	nameOnly bool
-	mu       struct {
+	// incarnation gives a topic's incarnation: the DB's (DB.TopicIncarnation), or with Options.Replication
+	// the cluster's (a *cluster.Node's TopicIncarnation: the raft index of the topic's creation, the same on
+	// every node, where the local DB's is each node's own and changes when a node's DB is rebuilt).
+	incarnation func(name string) (uint64, error)
+	mu          struct {
 		sync.Mutex
 		names map[[16]byte]string
 		ids   map[string]topicID // the id of each name, with the incarnation it was derived from
 	}
+}
+
+// topicIncarnations is where topic ids take incarnations from: a Replication's TopicIncarnation when it has
+// one, else, with a Replication, none (ids from names alone: the same on every node, kept by a topic
+// created again), else the DB's.
+func topicIncarnations(db *mqlog.DB, repl Replication) func(string) (uint64, error) {
+	if r, ok := repl.(interface {
+		TopicIncarnation(string) (uint64, error)
+	}); ok {
+		return r.TopicIncarnation
+	}
+	if repl != nil {
+		return func(name string) (uint64, error) {
+			_, err := db.TopicIncarnation(name)
+			return 0, err
+		}
+	}
+	return db.TopicIncarnation
 }
 
 // topicID is a topic's id and the incarnation it belongs to.
@@ -34,7 +52,7 @@ type topicID struct {
 // of returns the id of topic name (the zero id, which names no topic, when it does not exist). The
 // SHA-256 is computed once per incarnation: Produce v13 and Fetch v13+ look ids up on every request.
 func (t *topicIDs) of(name string) [16]byte {
-	incarnation, err := t.db.TopicIncarnation(name)
+	incarnation, err := t.incarnation(name)
 	if err != nil {
 		return [16]byte{}
 	}
@@ -44,9 +62,6 @@ func (t *topicIDs) of(name string) [16]byte {
 }
 
 func (t *topicIDs) ofLocked(name string, incarnation uint64) [16]byte {
-	if t.nameOnly {
-		incarnation = 0
-	}
 	if c, ok := t.mu.ids[name]; ok && c.incarnation == incarnation {
 		return c.id
 	}
@@ -73,7 +88,7 @@ func (t *topicIDs) name(id [16]byte) (string, bool) {
 	name, ok := t.mu.names[id]
 	t.mu.Unlock()
 	if ok {
-		if incarnation, err := t.db.TopicIncarnation(name); err == nil {
+		if incarnation, err := t.incarnation(name); err == nil {
 			t.mu.Lock()
 			same := t.ofLocked(name, incarnation) == id
 			t.mu.Unlock()
@@ -87,7 +102,7 @@ func (t *topicIDs) name(id [16]byte) (string, bool) {
 	defer t.mu.Unlock()
 	t.mu.names = make(map[[16]byte]string, len(names))
 	for _, n := range names {
-		if incarnation, err := t.db.TopicIncarnation(n); err == nil {
+		if incarnation, err := t.incarnation(n); err == nil {
 			t.mu.names[t.ofLocked(n, incarnation)] = n
 		}
 	}
