@@ -29,27 +29,35 @@ func (l *Log) Append(records []segment.Record) (int64, error) {
 // encode checks records against the limits and encodes them as one batch into *bp (kept there, grown, for
 // the pool), returning the frame and its header. Append and AppendAsync share it.
 func (l *Log) encode(bp *[]byte, records []segment.Record) ([]byte, segment.BatchHeader, error) {
-	if len(records) == 0 {
-		return nil, segment.BatchHeader{}, ErrEmptyBatch
-	}
 	if l.readOnly {
 		return nil, segment.BatchHeader{}, ErrReadOnly
 	}
+	frame, h, err := l.encodeAppend((*bp)[:0], records)
+	*bp = frame
+	return frame, h, err
+}
+
+// encodeAppend checks records against the limits and appends them to dst, encoded as one batch, returning
+// dst and the new batch's header. encode and AppendBatches share it.
+func (l *Log) encodeAppend(dst []byte, records []segment.Record) ([]byte, segment.BatchHeader, error) {
+	if len(records) == 0 {
+		return dst, segment.BatchHeader{}, ErrEmptyBatch
+	}
 	for i := range records {
 		if err := l.opts.Limits.CheckMessage(records[i].Key, records[i].Value); err != nil {
-			return nil, segment.BatchHeader{}, err
+			return dst, segment.BatchHeader{}, err
 		}
 	}
-	frame, err := segment.AppendBatch((*bp)[:0], records, segment.EncodeOptions{Epoch: l.epoch, Compression: l.opts.Compression})
+	start := len(dst)
+	out, err := segment.AppendBatch(dst, records, segment.EncodeOptions{Epoch: l.epoch, Compression: l.opts.Compression})
 	if err != nil {
-		return nil, segment.BatchHeader{}, err
+		return dst, segment.BatchHeader{}, err
 	}
-	*bp = frame
-	if len(frame) > l.opts.Limits.MaxBatchBytes {
-		return nil, segment.BatchHeader{}, fmt.Errorf("%w: batch of %d bytes, limit %d", segment.ErrTooLarge, len(frame), l.opts.Limits.MaxBatchBytes)
+	if n := len(out) - start; n > l.opts.Limits.MaxBatchBytes {
+		return out, segment.BatchHeader{}, fmt.Errorf("%w: batch of %d bytes, limit %d", segment.ErrTooLarge, n, l.opts.Limits.MaxBatchBytes)
 	}
-	h, err := segment.ParseHeader(frame)
-	return frame, h, err
+	h, err := segment.ParseHeader(out[start:])
+	return out, h, err
 }
 
 // Err returns the sticky error that stopped the log, or nil.
@@ -77,30 +85,15 @@ func (l *Log) AppendBatches(batches [][]segment.Record) (int64, error) {
 	buf := (*bp)[:0]
 	headers := make([]segment.BatchHeader, 0, len(batches))
 	for _, records := range batches {
-		if len(records) == 0 {
-			return 0, ErrEmptyBatch
-		}
-		for i := range records {
-			if err := l.opts.Limits.CheckMessage(records[i].Key, records[i].Value); err != nil {
-				return 0, err
-			}
-		}
-		start := len(buf)
+		var h segment.BatchHeader
 		var err error
-		buf, err = segment.AppendBatch(buf, records, segment.EncodeOptions{Epoch: l.epoch, Compression: l.opts.Compression})
-		if err != nil {
-			return 0, err
-		}
-		if n := len(buf) - start; n > l.opts.Limits.MaxBatchBytes {
-			return 0, fmt.Errorf("%w: batch of %d bytes, limit %d", segment.ErrTooLarge, n, l.opts.Limits.MaxBatchBytes)
-		}
-		h, err := segment.ParseHeader(buf[start:])
+		buf, h, err = l.encodeAppend(buf, records)
+		*bp = buf
 		if err != nil {
 			return 0, err
 		}
 		headers = append(headers, h)
 	}
-	*bp = buf
 
 	l.mu.Lock()
 	if l.mu.closing {
@@ -112,28 +105,16 @@ func (l *Log) AppendBatches(batches [][]segment.Record) (int64, error) {
 		return 0, err
 	}
 	first := l.mu.nextOffset
+	direct := l.commitsAloneLocked() // (asked before the frames are noted: it looks for an empty queue)
 	off := 0
 	for i := range headers {
-		h := &headers[i]
-		frame := buf[off : off+int(h.FrameSize())]
+		frame := buf[off : off+int(headers[i].FrameSize())]
 		off += len(frame)
-		base := l.mu.nextOffset
-		segment.SetBaseOffset(frame, base)
-		segment.SetEpoch(frame, l.epoch)
-		l.mu.nextOffset += int64(h.LastOffsetDelta) + 1
-		l.mu.frames = append(l.mu.frames, pendingFrame{base: base, next: l.mu.nextOffset, size: len(frame), maxTimestamp: h.MaxTimestamp})
-	}
-	direct := l.commitsAloneLocked()
-	if !direct {
-		l.mu.pending = append(l.mu.pending, buf...)
+		l.noteFrameLocked(frame, &headers[i])
 	}
 	gen := l.mu.gen
 	l.metrics.appends.Add(1)
-	if direct {
-		l.commitAloneLocked(buf)
-	} else {
-		l.commitOrLeaveLocked()
-	}
+	l.commitNotedLocked(buf, direct)
 	<-gen.done
 	if gen.err != nil {
 		return 0, gen.err

@@ -53,12 +53,8 @@ func (l *Log) AppendAsync(records []segment.Record) (*PendingAppend, error) {
 		l.mu.Unlock()
 		return nil, err
 	}
-	base := l.mu.nextOffset
-	segment.SetBaseOffset(frame, base)
-	segment.SetEpoch(frame, l.epoch)
-	l.mu.nextOffset += int64(h.LastOffsetDelta) + 1
+	base := l.noteFrameLocked(frame, &h)
 	l.mu.pending = append(l.mu.pending, frame...) // (the frame's buffer goes back to the pool now)
-	l.mu.frames = append(l.mu.frames, pendingFrame{base: base, next: l.mu.nextOffset, size: len(frame), maxTimestamp: h.MaxTimestamp})
 	p := &PendingAppend{base: base, gen: l.mu.gen}
 	l.metrics.appends.Add(1)
 	l.leaveToFlusherLocked()

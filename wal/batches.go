@@ -75,30 +75,45 @@ func (l *Log) appendEncoded(frame []byte, h *segment.BatchHeader, check func(bas
 			return 0, err
 		}
 	}
-	segment.SetBaseOffset(frame, base)
-	segment.SetEpoch(frame, l.epoch)
-	l.mu.nextOffset += int64(h.LastOffsetDelta) + 1
-	direct := owned && l.commitsAloneLocked()
-	if !direct {
-		l.mu.pending = append(l.mu.pending, frame...)
-	}
-	l.mu.frames = append(l.mu.frames, pendingFrame{base: base, next: l.mu.nextOffset, size: len(frame), maxTimestamp: h.MaxTimestamp})
+	direct := owned && l.commitsAloneLocked() // (asked before the frame is noted)
+	l.noteFrameLocked(frame, h)
 	gen := l.mu.gen
 	l.metrics.appends.Add(1)
 	if queued != nil {
 		queued()
 	}
-	if direct {
-		l.commitAloneLocked(frame)
-	} else {
-		l.commitOrLeaveLocked()
-	}
+	l.commitNotedLocked(frame, direct)
 
 	<-gen.done
 	if gen.err != nil {
 		return 0, gen.err
 	}
 	return base, nil
+}
+
+// noteFrameLocked, with l.mu held, gives frame the next base offset and the log's epoch (patched in place)
+// and notes it in l.mu.frames, for the next commit; its bytes go to the queue apart (commitNotedLocked).
+// It returns the base offset.
+func (l *Log) noteFrameLocked(frame []byte, h *segment.BatchHeader) int64 {
+	base := l.mu.nextOffset
+	segment.SetBaseOffset(frame, base)
+	segment.SetEpoch(frame, l.epoch)
+	l.mu.nextOffset += int64(h.LastOffsetDelta) + 1
+	l.mu.frames = append(l.mu.frames, pendingFrame{base: base, next: l.mu.nextOffset, size: len(frame), maxTimestamp: h.MaxTimestamp})
+	return base
+}
+
+// commitNotedLocked, with l.mu held and the frames in buf just noted, commits them: from buf itself when
+// direct (the appender's own buffer, and commitsAloneLocked held before they were noted: directwrite.go),
+// else copied into the queue and committed here or left to the commit in progress (commitOrLeaveLocked).
+// It releases l.mu.
+func (l *Log) commitNotedLocked(buf []byte, direct bool) {
+	if direct {
+		l.commitAloneLocked(buf)
+		return
+	}
+	l.mu.pending = append(l.mu.pending, buf...)
+	l.commitOrLeaveLocked()
 }
 
 // commitOrLeaveLocked, with l.mu held and frames just queued, commits them here or leaves them to the
