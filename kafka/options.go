@@ -3,6 +3,7 @@ package kafka
 import (
 	"crypto/tls"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/mqlog/mqlog"
@@ -92,6 +93,11 @@ type Options struct {
 	// (ServingFileName), through which `mqlog produce`, `topic`, `groups` and `consume --group` reach a
 	// serving process instead of failing on its lock.
 	NoServingFile bool
+	// Listening, when not nil, is called by Serve once with the listener's address when the server is
+	// ready for it: its address recorded in the SERVING file (unless NoServingFile), before the first
+	// Accept. A caller that announces the server (`mqlog serve` prints a line) does it from here, so that
+	// whoever waits for the announcement finds the SERVING file.
+	Listening func(addr net.Addr)
 	// TopicDefaults is the config of topics created by Metadata or by CreateTopics with -1 partitions.
 	TopicDefaults mqlog.TopicConfig
 	// Replication, when not nil, makes the server the Kafka front end of one node of a replicated cluster

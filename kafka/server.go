@@ -72,6 +72,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return err
 	}
 	defer s.recordListener(l.Addr(), advertised)() // the SERVING file, for the CLI (serving.go)
+	if s.opts.Listening != nil {
+		s.opts.Listening(l.Addr())
+	}
 	var delay time.Duration
 	for {
 		nc, err := l.Accept()

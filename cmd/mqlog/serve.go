@@ -136,10 +136,6 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	if node != nil {
 		opts.Replication = node // its IsLeader holds once the new leader applied its predecessor's entries
 	}
-	srv, err := kafka.NewServer(db, opts)
-	if err != nil {
-		return &usageError{err: err}
-	}
 	security := "plaintext"
 	switch {
 	case opts.TLS != nil && opts.SASL != nil:
@@ -149,7 +145,13 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 	case opts.SASL != nil:
 		security = "SASL_PLAINTEXT"
 	}
-	fmt.Fprintf(a.stderr, "mqlog: serving %s to Kafka clients on %s (%s)\n", a.dir, l.Addr(), security)
+	opts.Listening = func(addr net.Addr) { // (once the SERVING file holds addr)
+		fmt.Fprintf(a.stderr, "mqlog: serving %s to Kafka clients on %s (%s)\n", a.dir, addr, security)
+	}
+	srv, err := kafka.NewServer(db, opts)
+	if err != nil {
+		return &usageError{err: err}
+	}
 	if err := srv.Serve(cmd.Context(), l); err != nil {
 		return err
 	}
