@@ -107,6 +107,270 @@ type acked struct {
 	offset    int64
 }
 
+// startFaultNodes writes the nodes' log files under root, starts every node, and has t kill them at its
+// end (with the tail of each node's log when t failed).
+func startFaultNodes(t *testing.T, root, bin string, nodes []*faultNode) {
+	t.Helper()
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.kill()
+		}
+		if t.Failed() {
+			for _, n := range nodes {
+				if n.stderr != nil {
+					b, _ := os.ReadFile(n.stderr.Name())
+					t.Logf("node %d's log (last 3000 bytes):\n%s", n.id, tail(string(b), 3000))
+				}
+			}
+		}
+		for _, n := range nodes {
+			if n.stderr != nil {
+				n.stderr.Close()
+			}
+		}
+	})
+	for _, n := range nodes {
+		var err error
+		if n.stderr, err = os.Create(filepath.Join(root, fmt.Sprint("node", n.id, ".log"))); err != nil {
+			t.Fatal(err)
+		}
+		n.start(t, bin)
+	}
+}
+
+// fastClient are the franz-go options of the fault tests' clients: quick metadata refreshes and retries.
+func fastClient(seeds ...string) []kgo.Opt {
+	return []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.MetadataMinAge(50 * time.Millisecond),
+		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }), kgo.RetryTimeout(60 * time.Second)}
+}
+
+// createFaultTopic creates the topic through whichever node leads once a leader is elected.
+func createFaultTopic(t *testing.T, ctx context.Context, fast []kgo.Opt, topic string, partitions int32) {
+	t.Helper()
+	admin, err := kgo.NewClient(fast...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for {
+		_, err := kadm.NewClient(admin).CreateTopic(ctx, partitions, -1, nil, topic)
+		if err == nil || errors.Is(err, kerr.TopicAlreadyExists) {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("creating the topic: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// faultLoad is the fault tests' clients, in the test process: a franz-go producer of values p-N (acks
+// all; franz-go's default producer is idempotent) with up to 32 records in flight, one at a time per
+// partition, and a consumer group that commits what it read after every poll; a record below what the
+// group committed for its partition means the group went backwards.
+type faultLoad struct {
+	t     *testing.T
+	prod  *kgo.Client
+	cons  *kgo.Client
+	began time.Time
+
+	mu           sync.Mutex
+	acks         map[string]acked
+	produceErrs  []error
+	consumed     int
+	backwards    int
+	commits      int
+	backwardsErr error
+	committed    map[int32]int64 // per partition: the highest offset the coordinator answered committed
+
+	stopProduce, produceDone chan struct{}
+	stopConsume              context.CancelFunc
+	consumeDone              chan struct{}
+	stopOnce                 sync.Once
+}
+
+// startFaultLoad starts the producer (with prodOpts after fast) and the consumer group; t stops both at
+// its end.
+func startFaultLoad(t *testing.T, ctx context.Context, fast []kgo.Opt, topic, group string, prodOpts ...kgo.Opt) *faultLoad {
+	t.Helper()
+	l := &faultLoad{t: t, began: time.Now(), acks: map[string]acked{}, committed: map[int32]int64{},
+		stopProduce: make(chan struct{}), produceDone: make(chan struct{}), consumeDone: make(chan struct{})}
+	var err error
+	l.prod, err = kgo.NewClient(append(append(fast, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordDeliveryTimeout(60*time.Second), kgo.ProducerLinger(time.Millisecond)), prodOpts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.cons, err = kgo.NewClient(append(fast, kgo.ConsumeTopics(topic), kgo.ConsumerGroup(group), kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(500*time.Millisecond),
+		kgo.FetchMaxWait(200*time.Millisecond))...)
+	if err != nil {
+		l.prod.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(l.stop)
+	produceErrsSeen := make(chan struct{}, 1)
+	go func() {
+		defer close(l.produceDone)
+		inflight := make(chan struct{}, 32)
+		for i := 0; ; i++ {
+			select {
+			case <-l.stopProduce:
+				for range cap(inflight) {
+					inflight <- struct{}{}
+				}
+				return
+			case inflight <- struct{}{}:
+			}
+			if len(produceErrsSeen) > 0 { // failing (an election): do not spin
+				select {
+				case <-produceErrsSeen:
+					time.Sleep(20 * time.Millisecond)
+				default:
+				}
+			}
+			value := fmt.Sprintf("p-%d", i)
+			l.prod.Produce(ctx, &kgo.Record{Value: []byte(value)}, func(r *kgo.Record, err error) {
+				defer func() { <-inflight }()
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				if err != nil {
+					l.produceErrs = append(l.produceErrs, fmt.Errorf("%s: %w", value, err))
+					select {
+					case produceErrsSeen <- struct{}{}:
+					default:
+					}
+					return
+				}
+				l.acks[value] = acked{r.Partition, r.Offset}
+			})
+		}
+	}()
+	consCtx, stopConsume := context.WithCancel(ctx)
+	l.stopConsume = stopConsume
+	go func() {
+		defer close(l.consumeDone)
+		for consCtx.Err() == nil {
+			fs := l.cons.PollFetches(consCtx)
+			l.mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) {
+				l.consumed++
+				if floor, ok := l.committed[r.Partition]; ok && r.Offset < floor {
+					l.backwards++
+					if l.backwardsErr == nil {
+						l.backwardsErr = fmt.Errorf("partition %d: read offset %d after committing %d", r.Partition, r.Offset, floor)
+					}
+				}
+			})
+			l.mu.Unlock()
+			cctx, ccancel := context.WithTimeout(consCtx, 10*time.Second)
+			l.cons.CommitUncommittedOffsets(cctx)
+			ccancel()
+			// What the group has committed, as the coordinator answers now (only raised: an answer
+			// from a moment before a later commit must not lower the floor).
+			if offs, err := kadm.NewClient(l.cons).FetchOffsets(consCtx, group); err == nil {
+				l.mu.Lock()
+				offs.Each(func(o kadm.OffsetResponse) {
+					if o.Err == nil && o.At > l.committed[o.Partition] {
+						l.committed[o.Partition] = o.At
+						l.commits++
+					}
+				})
+				l.mu.Unlock()
+			}
+		}
+	}()
+	return l
+}
+
+func (l *faultLoad) ackCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.acks)
+}
+
+// progress waits (up to 20 s) until the producer has more acknowledgements than now.
+func (l *faultLoad) progress(what string, more int) {
+	l.t.Helper()
+	want := l.ackCount() + more
+	deadline := time.Now().Add(20 * time.Second)
+	for l.ackCount() < want {
+		if time.Now().After(deadline) {
+			l.mu.Lock()
+			n, errs := len(l.acks), l.produceErrs[max(0, len(l.produceErrs)-5):]
+			l.mu.Unlock()
+			l.t.Fatalf("%s: no progress: %d acknowledged, waiting for %d; last produce errors: %v", what, n, want, errs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	l.t.Logf("%s: %d acknowledged (%v)", what, l.ackCount(), time.Since(l.began).Round(time.Millisecond))
+}
+
+// snapshot is a copy of the acknowledgements so far.
+func (l *faultLoad) snapshot() map[string]acked {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]acked, len(l.acks))
+	for k, v := range l.acks {
+		out[k] = v
+	}
+	return out
+}
+
+// finish stops the producer once its records in flight are answered, lets the consumer read on for a
+// second, stops it, and returns every acknowledgement.
+func (l *faultLoad) finish() map[string]acked {
+	l.stopOnce.Do(func() { close(l.stopProduce) })
+	<-l.produceDone
+	time.Sleep(time.Second)
+	l.stopConsume()
+	<-l.consumeDone
+	return l.snapshot()
+}
+
+// stop ends both clients (at once: records in flight fail) and waits for their goroutines.
+func (l *faultLoad) stop() {
+	l.stopOnce.Do(func() { close(l.stopProduce) })
+	l.stopConsume()
+	l.prod.Close()
+	<-l.produceDone
+	<-l.consumeDone
+	l.cons.Close()
+}
+
+// checkGroup fails t if the group went backwards, or never read and committed.
+func (l *faultLoad) checkGroup() {
+	l.t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.backwards > 0 {
+		l.t.Errorf("the consumer group went backwards %d times: %v", l.backwards, l.backwardsErr)
+	}
+	if l.consumed == 0 || l.commits == 0 {
+		l.t.Errorf("the consumer read %d records and saw %d commits: it should have read and committed", l.consumed, l.commits)
+	}
+}
+
+// faultLeader returns the node a running node names as the leader (DescribeQuorum), waiting up to 30 s.
+func faultLeader(t *testing.T, ctx context.Context, nodes []*faultNode) *faultNode {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, n := range nodes {
+			if !n.running() {
+				continue
+			}
+			st, err := quorumOf(ctx, n.kafka)
+			if err == nil && st >= 1 && int(st) <= len(nodes) {
+				return nodes[st-1]
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("no leader for 30 s")
+	return nil
+}
+
 // TestClusterKillFault runs three `mqlog serve --raft-*` processes on loopback (issue 17 item 4) with a
 // franz-go producer (acks all, idempotent) and a franz-go consumer group in the test process. Each round
 // SIGKILLs the leader at a random moment and restarts it, then SIGSTOPs a follower for longer than the
@@ -136,238 +400,51 @@ func TestClusterKillFault(t *testing.T) {
 	for _, n := range nodes {
 		n.args = []string{"--dir", n.dir, "serve", "--listen", n.kafka, "--partitions", strconv.Itoa(partitions),
 			"--raft-id", strconv.Itoa(int(n.id)), "--raft-bind", n.raft, "--raft-peers", strings.Join(peers, ",")}
-		n.stderr, err = os.Create(filepath.Join(root, fmt.Sprint("node", n.id, ".log")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer n.stderr.Close()
-		n.start(t, bin)
 	}
-	defer func() {
-		for _, n := range nodes {
-			n.kill()
-		}
-		if t.Failed() {
-			for _, n := range nodes {
-				b, _ := os.ReadFile(n.stderr.Name())
-				t.Logf("node %d's log (last 3000 bytes):\n%s", n.id, tail(string(b), 3000))
-			}
-		}
-	}()
-	seeds := kgo.SeedBrokers(addrs[:3]...)
-	fast := []kgo.Opt{seeds, kgo.MetadataMinAge(50 * time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
-		kgo.RetryTimeout(60 * time.Second)}
-	admin, err := kgo.NewClient(fast...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
+	startFaultNodes(t, root, bin, nodes)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rounds)*time.Minute+time.Minute)
-	defer cancel()
-	for { // the topic, through whichever node leads once a leader is elected
-		_, err := kadm.NewClient(admin).CreateTopic(ctx, partitions, -1, nil, topic)
-		if err == nil || errors.Is(err, kerr.TopicAlreadyExists) {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("creating the topic: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	t.Cleanup(cancel) // after the clients stop, before the nodes do
+	fast := fastClient(addrs[:3]...)
+	createFaultTopic(t, ctx, fast, topic, partitions)
+	load := startFaultLoad(t, ctx, fast, topic, "fault-group")
 
-	// The producer: values p-N, acks all (franz-go's default producer is idempotent), one at a time in
-	// flight per partition and many partitions' worth overall.
-	prod, err := kgo.NewClient(append(fast, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.RecordDeliveryTimeout(60*time.Second), kgo.ProducerLinger(time.Millisecond))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	var mu sync.Mutex
-	acks := map[string]acked{}
-	var produceErrs []error
-	stopProduce := make(chan struct{})
-	produceErrsSeen := make(chan struct{}, 1)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		inflight := make(chan struct{}, 32)
-		for i := 0; ; i++ {
-			select {
-			case <-stopProduce:
-				for range cap(inflight) {
-					inflight <- struct{}{}
-				}
-				return
-			case inflight <- struct{}{}:
-			}
-			if len(produceErrsSeen) > 0 { // failing (an election): do not spin
-				select {
-				case <-produceErrsSeen:
-					time.Sleep(20 * time.Millisecond)
-				default:
-				}
-			}
-			value := fmt.Sprintf("p-%d", i)
-			prod.Produce(ctx, &kgo.Record{Value: []byte(value)}, func(r *kgo.Record, err error) {
-				defer func() { <-inflight }()
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					produceErrs = append(produceErrs, fmt.Errorf("%s: %w", value, err))
-					select {
-					case produceErrsSeen <- struct{}{}:
-					default:
-					}
-					return
-				}
-				acks[value] = acked{r.Partition, r.Offset}
-			})
-		}
-	}()
-	ackCount := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(acks)
-	}
-
-	// The consumer group: commits what it read after every poll; a record below what it committed for
-	// its partition means the group went backwards.
-	const group = "fault-group"
-	cons, err := kgo.NewClient(append(fast, kgo.ConsumeTopics(topic), kgo.ConsumerGroup(group), kgo.DisableAutoCommit(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(500*time.Millisecond),
-		kgo.FetchMaxWait(200*time.Millisecond))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var consumed, backwards, commits int
-	var backwardsErr error
-	committed := map[int32]int64{}
-	consCtx, stopConsume := context.WithCancel(ctx)
-	var consWG sync.WaitGroup
-	consWG.Add(1)
-	go func() {
-		defer consWG.Done()
-		for consCtx.Err() == nil {
-			fs := cons.PollFetches(consCtx)
-			mu.Lock()
-			fs.EachRecord(func(r *kgo.Record) {
-				consumed++
-				if floor, ok := committed[r.Partition]; ok && r.Offset < floor {
-					backwards++
-					if backwardsErr == nil {
-						backwardsErr = fmt.Errorf("partition %d: read offset %d after committing %d", r.Partition, r.Offset, floor)
-					}
-				}
-			})
-			mu.Unlock()
-			cctx, ccancel := context.WithTimeout(consCtx, 10*time.Second)
-			cons.CommitUncommittedOffsets(cctx)
-			ccancel()
-			// What the group has committed, as the coordinator answers now (only raised: an answer
-			// from a moment before a later commit must not lower the floor).
-			if offs, err := kadm.NewClient(cons).FetchOffsets(consCtx, group); err == nil {
-				mu.Lock()
-				offs.Each(func(o kadm.OffsetResponse) {
-					if o.Err == nil && o.At > committed[o.Partition] {
-						committed[o.Partition] = o.At
-						commits++
-					}
-				})
-				mu.Unlock()
-			}
-		}
-	}()
-	defer cons.Close()
-
-	// progress waits until the producer has n more acknowledgements.
-	began := time.Now()
-	progress := func(what string, more int) {
-		t.Helper()
-		want := ackCount() + more
-		deadline := time.Now().Add(20 * time.Second)
-		for ackCount() < want {
-			if time.Now().After(deadline) {
-				mu.Lock()
-				n, errs := len(acks), produceErrs[max(0, len(produceErrs)-5):]
-				mu.Unlock()
-				t.Fatalf("%s: no progress: %d acknowledged, waiting for %d; last produce errors: %v", what, n, want, errs)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Logf("%s: %d acknowledged (%v)", what, ackCount(), time.Since(began).Round(time.Millisecond))
-	}
-	leader := func() *faultNode {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
-			for _, n := range nodes {
-				if !n.running() {
-					continue
-				}
-				st, err := quorumOf(ctx, n.kafka)
-				if err == nil && st >= 1 && int(st) <= len(nodes) {
-					return nodes[st-1]
-				}
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		t.Fatal("no leader for 30 s")
-		return nil
-	}
-
-	progress("start", 200)
+	load.progress("start", 200)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 17))
 	for round := 1; round <= rounds; round++ {
 		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond) // a random moment
-		killed := leader()
+		killed := faultLeader(t, ctx, nodes)
 		killed.kill()
 		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 		killed.start(t, bin)
-		progress(fmt.Sprintf("round %d, after killing leader %d", round, killed.id), 100)
+		load.progress(fmt.Sprintf("round %d, after killing leader %d", round, killed.id), 100)
 
-		l := leader()
+		l := faultLeader(t, ctx, nodes)
 		f := nodes[(int(l.id)+rng.IntN(2))%3] // one of the two others
 		f.cmd.Process.Signal(syscall.SIGSTOP)
 		f.stop++
-		progress(fmt.Sprintf("round %d, follower %d stopped", round, f.id), 50)
+		load.progress(fmt.Sprintf("round %d, follower %d stopped", round, f.id), 50)
 		time.Sleep(700*time.Millisecond + time.Duration(rng.IntN(500))*time.Millisecond) // > the 300 ms election timeout
 		f.cmd.Process.Signal(syscall.SIGCONT)
-		progress(fmt.Sprintf("round %d, follower %d continued", round, f.id), 100)
+		load.progress(fmt.Sprintf("round %d, follower %d continued", round, f.id), 100)
 
-		mu.Lock()
-		snapshot := make(map[string]acked, len(acks))
-		for k, v := range acks {
-			snapshot[k] = v
-		}
-		mu.Unlock()
+		snapshot := load.snapshot()
 		checkNodes(t, fmt.Sprintf("round %d", round), nodes, topic, partitions, snapshot, true)
 		t.Logf("round %d: leader %d killed and restarted, follower %d (of leader %d) stopped; %d acknowledged, every one on every node once, in one order",
 			round, killed.id, f.id, l.id, len(snapshot))
 	}
 
-	close(stopProduce)
-	wg.Wait()               // the producer's in-flight records are answered
-	time.Sleep(time.Second) // the consumer reads on a little
-	stopConsume()
-	consWG.Wait()
-	mu.Lock()
-	defer mu.Unlock()
+	acks := load.finish()
 	// Every node catches up (the follower stopped last may be behind), then stops: what it applied stays.
 	checkNodes(t, "before stopping", nodes, topic, partitions, acks, true)
 	for _, n := range nodes {
 		n.terminate(t)
 	}
 	checkNodes(t, "after stopping", nodes, topic, partitions, acks, false)
-	if backwards > 0 {
-		t.Errorf("the consumer group went backwards %d times: %v", backwards, backwardsErr)
-	}
-	if consumed == 0 || commits == 0 {
-		t.Errorf("the consumer read %d records and saw %d commits: it should have read and committed", consumed, commits)
-	}
+	load.checkGroup()
+	load.mu.Lock()
+	defer load.mu.Unlock()
 	t.Logf("%d rounds: %d acknowledged, %d produce errors (not acknowledged, allowed), %d consumed, %d commit raises, leader kills %v",
-		rounds, len(acks), len(produceErrs), consumed, commits, []int{nodes[0].kills, nodes[1].kills, nodes[2].kills})
+		rounds, len(acks), len(load.produceErrs), load.consumed, load.commits, []int{nodes[0].kills, nodes[1].kills, nodes[2].kills})
 }
 
 // quorumOf asks the node at addr for the leader it knows (DescribeQuorum), 0 for none.
