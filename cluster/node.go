@@ -113,7 +113,8 @@ func Start(cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("%w: advertise %q: %v", ErrConfig, cfg.Advertise, err)
 		}
 	}
-	if n.trans, err = raft.NewTCPTransportWithLogger(cfg.Bind, advertise, 3, 10*time.Second, hlog); err != nil {
+	// MaxRPCsInFlight 1: no pipelined replication (see transportConfig).
+	if n.trans, err = raft.NewTCPTransportWithConfig(cfg.Bind, advertise, transportConfig(hlog)); err != nil {
 		return nil, fmt.Errorf("mqlog/cluster: raft transport on %s: %w", cfg.Bind, err)
 	}
 	rc := raft.DefaultConfig()
@@ -387,3 +388,19 @@ func trimNewline(p []byte) []byte {
 }
 
 var _ io.Writer = slogWriter{}
+
+// transportConfig is the raft TCP transport's configuration: a pool of 3 connections per peer, 10 s I/O
+// deadlines, and MaxRPCsInFlight 1, which turns raft's pipelined replication off: each AppendEntries to a
+// follower waits for its answer before the next (still up to MaxAppendEntries entries each).
+//
+// Pipelining (hashicorp/raft's default of 2 in flight) can deadlock: when a follower answers
+// Success=false or a newer term, or its connection fails, the pipeline's decoder stops reading its
+// answers, and a send that the replication loop still makes blocks forever on the pipeline's unbuffered
+// channel (hashicorp/raft issue 612). The replication goroutine then never ends: that follower gets no
+// more entries from this leader, and raft's Shutdown, which waits for it, never returns (mqlog serve
+// hung on SIGTERM after a node had been cut from its peers and healed: cmd/mqlog's
+// TestClusterPartitionFault). HashiCorp's own note on MaxRPCsInFlight finds pipelining of little benefit
+// outside high-latency networks.
+func transportConfig(logger hclog.Logger) *raft.NetworkTransportConfig {
+	return &raft.NetworkTransportConfig{MaxPool: 3, Timeout: 10 * time.Second, Logger: logger, MaxRPCsInFlight: 1}
+}

@@ -31,12 +31,14 @@ type faultNode struct {
 	done                chan struct{}
 	stderr              *os.File
 	starts, kills, stop int
+	sysProcAttr         *syscall.SysProcAttr // of the process, when set (the partition test's: Pdeathsig)
 }
 
 func (n *faultNode) start(t *testing.T, bin string) {
 	t.Helper()
 	cmd := exec.Command(bin, n.args...)
 	cmd.Stderr, cmd.Stdout = n.stderr, n.stderr
+	cmd.SysProcAttr = n.sysProcAttr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,12 @@ func (n *faultNode) terminate(t *testing.T) {
 	select {
 	case <-n.done:
 	case <-time.After(20 * time.Second):
-		t.Errorf("node %d did not end after SIGTERM", n.id)
+		t.Errorf("node %d did not end after SIGTERM (its goroutines, from SIGQUIT, are in its log)", n.id)
+		n.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-n.done:
+		case <-time.After(5 * time.Second):
+		}
 		n.kill()
 	}
 }
@@ -108,7 +115,8 @@ type acked struct {
 }
 
 // startFaultNodes writes the nodes' log files under root, starts every node, and has t kill them at its
-// end (with the tail of each node's log when t failed).
+// end (with the tail of each node's log when t failed, and the whole log copied to the directory
+// MQLOG_FAULT_LOGS names, when set: t's own directory is removed).
 func startFaultNodes(t *testing.T, root, bin string, nodes []*faultNode) {
 	t.Helper()
 	t.Cleanup(func() {
@@ -118,6 +126,10 @@ func startFaultNodes(t *testing.T, root, bin string, nodes []*faultNode) {
 		if t.Failed() {
 			for _, n := range nodes {
 				if n.stderr != nil {
+					if d := os.Getenv("MQLOG_FAULT_LOGS"); d != "" {
+						b, _ := os.ReadFile(n.stderr.Name())
+						os.WriteFile(filepath.Join(d, fmt.Sprint("node", n.id, ".log")), b, 0o644)
+					}
 					b, _ := os.ReadFile(n.stderr.Name())
 					t.Logf("node %d's log (last 3000 bytes):\n%s", n.id, tail(string(b), 3000))
 				}
@@ -466,8 +478,8 @@ func quorumOf(ctx context.Context, addr string) (int32, error) {
 // checkNodes reads every node's data directory (read-only, beside the running process when running) and
 // checks each acknowledged message is there once at its acknowledged offset, with every node's records
 // the same, in the same order, and no value twice. While running it waits (up to 30 s) for the nodes to
-// apply what was acknowledged.
-func checkNodes(t *testing.T, when string, nodes []*faultNode, topic string, partitions int32, acks map[string]acked, running bool) {
+// apply what was acknowledged. It returns what it read: by node, by partition, the values by offset.
+func checkNodes(t *testing.T, when string, nodes []*faultNode, topic string, partitions int32, acks map[string]acked, running bool) [][][]string {
 	t.Helper()
 	end := map[int32]int64{} // per partition: one past the highest acknowledged offset
 	for _, a := range acks {
@@ -518,6 +530,7 @@ func checkNodes(t *testing.T, when string, nodes []*faultNode, topic string, par
 			}
 		}
 	}
+	return logs
 }
 
 // readNode reads the values of every partition of topic from the data directory, read-only: an error
