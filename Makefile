@@ -66,8 +66,9 @@ fuzz:
 # The long versions of the crash, torn-tail, fail-stop, corruption and kill tests, recovery's verdicts
 # (TestCrashRestartPowerCut: a kill, a restart on the page cache, a power cut at every write op of it) and
 # the full-disk opens, and the replicated cluster's fault test of real processes (cmd/mqlog TestClusterKillFault:
-# 12 rounds of a leader SIGKILLed and a follower SIGSTOPped); the log (torture.log) keeps every test's count
-# of crash points and kills.
+# 12 rounds of a leader SIGKILLed and a follower SIGSTOPped; TestClusterPartitionFault, as root: 8 rounds of a
+# leader and a follower cut off in network namespaces of the test's own); the log (torture.log) keeps every
+# test's count of crash points and kills.
 torture:
 	MQLOG_TORTURE=1 $(GO) test -count=1 -timeout 80m -run 'Crash|Torn|Kill|Fault|FailStop|Corruption|ENOSPC|Recover|FullDisk|Pending' -v . ./wal/... ./index/... ./raftstore/... ./cluster/... ./cmd/mqlog 2>&1 \
 		| tee torture.log | grep -E '^(--- |ok|FAIL|PASS)|crash points|kills|variants|injected'

@@ -69,6 +69,16 @@
 // shutdown unanswered (hashicorp/raft issue 498), and waiting on it alone hung some tests until their
 // timeout (TestFaultLeaderStopsUnderWrites reproduced that in 1 of 40 rounds without the fix).
 //
+// # Transport
+//
+// Raft's TCP transport (node.go, transportConfig) runs with pipelined replication off (MaxRPCsInFlight
+// 1): each AppendEntries to a follower (up to MaxAppendEntries entries) waits for its answer before the
+// next. hashicorp/raft v1.7.2's pipeline can deadlock when a follower refuses an append or its connection
+// fails (hashicorp/raft issue 612): the replication goroutine then blocks for good, the follower gets no
+// more entries from that leader, and Shutdown never returns. cmd/mqlog's TestClusterPartitionFault (a
+// leader cut from its peers, then healed) left `mqlog serve` hung on SIGTERM in 4 of 7 runs with the
+// pipeline, in none of 8 without it. The cost, in throughput, is in docs/BENCH.md.
+//
 // # Not done
 //
 //   - Work-queue acks (DB.Queue) are not replicated: queues on a replicated DB are local to a node.

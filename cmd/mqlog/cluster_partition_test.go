@@ -117,7 +117,7 @@ func TestClusterPartitionFault(t *testing.T) {
 		setLink(t, fmt.Sprint("r", old.id), false)
 		probe.run()
 		others := slices.DeleteFunc(slices.Clone(nodes), func(n *faultNode) bool { return n == old })
-		elected := newLeaderOf(t, ctx, others, old.id)
+		elected, newID := newLeaderOf(t, ctx, others, old.id)
 		toLeader = append(toLeader, elected.Sub(cut))
 		load.progress(fmt.Sprintf("round %d, leader %d cut from its peers", round, old.id), 100)
 		time.Sleep(time.Until(cut.Add(700*time.Millisecond + time.Duration(rng.IntN(500))*time.Millisecond))) // > the 300 ms election timeout
@@ -143,13 +143,15 @@ func TestClusterPartitionFault(t *testing.T) {
 			}
 		}
 		load.progress(fmt.Sprintf("round %d, leader %d healed", round, old.id), 100)
+		followed := rejoined(t, ctx, old)
 		logs := checkNodes(t, fmt.Sprintf("round %d, leader %d healed", round, old.id), nodes, topic, partitions, load.snapshot(), true)
 		toCaughtUp = append(toCaughtUp, time.Since(healed))
 		checkNoProbes(t, fmt.Sprintf("round %d", round), logs)
-		t.Logf("round %d: leader %d cut from its peers: a new leader in %v, its first acknowledged batch %v after the cut; "+
-			"the old leader's last acknowledged batch after the cut: %s; %d produce requests sent to it: %v; caught up %v after healing",
-			round, old.id, elected.Sub(cut).Round(time.Millisecond), first.Round(time.Millisecond), lastText,
-			len(results), counts(results), toCaughtUp[len(toCaughtUp)-1].Round(time.Millisecond))
+		t.Logf("round %d: leader %d cut from its peers: a new leader (%d) in %v, its first acknowledged batch %v after the cut; "+
+			"the old leader's last acknowledged batch after the cut: %s; %d produce requests sent to it: %v; "+
+			"healed, it follows %d; caught up %v after healing",
+			round, old.id, newID, elected.Sub(cut).Round(time.Millisecond), first.Round(time.Millisecond), lastText,
+			len(results), counts(results), followed, toCaughtUp[len(toCaughtUp)-1].Round(time.Millisecond))
 
 		// (b) A follower cut off entirely.
 		l := faultLeader(t, ctx, nodes)
@@ -324,20 +326,35 @@ func setLink(t *testing.T, name string, up bool) {
 	}
 }
 
-// newLeaderOf waits (up to 30 s) until one of nodes names a leader other than old, and returns when.
-func newLeaderOf(t *testing.T, ctx context.Context, nodes []*faultNode, old int32) time.Time {
+// newLeaderOf waits (up to 30 s) until one of nodes names a leader other than old, and returns when,
+// and which.
+func newLeaderOf(t *testing.T, ctx context.Context, nodes []*faultNode, old int32) (time.Time, int32) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, n := range nodes {
 			if st, err := quorumOf(ctx, n.kafka); err == nil && st >= 1 && st != old {
-				return time.Now()
+				return time.Now(), st
 			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("no leader other than %d for 30 s", old)
-	return time.Time{}
+	return time.Time{}, 0
+}
+
+// rejoined waits (up to 30 s) until node, healed, names a leader other than itself, and returns it.
+func rejoined(t *testing.T, ctx context.Context, node *faultNode) int32 {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, err := quorumOf(ctx, node.kafka); err == nil && st >= 1 && st != node.id {
+			return st
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("node %d, healed, names no other leader for 30 s", node.id)
+	return 0
 }
 
 // batchLog is a franz-go hook: when each produced batch was acknowledged, and by which broker.
