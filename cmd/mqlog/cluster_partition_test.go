@@ -103,7 +103,7 @@ func TestClusterPartitionFault(t *testing.T) {
 	load := startFaultLoad(t, ctx, fast, topic, "partition-group", kgo.WithHooks(written))
 
 	// What the rounds measured, for the last log line.
-	var toLeader, toAck, oldLastAck, toCaughtUp []time.Duration
+	var toLeader, toAck, oldLastAck, toCaughtUp, probeSlowest []time.Duration
 	refused := map[string]int{}
 	var probes int
 	load.progress("start", 200)
@@ -121,7 +121,8 @@ func TestClusterPartitionFault(t *testing.T) {
 		toLeader = append(toLeader, elected.Sub(cut))
 		load.progress(fmt.Sprintf("round %d, leader %d cut from its peers", round, old.id), 100)
 		time.Sleep(time.Until(cut.Add(700*time.Millisecond + time.Duration(rng.IntN(500))*time.Millisecond))) // > the 300 ms election timeout
-		results := probe.stop()
+		results, slowest := probe.stop()
+		probeSlowest = append(probeSlowest, slowest)
 		setLink(t, fmt.Sprint("r", old.id), true)
 		healed := time.Now()
 		first, ok := written.first(cut, func(id int32) bool { return id != old.id })
@@ -148,10 +149,10 @@ func TestClusterPartitionFault(t *testing.T) {
 		toCaughtUp = append(toCaughtUp, time.Since(healed))
 		checkNoProbes(t, fmt.Sprintf("round %d", round), logs)
 		t.Logf("round %d: leader %d cut from its peers: a new leader (%d) in %v, its first acknowledged batch %v after the cut; "+
-			"the old leader's last acknowledged batch after the cut: %s; %d produce requests sent to it: %v; "+
+			"the old leader's last acknowledged batch after the cut: %s; %d produce requests sent to it: %v, answered within %v; "+
 			"healed, it follows %d; caught up %v after healing",
 			round, old.id, newID, elected.Sub(cut).Round(time.Millisecond), first.Round(time.Millisecond), lastText,
-			len(results), counts(results), followed, toCaughtUp[len(toCaughtUp)-1].Round(time.Millisecond))
+			len(results), counts(results), slowest.Round(time.Millisecond), followed, toCaughtUp[len(toCaughtUp)-1].Round(time.Millisecond))
 
 		// (b) A follower cut off entirely.
 		l := faultLeader(t, ctx, nodes)
@@ -182,8 +183,9 @@ func TestClusterPartitionFault(t *testing.T) {
 	t.Logf("%d rounds: %d acknowledged, %d produce errors (not acknowledged, allowed), %d consumed, %d commit raises", rounds,
 		len(acks), len(load.produceErrs), load.consumed, load.commits)
 	t.Logf("leader cut from its peers: cut to a new leader %v; cut to the new leader's first acknowledged batch %v; "+
-		"cut to the old leader's last acknowledged batch (rounds with one) %v; %d produce requests to the old leader during the cut: %v; healed to caught up %v",
-		spread(toLeader), spread(toAck), spread(oldLastAck), probes, refused, spread(toCaughtUp))
+		"cut to the old leader's last acknowledged batch (rounds with one) %v; %d produce requests to the old leader during the cut: %v, "+
+		"the slowest answer of each round %v; healed to caught up %v",
+		spread(toLeader), spread(toAck), spread(oldLastAck), probes, refused, spread(probeSlowest), spread(toCaughtUp))
 }
 
 // runPartitionChild runs the test again in a network and mount namespace of its own (unshare -n -m), or
@@ -403,7 +405,7 @@ func (b *batchLog) last(since time.Time, match func(int32) bool) (time.Duration,
 
 // leaderProbe sends produce requests straight to one node (its connection only, never following the
 // metadata elsewhere), values probe-N, and keeps what became of each: "acknowledged", the error code's
-// name, or the client's error (a request unanswered at its deadline).
+// name, or the client's error (a request unanswered at its deadline), and the longest time an answer took.
 type leaderProbe struct {
 	t      *testing.T
 	node   *faultNode
@@ -415,6 +417,7 @@ type leaderProbe struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	out    []string
+	slow   time.Duration // the longest a request took to be answered
 	done   chan struct{}
 }
 
@@ -474,7 +477,13 @@ func (p *leaderProbe) run() {
 				defer p.wg.Done()
 				rctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
 				defer cancel()
+				start := time.Now()
 				kresp, err := p.br.Request(rctx, req)
+				if err == nil {
+					p.mu.Lock()
+					p.slow = max(p.slow, time.Since(start))
+					p.mu.Unlock()
+				}
 				switch {
 				case err != nil:
 					p.record("no answer: " + errName(err))
@@ -512,15 +521,16 @@ func (p *leaderProbe) record(s string) {
 	p.out = append(p.out, s)
 }
 
-// stop ends the probe (requests still unanswered are abandoned) and returns what became of each request.
-func (p *leaderProbe) stop() []string {
+// stop ends the probe (requests still unanswered are abandoned) and returns what became of each request
+// and the longest time an answer took.
+func (p *leaderProbe) stop() ([]string, time.Duration) {
 	close(p.done)
 	p.cancel()
 	p.wg.Wait()
 	p.cl.Close()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.out
+	return p.out, p.slow
 }
 
 // checkNoProbes fails t when a probe value (written to a leader cut from its peers) is on a node.
