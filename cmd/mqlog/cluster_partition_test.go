@@ -214,8 +214,8 @@ func runPartitionChild(t *testing.T) {
 	if testing.Short() {
 		args = append(args, "-test.short")
 	}
-	if dl, ok := t.Deadline(); ok {
-		args = append(args, "-test.timeout", time.Until(dl).Truncate(time.Second).String())
+	if dl, ok := t.Deadline(); ok { // the child's panic at its timeout (with its goroutines) comes first
+		args = append(args, "-test.timeout", max(time.Until(dl)-10*time.Second, time.Until(dl)/2).Truncate(time.Second).String())
 	}
 	cmd := exec.Command("unshare", args...)
 	cmd.Env = append(os.Environ(), partitionChildEnv+"="+netns)
