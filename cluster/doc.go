@@ -76,8 +76,9 @@
 // next. hashicorp/raft v1.7.2's pipeline can deadlock when a follower refuses an append or its connection
 // fails (hashicorp/raft issue 612): the replication goroutine then blocks for good, the follower gets no
 // more entries from that leader, and Shutdown never returns. cmd/mqlog's TestClusterPartitionFault (a
-// leader cut from its peers, then healed) left `mqlog serve` hung on SIGTERM in 7 of 15 runs with the
-// pipeline, in none of 16 without it. The cost, in throughput, is in docs/BENCH.md.
+// leader cut from its peers, then healed) left `mqlog serve` hung on SIGTERM in 7 of 15 one-round runs
+// with the pipeline (all three nodes in both 8-round runs), in none of 16 (and 2) without it. The cost,
+// in throughput, is in docs/BENCH.md.
 //
 // # Not done
 //
