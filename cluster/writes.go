@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -24,6 +25,19 @@ import (
 
 // propose applies cmd through raft on this node, which must be the leader.
 func (n *Node) propose(ctx context.Context, cmd []byte) (applyResult, error) {
+	return n.proposeOrdered(ctx, cmd, nil)
+}
+
+// proposeOrdered is propose that calls ordered (when not nil) once cmd has its place in the raft log's
+// order, or once it is refused before it has one: raft appends the commands to its log in the order
+// their raft.Apply calls handed them over, so a command proposed after ordered was called comes after
+// this one in every node's apply.
+func (n *Node) proposeOrdered(ctx context.Context, cmd []byte, ordered func()) (applyResult, error) {
+	if ordered != nil {
+		once := sync.OnceFunc(ordered)
+		defer once()
+		ordered = once
+	}
 	if err := ctx.Err(); err != nil {
 		return applyResult{}, err
 	}
@@ -36,7 +50,10 @@ func (n *Node) propose(ctx context.Context, cmd []byte) (applyResult, error) {
 	if len(cmd) > MaxCommandBytes {
 		return applyResult{}, fmt.Errorf("%w: a command of %d bytes, limit %d", mqlog.ErrTooLarge, len(cmd), MaxCommandBytes)
 	}
-	f := n.raft.Apply(cmd, n.cfg.ApplyTimeout)
+	f := n.raft.Apply(cmd, n.cfg.ApplyTimeout) // (returns once raft's leader loop took cmd, or timed out)
+	if ordered != nil {
+		ordered()
+	}
 	if err := n.await(ctx, f); err != nil {
 		return applyResult{}, err
 	}
@@ -96,8 +113,13 @@ func (n *Node) notLeader() error {
 // node's apply is the DB's RawPartition.AppendBatch, so an idempotent producer's sequence checks run
 // alike everywhere and a duplicate is answered with the original's offset. It returns where the batch
 // landed once it is committed and applied on the leader.
-func (n *Node) AppendBatch(ctx context.Context, topic string, partition int32, batch []byte) (mqlog.AppendResult, error) {
-	res, err := n.propose(ctx, encodeAppend(topic, partition, batch))
+//
+// ordered, when not nil, is called once the batch has its place in the raft log (or is refused before
+// it has one), as RawPartition.AppendBatch calls it once the batch has its offsets: a caller that
+// starts its next AppendBatch only then (the Kafka front end, for the pipelined requests of one
+// connection) keeps its order on every node, while raft commits both with one fsync.
+func (n *Node) AppendBatch(ctx context.Context, topic string, partition int32, batch []byte, ordered func()) (mqlog.AppendResult, error) {
+	res, err := n.proposeOrdered(ctx, encodeAppend(topic, partition, batch), ordered)
 	if err != nil {
 		return mqlog.AppendResult{}, err
 	}
@@ -138,7 +160,7 @@ func (n *Node) Append(ctx context.Context, topic string, partition int32, msgs .
 	if err != nil {
 		return nil, err
 	}
-	r, err := n.AppendBatch(ctx, topic, partition, frame)
+	r, err := n.AppendBatch(ctx, topic, partition, frame, nil)
 	if err != nil {
 		return nil, err
 	}

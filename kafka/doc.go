@@ -86,7 +86,10 @@
 // COORDINATOR_NOT_AVAILABLE when there is none. Produce, CreateTopics (and Metadata's creation on first
 // use), DeleteTopics, CreatePartitions, OffsetCommit, DeleteGroups and InitProducerId (when the
 // Replication has InitProducerID) go through the Replication: raft commands, answered once committed
-// and applied on the leader. Group membership (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) stays in the
+// and applied on the leader. A connection's pipelined produce requests are handed to the Replication
+// one after the other as soon as the one before has its place in the raft log (Replication.AppendBatch's
+// ordered hook), not once it is committed, so that raft commits them together and their order holds on
+// every node. Group membership (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) stays in the
 // leader's memory; after a failover members join the new leader again, and the committed offsets they
 // resume from were replicated.
 //

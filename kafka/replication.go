@@ -26,7 +26,8 @@ type Replication interface {
 	// Quorum describes the raft group as this node sees it (DescribeQuorum's answer).
 	Quorum() cluster.Quorum
 
-	AppendBatch(ctx context.Context, topic string, partition int32, batch []byte) (mqlog.AppendResult, error)
+	// AppendBatch calls ordered (when not nil) once the batch has its place in the replicated order.
+	AppendBatch(ctx context.Context, topic string, partition int32, batch []byte, ordered func()) (mqlog.AppendResult, error)
 	CreateTopic(ctx context.Context, name string, cfg mqlog.TopicConfig) error
 	DeleteTopic(ctx context.Context, name string) error
 	AddPartitions(ctx context.Context, topic string, n int) (mqlog.TopicConfig, error)
@@ -167,8 +168,7 @@ func (s *Server) appendBatch(ctx context.Context, p *mqlog.RawPartition, topic s
 	if repl == nil {
 		return p.AppendBatch(ctx, batch, ordered)
 	}
-	defer ordered()
-	return repl.AppendBatch(ctx, topic, partition, batch)
+	return repl.AppendBatch(ctx, topic, partition, batch, ordered)
 }
 
 // createTopic, deleteTopic, addPartitions, commitGroupOffsets and deleteGroup are the DB's calls, or the
