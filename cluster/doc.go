@@ -37,16 +37,16 @@
 // not be idempotent by themselves, and a crash anywhere in an apply is repaired by the cut. Stored Kafka
 // batches cannot carry a raft index in their bytes; the cut needs none.
 //
-// The DB's appends keep the fsync of the DB's own sync policy (the caller's mqlog.Options.Sync;
-// SyncAlways by default), and nothing here needs it: a partition that lost an unsynced tail in a crash
-// holds less than the snapshot says, so the restore at start empties it and installs the batches from
-// the node's own snapshot file (fsynced by raft's snapshot store), and the replay appends the rest; with
-// no snapshot the DB is rebuilt from the raft log alone. A DB under SyncNever pays no fsync per apply
-// (docs/BENCH.md has both figures). What SyncNever risks is a power cut's damage rather than a tail:
-// unsynced blocks written out of order can leave a hole before valid batches, which the engine's
-// recovery reports (a *CorruptionError) instead of cutting; such a node's DB directory is removed and
-// the node started again, to be rebuilt from its snapshot and log (or sent the leader's snapshot).
-// Group offsets and the catalog are synced Pebble writes under every policy.
+// The DB's appends need no fsync of their own, so a node's DB should be opened with
+// mqlog.Options.Sync = SyncNever (`mqlog serve --raft-*` does): a power cut leaves a SyncNever DB a
+// prefix of what it appended, never a hole, since recovery takes a lost unsynced write (zeros where a
+// frame should start) as the end of the log (TestSyncNeverPowerCutKeepsPrefix, root package: a crash
+// image at every write operation, with none, half or all of the unsynced writes kept). A partition that
+// lost a tail holds at least the snapshot's prefix, and is cut to it, or less, and is emptied and given
+// the batches of the node's own snapshot file (fsynced by raft's snapshot store); the replay appends the
+// rest. With no snapshot the DB is rebuilt from the raft log alone. A DB under SyncAlways pays one more
+// fsync per apply, on the leader's path to the acknowledgment (docs/BENCH.md has both figures). Group
+// offsets and the catalog are synced Pebble writes under every policy.
 
 // # Snapshots
 //
