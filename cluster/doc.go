@@ -40,7 +40,7 @@
 // The DB's appends need no fsync of their own, so a node's DB should be opened with
 // mqlog.Options.Sync = SyncNever (`mqlog serve --raft-*` does): a power cut leaves a SyncNever DB a
 // prefix of what it appended, never a hole, since recovery takes a lost unsynced write (zeros where a
-// frame should start) as the end of the log (TestSyncNeverPowerCutKeepsPrefix, root package: a crash
+// frame should start) as the end of the log (TestCrashSyncNeverKeepsPrefix, root package: a crash
 // image at every write operation, with none, half or all of the unsynced writes kept). A partition that
 // lost a tail holds at least the snapshot's prefix, and is cut to it, or less, and is emptied and given
 // the batches of the node's own snapshot file (fsynced by raft's snapshot store); the replay appends the

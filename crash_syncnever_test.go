@@ -13,13 +13,13 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 )
 
-// TestSyncNeverPowerCutKeepsPrefix: a DB under SyncNever promises nothing of what a power cut takes,
+// TestCrashSyncNeverKeepsPrefix: a DB under SyncNever promises nothing of what a power cut takes,
 // but what it keeps must be a prefix of what was appended, with no hole: a crash image at every write
 // operation, with none, half or all of the unsynced writes kept (at random, a block at a time: the
 // order a disk's writeback takes), opens without an error and holds the first n messages appended, for
 // some n, then takes an append. This is what lets a replicated node's DB skip its fsync (package
 // cluster: the start's cut back to the snapshot, and raft's replay, restore any tail the cut took).
-func TestSyncNeverPowerCutKeepsPrefix(t *testing.T) {
+func TestCrashSyncNeverKeepsPrefix(t *testing.T) {
 	messages := 80
 	switch {
 	case torture():
