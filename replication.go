@@ -76,15 +76,16 @@ func (p *RawPartition) Reset(offset int64) error {
 	return facade(err)
 }
 
-// ErrStoredOffset is returned by AppendStored for a batch whose base offset is not the partition's next
-// offset.
-var ErrStoredOffset = errors.New("mqlog: stored batch does not follow the partition's end")
+// ErrStoredOffset is returned by AppendStored for a batch whose base offset is below the partition's next
+// offset, or past it in a topic that is not compacted.
+var ErrStoredOffset = wal.ErrStoredOffset
 
 // AppendStored appends one stored batch (as ReadBatches returns it, from another copy of the partition) at
-// its own base offset, which must be the partition's next offset (ErrStoredOffset: a partition with
-// offset gaps, compacted, cannot be installed this way). The batch is verified (CRC, header, records) but
-// not checked against its producer's sequence: it was when it was first appended. Producer state is
-// loaded again from the partition on next use. It returns once the batch is durable (under SyncAlways).
+// its own base offset, which must be the partition's next offset, or past it in a compacted topic (whose
+// offsets have gaps where compaction removed records: ErrStoredOffset otherwise). The batch is verified
+// (CRC, header, records) but not checked against its producer's sequence: it was when it was first
+// appended. Producer state is loaded again from the partition on next use. It returns once the batch is
+// durable (under SyncAlways).
 func (p *RawPartition) AppendStored(frame []byte) error {
 	if err := p.db.writable(); err != nil {
 		return err
@@ -96,14 +97,11 @@ func (p *RawPartition) AppendStored(frame []byte) error {
 	if b.Header.FrameSize() != int64(len(frame)) {
 		return fmt.Errorf("mqlog: stored batch for %s partition %d: %w: %d bytes, header says %d", p.topic, p.partition, segment.ErrTruncated, len(frame), b.Header.FrameSize())
 	}
-	want := b.Header.BaseOffset
-	_, err = p.log.AppendFrame(frame, wal.FrameHooks{Check: func(base int64) error {
-		if base != want {
-			return fmt.Errorf("%w: %s partition %d: batch at offset %d, next offset %d", ErrStoredOffset, p.topic, p.partition, want, base)
-		}
-		return nil
-	}})
+	_, err = p.log.AppendFrame(frame, wal.FrameHooks{Stored: true})
 	p.db.dropProducerState(p.log)
+	if errors.Is(err, wal.ErrStoredOffset) {
+		return fmt.Errorf("mqlog: %s partition %d: %w", p.topic, p.partition, err)
+	}
 	return facade(err)
 }
 

@@ -55,8 +55,8 @@
 // watermark at the snapshot's index, with the topic catalog, the group offsets, the voters' addresses and
 // the next producer id; raft's FileSnapshotStore keeps it under Config.Dir/snapshots. Restore installs it
 // on a node that is behind: a partition that already holds its prefix is cut to it, another is emptied
-// and filled with its batches at their offsets. A compacted partition (offset gaps) cannot be installed
-// this way (mqlog.ErrStoredOffset).
+// and filled with its batches at their offsets, the gaps of a compacted partition included
+// (RawPartition.AppendStored keeps each batch's own offset; TestAddVoterBySnapshotOfCompactedTopic).
 //
 // # Membership
 //
