@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mqlog/mqlog/internal/base"
 	"github.com/mqlog/mqlog/internal/groups"
 	"github.com/mqlog/mqlog/segment"
 	"github.com/mqlog/mqlog/wal"
@@ -75,6 +76,40 @@ func (p *RawPartition) Reset(offset int64) error {
 	p.db.dropProducerState(p.log)
 	return facade(err)
 }
+
+// AppendDeduplicated runs the message-id deduplication of AppendPartition (Message.ID, the topic's
+// DuplicateWindow) around appendFn, which must append the messages that are not duplicates to partition
+// as one batch and return their positions: the replicated form, whose appendFn proposes the batch to
+// every node. The messages appendFn gets carry their ids and delivery times as headers
+// (HeaderMessageID, HeaderDeliverAt; their ID and DeliverAt fields are not to be read again). A
+// duplicate's position is the original's, with Duplicate set. The topic must exist (ErrTopicNotFound).
+func (db *DB) AppendDeduplicated(topic string, partition int32, msgs []Message, appendFn func([]Message) ([]Position, error)) ([]Position, error) {
+	if err := db.writable(); err != nil {
+		return nil, err
+	}
+	t, err := db.catalog.Get(topic)
+	if err != nil {
+		return nil, err
+	}
+	if partition < 0 || int(partition) >= t.Config().Partitions {
+		return nil, fmt.Errorf("%w: %s partition %d", ErrInvalidPartition, topic, partition)
+	}
+	msgs, ids, err := base.PrepareDelivery(msgs)
+	if err != nil {
+		return nil, facade(err)
+	}
+	if !ids {
+		return appendFn(msgs)
+	}
+	pos, err := db.dedup.Append(t, msgs, appendFn)
+	return pos, facade(err)
+}
+
+// ForgetDuplicates drops the tables of message ids that deduplication keeps in memory: the next append
+// with an id to a topic reads them again from the tail of its log. A replicated node calls it when it
+// becomes the leader, since the batches another leader appended reached its partitions without going
+// through its tables.
+func (db *DB) ForgetDuplicates() { db.dedup.Forget() }
 
 // ErrStoredOffset is returned by AppendStored for a batch whose base offset is below the partition's next
 // offset, or past it in a topic that is not compacted.

@@ -72,7 +72,6 @@
 // # Not done
 //
 //   - Work-queue acks (DB.Queue) are not replicated: queues on a replicated DB are local to a node.
-//   - The duplicate window of message ids (DB.Append's Message.ID) is not applied by Node.Append.
 //   - The partitionLeaderEpoch of stored batches is each node's local write epoch (the wal's), not the
 //     raft term: the batches' other bytes are the same on every node.
 //   - The local DB's topic incarnations differ between nodes and change when a DB is rebuilt:

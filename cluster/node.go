@@ -238,6 +238,11 @@ func (n *Node) IsLeader() bool {
 // when the node steps down or shuts down (raft fails the barrier).
 func (n *Node) applyBarrier(term uint64) {
 	err := n.raft.Barrier(n.cfg.ApplyTimeout).Error()
+	if err == nil {
+		// The predecessor's appends reached the DB through the state machine, not through its tables of
+		// message ids: they are read again from the logs' tails on the next append with an id (Append).
+		n.cfg.DB.ForgetDuplicates()
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.mu.barrier = false

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -130,7 +129,10 @@ func (n *Node) AppendBatch(ctx context.Context, topic string, partition int32, b
 // Append appends msgs to one partition of an existing topic as one batch (the embedded API's replicated
 // append). The batch is encoded on the leader, uncompressed, with the leader's clock for the messages
 // without a Timestamp, so every node stores the same bytes. Message.ID and DeliverAt become their headers
-// (mqlog.HeaderMessageID, HeaderDeliverAt), but the duplicate window of DB.Append is not applied.
+// (mqlog.HeaderMessageID, HeaderDeliverAt), and the ids get DB.Append's duplicate window: a message whose
+// id the topic holds within its DuplicateWindow is answered with the original's position (Duplicate set)
+// and not appended again, whichever leader appended the original (a new leader reads the ids of its
+// log's tail again once it has applied its predecessor's entries; a call with ids waits for that).
 func (n *Node) Append(ctx context.Context, topic string, partition int32, msgs ...mqlog.Message) ([]mqlog.Position, error) {
 	if len(msgs) == 0 {
 		return nil, nil
@@ -138,6 +140,53 @@ func (n *Node) Append(ctx context.Context, topic string, partition int32, msgs .
 	if n.raft.State() != raft.Leader {
 		return nil, n.notLeader()
 	}
+	if withIDs(msgs) {
+		if err := n.awaitReady(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return n.cfg.DB.AppendDeduplicated(topic, partition, msgs, func(msgs []mqlog.Message) ([]mqlog.Position, error) {
+		return n.appendMessages(ctx, topic, partition, msgs)
+	})
+}
+
+// withIDs reports whether a message has an id, as a field or a header.
+func withIDs(msgs []mqlog.Message) bool {
+	for i := range msgs {
+		if msgs[i].ID != "" {
+			return true
+		}
+		for _, h := range msgs[i].Headers {
+			if h.Key == mqlog.HeaderMessageID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// awaitReady waits until this node is the leader with its predecessor's entries applied (IsLeader), so
+// that its DB's tables of message ids hold every id appended before its term (applyBarrier drops them
+// first); *NotLeaderError once it is not the leader.
+func (n *Node) awaitReady(ctx context.Context) error {
+	for !n.IsLeader() {
+		if n.raft.State() != raft.Leader {
+			return n.notLeader()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.done:
+			return n.notLeader()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// appendMessages encodes msgs (their ids and delivery times already in their headers) as one batch and
+// appends it through raft.
+func (n *Node) appendMessages(ctx context.Context, topic string, partition int32, msgs []mqlog.Message) ([]mqlog.Position, error) {
 	now := time.Now().UnixMilli()
 	recs := make([]segment.Record, len(msgs))
 	for i := range msgs {
@@ -148,12 +197,6 @@ func (n *Node) Append(ctx context.Context, topic string, partition int32, msgs .
 		}
 		for _, h := range m.Headers {
 			recs[i].Headers = append(recs[i].Headers, segment.RecordHeader{Key: h.Key, Value: h.Value})
-		}
-		if m.ID != "" {
-			recs[i].Headers = append(recs[i].Headers, segment.RecordHeader{Key: mqlog.HeaderMessageID, Value: []byte(m.ID)})
-		}
-		if !m.DeliverAt.IsZero() {
-			recs[i].Headers = append(recs[i].Headers, segment.RecordHeader{Key: mqlog.HeaderDeliverAt, Value: strconv.AppendInt(nil, m.DeliverAt.UnixMilli(), 10)})
 		}
 	}
 	frame, err := segment.AppendBatch(nil, recs, segment.EncodeOptions{})
