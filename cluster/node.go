@@ -34,6 +34,9 @@ type Node struct {
 
 	observations chan raft.Observation
 	observer     *raft.Observer
+	heartbeats   chan raft.Observation // (reachability.go)
+	hbObserver   *raft.Observer
+	reach        reachability
 	done         chan struct{} // closed by Close
 	wg           sync.WaitGroup
 	closeOnce    sync.Once
@@ -142,6 +145,11 @@ func Start(cfg Config) (*Node, error) {
 		return ok
 	})
 	n.raft.RegisterObserver(n.observer)
+	n.heartbeats = make(chan raft.Observation, 64)
+	n.hbObserver = raft.NewObserver(n.heartbeats, false, heartbeatObservation)
+	n.raft.RegisterObserver(n.hbObserver)
+	n.wg.Add(1)
+	go n.watchHeartbeats()
 	n.wg.Add(1)
 	go n.watchLeader()
 	if _, self := n.peers[cfg.ID]; !existing && self {
@@ -174,6 +182,9 @@ func (n *Node) closeParts() error {
 	if n.raft != nil {
 		if n.observer != nil {
 			n.raft.DeregisterObserver(n.observer)
+		}
+		if n.hbObserver != nil {
+			n.raft.DeregisterObserver(n.hbObserver)
 		}
 		errs = append(errs, n.raft.Shutdown().Error())
 	}
