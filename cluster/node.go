@@ -308,7 +308,7 @@ func (n *Node) watchLeader() {
 // publishBrokers replicates the Kafka address of every voter whose address the state machine lacks and
 // that Config.Peers (or Config.Kafka, for this node) gives.
 func (n *Node) publishBrokers() {
-	if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
+	if err := n.awaitReady(context.Background()); err != nil { // (the term's one barrier: IsLeader's)
 		return // (no longer the leader: the next one does it)
 	}
 	for _, b := range n.Brokers() {
