@@ -24,7 +24,8 @@ import (
 //     CRC) is cut back to that watermark (RawPartition.TruncateFrom, crash safe by a synced marker);
 //     one that does not (behind, or another history) is emptied and given the snapshot's batches at
 //     their offsets (RawPartition.AppendStored). Topics and groups follow the snapshot: those it lacks
-//     are deleted, the others created and their offsets set to the snapshot's.
+//     are deleted, the others created and their offsets set to the snapshot's; the work-queue groups'
+//     states and scheduled messages are replaced by the snapshot's (with no snapshot, all deleted).
 //  3. raft then applies the entries after the snapshot as the commit index becomes known, each one
 //     appended again exactly where it was before: the cut removed every batch applied after the
 //     snapshot, whatever the crash left of them.
@@ -79,6 +80,9 @@ func (f *fsm) install(st *snapshotState, sr *snapshotReader) error {
 		if _, err := db.SetGroupOffsets(g.Name, g.Offsets); err != nil {
 			return fmt.Errorf("mqlog/cluster: restore: group %s: %w", g.Name, err)
 		}
+	}
+	if err := db.ReplaceQueueStates(st.Queues); err != nil {
+		return fmt.Errorf("mqlog/cluster: restore: work queues: %w", err)
 	}
 	f.mu.Lock()
 	clear(f.mu.brokers)

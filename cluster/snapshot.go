@@ -40,6 +40,8 @@ type snapshotState struct {
 	Groups         []snapGroup `json:"groups"`
 	Brokers        []Broker    `json:"brokers"`
 	NextProducerID int64       `json:"next_producer_id"`
+	// Queues are the work-queue groups' states, each with its scheduled messages (queues.go).
+	Queues []mqlog.QueueStateSave `json:"queues,omitempty"`
 }
 
 type snapTopic struct {
@@ -114,6 +116,12 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 			sg.Offsets = append(sg.Offsets, mqlog.GroupOffsetCommit{Topic: o.Topic, Partition: o.Partition, Offset: o.Committed, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata})
 		}
 		st.Groups = append(st.Groups, sg)
+	}
+	if st.Queues, err = f.db.QueueStates(); err != nil {
+		return nil, err
+	}
+	for i := range st.Queues {
+		st.Queues[i].State.Incarnation = 0 // (each node installs it into its own incarnation)
 	}
 	f.mu.Lock()
 	for _, b := range f.mu.brokers {

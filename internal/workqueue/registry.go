@@ -53,6 +53,9 @@ type Registry struct {
 	}
 	// clock is the time source of leases, delays and delivery times; time.Now unless a test sets one.
 	clock atomic.Pointer[func() time.Time]
+	// replicated is set by SetReplicated: the store's saves go through a replicated log whose applies
+	// must never wait for a save (replication.go).
+	replicated atomic.Bool
 }
 
 type groupKey struct{ topic, group string }
@@ -161,9 +164,10 @@ func (r *Registry) leave(g *group) {
 func (r *Registry) TopicDeleted(t base.Topic) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	wait := !r.replicated.Load() // (replication.go: a replicated save of a deleted topic is refused when applied)
 	for key, g := range r.mu.groups {
 		if g.topic == t {
-			g.fail(fmt.Errorf("%w: %s was deleted", base.ErrTopicNotFound, t.Name()))
+			g.failWaiting(fmt.Errorf("%w: %s was deleted", base.ErrTopicNotFound, t.Name()), wait)
 			delete(r.mu.groups, key)
 		}
 	}
@@ -217,7 +221,7 @@ func (r *Registry) PartitionsAdded(t base.Topic) {
 		}
 		g.mu.Lock()
 		for i := len(g.mu.partitions); i < len(t.Logs()); i++ {
-			p, err := g.newPartition(int32(i), t.Logs()[i], index.AckState{}, false)
+			p, err := g.newPartition(int32(i), t.Logs()[i], index.AckState{}, false, !r.replicated.Load())
 			if err != nil {
 				g.mu.err = err // sticky, as a failed save is
 				break
