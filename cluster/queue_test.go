@@ -1,0 +1,393 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/mqlog/mqlog"
+	"github.com/mqlog/mqlog/cluster"
+)
+
+// queueOpts keep a lease for an hour: nothing is redelivered by its AckWait during a test.
+var queueOpts = mqlog.QueueOptions{AckWait: time.Hour}
+
+// queueWorkload is a work-queue group g on topic t (2 partitions) driven through the leader: n messages,
+// one more scheduled for an hour later, some acked, some nak'd for later, one nak'd and delivered again,
+// the rest left leased.
+type queueWorkload struct {
+	acked    map[string]bool // by value
+	unacked  map[string]int  // value -> deliveries so far
+	messages int             // deliverable messages appended
+}
+
+func startQueueWorkload(t *testing.T, c *testCluster, n int) (*queueWorkload, *mqlog.Queue, []*mqlog.QueueMessage) {
+	t.Helper()
+	l := c.leader()
+	if err := l.node.CreateTopic(ctx, "t", mqlog.TopicConfig{Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := l.node.Append(ctx, "t", int32(i%2), mqlog.Message{Value: []byte("m" + strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.node.Append(ctx, "t", 0, mqlog.Message{Value: []byte("later"), DeliverAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := l.node.Queue("t", "g", queueOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &queueWorkload{acked: map[string]bool{}, unacked: map[string]int{}, messages: n}
+	var held []*mqlog.QueueMessage
+	for i := range n {
+		m := next(t, q)
+		v := string(m.Value)
+		switch {
+		case i%3 == 0: // acked
+			if err := m.Ack(); err != nil {
+				t.Fatal(err)
+			}
+			w.acked[v] = true
+		case i%5 == 1: // nak'd for later: pending, not leased
+			if err := m.Nak(time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			w.unacked[v] = 1
+		default: // left leased
+			w.unacked[v] = 1
+			held = append(held, m)
+		}
+	}
+	// One delivered again: nak'd at once and taken by the next Next.
+	m := held[0]
+	if err := m.Nak(0); err != nil {
+		t.Fatal(err)
+	}
+	again := next(t, q)
+	if string(again.Value) != string(m.Value) || again.Deliveries != 2 {
+		t.Fatalf("redelivery of %s: %s with %d deliveries", m.Value, again.Value, again.Deliveries)
+	}
+	w.unacked[string(m.Value)] = 2
+	held[0] = again
+	// A Next with nothing to deliver reads the scheduled message, which moves to the timer index.
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if m, err := q.Next(cctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("with every message delivered: %v, %v", m, err)
+	}
+	return w, q, held
+}
+
+func next(t *testing.T, q *mqlog.Queue) *mqlog.QueueMessage {
+	t.Helper()
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second) // (a guard against a hang)
+	defer cancel()
+	m, err := q.Next(cctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// checkResumes opens the group on the current leader: every unacked message comes again with its
+// deliveries plus one, no acked one does, and nothing else (the scheduled message stays scheduled).
+func (w *queueWorkload) checkResumes(t *testing.T, c *testCluster) {
+	t.Helper()
+	l := c.leader()
+	q, err := l.node.Queue("t", "g", queueOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	for range len(w.unacked) {
+		m := next(t, q)
+		v := string(m.Value)
+		want, ok := w.unacked[v]
+		if !ok {
+			t.Fatalf("node %d delivered %s (acked %v) again", l.id, v, w.acked[v])
+		}
+		if m.Deliveries != want+1 {
+			t.Fatalf("node %d delivered %s with %d deliveries, want %d", l.id, v, m.Deliveries, want+1)
+		}
+		delete(w.unacked, v)
+		if err := m.Ack(); err != nil {
+			t.Fatal(err)
+		}
+		w.acked[v] = true
+	}
+	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if m, err := q.Next(cctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("once every unacked message came again: %v, %v", m, err)
+	}
+	c.waitApplied()
+	states := c.checkQueueStatesSame("g")
+	var unacked, scheduled int64
+	for _, s := range states {
+		unacked += s.Unacked
+		scheduled += s.Scheduled
+	}
+	if unacked != 0 || scheduled != 1 {
+		t.Fatalf("after every message was acked: %+v", states)
+	}
+}
+
+// checkQueueStatesSame fails unless every running node holds the same durable state of group, and
+// returns it.
+func (c *testCluster) checkQueueStatesSame(group string) []mqlog.QueuePartitionState {
+	c.t.Helper()
+	nodes := c.running()
+	want, err := nodes[0].db.QueueGroupState(group)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, n := range nodes[1:] {
+		got, err := n.db.QueueGroupState(group)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			c.t.Fatalf("queue state of group %s: node %d holds %+v, node %d %+v", group, n.id, got, nodes[0].id, want)
+		}
+	}
+	return want
+}
+
+// A work-queue group resumes on the new leader after the leader stops: no acked message comes again,
+// every one delivered and not acked does with its delivery count plus one, the scheduled message stays
+// scheduled; the old leader's queue and messages answer ErrNotLeader; every node holds the same state.
+func TestQueueFailover(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	w, q, held := startQueueWorkload(t, c, 30)
+	c.waitApplied()
+	states := c.checkQueueStatesSame("g")
+	var unacked, scheduled int64
+	for _, s := range states {
+		unacked += s.Unacked
+		scheduled += s.Scheduled
+	}
+	if unacked != int64(len(w.unacked)) || scheduled != 1 {
+		t.Fatalf("queue state before the failover: %+v, want %d unacked, 1 scheduled", states, len(w.unacked))
+	}
+	for _, f := range c.followers() {
+		if _, err := f.node.Queue("t", "g", queueOpts); !errors.Is(err, cluster.ErrNotLeader) {
+			t.Fatalf("Queue on follower %d: %v", f.id, err)
+		}
+	}
+	old := c.leader()
+	old.stop(t)
+	if err := held[1].Ack(); !errors.Is(err, cluster.ErrNotLeader) {
+		t.Fatalf("Ack on the stopped leader: %v", err)
+	}
+	if _, err := q.Next(ctx); !errors.Is(err, cluster.ErrNotLeader) {
+		t.Fatalf("Next on the stopped leader: %v", err)
+	}
+	q.Close()
+	w.checkResumes(t, c)
+	old.start(t)
+	c.waitApplied()
+	c.checkQueueStatesSame("g")
+}
+
+// A leader that loses its leadership while it runs (a transfer) stops its queues: Next and Ack answer
+// ErrNotLeader, and the group resumes on the new leader.
+func TestQueueLeadershipLost(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	w, q, held := startQueueWorkload(t, c, 12)
+	old := c.leader()
+	if err := old.node.Raft().LeadershipTransfer().Error(); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second) // (a guard against a hang)
+	defer cancel()
+	if _, err := q.Next(cctx); !errors.Is(err, cluster.ErrNotLeader) {
+		t.Fatalf("Next on the old leader: %v", err)
+	}
+	if err := held[1].Ack(); !errors.Is(err, cluster.ErrNotLeader) {
+		t.Fatalf("Ack on the old leader: %v", err)
+	}
+	q.Close()
+	if c.leader() == old {
+		t.Fatal("the leadership did not move")
+	}
+	w.checkResumes(t, c)
+}
+
+// A follower restarted from its snapshot plus the entries after it, with acks and deliveries both
+// before and after the snapshot and while it was down, holds the same queue state as the others; so does
+// it when its DB is rebuilt from its snapshot alone, and the group resumes from it when that node leads.
+func TestQueueStateFromSnapshot(t *testing.T) {
+	c := newCluster(t, 3, noAutoSnapshots)
+	w, q, held := startQueueWorkload(t, c, 20)
+	c.waitApplied()
+	f := c.followers()[0]
+	if err := f.node.Raft().Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	// After the snapshot: acks of two held messages, and two new messages delivered.
+	for _, m := range held[1:3] {
+		if err := m.Ack(); err != nil {
+			t.Fatal(err)
+		}
+		w.acked[string(m.Value)] = true
+		delete(w.unacked, string(m.Value))
+	}
+	l := c.leader()
+	if _, err := l.node.Append(ctx, "t", 1, mqlog.Message{Value: []byte("n1")}, mqlog.Message{Value: []byte("n2")}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		m := next(t, q)
+		w.unacked[string(m.Value)] = m.Deliveries
+	}
+	c.waitApplied()
+	f.stop(t)
+	if err := held[3].Ack(); err != nil { // while f is down
+		t.Fatal(err)
+	}
+	w.acked[string(held[3].Value)] = true
+	delete(w.unacked, string(held[3].Value))
+	f.start(t)
+	c.waitApplied()
+	c.checkQueueStatesSame("g")
+	// Once more from a snapshot the restarted node takes itself, its DB removed: all its queue state
+	// (scheduled message included) comes from the snapshot. Then it leads.
+	if err := f.node.Raft().Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	f.stop(t)
+	if err := os.RemoveAll(filepath.Join(f.dir, "db")); err != nil {
+		t.Fatal(err)
+	}
+	f.start(t)
+	// (A node restored from a snapshot that holds everything counts its applied index from the next
+	// command: one with no effect on the queue.)
+	if _, err := l.node.InitProducerID(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.waitApplied()
+	c.checkQueueStatesSame("g")
+	q.Close()
+	if err := l.node.Raft().LeadershipTransferToServer(raft.ServerID(strconv.Itoa(int(f.id))), raft.ServerAddress(f.raftAddr)).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if nl := c.leader(); nl != f {
+		t.Fatalf("node %d leads, not the restarted node %d", nl.id, f.id)
+	}
+	w.checkResumes(t, c)
+}
+
+// A message that reaches MaxDeliver goes to the dead-letter topic through raft: every node holds it.
+// Without the dead-letter topic the append is refused (counted, retried), never made on one node alone.
+func TestQueueDeadLetterReplicated(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	l := c.leader()
+	if err := l.node.CreateTopic(ctx, "t", mqlog.TopicConfig{Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.node.Append(ctx, "t", 0, mqlog.Message{Value: []byte("poison")}, mqlog.Message{Value: []byte("fine")}); err != nil {
+		t.Fatal(err)
+	}
+	opts := mqlog.QueueOptions{AckWait: time.Hour, MaxDeliver: 1, DeadLetterTopic: "dlq"}
+	q, err := l.node.Queue("t", "g", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	m := next(t, q)
+	if string(m.Value) != "poison" {
+		t.Fatalf("first delivery %s", m.Value)
+	}
+	if err := m.Nak(0); err != nil {
+		t.Fatal(err)
+	}
+	// The dead-letter topic does not exist: the append fails, nothing is created anywhere.
+	if m := next(t, q); string(m.Value) != "fine" {
+		t.Fatalf("second delivery %s", m.Value)
+	} else if err := m.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); l.db.Metrics().QueueDeadLetterFailures == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no dead-letter failure within a minute")
+		}
+		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		q.Next(cctx) // (drives the dead-lettering)
+		cancel()
+	}
+	for _, n := range c.running() {
+		if _, err := n.db.TopicConfig("dlq"); !errors.Is(err, mqlog.ErrTopicNotFound) {
+			t.Fatalf("node %d: dead-letter topic: %v", n.id, err)
+		}
+	}
+	if err := l.node.CreateTopic(ctx, "dlq", mqlog.TopicConfig{Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); l.db.Metrics().QueueDeadLettered == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not dead-lettered within a minute")
+		}
+		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		q.Next(cctx)
+		cancel()
+	}
+	c.waitApplied()
+	for _, n := range c.running() {
+		vals, _ := values(t, n.db, "dlq", 0)
+		if fmt.Sprint(vals) != "[poison]" {
+			t.Fatalf("node %d: dead-letter topic holds %q", n.id, vals)
+		}
+	}
+	states := c.checkQueueStatesSame("g")
+	if len(states) != 1 || states[0].Unacked != 0 {
+		t.Fatalf("queue state after the dead letter: %+v", states)
+	}
+}
+
+// DeleteGroup through the leader deletes the group's work-queue state on every node; it refuses while a
+// queue of the group is open on the leader.
+func TestQueueDeleteGroupReplicated(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	l := c.leader()
+	if err := l.node.CreateTopic(ctx, "t", mqlog.TopicConfig{Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.node.Append(ctx, "t", 0, mqlog.Message{Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := l.node.Queue("t", "g", queueOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := next(t, q).Ack(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.node.DeleteGroup(ctx, "g"); !errors.Is(err, mqlog.ErrGroupActive) {
+		t.Fatalf("DeleteGroup with an open queue: %v", err)
+	}
+	q.Close()
+	c.waitApplied()
+	for _, n := range c.running() {
+		if gs, err := n.db.QueueGroups(); err != nil || fmt.Sprint(gs) != "[g]" {
+			t.Fatalf("node %d: queue groups %v, %v", n.id, gs, err)
+		}
+	}
+	if err := l.node.DeleteGroup(ctx, "g"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitApplied()
+	for _, n := range c.running() {
+		if gs, err := n.db.QueueGroups(); err != nil || len(gs) != 0 {
+			t.Fatalf("node %d: queue groups after DeleteGroup %v, %v", n.id, gs, err)
+		}
+	}
+}
