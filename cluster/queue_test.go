@@ -391,3 +391,64 @@ func TestQueueDeleteGroupReplicated(t *testing.T) {
 		}
 	}
 }
+
+// A topic grown or deleted by a raft apply while a queue of it is open on the leader: the apply does not
+// wait for the group's saves (which wait for the applies), the group takes the new partition in, and a
+// deleted topic's queue answers ErrTopicNotFound; a topic of the same name created again starts afresh.
+func TestQueueTopicChangesWhileOpen(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	l := c.leader()
+	if err := l.node.CreateTopic(ctx, "t", mqlog.TopicConfig{Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.node.Append(ctx, "t", 0, mqlog.Message{Value: []byte("a")}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := l.node.Queue("t", "g", queueOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := next(t, q).Ack(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.node.AddPartitions(ctx, "t", 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.node.Append(ctx, "t", 1, mqlog.Message{Value: []byte("b")}); err != nil {
+		t.Fatal(err)
+	}
+	m := next(t, q)
+	if string(m.Value) != "b" || m.Partition != 1 {
+		t.Fatalf("delivered %s from partition %d", m.Value, m.Partition)
+	}
+	if err := m.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	c.waitApplied()
+	if states := c.checkQueueStatesSame("g"); len(states) != 2 || states[1].Floor != 1 {
+		t.Fatalf("queue state after the new partition: %+v", states)
+	}
+	if err := l.node.DeleteTopic(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Next(ctx); !errors.Is(err, mqlog.ErrTopicNotFound) {
+		t.Fatalf("Next on a deleted topic: %v", err)
+	}
+	q.Close()
+	if err := l.node.CreateTopic(ctx, "t", mqlog.TopicConfig{Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.node.Append(ctx, "t", 0, mqlog.Message{Value: []byte("c")}); err != nil {
+		t.Fatal(err)
+	}
+	q, err = l.node.Queue("t", "g", queueOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if m := next(t, q); string(m.Value) != "c" || m.Deliveries != 1 {
+		t.Fatalf("the new topic's queue delivered %s with %d deliveries", m.Value, m.Deliveries)
+	}
+	c.waitApplied()
+	c.checkQueueStatesSame("g")
+}
