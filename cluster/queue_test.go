@@ -452,3 +452,55 @@ func TestQueueTopicChangesWhileOpen(t *testing.T) {
 	c.waitApplied()
 	c.checkQueueStatesSame("g")
 }
+
+// A priority queue on the leader replicates its levels' states; a missing level topic is refused (it
+// would be created by one node alone).
+func TestPriorityQueueReplicated(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	l := c.leader()
+	for _, name := range []string{"hi", "lo"} {
+		if err := l.node.CreateTopic(ctx, name, mqlog.TopicConfig{Partitions: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.node.PriorityQueue("g", []string{"hi", "missing"}, queueOpts, mqlog.PriorityOptions{}); !errors.Is(err, mqlog.ErrTopicNotFound) {
+		t.Fatalf("a missing level: %v", err)
+	}
+	for _, f := range c.followers() {
+		if _, err := f.node.PriorityQueue("g", []string{"hi", "lo"}, queueOpts, mqlog.PriorityOptions{}); !errors.Is(err, cluster.ErrNotLeader) {
+			t.Fatalf("on follower %d: %v", f.id, err)
+		}
+	}
+	if _, err := l.node.Append(ctx, "lo", 0, mqlog.Message{Value: []byte("low")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.node.Append(ctx, "hi", 0, mqlog.Message{Value: []byte("high")}); err != nil {
+		t.Fatal(err)
+	}
+	pq, err := l.node.PriorityQueue("g", []string{"hi", "lo"}, queueOpts, mqlog.PriorityOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pq.Close()
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	m, err := pq.Next(cctx)
+	if err != nil || string(m.Value) != "high" {
+		t.Fatalf("first: %v, %v", m, err)
+	}
+	if err := m.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = pq.Next(cctx); err != nil || string(m.Value) != "low" {
+		t.Fatalf("second: %v, %v", m, err)
+	}
+	c.waitApplied()
+	if states := c.checkQueueStatesSame("g"); len(states) != 2 || states[0].Floor != 1 || states[1].Delivered != 1 {
+		t.Fatalf("states: %+v", states)
+	}
+	for _, n := range c.running() {
+		if _, err := n.db.TopicConfig("missing"); !errors.Is(err, mqlog.ErrTopicNotFound) {
+			t.Fatalf("node %d holds the missing level: %v", n.id, err)
+		}
+	}
+}

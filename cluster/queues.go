@@ -31,17 +31,45 @@ import (
 // open the group again on the new leader. A dead-letter topic must exist (CreateTopic); a dead letter is
 // appended through raft, never to this node's log alone.
 func (n *Node) Queue(topic, group string, opts mqlog.QueueOptions) (*mqlog.Queue, error) {
+	var q *mqlog.Queue
+	err := n.openQueue(func() (err error) {
+		q, err = n.db.Queue(topic, group, opts)
+		return err
+	})
+	return q, err
+}
+
+// PriorityQueue opens a consumer of a priority queue (mqlog.DB.PriorityQueue: one work-queue group per
+// level topic) on the leader only, replicated as Queue's are. Every level topic must exist
+// (ErrTopicNotFound): one created by this node alone would diverge the nodes.
+func (n *Node) PriorityQueue(group string, levels []string, opts mqlog.QueueOptions, popts mqlog.PriorityOptions) (*mqlog.PriorityQueue, error) {
+	var q *mqlog.PriorityQueue
+	err := n.openQueue(func() (err error) {
+		for _, name := range levels {
+			if _, err := n.db.TopicConfig(name); err != nil {
+				return err
+			}
+		}
+		q, err = n.db.PriorityQueue(group, levels, opts, popts)
+		return err
+	})
+	return q, err
+}
+
+// openQueue runs open (which opens queues of the DB) on the leader, once it applied every entry before
+// its term, with the queues of an earlier term failed first.
+func (n *Node) openQueue(open func() error) error {
 	if n.raft.State() != raft.Leader {
-		return nil, n.notLeader()
+		return n.notLeader()
 	}
 	term := n.raft.CurrentTerm()
 	if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
-		return nil, n.notLeader()
+		return n.notLeader()
 	}
 	n.queueMu.Lock()
 	defer n.queueMu.Unlock()
 	if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term {
-		return nil, n.notLeader()
+		return n.notLeader()
 	}
 	if t := n.queueTerm.Load(); t != term {
 		if t != 0 {
@@ -49,7 +77,7 @@ func (n *Node) Queue(topic, group string, opts mqlog.QueueOptions) (*mqlog.Queue
 		}
 		n.queueTerm.Store(term)
 	}
-	return n.db.Queue(topic, group, opts)
+	return open()
 }
 
 // stopQueues fails the open queues of this node, which no longer leads the term they were opened in

@@ -16,7 +16,8 @@ import (
 // Snapshots by stored batches. A snapshot is the whole replicated state at one raft index: the topic
 // catalog, every partition's stored batches up to its high watermark at that index (the sealed segments'
 // batches as they are on disk, the active segment's up to the watermark), every group's committed
-// offsets, the voters' Kafka addresses and the next producer id. Its stream (docs/FORMAT.md "Raft
+// offsets, every work-queue group's state and scheduled messages (queues.go), the voters' Kafka addresses
+// and the next producer id. Its stream (docs/FORMAT.md "Raft
 // snapshots"):
 //
 //	magic "MQLOGSN1"
