@@ -55,8 +55,11 @@ type setOffsetsCmd struct {
 
 // queueStateCmd is one save of a work-queue group's state in one partition, by topic name and replicated
 // topic incarnation (TopicIncarnation); Save.State.Incarnation is 0 (each node applies it to its own).
+// Term is the raft term the saving group was opened in: a command whose entry has another term (the
+// group's node lost the leadership and won it again) is refused.
 type queueStateCmd struct {
 	TopicID uint64               `json:"topic_id"`
+	Term    uint64               `json:"term"`
 	Save    mqlog.QueueStateSave `json:"save"`
 }
 

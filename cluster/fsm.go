@@ -223,7 +223,7 @@ func (f *fsm) apply(l *raft.Log) applyResult {
 		if err := decodeJSON(body, &c); err != nil {
 			return applyResult{err: err}
 		}
-		return f.applyQueueState(c)
+		return f.applyQueueState(c, l.Term)
 	case opSetBroker:
 		var b Broker
 		if err := decodeJSON(body, &b); err != nil {

@@ -20,8 +20,9 @@ import (
 // open groups fail (mqlog.DB.FailQueues): their Next and their messages' Ack return a *NotLeaderError,
 // and their leases are gone with them; the new leader opens the group from its index, which holds every
 // save the cluster committed, so no acked message is delivered again and every message delivered and not
-// acked is delivered again with its count. A save proposed by a group of an earlier term is refused
-// (queueTerm), so a node that leads again never writes a stale group's state over a newer one.
+// acked is delivered again with its count. A save of a group opened in an earlier term is refused,
+// before it is proposed (queueTerm) and, by every node alike, when its entry's raft term is not the
+// group's, so a node that leads again never writes a stale group's state over a newer one.
 
 // Queue opens a competing consumer of the work-queue group named group on topic, on the leader only
 // (a *NotLeaderError elsewhere), as mqlog.DB.Queue does on one node; its acks, deliveries and dead
@@ -99,7 +100,8 @@ type queueReplicator struct{ n *Node }
 // SaveQueueState implements mqlog.QueueReplicator: one opQueueState command.
 func (r queueReplicator) SaveQueueState(save mqlog.QueueStateSave) error {
 	n := r.n
-	if t := n.queueTerm.Load(); t == 0 || t != n.raft.CurrentTerm() {
+	term := n.queueTerm.Load()
+	if term == 0 || term != n.raft.CurrentTerm() {
 		return n.notLeader()
 	}
 	id, err := n.replicatedTopic(save.State.Topic, save.State.Incarnation)
@@ -107,7 +109,7 @@ func (r queueReplicator) SaveQueueState(save mqlog.QueueStateSave) error {
 		return err
 	}
 	save.State.Incarnation = 0 // (each node applies it to its own incarnation)
-	cmd, err := encodeJSON(opQueueState, queueStateCmd{TopicID: id, Save: save})
+	cmd, err := encodeJSON(opQueueState, queueStateCmd{TopicID: id, Term: term, Save: save})
 	if err != nil {
 		return err
 	}
@@ -135,9 +137,15 @@ func (n *Node) replicatedTopic(topic string, local uint64) (uint64, error) {
 	return id, nil
 }
 
-// applyQueueState applies an opQueueState command: refused alike on every node when the topic's
-// replicated incarnation is not the command's (deleted, or created again, since the save was proposed).
-func (f *fsm) applyQueueState(c queueStateCmd) applyResult {
+// applyQueueState applies an opQueueState command of an entry of term: refused alike on every node when
+// the topic's replicated incarnation is not the command's (deleted, or created again, since the save was
+// proposed), or when the entry was proposed in another term than the saving group was opened in (its
+// node led again after another leader: the group's state may be older than the index's).
+func (f *fsm) applyQueueState(c queueStateCmd, term uint64) applyResult {
+	if c.Term != term {
+		return applyResult{err: fmt.Errorf("%w: queue state of group %s for %s from term %d, proposed in term %d",
+			ErrNotLeader, c.Save.State.Group, c.Save.State.Topic, c.Term, term)}
+	}
 	if id, ok := f.topicID(c.Save.State.Topic); !ok || id != c.TopicID {
 		return applyResult{err: fmt.Errorf("%w: queue state of group %s for %s, incarnation %d, which was deleted",
 			mqlog.ErrTopicNotFound, c.Save.State.Group, c.Save.State.Topic, c.TopicID)}
