@@ -60,9 +60,12 @@ func (db *DB) ReplicateQueues(r QueueReplicator) error {
 	return nil
 }
 
-// ApplyQueueState writes save to the local index (synced): the apply of a replicated save on every node.
-// The state goes to the local incarnation of its topic, whatever save.State.Incarnation says (each
-// node's incarnations are its own); ErrTopicNotFound when the topic does not exist here.
+// ApplyQueueState writes save to the local index: the apply of a replicated save on every node. The
+// state goes to the local incarnation of its topic, whatever save.State.Incarnation says (each node's
+// incarnations are its own); ErrTopicNotFound when the topic does not exist here. The write is not
+// synced: the replicated log is the durable copy of every save, and a replicated node rebuilds its queue
+// states from its snapshot and log at every start (ReplaceQueueStates), as it cuts its partitions back.
+// A DB directory written so must not be opened as a DB of its own after a crash: it may miss saves.
 func (db *DB) ApplyQueueState(save QueueStateSave) error {
 	if err := db.writable(); err != nil {
 		return err
@@ -75,7 +78,7 @@ func (db *DB) ApplyQueueState(save QueueStateSave) error {
 		return fmt.Errorf("%w: %s partition %d", ErrInvalidPartition, save.State.Topic, save.State.Partition)
 	}
 	save.State.Incarnation = t.Incarnation()
-	return facade(db.store.SaveQueueState(save.State, save.Timers))
+	return facade(db.store.SaveQueueStateUnsynced(save.State, save.Timers))
 }
 
 // QueueStates returns the durable state of every work-queue group in every partition of the topics'

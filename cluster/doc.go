@@ -46,8 +46,10 @@
 // unsynced blocks written out of order can leave a hole before valid batches, which the engine's
 // recovery reports (a *CorruptionError) instead of cutting; such a node's DB directory is removed and
 // the node started again, to be rebuilt from its snapshot and log (or sent the leader's snapshot).
-// Group offsets and the catalog are synced Pebble writes under every policy.
-
+// Group offsets and the catalog are synced Pebble writes under every policy; work-queue saves are
+// applied unsynced (the raft log holds each one, and a start replaces the queue states by the
+// snapshot's, or deletes them without one, before the replay writes the later saves again).
+//
 // # Work queues
 //
 // A work-queue group's durable state in one partition changes by whole saves (floor, done ranges,
