@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -503,4 +504,133 @@ func TestPriorityQueueReplicated(t *testing.T) {
 			t.Fatalf("node %d holds the missing level: %v", n.id, err)
 		}
 	}
+}
+
+// Workers take and ack messages through whichever node leads while the leader is stopped under them and
+// started again later: no message is delivered again after an Ack of it returned, and every message is
+// done in the end: acked, or, for the few whose Ack answered ErrNotLeader, perhaps acked (committed
+// before the leader stopped) and never delivered again.
+func TestQueueFailoverUnderLoad(t *testing.T) {
+	const total = 200
+	c := newCluster(t, 3, nil)
+	l := c.leader()
+	if err := l.node.CreateTopic(ctx, "t", mqlog.TopicConfig{Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range total {
+		if _, err := l.node.Append(ctx, "t", int32(i%2), mqlog.Message{Value: []byte(strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	uncertain := map[string]bool{} // an Ack answered an error: it may have been committed
+	redelivered := 0
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var q *mqlog.Queue
+			defer func() {
+				if q != nil {
+					q.Close()
+				}
+			}()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if q == nil {
+					n := c.anyLeader()
+					if n == nil {
+						time.Sleep(5 * time.Millisecond)
+						continue
+					}
+					var err error
+					if q, err = n.Queue("t", "g", queueOpts); err != nil {
+						if !errors.Is(err, cluster.ErrNotLeader) && !errors.Is(err, mqlog.ErrClosed) {
+							t.Errorf("open: %v", err)
+							return
+						}
+						continue
+					}
+				}
+				cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+				m, err := q.Next(cctx)
+				cancel()
+				if err == nil {
+					v := string(m.Value)
+					mu.Lock()
+					if acked[v] {
+						t.Errorf("%s delivered again (deliveries %d) after its Ack returned", v, m.Deliveries)
+					}
+					if m.Deliveries > 1 {
+						redelivered++
+					}
+					mu.Unlock()
+					err = m.Ack()
+					mu.Lock()
+					if err == nil {
+						acked[v] = true
+					} else {
+						uncertain[v] = true
+					}
+					mu.Unlock()
+				}
+				switch {
+				case err == nil, errors.Is(err, context.DeadlineExceeded):
+				case errors.Is(err, cluster.ErrNotLeader) || errors.Is(err, mqlog.ErrClosed):
+					q.Close()
+					q = nil
+				default:
+					t.Errorf("worker: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	// unacked is the messages not done in the leader's durable state (-1 when it cannot tell now).
+	unacked := func() int64 {
+		states, err := c.leader().db.QueueGroupState("g")
+		if err != nil || len(states) != 2 {
+			return -1
+		}
+		return states[0].Unacked + states[1].Unacked
+	}
+	waitFor := func(what string, cond func() bool) {
+		for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) || t.Failed() {
+				close(done)
+				wg.Wait()
+				t.Fatalf("not %s within a minute: %d acked, %d not done", what, count(), unacked())
+			}
+		}
+	}
+	waitFor("a third acked", func() bool { return count() >= total/3 })
+	old := c.leader()
+	old.stop(t)
+	waitFor("two thirds acked", func() bool { return count() >= 2*total/3 })
+	old.start(t)
+	waitFor("all done", func() bool { return unacked() == 0 })
+	close(done)
+	wg.Wait()
+	mu.Lock()
+	for i := range total {
+		if v := strconv.Itoa(i); !acked[v] && !uncertain[v] {
+			t.Errorf("%s is done but no Ack of it was made", v)
+		}
+	}
+	mu.Unlock()
+	c.waitApplied()
+	c.checkQueueStatesSame("g")
+	t.Logf("%d messages: %d acked, %d whose Ack failed; %d deliveries were redeliveries", total, len(acked), total-len(acked), redelivered)
 }
