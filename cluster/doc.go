@@ -103,9 +103,11 @@
 //     embedded API's.
 //   - A follower's retention moves its own log start; the floors of the groups it holds follow only with
 //     the leader's next save (QueueGroupState clamps to the local log start meanwhile).
-//   - A snapshot's header holds every scheduled message's timer (about 70 bytes of JSON each), and a
-//     header is read up to 256 MiB: some millions of scheduled messages make a snapshot no node can
-//     install. Timers belong in the stream after the header, by partition, like the batches.
+//   - A snapshot holds every work-queue state and scheduled message in memory from its Snapshot (on the
+//     state machine's goroutine, where the index is consistent with the applied entries) until it is
+//     persisted: some tens of bytes per scheduled message.
+//   - A save larger than MaxCommandBytes (a MaxAckPending in the hundreds of thousands, all of it
+//     delivered and not acked) is refused (mqlog.ErrTooLarge), which stops the group.
 //   - Each save is one raft commit: an ack on a replicated queue costs a round trip to a majority, shared
 //     by the acks of one partition that group-commit together.
 //   - The duplicate window of message ids (DB.Append's Message.ID) is not applied by Node.Append.

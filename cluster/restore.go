@@ -81,7 +81,7 @@ func (f *fsm) install(st *snapshotState, sr *snapshotReader) error {
 			return fmt.Errorf("mqlog/cluster: restore: group %s: %w", g.Name, err)
 		}
 	}
-	if err := db.ReplaceQueueStates(st.Queues); err != nil {
+	if err := f.installQueueStates(sr); err != nil {
 		return fmt.Errorf("mqlog/cluster: restore: work queues: %w", err)
 	}
 	f.mu.Lock()
@@ -95,6 +95,24 @@ func (f *fsm) install(st *snapshotState, sr *snapshotReader) error {
 		f.mu.topicIDs[t.Name] = t.ID
 	}
 	f.mu.Unlock()
+	return nil
+}
+
+// installQueueStates replaces the DB's work-queue states by the snapshot's records read from sr (none
+// when sr is nil: emptyState).
+func (f *fsm) installQueueStates(sr *snapshotReader) error {
+	if err := f.db.ReplaceQueueStates(nil); err != nil {
+		return err
+	}
+	for sr != nil {
+		save, ok, err := sr.nextQueueState()
+		if err != nil || !ok {
+			return err
+		}
+		if err := f.db.ApplyQueueState(save); err != nil {
+			return fmt.Errorf("group %s in %s partition %d: %w", save.State.Group, save.State.Topic, save.State.Partition, err)
+		}
+	}
 	return nil
 }
 
