@@ -72,8 +72,9 @@
 // scheduled messages stay scheduled. Dead letters are appended through raft (Node.Append) to a
 // dead-letter topic that must exist: a missing one is an append failure (counted, retried), never a topic
 // created by one node alone. DeleteGroup deletes the group's work-queue state with its offsets. The raft
-// applies of a topic's deletion or growth never wait for a group's save (which waits for the applies):
-// internal/workqueue/replication.go. Snapshots hold every group's state and scheduled messages; a
+// applies of a topic's deletion or growth never wait for a group's save, nor for the queues' registry
+// held across one (each waits for the applies): the queues see those changes on a goroutine of their own
+// (internal/workqueue/replication.go). Snapshots hold every group's state and scheduled messages; a
 // restore replaces the node's.
 //
 // # Snapshots

@@ -634,3 +634,56 @@ func TestQueueFailoverUnderLoad(t *testing.T) {
 	c.checkQueueStatesSame("g")
 	t.Logf("%d messages: %d acked, %d whose Ack failed; %d deliveries were redeliveries", total, len(acked), total-len(acked), redelivered)
 }
+
+// Groups opened (each open's first save goes through raft while the registry is held) while raft
+// applies topic changes that the registry observes: neither waits for the other.
+func TestQueueOpenWhileTopicsChange(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	l := c.leader()
+	for _, name := range []string{"t", "u"} {
+		if err := l.node.CreateTopic(ctx, name, mqlog.TopicConfig{Partitions: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const rounds = 30
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := range rounds {
+			q, err := l.node.Queue("t", "g"+strconv.Itoa(i), queueOpts)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			q.Close()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := range rounds {
+			if _, err := l.node.AddPartitions(ctx, "u", 2+i); err != nil {
+				t.Error(err)
+				return
+			}
+			name := "x" + strconv.Itoa(i)
+			if err := l.node.CreateTopic(ctx, name, mqlog.TopicConfig{Partitions: 1}); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := l.node.DeleteTopic(ctx, name); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(time.Minute): // (a guard against a hang, not a speed assertion)
+		t.Fatal("opening queues while topics change hung")
+	}
+	c.waitApplied()
+	c.checkQueueStatesSame("g0")
+}

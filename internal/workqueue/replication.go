@@ -3,16 +3,20 @@ package workqueue
 // Replicated work queues (package cluster, through the root's DB.ReplicateQueues). On a replicated node
 // the Store's SaveQueueState is a proposal to the replicated log that returns once the log applied it to
 // the local index; the log's applies run one at a time and may delete a topic or add partitions, which
-// call TopicDeleted and PartitionsAdded. Those must then never wait for a save, which would wait for the
-// apply that waits for them:
+// call TopicDeleted and PartitionsAdded. Those must then never wait for a save, nor for the registry's
+// mu, which Open and the last Close hold across saves: each would wait for the apply that waits for it
+// (TestQueueOpenWhileTopicsChange in package cluster hung so). So on a replicated registry they return
+// at once and do their work on a goroutine of their own:
 //
 //   - TopicDeleted fails the topic's groups without waiting for their saves in flight (the log refuses a
 //     save of a deleted topic when it applies it, on every node alike, so a late one changes nothing);
 //   - PartitionsAdded gives the new partitions their state at the log start in memory, saved by the
-//     partition's next save (a partition without state reads from its start anyway).
+//     partition's next save (a partition without state reads from its start anyway), so that it holds
+//     no group's mu across a save.
 //
-// Only the leader of the log holds open groups; when it loses the leadership, FailAll ends them, so that
-// the next leader's groups, opened from its index, are the only ones handing messages out.
+// A consumer may then see the change a moment after the apply. Only the leader of the log holds open
+// groups; when it loses the leadership, FailAll ends them, so that the next leader's groups, opened from
+// its index, are the only ones handing messages out.
 
 // SetReplicated tells the registry that its store's saves go through a replicated log (see above). Set
 // it before any group opens.
