@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -41,6 +42,11 @@ type Node struct {
 	wg           sync.WaitGroup
 	closeOnce    sync.Once
 	closeErr     error
+
+	// queueMu serializes Queue's opening of groups with their failing when the leadership is lost;
+	// queueTerm is the term whose groups are open (0: none), read by every replicated save (queues.go).
+	queueMu   sync.Mutex
+	queueTerm atomic.Uint64
 
 	mu struct {
 		sync.Mutex
@@ -103,6 +109,9 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("mqlog/cluster: snapshot store: %w", err)
 	}
 	n.fsm = newFSM(cfg.DB, cfg.Logger, n.failed)
+	if err := cfg.DB.ReplicateQueues(queueReplicator{n}); err != nil {
+		return nil, err
+	}
 	existing, err := raft.HasExistingState(n.store, n.store, n.snaps)
 	if err != nil {
 		return nil, err
@@ -173,6 +182,7 @@ func (n *Node) Close() error {
 		close(n.done)
 		n.closeErr = n.closeParts()
 		n.wg.Wait()
+		n.stopQueues(true)
 	})
 	return n.closeErr
 }
@@ -296,10 +306,15 @@ func (n *Node) watchLeader() {
 			close(n.mu.leaderChanged)
 			n.mu.leaderChanged = make(chan struct{})
 			n.mu.Unlock()
-			if lo, ok := o.Data.(raft.LeaderObservation); ok && parseID(lo.LeaderID) == n.cfg.ID {
+			lo, ok := o.Data.(raft.LeaderObservation)
+			if ok && parseID(lo.LeaderID) == n.cfg.ID {
 				n.IsLeader() // starts this term's barrier
 				n.wg.Add(1)
 				go func() { defer n.wg.Done(); n.publishBrokers() }()
+			}
+			if ok && parseID(lo.LeaderID) != n.cfg.ID && n.queueTerm.Load() != 0 {
+				n.wg.Add(1)
+				go func() { defer n.wg.Done(); n.stopQueues(false) }() // (it waits for saves in flight)
 			}
 		}
 	}

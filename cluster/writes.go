@@ -291,8 +291,8 @@ func (n *Node) SetGroupOffsets(ctx context.Context, group string, offsets []mqlo
 	return errs, nil
 }
 
-// DeleteGroup deletes a group's committed offsets on every node. It refuses a group with members on
-// the leader (mqlog.ErrGroupActive), as DB.DeleteGroup does.
+// DeleteGroup deletes a group's committed offsets and its work-queue state on every node. It refuses a
+// group with members or open queues on the leader (mqlog.ErrGroupActive), as DB.DeleteGroup does.
 func (n *Node) DeleteGroup(ctx context.Context, group string) error {
 	if n.raft.State() != raft.Leader {
 		return n.notLeader()
@@ -302,6 +302,9 @@ func (n *Node) DeleteGroup(ctx context.Context, group string) error {
 	}
 	if m, err := n.db.GroupMembers(group); err == nil && len(m) > 0 {
 		return fmt.Errorf("%w: %s", mqlog.ErrGroupActive, group)
+	}
+	if n.db.QueueGroupOpen(group) {
+		return fmt.Errorf("%w: %s has open queues", mqlog.ErrGroupActive, group)
 	}
 	cmd, err := encodeJSON(opDeleteGroup, nameCmd{Name: group})
 	if err != nil {
