@@ -70,6 +70,9 @@ func (db *DB) AppendPartition(ctx context.Context, topic string, partition int32
 type deadLetterAppender struct{ db *DB }
 
 func (a deadLetterAppender) Append(ctx context.Context, topic string, msgs ...Message) ([]Position, error) {
+	if r := a.db.queueStore.replicator.Load(); r != nil {
+		return a.appendReplicated(ctx, *r, topic, msgs)
+	}
 	t, err := a.db.topicForAppend(ctx, topic)
 	if err != nil {
 		return nil, err

@@ -41,6 +41,10 @@ type DB struct {
 
 	commitLatency latencyRecorder // of every append (metrics_latency.go)
 	dedup         *dedup.Registry // nil when read-only
+
+	// queueStore is the work queues' store: the index, or a replicator's (queue_replication.go).
+	queueStore     queueStore
+	deadLetterNext atomic.Uint64 // round robin of keyless replicated dead letters
 }
 
 // Open opens the data directory dir for reading and writing, creating it when it is missing. It takes the
@@ -84,7 +88,8 @@ func (db *DB) open() error {
 		return err
 	}
 	db.groups = groups.New(store, db.catalog, o.Logger)
-	db.queues = workqueue.New(store, db.catalog, deadLetterAppender{db}, o.Logger)
+	db.queueStore.Store = store
+	db.queues = workqueue.New(&db.queueStore, db.catalog, deadLetterAppender{db}, o.Logger)
 	db.dedup = dedup.New()
 	db.catalog.AddObserver(db.groups)
 	db.catalog.AddObserver(db.queues)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mqlog/mqlog/internal/base"
 	"github.com/mqlog/mqlog/internal/groups"
 	"github.com/mqlog/mqlog/segment"
 	"github.com/mqlog/mqlog/wal"
@@ -76,15 +77,50 @@ func (p *RawPartition) Reset(offset int64) error {
 	return facade(err)
 }
 
-// ErrStoredOffset is returned by AppendStored for a batch whose base offset is not the partition's next
-// offset.
-var ErrStoredOffset = errors.New("mqlog: stored batch does not follow the partition's end")
+// AppendDeduplicated runs the message-id deduplication of AppendPartition (Message.ID, the topic's
+// DuplicateWindow) around appendFn, which must append the messages that are not duplicates to partition
+// as one batch and return their positions: the replicated form, whose appendFn proposes the batch to
+// every node. The messages appendFn gets carry their ids and delivery times as headers
+// (HeaderMessageID, HeaderDeliverAt; their ID and DeliverAt fields are not to be read again). A
+// duplicate's position is the original's, with Duplicate set. The topic must exist (ErrTopicNotFound).
+func (db *DB) AppendDeduplicated(topic string, partition int32, msgs []Message, appendFn func([]Message) ([]Position, error)) ([]Position, error) {
+	if err := db.writable(); err != nil {
+		return nil, err
+	}
+	t, err := db.catalog.Get(topic)
+	if err != nil {
+		return nil, err
+	}
+	if partition < 0 || int(partition) >= t.Config().Partitions {
+		return nil, fmt.Errorf("%w: %s partition %d", ErrInvalidPartition, topic, partition)
+	}
+	msgs, ids, err := base.PrepareDelivery(msgs)
+	if err != nil {
+		return nil, facade(err)
+	}
+	if !ids {
+		return appendFn(msgs)
+	}
+	pos, err := db.dedup.Append(t, msgs, appendFn)
+	return pos, facade(err)
+}
+
+// ForgetDuplicates drops the tables of message ids that deduplication keeps in memory: the next append
+// with an id to a topic reads them again from the tail of its log. A replicated node calls it when it
+// becomes the leader, since the batches another leader appended reached its partitions without going
+// through its tables.
+func (db *DB) ForgetDuplicates() { db.dedup.Forget() }
+
+// ErrStoredOffset is returned by AppendStored for a batch whose base offset is below the partition's next
+// offset, or past it in a topic that is not compacted.
+var ErrStoredOffset = wal.ErrStoredOffset
 
 // AppendStored appends one stored batch (as ReadBatches returns it, from another copy of the partition) at
-// its own base offset, which must be the partition's next offset (ErrStoredOffset: a partition with
-// offset gaps, compacted, cannot be installed this way). The batch is verified (CRC, header, records) but
-// not checked against its producer's sequence: it was when it was first appended. Producer state is
-// loaded again from the partition on next use. It returns once the batch is durable (under SyncAlways).
+// its own base offset, which must be the partition's next offset, or past it in a compacted topic (whose
+// offsets have gaps where compaction removed records: ErrStoredOffset otherwise). The batch is verified
+// (CRC, header, records) but not checked against its producer's sequence: it was when it was first
+// appended. Producer state is loaded again from the partition on next use. It returns once the batch is
+// durable (under SyncAlways).
 func (p *RawPartition) AppendStored(frame []byte) error {
 	if err := p.db.writable(); err != nil {
 		return err
@@ -96,14 +132,11 @@ func (p *RawPartition) AppendStored(frame []byte) error {
 	if b.Header.FrameSize() != int64(len(frame)) {
 		return fmt.Errorf("mqlog: stored batch for %s partition %d: %w: %d bytes, header says %d", p.topic, p.partition, segment.ErrTruncated, len(frame), b.Header.FrameSize())
 	}
-	want := b.Header.BaseOffset
-	_, err = p.log.AppendFrame(frame, wal.FrameHooks{Check: func(base int64) error {
-		if base != want {
-			return fmt.Errorf("%w: %s partition %d: batch at offset %d, next offset %d", ErrStoredOffset, p.topic, p.partition, want, base)
-		}
-		return nil
-	}})
+	_, err = p.log.AppendFrame(frame, wal.FrameHooks{Stored: true})
 	p.db.dropProducerState(p.log)
+	if errors.Is(err, wal.ErrStoredOffset) {
+		return fmt.Errorf("mqlog: %s partition %d: %w", p.topic, p.partition, err)
+	}
 	return facade(err)
 }
 

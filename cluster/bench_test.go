@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,7 +43,7 @@ func BenchmarkReplicatedAppendBatch(b *testing.B) {
 						time.Sleep(time.Millisecond)
 						continue
 					}
-					_, err := n.AppendBatch(ctx, "t", 0, frame)
+					_, err := n.AppendBatch(ctx, "t", 0, frame, nil)
 					if !errors.Is(err, cluster.ErrNotLeader) {
 						return err
 					}
@@ -123,15 +124,19 @@ func BenchmarkFailover(b *testing.B) {
 
 // BenchmarkReplicatedConcurrent compares, in one run, 8 producers appending batches of 16 messages of 512
 // bytes at once: "one-node" to a DB under SyncAlways (its group commit shares fsyncs between them),
-// "three-nodes" through the leader of three nodes (raft batches the entries that queue; the state
-// machine applies one batch's appends concurrently, so they share the DB's group commits too). Each
-// iteration runs a round of 8 × 10 appends on each, the first alternating.
+// "three-nodes" through the leader of three nodes whose DBs run under SyncNever, as a node's DB should
+// (raft batches the entries that queue, one fsync per raft commit; the state machine applies one
+// batch's appends concurrently), and "three-nodes-dbsync" the same with the nodes' DBs under SyncAlways
+// (the apply's fsync added). Each iteration runs a round of 8 × 10 appends on each, in turn.
 func BenchmarkReplicatedConcurrent(b *testing.B) {
 	const producers, perRound, batch = 8, 10, 16
 	frame, one := oneNode(b, batch, 512)
-	c := newCluster(b, 3, nil)
-	if err := c.leader().node.CreateTopic(ctx, "t", mqlog.TopicConfig{}); err != nil {
-		b.Fatal(err)
+	c := newClusterSync(b, 3, nil, mqlog.SyncNever)
+	synced := newCluster(b, 3, nil)
+	for _, c := range []*testCluster{c, synced} {
+		if err := c.leader().node.CreateTopic(ctx, "t", mqlog.TopicConfig{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	round := func(appendOne func() error) time.Duration {
 		start := time.Now()
@@ -155,24 +160,29 @@ func BenchmarkReplicatedConcurrent(b *testing.B) {
 		return time.Since(start)
 	}
 	oneAppend := func() error { _, err := one.AppendBatch(ctx, frame, nil); return err }
-	replicated := func() error {
-		return c.onLeader(func(n *cluster.Node) error { _, err := n.AppendBatch(ctx, "t", 0, frame); return err })
+	replicatedOn := func(c *testCluster) func() error {
+		return func() error {
+			return c.onLeader(func(n *cluster.Node) error { _, err := n.AppendBatch(ctx, "t", 0, frame, nil); return err })
+		}
 	}
-	var oneTotal, threeTotal time.Duration
+	runs := []struct {
+		name   string
+		append func() error
+		total  time.Duration
+	}{{name: "one-node", append: oneAppend}, {name: "three-nodes", append: replicatedOn(c)}, {name: "three-nodes-dbsync", append: replicatedOn(synced)}}
 	b.ResetTimer()
 	for i := range b.N {
-		if i%2 == 0 {
-			oneTotal += round(oneAppend)
-			threeTotal += round(replicated)
-		} else {
-			threeTotal += round(replicated)
-			oneTotal += round(oneAppend)
+		for k := range runs {
+			r := &runs[(i+k)%len(runs)]
+			r.total += round(r.append)
 		}
 	}
 	msgs := float64(b.N * producers * perRound * batch)
-	b.ReportMetric(msgs/oneTotal.Seconds(), "one-node-msgs/s")
-	b.ReportMetric(msgs/threeTotal.Seconds(), "three-nodes-msgs/s")
-	b.ReportMetric(oneTotal.Seconds()/threeTotal.Seconds(), "ratio-three/one")
+	for _, r := range runs {
+		b.ReportMetric(msgs/r.total.Seconds(), r.name+"-msgs/s")
+	}
+	b.ReportMetric(runs[0].total.Seconds()/runs[1].total.Seconds(), "ratio-three/one")
+	b.ReportMetric(runs[0].total.Seconds()/runs[2].total.Seconds(), "ratio-dbsync/one")
 }
 
 // oneNode returns a batch of n records of size bytes each, encoded, and partition 0 of topic "t" in a DB
@@ -199,4 +209,78 @@ func oneNode(b *testing.B, n, size int) ([]byte, *mqlog.RawPartition) {
 		b.Fatal(err)
 	}
 	return frame, one
+}
+
+// BenchmarkReplicatedPipelined compares, in one run, one producer that keeps up to 4 appends of a batch
+// of 16 or 256 messages of 512 bytes in flight, each started once the one before has its place (the
+// ordered hook: what the Kafka front end does with a connection's pipelined produce requests), on the DB
+// alone (SyncAlways: its group commit shares an fsync between the appends in flight) and through the
+// leader of three nodes whose DBs run under SyncNever (raft commits the entries in flight together),
+// with the same three nodes appended to one at a time. Each iteration runs 40 appends on each, the
+// first rotating.
+func BenchmarkReplicatedPipelined(b *testing.B) {
+	const depth, perRound = 4, 40
+	for _, batch := range []int{16, 256} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			frame, one := oneNode(b, batch, 512)
+			c := newClusterSync(b, 3, nil, mqlog.SyncNever)
+			if err := c.leader().node.CreateTopic(ctx, "t", mqlog.TopicConfig{}); err != nil {
+				b.Fatal(err)
+			}
+			leader := c.leader().node
+			type appendFn func(ordered func()) error
+			round := func(pipelined bool, appendOne appendFn) time.Duration {
+				start := time.Now()
+				if !pipelined {
+					for range perRound {
+						if err := appendOne(nil); err != nil {
+							b.Fatal(err)
+						}
+					}
+					return time.Since(start)
+				}
+				slots := make(chan struct{}, depth) // (appends in flight)
+				errs := make(chan error, perRound)
+				for range perRound {
+					slots <- struct{}{}
+					placed := make(chan struct{})
+					go func() {
+						placedOnce := sync.OnceFunc(func() { close(placed) })
+						defer placedOnce()
+						err := appendOne(placedOnce)
+						<-slots
+						errs <- err
+					}()
+					<-placed // (the next one starts once this one has its place)
+				}
+				for range perRound {
+					if err := <-errs; err != nil {
+						b.Fatal(err)
+					}
+				}
+				return time.Since(start)
+			}
+			oneAppend := func(ordered func()) error { _, err := one.AppendBatch(ctx, frame, ordered); return err }
+			replicated := func(ordered func()) error { _, err := leader.AppendBatch(ctx, "t", 0, frame, ordered); return err }
+			var oneT, threeT, serialT time.Duration
+			b.ResetTimer()
+			for i := range b.N {
+				runs := []func(){
+					func() { oneT += round(true, oneAppend) },
+					func() { threeT += round(true, replicated) },
+					func() { serialT += round(false, replicated) },
+				}
+				for k := range runs {
+					runs[(i+k)%len(runs)]()
+				}
+			}
+			b.StopTimer()
+			msgs := float64(b.N * perRound * batch)
+			b.ReportMetric(msgs/oneT.Seconds(), "one-node-pipelined-msgs/s")
+			b.ReportMetric(msgs/threeT.Seconds(), "three-nodes-pipelined-msgs/s")
+			b.ReportMetric(msgs/serialT.Seconds(), "three-nodes-serial-msgs/s")
+			b.ReportMetric(oneT.Seconds()/threeT.Seconds(), "ratio-three/one")
+			b.ReportMetric(serialT.Seconds()/threeT.Seconds(), "pipelined/serial")
+		})
+	}
 }

@@ -42,7 +42,7 @@ func TestReplicatedAppends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := l.node.AppendBatch(ctx, "orders", 1, frame)
+	res, err := l.node.AppendBatch(ctx, "orders", 1, frame, nil)
 	if err != nil || res.BaseOffset != 10 {
 		t.Fatalf("AppendBatch: %+v, %v; want base offset 10", res, err)
 	}
@@ -54,7 +54,7 @@ func TestReplicatedAppends(t *testing.T) {
 		if !errors.Is(err, cluster.ErrNotLeader) || !errors.As(err, &nl) || nl.LeaderID != l.id || nl.NodeID != f.id {
 			t.Fatalf("append on follower %d: %v, want a NotLeaderError naming leader %d", f.id, err, l.id)
 		}
-		if _, err := f.node.AppendBatch(ctx, "orders", 0, frame); !errors.Is(err, cluster.ErrNotLeader) {
+		if _, err := f.node.AppendBatch(ctx, "orders", 0, frame, nil); !errors.Is(err, cluster.ErrNotLeader) {
 			t.Fatalf("AppendBatch on a follower: %v", err)
 		}
 		if err := f.node.CreateTopic(ctx, "other", mqlog.TopicConfig{}); !errors.Is(err, cluster.ErrNotLeader) {
@@ -81,7 +81,7 @@ func TestReplicatedAppends(t *testing.T) {
 	// A batch refused by the state machine is refused alike on every node: nothing is appended.
 	bad := append([]byte(nil), frame...)
 	bad[len(bad)-1] ^= 0xff // (CRC mismatch)
-	if _, err := l.node.AppendBatch(ctx, "orders", 1, bad); !errors.Is(err, segment.ErrBadCRC) {
+	if _, err := l.node.AppendBatch(ctx, "orders", 1, bad, nil); !errors.Is(err, segment.ErrBadCRC) {
 		t.Fatalf("damaged batch: %v", err)
 	}
 	if _, err := l.node.Append(ctx, "missing", 0, mqlog.Message{Value: []byte("x")}); !errors.Is(err, mqlog.ErrTopicNotFound) {
@@ -112,20 +112,20 @@ func TestIdempotentAcrossFailover(t *testing.T) {
 		return f
 	}
 	for seq := range int32(3) {
-		if _, err := l.node.AppendBatch(ctx, "t", 0, batch(seq, fmt.Sprint(seq))); err != nil {
+		if _, err := l.node.AppendBatch(ctx, "t", 0, batch(seq, fmt.Sprint(seq)), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if r, err := l.node.AppendBatch(ctx, "t", 0, batch(2, "2")); err != nil || !r.Duplicate || r.BaseOffset != 2 {
+	if r, err := l.node.AppendBatch(ctx, "t", 0, batch(2, "2"), nil); err != nil || !r.Duplicate || r.BaseOffset != 2 {
 		t.Fatalf("retry on the leader: %+v, %v", r, err)
 	}
 	c.waitApplied()
 	l.stop(t)
 	nl := c.leader()
-	if r, err := nl.node.AppendBatch(ctx, "t", 0, batch(2, "2")); err != nil || !r.Duplicate || r.BaseOffset != 2 {
+	if r, err := nl.node.AppendBatch(ctx, "t", 0, batch(2, "2"), nil); err != nil || !r.Duplicate || r.BaseOffset != 2 {
 		t.Fatalf("retry on the new leader: %+v, %v", r, err)
 	}
-	if _, err := nl.node.AppendBatch(ctx, "t", 0, batch(5, "5")); !errors.Is(err, mqlog.ErrOutOfOrderSequence) {
+	if _, err := nl.node.AppendBatch(ctx, "t", 0, batch(5, "5"), nil); !errors.Is(err, mqlog.ErrOutOfOrderSequence) {
 		t.Fatalf("a gap in the sequence on the new leader: %v", err)
 	}
 	pid2, err := nl.node.InitProducerID(ctx)
@@ -244,13 +244,13 @@ func TestLargeBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	segment.SetProducer(frame, pid.ID, pid.Epoch, 0)
-	if err := c.onLeader(func(n *cluster.Node) error { _, err := n.AppendBatch(ctx, "t", 0, frame); return err }); err != nil {
+	if err := c.onLeader(func(n *cluster.Node) error { _, err := n.AppendBatch(ctx, "t", 0, frame, nil); return err }); err != nil {
 		t.Fatal(err)
 	}
 	c.waitApplied()
 	c.checkSame("t", 1, nil)
 	huge := make([]byte, cluster.MaxCommandBytes)
-	if err := c.onLeader(func(n *cluster.Node) error { _, err := n.AppendBatch(ctx, "t", 0, huge); return err }); !errors.Is(err, mqlog.ErrTooLarge) {
+	if err := c.onLeader(func(n *cluster.Node) error { _, err := n.AppendBatch(ctx, "t", 0, huge, nil); return err }); !errors.Is(err, mqlog.ErrTooLarge) {
 		t.Fatalf("a command over the limit: %v", err)
 	}
 	for _, n := range c.running() {

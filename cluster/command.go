@@ -18,15 +18,16 @@ import (
 type opType byte
 
 const (
-	opAppend        opType = 1 // a RecordBatch for one partition
-	opCreateTopic   opType = 2 // createTopicCmd
-	opDeleteTopic   opType = 3 // nameCmd
-	opAddPartitions opType = 4 // addPartitionsCmd
-	opSetOffsets    opType = 5 // setOffsetsCmd
-	opDeleteGroup   opType = 6 // nameCmd
-	opSetBroker     opType = 7 // Broker
-	opRemoveBroker  opType = 8 // idCmd
-	opProducerID    opType = 9 // no body: the next idempotent producer id
+	opAppend        opType = 1  // a RecordBatch for one partition
+	opCreateTopic   opType = 2  // createTopicCmd
+	opDeleteTopic   opType = 3  // nameCmd
+	opAddPartitions opType = 4  // addPartitionsCmd
+	opSetOffsets    opType = 5  // setOffsetsCmd
+	opDeleteGroup   opType = 6  // nameCmd
+	opSetBroker     opType = 7  // Broker
+	opRemoveBroker  opType = 8  // idCmd
+	opProducerID    opType = 9  // no body: the next idempotent producer id
+	opQueueState    opType = 10 // queueStateCmd: a work-queue group's state in one partition (queues.go)
 )
 
 // ErrBadCommand is the error of a raft entry that does not decode as a command (never written by this
@@ -50,6 +51,16 @@ type addPartitionsCmd struct {
 type setOffsetsCmd struct {
 	Group   string                    `json:"group"`
 	Offsets []mqlog.GroupOffsetCommit `json:"offsets"`
+}
+
+// queueStateCmd is one save of a work-queue group's state in one partition, by topic name and replicated
+// topic incarnation (TopicIncarnation); Save.State.Incarnation is 0 (each node applies it to its own).
+// Term is the raft term the saving group was opened in: a command whose entry has another term (the
+// group's node lost the leadership and won it again) is refused.
+type queueStateCmd struct {
+	TopicID uint64               `json:"topic_id"`
+	Term    uint64               `json:"term"`
+	Save    mqlog.QueueStateSave `json:"save"`
 }
 
 type idCmd struct {

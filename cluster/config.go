@@ -14,7 +14,8 @@ type Config struct {
 	ID int32
 	// DB is the node's local engine, opened by the caller (mqlog.Open) and closed by the caller after
 	// Node.Close. Every write to it must come through the Node: the replicated state machine cuts and
-	// rebuilds it from the raft log at start (docs/DESIGN.md "Replication").
+	// rebuilds it from the raft log at start (docs/DESIGN.md "Replication"). Open it under
+	// mqlog.SyncNever: the raft log is the durable copy, and SyncAlways only adds an fsync per apply.
 	DB *mqlog.DB
 	// Dir is the directory of the raft store (package raftstore: <Dir>/LOCK, <Dir>/index, <Dir>/log) and
 	// of raft's snapshots (<Dir>/snapshots). Default <DB.Dir()>/raft, beside the DB's index/ and topics/.

@@ -13,7 +13,7 @@
 //
 // Every write is a raft command (command.go): an append (a Kafka RecordBatch as the producer encoded it,
 // carried as it is), a topic created, deleted or grown, group offsets set or a group deleted, a voter's
-// Kafka address, an idempotent producer id. Node's methods propose it on the leader only (a follower
+// Kafka address, an idempotent producer id, a work-queue group's state in one partition. Node's methods propose it on the leader only (a follower
 // returns a *NotLeaderError naming the leader, without proposing) and return once it is committed and
 // applied to the leader's DB. One state machine (fsm.go) applies each committed command to the local DB
 // on every node, in commit order, with nothing taken from the local clock or the local state that
@@ -37,26 +37,55 @@
 // not be idempotent by themselves, and a crash anywhere in an apply is repaired by the cut. Stored Kafka
 // batches cannot carry a raft index in their bytes; the cut needs none.
 //
-// The DB's appends keep the fsync of the DB's own sync policy (the caller's mqlog.Options.Sync;
-// SyncAlways by default), and nothing here needs it: a partition that lost an unsynced tail in a crash
-// holds less than the snapshot says, so the restore at start empties it and installs the batches from
-// the node's own snapshot file (fsynced by raft's snapshot store), and the replay appends the rest; with
-// no snapshot the DB is rebuilt from the raft log alone. A DB under SyncNever pays no fsync per apply
-// (docs/BENCH.md has both figures). What SyncNever risks is a power cut's damage rather than a tail:
-// unsynced blocks written out of order can leave a hole before valid batches, which the engine's
-// recovery reports (a *CorruptionError) instead of cutting; such a node's DB directory is removed and
-// the node started again, to be rebuilt from its snapshot and log (or sent the leader's snapshot).
-// Group offsets and the catalog are synced Pebble writes under every policy.
-
+// The DB's appends need no fsync of their own, so a node's DB should be opened with
+// mqlog.Options.Sync = SyncNever (`mqlog serve --raft-*` does): a power cut leaves a SyncNever DB a
+// prefix of what it appended, never a hole, since recovery takes a lost unsynced write (zeros where a
+// frame should start) as the end of the log (TestCrashSyncNeverKeepsPrefix, root package: a crash
+// image at every write operation, with none, half or all of the unsynced writes kept). A partition that
+// lost a tail holds at least the snapshot's prefix, and is cut to it, or less, and is emptied and given
+// the batches of the node's own snapshot file (fsynced by raft's snapshot store); the replay appends the
+// rest. With no snapshot the DB is rebuilt from the raft log alone. A DB under SyncAlways pays one more
+// fsync per apply, on the leader's path to the acknowledgment (docs/BENCH.md has both figures). Group
+// offsets and the catalog are synced Pebble writes under every policy; work-queue saves are applied
+// unsynced (the raft log holds each one, and a start replaces the queue states by the snapshot's, or
+// deletes them without one, before the replay writes the later saves again).
+//
+// # Work queues
+//
+// A work-queue group's durable state in one partition changes by whole saves (floor, done ranges,
+// delivery cursor and counts, bounded by MaxAckPending, and its scheduled messages' timer changes: one
+// SaveQueueState in internal/workqueue). A node installs itself on its DB as the queues' replicator
+// (mqlog.DB.ReplicateQueues): a save is one opQueueState command, by topic name and replicated topic
+// incarnation, proposed by the leader's group; its Ack or Next returns once the command is committed and
+// applied here, and every node's apply writes it to its own index (mqlog.DB.ApplyQueueState) in its own
+// incarnation of the topic. Saves of one partition are group-committed as on one node (one command
+// carries every ack made while the previous one was in flight). A save holds the whole state, so a
+// replay applies it again harmlessly; a save of a topic deleted since is refused alike everywhere.
+//
+// Only the leader holds live groups: Node.Queue (and Node.PriorityQueue) refuses elsewhere
+// (*NotLeaderError) and waits for a barrier, so the group opens from every committed save. A node that loses the leadership (or closes)
+// fails its groups (mqlog.DB.FailQueues): their Next and their messages' Ack answer an error matching
+// ErrNotLeader, and a save proposed by a group of an earlier term is refused, so a node that leads again
+// never writes a stale group's state over its successor's. After a failover the new leader opens the
+// group from its index: no acked message comes again, every message delivered and not acked comes again
+// at once with its delivery count plus one (leases are in memory: they end with the leader), and
+// scheduled messages stay scheduled. Dead letters are appended through raft (Node.Append) to a
+// dead-letter topic that must exist: a missing one is an append failure (counted, retried), never a topic
+// created by one node alone. DeleteGroup deletes the group's work-queue state with its offsets. The raft
+// applies of a topic's deletion or growth never wait for a group's save, nor for the queues' registry
+// held across one (each waits for the applies): the queues see those changes on a goroutine of their own
+// (internal/workqueue/replication.go). Snapshots hold every group's state and scheduled messages; a
+// restore replaces the node's.
+//
 // # Snapshots
 //
 // Raft takes snapshots when SnapshotThreshold entries accumulated (checked every SnapshotInterval).
 // A snapshot (snapshot.go) streams each partition's stored batches as they are on disk, up to its high
-// watermark at the snapshot's index, with the topic catalog, the group offsets, the voters' addresses and
-// the next producer id; raft's FileSnapshotStore keeps it under Config.Dir/snapshots. Restore installs it
-// on a node that is behind: a partition that already holds its prefix is cut to it, another is emptied
-// and filled with its batches at their offsets. A compacted partition (offset gaps) cannot be installed
-// this way (mqlog.ErrStoredOffset).
+// watermark at the snapshot's index, with the topic catalog, the group offsets, the work-queue groups'
+// states and scheduled messages, the voters' addresses and the next producer id; raft's
+// FileSnapshotStore keeps it under Config.Dir/snapshots. Restore installs it on a node that is behind: a partition that already holds its prefix is cut to it, another is emptied
+// and filled with its batches at their offsets, the gaps of a compacted partition included
+// (RawPartition.AppendStored keeps each batch's own offset; TestAddVoterBySnapshotOfCompactedTopic).
 //
 // # Membership
 //
@@ -82,8 +111,17 @@
 //
 // # Not done
 //
-//   - Work-queue acks (DB.Queue) are not replicated: queues on a replicated DB are local to a node.
-//   - The duplicate window of message ids (DB.Append's Message.ID) is not applied by Node.Append.
+//   - Work queues have no Kafka API (on one node neither): Node.Queue and Node.PriorityQueue are the
+//     embedded API's.
+//   - A follower's retention moves its own log start; the floors of the groups it holds follow only with
+//     the leader's next save (QueueGroupState clamps to the local log start meanwhile).
+//   - A snapshot holds every work-queue state and scheduled message in memory from its Snapshot (on the
+//     state machine's goroutine, where the index is consistent with the applied entries) until it is
+//     persisted: some tens of bytes per scheduled message.
+//   - A save larger than MaxCommandBytes (a MaxAckPending in the hundreds of thousands, all of it
+//     delivered and not acked) is refused (mqlog.ErrTooLarge), which stops the group.
+//   - Each save is one raft commit: an ack on a replicated queue costs a round trip to a majority, shared
+//     by the acks of one partition that group-commit together.
 //   - The partitionLeaderEpoch of stored batches is each node's local write epoch (the wal's), not the
 //     raft term: the batches' other bytes are the same on every node.
 //   - The local DB's topic incarnations differ between nodes and change when a DB is rebuilt:

@@ -19,7 +19,8 @@ func Example() {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
-	db, err := mqlog.Open(filepath.Join(dir, "data"), nil)
+	// The node's DB skips its fsyncs: the raft log is the durable copy (package doc, "Restart and recovery").
+	db, err := mqlog.Open(filepath.Join(dir, "data"), &mqlog.Options{Sync: mqlog.SyncNever})
 	if err != nil {
 		panic(err)
 	}

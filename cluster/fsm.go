@@ -213,7 +213,17 @@ func (f *fsm) apply(l *raft.Log) applyResult {
 		if err := decodeJSON(body, &c); err != nil {
 			return applyResult{err: err}
 		}
-		return applyResult{err: f.db.DeleteAllGroupOffsets(c.Name)}
+		// The group's work-queue state goes with its offsets, as DB.DeleteGroup deletes both.
+		if err := f.db.DeleteAllGroupOffsets(c.Name); err != nil {
+			return applyResult{err: err}
+		}
+		return applyResult{err: f.db.DeleteQueueState(c.Name)}
+	case opQueueState:
+		var c queueStateCmd
+		if err := decodeJSON(body, &c); err != nil {
+			return applyResult{err: err}
+		}
+		return f.applyQueueState(c, l.Term)
 	case opSetBroker:
 		var b Broker
 		if err := decodeJSON(body, &b); err != nil {

@@ -2,7 +2,9 @@ package cluster_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -20,9 +22,10 @@ import (
 )
 
 // A node in a child process of the test binary (TestMain runs it when childEnv is set): killed with
-// SIGKILL at random moments while the cluster appends and it takes snapshots, then started again. It
-// must come back from whatever the kill left (its DB and raft store recovered after a crash, a snapshot
-// maybe half written, a restore maybe half done) to exactly the others' batches.
+// SIGKILL at random moments while the cluster appends, a worker acks through a work queue on the leader,
+// and it takes snapshots, then started again. It must come back from whatever the kill left (its DB and
+// raft store recovered after a crash, a snapshot maybe half written, a restore maybe half done) to
+// exactly the others' batches, and, started once more, to the others' queue state.
 
 const childEnv = "MQLOG_CLUSTER_CHILD"
 
@@ -169,6 +172,14 @@ func testChildKilled(t *testing.T, policy mqlog.SyncPolicy) {
 			acked = append(acked, c.produce("t", fmt.Sprintf("r%03d", i), 2, 20)...)
 		}
 	}()
+	// A worker acks the messages through a work queue on the leader meanwhile: the child applies its
+	// saves (unsynced), snapshots them, and must rebuild them at every start.
+	var worked atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		work(c, stop, &worked)
+	}()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for r := range rounds {
 		time.Sleep(time.Duration(20+rng.IntN(200)) * time.Millisecond)
@@ -203,6 +214,69 @@ func testChildKilled(t *testing.T, policy mqlog.SyncPolicy) {
 			t.Fatalf("batch %d differs between the child and node 1", i)
 		}
 	}
+	child.Close()
+	// The child's queue saves were applied unsynced and a kill may lose the last ones (Pebble keeps an
+	// unsynced write in its own buffer): started again, in this process, the node rebuilds its queue
+	// state from its snapshot and the replay, and holds the others'.
+	restarted := &testNode{id: 3, dir: cc.Dir, raftAddr: cc.Bind, peers: peers, sync: policy}
+	restarted.start(t)
+	c.nodes = append(c.nodes, restarted)
+	if _, err := c.leader().node.InitProducerID(ctx); err != nil { // (its applied index counts from a command)
+		t.Fatal(err)
+	}
+	c.waitApplied()
+	c.checkQueueStatesSame("w")
 	snaps, _ := os.ReadDir(filepath.Join(cc.Dir, "db", "raft", "snapshots"))
-	t.Logf("%d rounds of SIGKILL; %d appends acknowledged, %d batches on every node; the child kept %d snapshots", rounds, len(acked), len(got), len(snaps))
+	t.Logf("%d rounds of SIGKILL; %d appends acknowledged, %d batches on every node, %d acked through a queue; the child kept %d snapshots",
+		rounds, len(acked), len(got), worked.Load(), len(snaps))
+}
+
+// work takes and acks messages of topic t through a work queue of group w on whichever node leads,
+// opening it again after a change of leader, until stop is closed; worked counts the acks.
+func work(c *testCluster, stop <-chan struct{}, worked *atomic.Int64) {
+	var q *mqlog.Queue
+	defer func() {
+		if q != nil {
+			q.Close()
+		}
+	}()
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if q == nil {
+			n := c.anyLeader()
+			if n == nil {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			var err error
+			if q, err = n.Queue("t", "w", mqlog.QueueOptions{AckWait: time.Minute}); err != nil {
+				if !errors.Is(err, cluster.ErrNotLeader) {
+					c.t.Errorf("open the queue: %v", err)
+					return
+				}
+				continue
+			}
+		}
+		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		m, err := q.Next(cctx)
+		cancel()
+		if err == nil {
+			err = m.Ack()
+		}
+		switch {
+		case err == nil:
+			worked.Add(1)
+		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, cluster.ErrNotLeader) || errors.Is(err, mqlog.ErrClosed):
+			q.Close()
+			q = nil
+		default:
+			c.t.Errorf("work: %v", err)
+			return
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -34,10 +35,18 @@ type Node struct {
 
 	observations chan raft.Observation
 	observer     *raft.Observer
+	heartbeats   chan raft.Observation // (reachability.go)
+	hbObserver   *raft.Observer
+	reach        reachability
 	done         chan struct{} // closed by Close
 	wg           sync.WaitGroup
 	closeOnce    sync.Once
 	closeErr     error
+
+	// queueMu serializes Queue's opening of groups with their failing when the leadership is lost;
+	// queueTerm is the term whose groups are open (0: none), read by every replicated save (queues.go).
+	queueMu   sync.Mutex
+	queueTerm atomic.Uint64
 
 	mu struct {
 		sync.Mutex
@@ -100,6 +109,9 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("mqlog/cluster: snapshot store: %w", err)
 	}
 	n.fsm = newFSM(cfg.DB, cfg.Logger, n.failed)
+	if err := cfg.DB.ReplicateQueues(queueReplicator{n}); err != nil {
+		return nil, err
+	}
 	existing, err := raft.HasExistingState(n.store, n.store, n.snaps)
 	if err != nil {
 		return nil, err
@@ -143,6 +155,11 @@ func Start(cfg Config) (*Node, error) {
 		return ok
 	})
 	n.raft.RegisterObserver(n.observer)
+	n.heartbeats = make(chan raft.Observation, 64)
+	n.hbObserver = raft.NewObserver(n.heartbeats, false, heartbeatObservation)
+	n.raft.RegisterObserver(n.hbObserver)
+	n.wg.Add(1)
+	go n.watchHeartbeats()
 	n.wg.Add(1)
 	go n.watchLeader()
 	if _, self := n.peers[cfg.ID]; !existing && self {
@@ -166,6 +183,7 @@ func (n *Node) Close() error {
 		close(n.done)
 		n.closeErr = n.closeParts()
 		n.wg.Wait()
+		n.stopQueues(true)
 	})
 	return n.closeErr
 }
@@ -175,6 +193,9 @@ func (n *Node) closeParts() error {
 	if n.raft != nil {
 		if n.observer != nil {
 			n.raft.DeregisterObserver(n.observer)
+		}
+		if n.hbObserver != nil {
+			n.raft.DeregisterObserver(n.hbObserver)
 		}
 		errs = append(errs, n.raft.Shutdown().Error())
 	}
@@ -239,6 +260,11 @@ func (n *Node) IsLeader() bool {
 // when the node steps down or shuts down (raft fails the barrier).
 func (n *Node) applyBarrier(term uint64) {
 	err := n.raft.Barrier(n.cfg.ApplyTimeout).Error()
+	if err == nil {
+		// The predecessor's appends reached the DB through the state machine, not through its tables of
+		// message ids: they are read again from the logs' tails on the next append with an id (Append).
+		n.cfg.DB.ForgetDuplicates()
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.mu.barrier = false
@@ -281,10 +307,15 @@ func (n *Node) watchLeader() {
 			close(n.mu.leaderChanged)
 			n.mu.leaderChanged = make(chan struct{})
 			n.mu.Unlock()
-			if lo, ok := o.Data.(raft.LeaderObservation); ok && parseID(lo.LeaderID) == n.cfg.ID {
+			lo, ok := o.Data.(raft.LeaderObservation)
+			if ok && parseID(lo.LeaderID) == n.cfg.ID {
 				n.IsLeader() // starts this term's barrier
 				n.wg.Add(1)
 				go func() { defer n.wg.Done(); n.publishBrokers() }()
+			}
+			if ok && parseID(lo.LeaderID) != n.cfg.ID && n.queueTerm.Load() != 0 {
+				n.wg.Add(1)
+				go func() { defer n.wg.Done(); n.stopQueues(false) }() // (it waits for saves in flight)
 			}
 		}
 	}
@@ -293,7 +324,7 @@ func (n *Node) watchLeader() {
 // publishBrokers replicates the Kafka address of every voter whose address the state machine lacks and
 // that Config.Peers (or Config.Kafka, for this node) gives.
 func (n *Node) publishBrokers() {
-	if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
+	if err := n.awaitReady(context.Background()); err != nil { // (the term's one barrier: IsLeader's)
 		return // (no longer the leader: the next one does it)
 	}
 	for _, b := range n.Brokers() {

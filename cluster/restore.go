@@ -24,7 +24,8 @@ import (
 //     CRC) is cut back to that watermark (RawPartition.TruncateFrom, crash safe by a synced marker);
 //     one that does not (behind, or another history) is emptied and given the snapshot's batches at
 //     their offsets (RawPartition.AppendStored). Topics and groups follow the snapshot: those it lacks
-//     are deleted, the others created and their offsets set to the snapshot's.
+//     are deleted, the others created and their offsets set to the snapshot's; the work-queue groups'
+//     states and scheduled messages are replaced by the snapshot's (with no snapshot, all deleted).
 //  3. raft then applies the entries after the snapshot as the commit index becomes known, each one
 //     appended again exactly where it was before: the cut removed every batch applied after the
 //     snapshot, whatever the crash left of them.
@@ -80,6 +81,9 @@ func (f *fsm) install(st *snapshotState, sr *snapshotReader) error {
 			return fmt.Errorf("mqlog/cluster: restore: group %s: %w", g.Name, err)
 		}
 	}
+	if err := f.installQueueStates(sr); err != nil {
+		return fmt.Errorf("mqlog/cluster: restore: work queues: %w", err)
+	}
 	f.mu.Lock()
 	clear(f.mu.brokers)
 	for _, b := range st.Brokers {
@@ -91,6 +95,24 @@ func (f *fsm) install(st *snapshotState, sr *snapshotReader) error {
 		f.mu.topicIDs[t.Name] = t.ID
 	}
 	f.mu.Unlock()
+	return nil
+}
+
+// installQueueStates replaces the DB's work-queue states by the snapshot's records read from sr (none
+// when sr is nil: emptyState).
+func (f *fsm) installQueueStates(sr *snapshotReader) error {
+	if err := f.db.ReplaceQueueStates(nil); err != nil {
+		return err
+	}
+	for sr != nil {
+		save, ok, err := sr.nextQueueState()
+		if err != nil || !ok {
+			return err
+		}
+		if err := f.db.ApplyQueueState(save); err != nil {
+			return fmt.Errorf("group %s in %s partition %d: %w", save.State.Group, save.State.Topic, save.State.Partition, err)
+		}
+	}
 	return nil
 }
 

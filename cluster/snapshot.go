@@ -16,7 +16,8 @@ import (
 // Snapshots by stored batches. A snapshot is the whole replicated state at one raft index: the topic
 // catalog, every partition's stored batches up to its high watermark at that index (the sealed segments'
 // batches as they are on disk, the active segment's up to the watermark), every group's committed
-// offsets, the voters' Kafka addresses and the next producer id. Its stream (docs/FORMAT.md "Raft
+// offsets, every work-queue group's state and scheduled messages (queues.go), the voters' Kafka addresses
+// and the next producer id. Its stream (docs/FORMAT.md "Raft
 // snapshots"):
 //
 //	magic "MQLOGSN1"
@@ -24,6 +25,9 @@ import (
 //	for each topic of the header, for each of its partitions, in order:
 //	    frame length uint32 BE | RecordBatch v2 frame   ... repeated
 //	    0 uint32                                         (end of the partition)
+//	record length uint32 BE | work-queue record JSON    ... repeated (mqlog.QueueStateSave: one
+//	                                                     partition's state and up to 4096 of its timers)
+//	0 uint32                                             (end of the work-queue records)
 //
 // Snapshot (on raft's FSM goroutine, between two applies) records the header; Persist (on raft's
 // snapshot goroutine, while applies go on) streams the batches below each recorded watermark, so it is
@@ -115,19 +119,27 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 		}
 		st.Groups = append(st.Groups, sg)
 	}
+	queues, err := f.db.QueueStates() // (now: the index moves on while Persist streams)
+	if err != nil {
+		return nil, err
+	}
+	for i := range queues {
+		queues[i].State.Incarnation = 0 // (each node installs it into its own incarnation)
+	}
 	f.mu.Lock()
 	for _, b := range f.mu.brokers {
 		st.Brokers = append(st.Brokers, b)
 	}
 	st.NextProducerID = f.mu.nextProducerID
 	f.mu.Unlock()
-	return &dbSnapshot{db: f.db, state: st}, nil
+	return &dbSnapshot{db: f.db, state: st, queues: queues}, nil
 }
 
 // dbSnapshot is a snapshot being persisted.
 type dbSnapshot struct {
-	db    *mqlog.DB
-	state *snapshotState
+	db     *mqlog.DB
+	state  *snapshotState
+	queues []mqlog.QueueStateSave // the work-queue states at the snapshot, each with its timers
 }
 
 // Persist implements raft.FSMSnapshot.
@@ -163,7 +175,34 @@ func (s *dbSnapshot) write(w io.Writer) error {
 			}
 		}
 	}
+	if err := writeQueueStates(bw, s.queues); err != nil {
+		return err
+	}
 	return bw.Flush()
+}
+
+// queueTimersPerRecord is how many scheduled messages one work-queue record of a snapshot carries at
+// most: a partition with more is written as several records with the same state.
+const queueTimersPerRecord = 4096
+
+// writeQueueStates streams the work-queue states, each as records of its state and at most
+// queueTimersPerRecord of its timers, then the end marker.
+func writeQueueStates(w *bufio.Writer, saves []mqlog.QueueStateSave) error {
+	for _, save := range saves {
+		timers := save.Timers
+		for first := true; first || len(timers) > 0; first = false {
+			rec := mqlog.QueueStateSave{State: save.State, Timers: timers[:min(len(timers), queueTimersPerRecord)]}
+			timers = timers[len(rec.Timers):]
+			b, err := json.Marshal(rec)
+			if err != nil {
+				return err
+			}
+			w.Write(binary.BigEndian.AppendUint32(nil, uint32(len(b))))
+			w.Write(b)
+		}
+	}
+	_, err := w.Write([]byte{0, 0, 0, 0})
+	return err
 }
 
 // writePartition streams the stored batches of p that begin below sp.End, from the one holding sp.Start,
@@ -250,6 +289,24 @@ func (s *snapshotReader) next() ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadSnapshot, s.partition, err)
 	}
 	return s.frame, nil
+}
+
+// nextQueueState returns the next work-queue record, or ok false at the end marker, or at the end of a
+// stream written before snapshots had work-queue records.
+func (s *snapshotReader) nextQueueState() (save mqlog.QueueStateSave, ok bool, err error) {
+	s.partition = "work-queue states"
+	s.maxFrame = max(s.maxFrame, MaxCommandBytes+1<<20) // (a record is a state that fit in a command, and timers)
+	if _, err := s.r.Peek(1); errors.Is(err, io.EOF) {
+		return save, false, nil
+	}
+	b, err := s.next()
+	if err != nil || b == nil {
+		return save, false, err
+	}
+	if err := json.Unmarshal(b, &save); err != nil {
+		return save, false, fmt.Errorf("%w: work-queue state: %v", ErrBadSnapshot, err)
+	}
+	return save, true, nil
 }
 
 // skip reads the current partition's frames to its end marker.

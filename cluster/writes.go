@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -24,6 +24,19 @@ import (
 
 // propose applies cmd through raft on this node, which must be the leader.
 func (n *Node) propose(ctx context.Context, cmd []byte) (applyResult, error) {
+	return n.proposeOrdered(ctx, cmd, nil)
+}
+
+// proposeOrdered is propose that calls ordered (when not nil) once cmd has its place in the raft log's
+// order, or once it is refused before it has one: raft appends the commands to its log in the order
+// their raft.Apply calls handed them over, so a command proposed after ordered was called comes after
+// this one in every node's apply.
+func (n *Node) proposeOrdered(ctx context.Context, cmd []byte, ordered func()) (applyResult, error) {
+	if ordered != nil {
+		once := sync.OnceFunc(ordered)
+		defer once()
+		ordered = once
+	}
 	if err := ctx.Err(); err != nil {
 		return applyResult{}, err
 	}
@@ -36,7 +49,10 @@ func (n *Node) propose(ctx context.Context, cmd []byte) (applyResult, error) {
 	if len(cmd) > MaxCommandBytes {
 		return applyResult{}, fmt.Errorf("%w: a command of %d bytes, limit %d", mqlog.ErrTooLarge, len(cmd), MaxCommandBytes)
 	}
-	f := n.raft.Apply(cmd, n.cfg.ApplyTimeout)
+	f := n.raft.Apply(cmd, n.cfg.ApplyTimeout) // (returns once raft's leader loop took cmd, or timed out)
+	if ordered != nil {
+		ordered()
+	}
 	if err := n.await(ctx, f); err != nil {
 		return applyResult{}, err
 	}
@@ -96,8 +112,13 @@ func (n *Node) notLeader() error {
 // node's apply is the DB's RawPartition.AppendBatch, so an idempotent producer's sequence checks run
 // alike everywhere and a duplicate is answered with the original's offset. It returns where the batch
 // landed once it is committed and applied on the leader.
-func (n *Node) AppendBatch(ctx context.Context, topic string, partition int32, batch []byte) (mqlog.AppendResult, error) {
-	res, err := n.propose(ctx, encodeAppend(topic, partition, batch))
+//
+// ordered, when not nil, is called once the batch has its place in the raft log (or is refused before
+// it has one), as RawPartition.AppendBatch calls it once the batch has its offsets: a caller that
+// starts its next AppendBatch only then (the Kafka front end, for the pipelined requests of one
+// connection) keeps its order on every node, while raft commits both with one fsync.
+func (n *Node) AppendBatch(ctx context.Context, topic string, partition int32, batch []byte, ordered func()) (mqlog.AppendResult, error) {
+	res, err := n.proposeOrdered(ctx, encodeAppend(topic, partition, batch), ordered)
 	if err != nil {
 		return mqlog.AppendResult{}, err
 	}
@@ -108,7 +129,10 @@ func (n *Node) AppendBatch(ctx context.Context, topic string, partition int32, b
 // Append appends msgs to one partition of an existing topic as one batch (the embedded API's replicated
 // append). The batch is encoded on the leader, uncompressed, with the leader's clock for the messages
 // without a Timestamp, so every node stores the same bytes. Message.ID and DeliverAt become their headers
-// (mqlog.HeaderMessageID, HeaderDeliverAt), but the duplicate window of DB.Append is not applied.
+// (mqlog.HeaderMessageID, HeaderDeliverAt), and the ids get DB.Append's duplicate window: a message whose
+// id the topic holds within its DuplicateWindow is answered with the original's position (Duplicate set)
+// and not appended again, whichever leader appended the original (a new leader reads the ids of its
+// log's tail again once it has applied its predecessor's entries; a call with ids waits for that).
 func (n *Node) Append(ctx context.Context, topic string, partition int32, msgs ...mqlog.Message) ([]mqlog.Position, error) {
 	if len(msgs) == 0 {
 		return nil, nil
@@ -116,6 +140,53 @@ func (n *Node) Append(ctx context.Context, topic string, partition int32, msgs .
 	if n.raft.State() != raft.Leader {
 		return nil, n.notLeader()
 	}
+	if withIDs(msgs) {
+		if err := n.awaitReady(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return n.cfg.DB.AppendDeduplicated(topic, partition, msgs, func(msgs []mqlog.Message) ([]mqlog.Position, error) {
+		return n.appendMessages(ctx, topic, partition, msgs)
+	})
+}
+
+// withIDs reports whether a message has an id, as a field or a header.
+func withIDs(msgs []mqlog.Message) bool {
+	for i := range msgs {
+		if msgs[i].ID != "" {
+			return true
+		}
+		for _, h := range msgs[i].Headers {
+			if h.Key == mqlog.HeaderMessageID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// awaitReady waits until this node is the leader with its predecessor's entries applied (IsLeader), so
+// that its DB's tables of message ids hold every id appended before its term (applyBarrier drops them
+// first); *NotLeaderError once it is not the leader.
+func (n *Node) awaitReady(ctx context.Context) error {
+	for !n.IsLeader() {
+		if n.raft.State() != raft.Leader {
+			return n.notLeader()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.done:
+			return n.notLeader()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// appendMessages encodes msgs (their ids and delivery times already in their headers) as one batch and
+// appends it through raft.
+func (n *Node) appendMessages(ctx context.Context, topic string, partition int32, msgs []mqlog.Message) ([]mqlog.Position, error) {
 	now := time.Now().UnixMilli()
 	recs := make([]segment.Record, len(msgs))
 	for i := range msgs {
@@ -127,18 +198,12 @@ func (n *Node) Append(ctx context.Context, topic string, partition int32, msgs .
 		for _, h := range m.Headers {
 			recs[i].Headers = append(recs[i].Headers, segment.RecordHeader{Key: h.Key, Value: h.Value})
 		}
-		if m.ID != "" {
-			recs[i].Headers = append(recs[i].Headers, segment.RecordHeader{Key: mqlog.HeaderMessageID, Value: []byte(m.ID)})
-		}
-		if !m.DeliverAt.IsZero() {
-			recs[i].Headers = append(recs[i].Headers, segment.RecordHeader{Key: mqlog.HeaderDeliverAt, Value: strconv.AppendInt(nil, m.DeliverAt.UnixMilli(), 10)})
-		}
 	}
 	frame, err := segment.AppendBatch(nil, recs, segment.EncodeOptions{})
 	if err != nil {
 		return nil, err
 	}
-	r, err := n.AppendBatch(ctx, topic, partition, frame)
+	r, err := n.AppendBatch(ctx, topic, partition, frame, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -226,8 +291,8 @@ func (n *Node) SetGroupOffsets(ctx context.Context, group string, offsets []mqlo
 	return errs, nil
 }
 
-// DeleteGroup deletes a group's committed offsets on every node. It refuses a group with members on
-// the leader (mqlog.ErrGroupActive), as DB.DeleteGroup does.
+// DeleteGroup deletes a group's committed offsets and its work-queue state on every node. It refuses a
+// group with members or open queues on the leader (mqlog.ErrGroupActive), as DB.DeleteGroup does.
 func (n *Node) DeleteGroup(ctx context.Context, group string) error {
 	if n.raft.State() != raft.Leader {
 		return n.notLeader()
@@ -237,6 +302,9 @@ func (n *Node) DeleteGroup(ctx context.Context, group string) error {
 	}
 	if m, err := n.db.GroupMembers(group); err == nil && len(m) > 0 {
 		return fmt.Errorf("%w: %s", mqlog.ErrGroupActive, group)
+	}
+	if n.db.QueueGroupOpen(group) {
+		return fmt.Errorf("%w: %s has open queues", mqlog.ErrGroupActive, group)
 	}
 	cmd, err := encodeJSON(opDeleteGroup, nameCmd{Name: group})
 	if err != nil {

@@ -109,6 +109,16 @@ func decodeTimer(prefix, key, value []byte) (Timer, error) {
 // the ack state because it was scheduled is never without its timer, after a crash at any instant. With
 // no changes it is SaveAckState, one Set. The rules of SaveAckState apply.
 func (s *Store) SaveQueueState(st AckState, timers []TimerChange) error {
+	return s.saveQueueState(st, timers, pebble.Sync)
+}
+
+// SaveQueueStateUnsynced is SaveQueueState without the sync: for a replicated node, whose replicated log
+// is the durable copy of every save and which rebuilds its queue states from it at every start.
+func (s *Store) SaveQueueStateUnsynced(st AckState, timers []TimerChange) error {
+	return s.saveQueueState(st, timers, pebble.NoSync)
+}
+
+func (s *Store) saveQueueState(st AckState, timers []TimerChange, sync *pebble.WriteOptions) error {
 	if err := checkAckState(&st); err != nil {
 		return err
 	}
@@ -124,7 +134,7 @@ func (s *Store) SaveQueueState(st AckState, timers []TimerChange) error {
 	defer s.release()
 	key := ackStateKey(st.Group, st.Topic, st.Partition)
 	if len(timers) == 0 {
-		if err := db.Set(key, encodeAckState(st), pebble.Sync); err != nil {
+		if err := db.Set(key, encodeAckState(st), sync); err != nil {
 			return fmt.Errorf("mqlog/index: save ack state of group %q in %s-%d: %w", st.Group, st.Topic, st.Partition, err)
 		}
 		return nil
@@ -139,7 +149,7 @@ func (s *Store) SaveQueueState(st AckState, timers []TimerChange) error {
 			_ = b.Set(timerKey(prefix, c.Timer), encodeTimerValue(c.Timer), nil)
 		}
 	}
-	return commit(b, pebble.Sync, fmt.Sprintf("save queue state of group %q in %s-%d", st.Group, st.Topic, st.Partition))
+	return commit(b, sync, fmt.Sprintf("save queue state of group %q in %s-%d", st.Group, st.Topic, st.Partition))
 }
 
 // EachTimer calls fn for the scheduled messages of group in incarnation of topic, in the order they fall

@@ -148,3 +148,34 @@ func TestAckStateAhead(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveQueueStateUnsynced: the unsynced save stores what SaveQueueState stores (state and timers,
+// checked alike), read back at once and after a clean close.
+func TestSaveQueueStateUnsynced(t *testing.T) {
+	s, fs := openMem(t)
+	st := AckState{Group: "g", Topic: "t", Partition: 1, Incarnation: 2, Floor: 5, Acked: []AckRange{{7, 9}}, Delivered: 12,
+		Redelivered: []DeliveryCount{{Offset: 6, Count: 3}}}
+	tm := Timer{Due: 100, Partition: 1, Offset: 20, Deliveries: 1}
+	if err := s.SaveQueueStateUnsynced(st, []TimerChange{{Timer: tm}}); err != nil {
+		t.Fatal(err)
+	}
+	bad := st
+	bad.Acked = []AckRange{{9, 7}}
+	if err := s.SaveQueueStateUnsynced(bad, nil); !errors.Is(err, ErrInvalidOffset) {
+		t.Fatalf("unsorted ranges: %v", err)
+	}
+	for round := range 2 {
+		states, err := s.AckStates("g")
+		if err != nil || len(states) != 1 || states[0].Floor != 5 || !slices.Equal(states[0].Acked, st.Acked) ||
+			states[0].Delivered != 12 || !slices.Equal(states[0].Redelivered, st.Redelivered) {
+			t.Fatalf("round %d: states %+v, %v", round, states, err)
+		}
+		if got := timersOf(t, s, "g", "t", 2, nil); !slices.Equal(got, []Timer{tm}) {
+			t.Fatalf("round %d: timers %v", round, got)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s = openFS(t, fs, "data/index")
+	}
+}

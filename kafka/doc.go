@@ -78,15 +78,20 @@
 //
 // With Options.Replication (a *cluster.Node: `mqlog serve --raft-*`) the server is one node of a
 // cluster that one raft group replicates, whose leader leads every partition and coordinates every group
-// (replication.go; each handler's change is a one-line hook). Metadata lists every voter as a broker
+// (replication.go; each handler's change is a one-line hook). Metadata lists the voters as brokers
 // (Replication.Brokers: ID, Kafka host and port), the raft leader as every partition's leader and as the
 // controller, the raft term as the leader epoch (so that a client ignores older metadata from a node that
 // has not heard of the last election), the voters as replicas and ISR, and LEADER_NOT_AVAILABLE on each
-// partition while no leader is known. FindCoordinator names the leader, or answers
+// partition while no leader is known. A voter the leader cannot reach (the Replication's Unreachable,
+// when it has one: its heartbeats fail) is left out of the brokers and the ISR and is an offline replica,
+// as a Kafka cluster leaves out a broker that is not registered, so that clients do not dial it. FindCoordinator names the leader, or answers
 // COORDINATOR_NOT_AVAILABLE when there is none. Produce, CreateTopics (and Metadata's creation on first
 // use), DeleteTopics, CreatePartitions, OffsetCommit, DeleteGroups and InitProducerId (when the
 // Replication has InitProducerID) go through the Replication: raft commands, answered once committed
-// and applied on the leader. Group membership (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) stays in the
+// and applied on the leader. A connection's pipelined produce requests are handed to the Replication
+// one after the other as soon as the one before has its place in the raft log (Replication.AppendBatch's
+// ordered hook), not once it is committed, so that raft commits them together and their order holds on
+// every node. Group membership (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) stays in the
 // leader's memory; after a failover members join the new leader again, and the committed offsets they
 // resume from were replicated.
 //

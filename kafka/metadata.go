@@ -65,11 +65,11 @@ func (s *Server) topicMetadata(ctx context.Context, r *request, name string, cre
 		return mt
 	}
 	mt.TopicID = s.ids.of(name)
-	leader, epoch, nodes, code := s.partitionLeadership() // replication.go
+	l := s.partitionLeadership() // replication.go
 	for p := 0; p < cfg.Partitions; p++ {
 		mp := kmsg.NewMetadataResponseTopicPartition()
-		mp.Partition, mp.Leader, mp.LeaderEpoch, mp.ErrorCode = int32(p), leader, epoch, code
-		mp.Replicas, mp.ISR = nodes, nodes
+		mp.Partition, mp.Leader, mp.LeaderEpoch, mp.ErrorCode = int32(p), l.leader, l.epoch, l.code
+		mp.Replicas, mp.ISR, mp.OfflineReplicas = l.replicas, l.isr, l.offline
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt

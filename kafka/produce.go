@@ -21,7 +21,8 @@ import (
 // once every batch of the one before has its offsets (not once it is durable: pipelined requests still
 // share group commits). An idempotent producer pipelines up to five requests to a partition, and their
 // sequence numbers must meet the log in that order (Kafka gets it by handling a connection's requests one
-// at a time).
+// at a time). On a replicated node a request starts once the one before has its place in the raft log
+// (replication.go), which fixes the order of the applies on every node.
 func (s *Server) produce(ctx context.Context, r *request) (kmsg.Response, error) {
 	var closeOrdered sync.Once
 	orderedDone := func() { closeOrdered.Do(func() { close(r.ordered) }) }

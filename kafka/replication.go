@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
 
 	"github.com/mqlog/mqlog"
@@ -26,7 +27,8 @@ type Replication interface {
 	// Quorum describes the raft group as this node sees it (DescribeQuorum's answer).
 	Quorum() cluster.Quorum
 
-	AppendBatch(ctx context.Context, topic string, partition int32, batch []byte) (mqlog.AppendResult, error)
+	// AppendBatch calls ordered (when not nil) once the batch has its place in the replicated order.
+	AppendBatch(ctx context.Context, topic string, partition int32, batch []byte, ordered func()) (mqlog.AppendResult, error)
 	CreateTopic(ctx context.Context, name string, cfg mqlog.TopicConfig) error
 	DeleteTopic(ctx context.Context, name string) error
 	AddPartitions(ctx context.Context, topic string, n int) (mqlog.TopicConfig, error)
@@ -44,7 +46,10 @@ var _ Replication = (*cluster.Node)(nil)
 // replicated state.
 type (
 	leaderState interface{ IsLeader() bool }
-	producerIDs interface {
+	// reachability is a leader's view of which voters are down (their heartbeats fail): Metadata leaves
+	// them out of its brokers and ISR and lists them as offline replicas.
+	reachability interface{ Unreachable() []int32 }
+	producerIDs  interface {
 		InitProducerID(ctx context.Context) (mqlog.ProducerID, error)
 	}
 )
@@ -167,8 +172,7 @@ func (s *Server) appendBatch(ctx context.Context, p *mqlog.RawPartition, topic s
 	if repl == nil {
 		return p.AppendBatch(ctx, batch, ordered)
 	}
-	defer ordered()
-	return repl.AppendBatch(ctx, topic, partition, batch)
+	return repl.AppendBatch(ctx, topic, partition, batch, ordered)
 }
 
 // createTopic, deleteTopic, addPartitions, commitGroupOffsets and deleteGroup are the DB's calls, or the
@@ -238,7 +242,11 @@ func (s *Server) clusterBrokers(r *request) ([]kmsg.MetadataResponseBroker, int3
 		return []kmsg.MetadataResponseBroker{b}, s.opts.NodeID
 	}
 	var out []kmsg.MetadataResponseBroker
+	down := s.unreachable()
 	for _, v := range repl.Brokers() {
+		if slices.Contains(down, v.ID) {
+			continue // (a client would try to dial it)
+		}
 		b := kmsg.NewMetadataResponseBroker()
 		b.NodeID, b.Host, b.Port = v.ID, v.Host, v.Port
 		out = append(out, b)
@@ -246,24 +254,49 @@ func (s *Server) clusterBrokers(r *request) ([]kmsg.MetadataResponseBroker, int3
 	return out, repl.LeaderID()
 }
 
-// partitionLeadership is what Metadata says of every partition: its leader, leader epoch and replicas
-// (which are also the ISR), and an error code when no leader is known. Without replication: this node,
-// epoch -1 (unknown, so clients skip epoch validation). With it: the raft leader, the raft term as the
-// epoch (so that a client ignores the older metadata of a node that has not heard of the newest
-// election) and every voter.
-func (s *Server) partitionLeadership() (leader, epoch int32, replicas []int32, code int16) {
+// unreachable returns the voters the leader cannot reach (Replication's Unreachable), none without one.
+func (s *Server) unreachable() []int32 {
+	if r, ok := s.opts.Replication.(reachability); ok {
+		return r.Unreachable()
+	}
+	return nil
+}
+
+// leadership is what Metadata says of every partition: its leader, leader epoch, replicas, ISR and
+// offline replicas, and an error code when no leader is known.
+type leadership struct {
+	leader, epoch          int32
+	replicas, isr, offline []int32
+	code                   int16
+}
+
+// partitionLeadership is what Metadata says of every partition. Without replication: this node, epoch -1
+// (unknown, so clients skip epoch validation). With it: the raft leader, the raft term as the epoch (so
+// that a client ignores the older metadata of a node that has not heard of the newest election), every
+// voter as a replica, and the voters the leader reaches as the ISR (the others offline).
+func (s *Server) partitionLeadership() leadership {
 	repl := s.opts.Replication
 	if repl == nil {
-		return s.opts.NodeID, -1, []int32{s.opts.NodeID}, 0
+		self := []int32{s.opts.NodeID}
+		return leadership{leader: s.opts.NodeID, epoch: -1, replicas: self, isr: self}
 	}
 	q := repl.Quorum()
+	down := s.unreachable()
+	var l leadership
 	for _, v := range q.Voters {
-		replicas = append(replicas, v.ID)
+		l.replicas = append(l.replicas, v.ID)
+		if slices.Contains(down, v.ID) {
+			l.offline = append(l.offline, v.ID)
+		} else {
+			l.isr = append(l.isr, v.ID)
+		}
 	}
 	if q.LeaderID < 0 {
-		return -1, -1, replicas, kerr.LeaderNotAvailable.Code
+		l.leader, l.epoch, l.code = -1, -1, kerr.LeaderNotAvailable.Code
+		return l
 	}
-	return q.LeaderID, int32(min(q.Term, 1<<31-1)), replicas, 0
+	l.leader, l.epoch = q.LeaderID, int32(min(q.Term, 1<<31-1))
+	return l
 }
 
 // coordinator is the node FindCoordinator answers for groups: this one, or the raft leader.

@@ -78,7 +78,10 @@ func (n *fakeNode) write(apply func(db *mqlog.DB, leader bool) error) error {
 	return nil
 }
 
-func (n *fakeNode) AppendBatch(ctx context.Context, topic string, partition int32, batch []byte) (res mqlog.AppendResult, err error) {
+func (n *fakeNode) AppendBatch(ctx context.Context, topic string, partition int32, batch []byte, ordered func()) (res mqlog.AppendResult, err error) {
+	if ordered != nil {
+		defer ordered() // (the fake replicates one write at a time, in the order they came)
+	}
 	err = n.write(func(db *mqlog.DB, leader bool) error {
 		p, err := db.RawPartition(topic, partition)
 		if err != nil {

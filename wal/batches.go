@@ -21,6 +21,12 @@ type FrameHooks struct {
 	// caller whose frames must keep their order (pipelined produce requests of one connection, whose
 	// sequence numbers follow each other) starts its next AppendFrame then: the two may share a commit.
 	Queued func()
+	// Stored keeps the frame's own base offset instead of assigning the next one: a batch copied from
+	// another copy of the log (a replica's snapshot). It must be at the next offset, or past it in a
+	// key-compacted log (opened with Options.Compacted, and still so: recovery accepts a gap in the
+	// active segment only then), whose offsets have gaps where compaction removed records; anything else
+	// is ErrStoredOffset. The next offset then follows the frame.
+	Stored bool
 }
 
 // AppendFrame appends one encoded RecordBatch v2 frame, as a producer sent it, through the same group
@@ -50,7 +56,29 @@ func (l *Log) AppendFrame(frame []byte, hooks FrameHooks) (int64, error) {
 	if h.FrameSize() != int64(len(frame)) {
 		return 0, fmt.Errorf("%w: frame of %d bytes, header says %d", segment.ErrTruncated, len(frame), h.FrameSize())
 	}
-	return l.appendEncoded(frame, &h, hooks.Check, markQueued, false) // (the caller's buffer: copied)
+	check := hooks.Check
+	if hooks.Stored {
+		check = l.storedCheck(&h, hooks.Check)
+	}
+	return l.appendEncoded(frame, &h, check, markQueued, false) // (the caller's buffer: copied)
+}
+
+// storedCheck is the Check of a Stored frame: it refuses a base offset the log cannot keep, and moves the
+// log's next offset up to it across a gap (under the append lock, as every Check runs), then runs check.
+func (l *Log) storedCheck(h *segment.BatchHeader, check func(int64) error) func(int64) error {
+	want := h.BaseOffset
+	return func(next int64) error {
+		if want < next || (want > next && !(l.opts.Compacted && l.Compacted())) {
+			return fmt.Errorf("%w: batch at offset %d, next offset %d", ErrStoredOffset, want, next)
+		}
+		if check != nil {
+			if err := check(want); err != nil {
+				return err
+			}
+		}
+		l.mu.nextOffset = want
+		return nil
+	}
 }
 
 // appendEncoded queues an encoded frame under the log's lock, assigning its base offset and epoch (the
@@ -68,13 +96,13 @@ func (l *Log) appendEncoded(frame []byte, h *segment.BatchHeader, check func(bas
 		l.mu.Unlock()
 		return 0, err
 	}
-	base := l.mu.nextOffset
 	if check != nil {
-		if err := check(base); err != nil {
+		if err := check(l.mu.nextOffset); err != nil {
 			l.mu.Unlock()
 			return 0, err
 		}
 	}
+	base := l.mu.nextOffset                   // (a Stored frame's check moved it to the frame's own)
 	direct := owned && l.commitsAloneLocked() // (asked before the frame is noted)
 	l.noteFrameLocked(frame, h)
 	gen := l.mu.gen

@@ -30,6 +30,9 @@ var (
 	ErrMissingSegment = errors.New("mqlog/wal: segment missing")
 	// ErrBadState is returned when the saved state blob cannot be decoded.
 	ErrBadState = errors.New("mqlog/wal: bad saved state")
+	// ErrStoredOffset is returned by AppendFrame with FrameHooks.Stored for a frame whose base offset is
+	// below the log's next offset, or past it in a log that is not key-compacted (a gap).
+	ErrStoredOffset = errors.New("mqlog/wal: stored batch does not follow the log's end")
 	// ErrNotCompacted is returned by Compact on a log that is not key-compacted.
 	ErrNotCompacted = errors.New("mqlog/wal: log is not compacted")
 	// ErrCutPending is returned by Repair for a log whose saved state records a cut not finished on disk

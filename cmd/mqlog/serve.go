@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/mqlog/mqlog"
 	"github.com/mqlog/mqlog/kafka"
 	"github.com/spf13/cobra"
 )
@@ -111,7 +112,14 @@ func (a *app) serve(cmd *cobra.Command, o serveOptions) error {
 		}
 		opts.SASL = &kafka.SASL{Users: users, Mechanisms: mechanisms}
 	}
-	db, err := a.openWriter()
+	dbOpts := a.dbOptions()
+	if o.raft.id >= 0 {
+		// A replicated node's DB skips its fsyncs: the raft log (fsynced) and the snapshots are the
+		// durable copies, and a power cut leaves the DB a prefix, which the start cuts back to the
+		// latest snapshot before raft replays the rest (cluster/doc.go, "Restart and recovery").
+		dbOpts.Sync = mqlog.SyncNever
+	}
+	db, err := a.openWriterWith(dbOpts)
 	if err != nil {
 		return err
 	}

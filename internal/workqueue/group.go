@@ -110,7 +110,7 @@ func (r *Registry) openGroup(t base.Topic, name string, opts Options) (*group, e
 	for i, l := range t.Logs() {
 		st, ok := byPartition[int32(i)]
 		fresh = fresh || !ok
-		p, err := g.newPartition(int32(i), l, st, ok)
+		p, err := g.newPartition(int32(i), l, st, ok, true)
 		if err != nil {
 			return nil, err
 		}
@@ -129,8 +129,8 @@ func (r *Registry) openGroup(t base.Topic, name string, opts Options) (*group, e
 
 // newPartition is the group's state in partition i of its topic, from the stored state st (stored false:
 // none, or one of an earlier incarnation), clamped to what l holds; a partition without stored state gets
-// one, synced, at l's start.
-func (g *group) newPartition(i int32, l *wal.Log, st index.AckState, stored bool) (*partition, error) {
+// one at l's start, saved (synced) at once when save is set, else by the partition's next save.
+func (g *group) newPartition(i int32, l *wal.Log, st index.AckState, stored, save bool) (*partition, error) {
 	p := &partition{index: i, log: l, pending: map[int64]*pendingMessage{}, counts: map[int64]int32{},
 		ahead: map[int64]int32{}, timers: map[int64]timerChange{}}
 	p.persist.cond.L = &g.mu
@@ -151,10 +151,13 @@ func (g *group) newPartition(i int32, l *wal.Log, st index.AckState, stored bool
 		g.r.noteSkipped(g.topic.Name(), g.name, p.index, skipped)
 	}
 	p.dropBelowFloor()
-	if !stored {
+	switch {
+	case !stored && save:
 		if err := g.r.store.SaveQueueState(p.state(g), nil); err != nil {
 			return nil, err
 		}
+	case !stored:
+		p.persist.version++ // (the next persistLocked of p saves it)
 	}
 	reader, err := l.NewReader(p.acks.floor, true)
 	if err != nil {
@@ -278,14 +281,17 @@ func sortedCounts(counts map[int64]int32, least int32) []index.DeliveryCount {
 }
 
 // fail makes every later call on the group return err and waits for the saves in flight.
-func (g *group) fail(err error) {
+func (g *group) fail(err error) { g.failWaiting(err, true) }
+
+// failWaiting is fail, waiting for the saves in flight only when wait is set.
+func (g *group) failWaiting(err error, wait bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.mu.err == nil {
 		g.mu.err = err
 	}
 	for _, p := range g.mu.partitions {
-		for p.persist.saving {
+		for wait && p.persist.saving {
 			p.persist.cond.Wait()
 		}
 	}

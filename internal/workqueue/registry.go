@@ -53,6 +53,9 @@ type Registry struct {
 	}
 	// clock is the time source of leases, delays and delivery times; time.Now unless a test sets one.
 	clock atomic.Pointer[func() time.Time]
+	// replicated is set by SetReplicated: the store's saves go through a replicated log whose applies
+	// must never wait for a save (replication.go).
+	replicated atomic.Bool
 }
 
 type groupKey struct{ topic, group string }
@@ -159,11 +162,20 @@ func (r *Registry) leave(g *group) {
 // return ErrTopicNotFound) once their saves in flight have landed. Such a save may land after the
 // deletion, with the deleted incarnation, which no group of a new topic of the name takes.
 func (r *Registry) TopicDeleted(t base.Topic) {
+	if r.replicated.Load() {
+		go r.topicDeleted(t, false) // (replication.go)
+		return
+	}
+	r.topicDeleted(t, true)
+}
+
+// topicDeleted is TopicDeleted, waiting for the groups' saves in flight when wait is set.
+func (r *Registry) topicDeleted(t base.Topic, wait bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for key, g := range r.mu.groups {
 		if g.topic == t {
-			g.fail(fmt.Errorf("%w: %s was deleted", base.ErrTopicNotFound, t.Name()))
+			g.failWaiting(fmt.Errorf("%w: %s was deleted", base.ErrTopicNotFound, t.Name()), wait)
 			delete(r.mu.groups, key)
 		}
 	}
@@ -209,6 +221,15 @@ func (r *Registry) Delete(group string) error {
 // PartitionsAdded implements catalog.PartitionObserver: the open groups of t take the new partitions in,
 // each starting at its log's start, with its state saved as a new group's is.
 func (r *Registry) PartitionsAdded(t base.Topic) {
+	if r.replicated.Load() {
+		go r.partitionsAdded(t, false) // (replication.go)
+		return
+	}
+	r.partitionsAdded(t, true)
+}
+
+// partitionsAdded is PartitionsAdded, saving the new partitions' state at once when save is set.
+func (r *Registry) partitionsAdded(t base.Topic, save bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, g := range r.mu.groups {
@@ -217,7 +238,7 @@ func (r *Registry) PartitionsAdded(t base.Topic) {
 		}
 		g.mu.Lock()
 		for i := len(g.mu.partitions); i < len(t.Logs()); i++ {
-			p, err := g.newPartition(int32(i), t.Logs()[i], index.AckState{}, false)
+			p, err := g.newPartition(int32(i), t.Logs()[i], index.AckState{}, false, save)
 			if err != nil {
 				g.mu.err = err // sticky, as a failed save is
 				break
