@@ -48,7 +48,10 @@ func startNode(t testing.TB, id, dir, addr string) *node {
 	if n.fsm, err = NewPartitionFSM(n.part); err != nil {
 		t.Fatal(err)
 	}
-	if n.trans, err = raft.NewTCPTransport(addr, nil, 3, 2*time.Second, io.Discard); err != nil {
+	// MaxRPCsInFlight 1: raft's pipelined replication off, as package cluster runs it (its pipeline can
+	// deadlock, hashicorp/raft issue 612: TestClusterFailover once hung here under -race with it on).
+	logger := hclog.New(&hclog.LoggerOptions{Output: io.Discard})
+	if n.trans, err = raft.NewTCPTransportWithConfig(addr, nil, &raft.NetworkTransportConfig{MaxPool: 3, Timeout: 2 * time.Second, Logger: logger, MaxRPCsInFlight: 1}); err != nil {
 		t.Fatal(err)
 	}
 	n.addr = string(n.trans.LocalAddr())

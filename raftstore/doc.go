@@ -54,7 +54,7 @@
 //     after a tail DeleteRange (raft-wal issue #31, reproduced by TestRaftWALIssue31 there, skipped by name);
 //   - a power cut at every write operation of a raft-like workload (crash_test.go), p=0 and p=50;
 //   - one fsync and one write per StoreLogs of 1, 16 and 256 entries; head deletes free whole segments;
-//   - three nodes in one process on loopback TCP (raft.NewTCPTransport, cluster_test.go): appends through
+//   - three nodes in one process on loopback TCP (raft.NewTCPTransportWithConfig, pipelining off, cluster_test.go): appends through
 //     the leader, the leader shut down (raft.Shutdown, not a kill) with appends in flight, appends resume on
 //     the new leader, the old one restarts from its store and catches up; nothing acknowledged is lost,
 //     nothing applied twice, one order on every node;
