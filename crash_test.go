@@ -37,14 +37,17 @@ type crashPoint struct {
 	fs        *vfs.MemFS
 	acked     int   // messages whose Append had returned
 	committed int64 // group position whose Commit had returned
+	inFlight  int   // messages queued but not acknowledged at most (0 means 1)
 }
 
 const crashDir = "/data"
 
 // crashWorkload appends messages one at a time to a topic with tiny segments (so that segments roll),
 // commits a group's position every few messages, and takes a crash image before every write operation on
-// the whole engine (segments and Pebble) — TESTING.md item 1. It returns the images.
-func crashWorkload(t *testing.T, messages int, unsyncedPercent int, rng *rand.Rand) []crashPoint {
+// the whole engine (segments and Pebble) — TESTING.md item 1. It returns the images. inFlight 1 appends
+// with Append; 2 or more with AppendAsync, that many queued at most, each acknowledged once its Wait
+// returns.
+func crashWorkload(t *testing.T, messages int, unsyncedPercent int, rng *rand.Rand, inFlight int) []crashPoint {
 	mem := vfs.NewCrashableMem()
 	var acked, committed atomic.Int64
 	var mu sync.Mutex
@@ -63,7 +66,7 @@ func crashWorkload(t *testing.T, messages int, unsyncedPercent int, rng *rand.Ra
 		// The counters first, then the image: an append past its sync's hook may be acknowledged while the
 		// image is taken (crash_restart_test.go, killWorkload).
 		a, c := int(acked.Load()), committed.Load()
-		points = append(points, crashPoint{op: int(ops.Add(1)), fs: mem.CrashClone(cfg), acked: a, committed: c})
+		points = append(points, crashPoint{op: int(ops.Add(1)), fs: mem.CrashClone(cfg), acked: a, committed: c, inFlight: inFlight})
 		return nil
 	}))
 	db, err := Open(crashDir, &Options{FS: fs})
@@ -78,11 +81,28 @@ func crashWorkload(t *testing.T, messages int, unsyncedPercent int, rng *rand.Ra
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	var queued []*PendingAppend // AppendAsync's, oldest first
 	for i := range messages {
-		if _, err := db.Append(ctx, "t", Message{Value: crashValue(i)}); err != nil {
-			t.Fatal(err)
+		if inFlight <= 1 {
+			if _, err := db.Append(ctx, "t", Message{Value: crashValue(i)}); err != nil {
+				t.Fatal(err)
+			}
+			acked.Store(int64(i + 1))
+		} else {
+			p, err := db.AppendAsync(ctx, "t", Message{Value: crashValue(i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			queued = append(queued, p)
+			for len(queued) == inFlight || (i == messages-1 && len(queued) > 0) {
+				pos, err := queued[0].Wait()
+				if err != nil {
+					t.Fatal(err)
+				}
+				acked.Store(pos[0].Offset + 1)
+				queued = queued[1:]
+			}
 		}
-		acked.Store(int64(i + 1))
 		if i%4 == 3 {
 			for {
 				rec, err := c.Next(ctx)
@@ -135,8 +155,8 @@ func checkRecovered(t *testing.T, p crashPoint) {
 		}
 		if round == 0 {
 			n = got
-			if got < p.acked || got > p.acked+1 {
-				t.Fatalf("op %d: recovered %d messages, acknowledged %d (at most one more may be in flight)", p.op, got, p.acked)
+			if got < p.acked || got > p.acked+max(1, p.inFlight) {
+				t.Fatalf("op %d: recovered %d messages, acknowledged %d (at most %d more may be in flight)", p.op, got, p.acked, max(1, p.inFlight))
 			}
 		} else if got != n+1 {
 			t.Fatalf("op %d: second open has %d messages, first had %d plus one appended", p.op, got, n)
@@ -171,15 +191,21 @@ func TestCrashAtEveryWriteOp(t *testing.T) {
 	case testing.Short():
 		messages = 24
 	}
-	for _, unsynced := range []int{0, 50} {
-		t.Run(fmt.Sprintf("unsynced=%d", unsynced), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(testSeed(t), uint64(unsynced)))
-			points := crashWorkload(t, messages, unsynced, rng)
-			t.Logf("%d crash points", len(points))
-			for _, p := range points {
-				checkRecovered(t, p)
+	for _, inFlight := range []int{1, 2} {
+		for _, unsynced := range []int{0, 50} {
+			name := fmt.Sprintf("unsynced=%d", unsynced)
+			if inFlight > 1 { // AppendAsync, two batches in flight
+				name = fmt.Sprintf("async/unsynced=%d", unsynced)
 			}
-		})
+			t.Run(name, func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(testSeed(t), uint64(unsynced)))
+				points := crashWorkload(t, messages, unsynced, rng, inFlight)
+				t.Logf("%d crash points", len(points))
+				for _, p := range points {
+					checkRecovered(t, p)
+				}
+			})
+		}
 	}
 }
 
@@ -341,7 +367,7 @@ func TestCrashInsideRecovery(t *testing.T) {
 		messages, every = 24, 7
 	}
 	rng := rand.New(rand.NewPCG(testSeed(t), 11))
-	points := crashWorkload(t, messages, 50, rng)
+	points := crashWorkload(t, messages, 50, rng, 1)
 	var nested int
 	for i, p := range points {
 		if i%every != 0 {

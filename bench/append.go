@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/mqlog/mqlog"
 )
@@ -21,9 +22,16 @@ type AppendConfig struct {
 	Producers int    // concurrent appenders; the raw baselines take only 1
 	Limits    Limits
 	Sync      mqlog.SyncPolicy // mqlog only; the zero value is SyncAlways
+	// InFlight, when 2 or more, makes each producer pipeline its appends with DB.AppendAsync, keeping at
+	// most that many batches queued (a Kafka producer's max.in.flight); each batch counts once its Wait
+	// returns, after its fsync. 0 or 1 is DB.Append, one batch at a time.
+	InFlight int
 }
 
 func (c AppendConfig) check() error {
+	if c.InFlight > 1 && c.Producers != 1 {
+		return fmt.Errorf("mqlog/bench: pipelined appends take one producer, not %d", c.Producers)
+	}
 	if c.Size < 0 || c.Batch <= 0 || c.Producers <= 0 {
 		return fmt.Errorf("mqlog/bench: bad append config: size %d, batch %d, producers %d", c.Size, c.Batch, c.Producers)
 	}
@@ -63,10 +71,16 @@ func AppendMQLog(ctx context.Context, cfg AppendConfig) (m Measurement, err erro
 		}
 	}
 	before := db.Metrics()
-	m, err = drive(ctx, cfg.Producers, cfg.Batch, cfg.Limits, func(p int) error {
-		_, err := db.Append(ctx, Topic, msgs[p]...)
-		return err
-	})
+	if cfg.InFlight > 1 {
+		m, err = drivePipelined(ctx, cfg.Batch, cfg.InFlight, cfg.Limits, func() (*mqlog.PendingAppend, error) {
+			return db.AppendAsync(ctx, Topic, msgs[0]...)
+		})
+	} else {
+		m, err = drive(ctx, cfg.Producers, cfg.Batch, cfg.Limits, func(p int) error {
+			_, err := db.Append(ctx, Topic, msgs[p]...)
+			return err
+		})
+	}
 	if err != nil {
 		return m, err
 	}
@@ -107,4 +121,68 @@ func AppendRaw(ctx context.Context, cfg AppendConfig, prealloc bool) (m Measurem
 	m.Bytes = m.Messages * int64(cfg.Size)
 	m.Syncs = uint64(m.Latency.TotalCount())
 	return m, nil
+}
+
+// drivePipelined runs one producer that keeps up to inFlight batches queued: it queues a batch with
+// queue, and once inFlight are queued waits for the oldest before queueing the next. A batch's latency
+// runs from its queue call to its Wait returning (under SyncAlways, after its fsync); the run ends, as in
+// drive, at limits, with every queued batch waited for.
+func drivePipelined(ctx context.Context, batch, inFlight int, limits Limits, queue func() (*mqlog.PendingAppend, error)) (Measurement, error) {
+	if limits.Messages <= 0 && limits.Duration <= 0 {
+		limits.Messages = 1000
+	}
+	type queued struct {
+		p  *mqlog.PendingAppend
+		t0 time.Time
+	}
+	h := newLatencyHistogram()
+	var q []queued
+	var firstErr error
+	wait := func() {
+		pos, err := q[0].p.Wait()
+		if err == nil && len(pos) != batch {
+			err = fmt.Errorf("mqlog/bench: %d positions for a batch of %d", len(pos), batch)
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		recordLatency(h, time.Since(q[0].t0))
+		q = q[1:]
+	}
+	start := time.Now()
+	var deadline time.Time
+	if limits.Duration > 0 {
+		deadline = start.Add(limits.Duration)
+	}
+	var queuedMsgs int64
+	for firstErr == nil && ctx.Err() == nil {
+		if limits.Messages > 0 && queuedMsgs+int64(batch) > limits.Messages {
+			break
+		}
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			break
+		}
+		t0 := time.Now()
+		p, err := queue()
+		if err != nil {
+			firstErr = err
+			break
+		}
+		queuedMsgs += int64(batch)
+		q = append(q, queued{p: p, t0: t0})
+		if len(q) == inFlight {
+			wait()
+		}
+	}
+	for len(q) > 0 {
+		wait()
+	}
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return Measurement{}, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return Measurement{}, err
+	}
+	return Measurement{Messages: h.TotalCount() * int64(batch), Elapsed: elapsed, Latency: h}, nil
 }

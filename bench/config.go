@@ -32,9 +32,13 @@ type Config struct {
 	// SyncPolicies are mqlog's policies in the append workload: the first is compared with the baselines,
 	// the others are extra rows in the same rounds. Empty means SyncAlways only.
 	SyncPolicies []mqlog.SyncPolicy
-	EndToEnd     bool  // produce and consume at once: latency from Append to Consumer.Next
-	Committers   []int // goroutines of the commit workload, one case row each; empty skips it
-	Compaction   bool  // the compaction workload's row (a hook: reports "not available" in this build)
+	// InFlight, when 2 or more, adds to every append case a SyncAlways row of one producer pipelining with
+	// DB.AppendAsync, that many batches in flight at most (AppendConfig.InFlight), beside the serial row
+	// and the baselines, which keep one. 0 leaves it out.
+	InFlight   int
+	EndToEnd   bool  // produce and consume at once: latency from Append to Consumer.Next
+	Committers []int // goroutines of the commit workload, one case row each; empty skips it
+	Compaction bool  // the compaction workload's row (a hook: reports "not available" in this build)
 	// Workloads, when not empty, runs only the cases of these workloads (names from Workloads()).
 	Workloads []string
 
@@ -56,6 +60,7 @@ func Quick() Config {
 		Rounds:          3,
 		Sizes:           []int{100, 1024},
 		Batches:         []int{1, 16, 256},
+		InFlight:        2,
 		Producers:       64,
 		Limits:          Limits{Messages: 4000, Duration: 150 * time.Millisecond},
 		ConsumeSize:     1024,
@@ -75,6 +80,7 @@ func Full() Config {
 		Rounds:          3,
 		Sizes:           []int{100, 1024},
 		Batches:         []int{1, 16, 256},
+		InFlight:        2,
 		Producers:       64,
 		Limits:          Limits{Messages: 2_000_000, Duration: 1500 * time.Millisecond},
 		ConsumeSize:     1024,
@@ -101,6 +107,9 @@ func (c Config) Check() error {
 		if b <= 0 {
 			return fmt.Errorf("mqlog/bench: batch size must be positive, not %d", b)
 		}
+	}
+	if c.InFlight < 0 {
+		return fmt.Errorf("mqlog/bench: in-flight batches must not be negative, not %d", c.InFlight)
 	}
 	if c.Producers < 0 {
 		return fmt.Errorf("mqlog/bench: producers must not be negative, not %d", c.Producers)

@@ -73,6 +73,11 @@ func (c Config) cases() []benchCase {
 					v(WorkloadAppend, SystemRaw, size, batch, 1, 0),
 					v(WorkloadAppend, SystemRawPrealloc, size, batch, 1, 0),
 				}}
+			if c.InFlight > 1 {
+				pv := v(WorkloadAppend, SystemMQLog, size, batch, 1, mqlog.SyncAlways)
+				pv.spec.InFlight = c.InFlight
+				bc.variants = append(bc.variants, pv)
+			}
 			for _, p := range policies[1:] {
 				bc.variants = append(bc.variants, v(WorkloadAppend, SystemMQLog, size, batch, 1, p))
 			}
@@ -239,7 +244,7 @@ func (c benchCase) results(runs [][]Measurement, notes []string) []Result {
 		s := v.spec
 		res := Result{
 			Workload: c.workload, System: s.System, Size: c.size, Batch: s.Batch, Producers: s.Producers,
-			Sync: v.sync, Rounds: len(runs[i]), Messages: int64(median(count)),
+			Sync: v.sync, InFlight: s.InFlight, Rounds: len(runs[i]), Messages: int64(median(count)),
 			MsgsPerSec: median(msgs), MBPerSec: median(mbs), RoundMsgsPerSec: slices.Clone(msgs),
 			Latency:        latencyOf(lat),
 			RatioRaw:       ratio(i, c.raw),

@@ -29,7 +29,8 @@ type Spec struct {
 	BaseDir   string           `json:"base_dir"`
 	Size      int              `json:"size"`
 	Batch     int              `json:"batch"`
-	Producers int              `json:"producers"` // producers, or committers for the commit workload
+	Producers int              `json:"producers"`           // producers, or committers for the commit workload
+	InFlight  int              `json:"in_flight,omitempty"` // pipelined appends (AppendConfig.InFlight)
 	Sync      mqlog.SyncPolicy `json:"sync"`
 	Limits    Limits           `json:"limits"`
 	Messages  int64            `json:"messages"` // the consume workloads' log
@@ -44,7 +45,7 @@ type Spec struct {
 
 // Run runs the spec in this process.
 func (s Spec) Run(ctx context.Context) (Measurement, error) {
-	appendCfg := AppendConfig{BaseDir: s.BaseDir, Size: s.Size, Batch: s.Batch, Producers: s.Producers, Limits: s.Limits, Sync: s.Sync}
+	appendCfg := AppendConfig{BaseDir: s.BaseDir, Size: s.Size, Batch: s.Batch, Producers: s.Producers, Limits: s.Limits, Sync: s.Sync, InFlight: s.InFlight}
 	consumeCfg := ConsumeConfig{BaseDir: s.BaseDir, Size: s.Size, Messages: s.Messages, Cold: s.Cold}
 	switch {
 	case (s.Workload == WorkloadAppend || s.Workload == WorkloadAppendConcurrent) && s.System == SystemMQLog:

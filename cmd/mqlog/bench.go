@@ -86,6 +86,7 @@ func newBenchCommand() *cobra.Command {
 		duration    time.Duration
 		syncs       []string
 		committers  []int
+		inFlight    int
 		inProcess   bool
 		recovery    []string
 		workloads   []string
@@ -169,12 +170,15 @@ func newBenchCommand() *cobra.Command {
 					cfg.SyncPolicies = append(cfg.SyncPolicies, p)
 				}
 			}
+			if flags.Changed("in-flight") {
+				cfg.InFlight = inFlight
+			}
 			if flags.Changed("committers") {
 				cfg.Committers = committers
 			}
 			cfg.Workloads = workloads
 			cfg.Child = child
-			for _, name := range []string{"rounds", "sizes", "batches", "producers", "duration", "sync", "committers", "workload"} {
+			for _, name := range []string{"rounds", "sizes", "batches", "producers", "duration", "sync", "committers", "workload", "in-flight"} {
 				if flags.Changed(name) {
 					cfg.Preset += "+custom"
 					break
@@ -213,6 +217,7 @@ func newBenchCommand() *cobra.Command {
 	f.IntVar(&producers, "producers", 64, "goroutines of the concurrent append workload (0 or 1 skips it)")
 	f.DurationVar(&duration, "duration", 0, "time budget of each run (default 150ms with --quick, 1.5s with --full)")
 	f.StringSliceVar(&syncs, "sync", nil, "mqlog sync policies of the append workload: always, interval, never (default always; all three with --full)")
+	f.IntVar(&inFlight, "in-flight", 2, "batches in flight of the pipelined append row (DB.AppendAsync); 0 or 1 leaves the row out")
 	f.IntSliceVar(&committers, "committers", []int{1, 8, 64}, "goroutines of the commit workload, one row each (empty skips it)")
 	f.BoolVar(&inProcess, "in-process", false, "run every workload in this process (no child processes, no peak RSS)")
 	f.StringSliceVar(&recovery, "recovery", nil, "run only the open/recovery long run, for these log sizes (e.g. 256MiB,1GiB,4GiB)")

@@ -62,19 +62,10 @@ func (t *Topic) Partition(p int32) (*wal.Log, error) {
 // messages are durable.
 func (t *Topic) Append(msgs []base.Message) ([]base.Position, error) {
 	logs := t.Logs()
-	n := len(logs)
-	if n == 1 {
+	if len(logs) == 1 {
 		return appendTo(logs[0], 0, msgs)
 	}
-	keyless := int32(t.roundRobin.Add(1) % uint64(n))
-	byPartition := make(map[int32][]int, n)
-	for i, m := range msgs {
-		p := keyless
-		if m.Key != nil {
-			p = PartitionForKey(m.Key, n)
-		}
-		byPartition[p] = append(byPartition[p], i)
-	}
+	byPartition := t.placeMessages(len(logs), msgs)
 	if len(byPartition) == 1 {
 		for p := range byPartition {
 			return appendTo(logs[p], p, msgs)
@@ -119,6 +110,21 @@ func (t *Topic) Append(msgs []base.Message) ([]base.Position, error) {
 	return out, nil
 }
 
+// placeMessages maps each of n partitions that msgs go to to the indexes of its messages: Kafka's
+// partitioner for keyed messages, the next partition in round-robin order for the others.
+func (t *Topic) placeMessages(n int, msgs []base.Message) map[int32][]int {
+	keyless := int32(t.roundRobin.Add(1) % uint64(n))
+	byPartition := make(map[int32][]int, n)
+	for i, m := range msgs {
+		p := keyless
+		if m.Key != nil {
+			p = PartitionForKey(m.Key, n)
+		}
+		byPartition[p] = append(byPartition[p], i)
+	}
+	return byPartition
+}
+
 // AppendPartition appends msgs to partition p as one batch, ignoring their keys for placement.
 func (t *Topic) AppendPartition(p int32, msgs []base.Message) ([]base.Position, error) {
 	l, err := t.Partition(p)
@@ -135,6 +141,20 @@ func appendTo(l *wal.Log, p int32, msgs []base.Message) ([]base.Position, error)
 	if len(msgs) == 0 {
 		return nil, nil
 	}
+	var first int64
+	err := withRecords(msgs, func(recs []segment.Record) (err error) {
+		first, err = l.Append(recs)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return positions(p, first, len(msgs)), nil
+}
+
+// withRecords calls fn with msgs as records (a pooled slice, cleared after fn, which must not keep it):
+// a message without a timestamp gets the time of the call.
+func withRecords(msgs []base.Message, fn func([]segment.Record) error) error {
 	rp := recordPool.Get().(*[]segment.Record)
 	defer recordPool.Put(rp)
 	recs := (*rp)[:0]
@@ -148,14 +168,16 @@ func appendTo(l *wal.Log, p int32, msgs []base.Message) ([]base.Position, error)
 		recs = append(recs, segment.Record{Timestamp: ts, Key: m.Key, Value: m.Value, Headers: m.Headers})
 	}
 	*rp = recs
-	first, err := l.Append(recs)
+	err := fn(recs)
 	clear(recs) // do not keep the caller's bytes alive in the pool
-	if err != nil {
-		return nil, err
-	}
-	out := make([]base.Position, len(msgs))
-	for i := range msgs {
+	return err
+}
+
+// positions returns the positions of n records of partition p from offset first on.
+func positions(p int32, first int64, n int) []base.Position {
+	out := make([]base.Position, n)
+	for i := range out {
 		out[i] = base.Position{Partition: p, Offset: first + int64(i)}
 	}
-	return out, nil
+	return out
 }

@@ -116,6 +116,91 @@ func (r *Registry) Append(t base.Topic, msgs []base.Message, appendFn AppendFunc
 	if len(msgs) == 0 {
 		return appendFn(msgs)
 	}
+	c, err := r.reserve(t, msgs)
+	if err != nil {
+		return nil, err
+	}
+	var pos []base.Position
+	if c.appending > 0 {
+		pos, err = appendFn(c.toAppend())
+	}
+	return r.finish(c, pos, err)
+}
+
+// QueueFunc queues messages for the topic a Registry.AppendAsync is for, as the catalog's AppendAsync
+// does: an error means nothing was queued.
+type QueueFunc func(msgs []base.Message) (base.PendingAppend, error)
+
+// AppendAsync is Append for a queueFn that does not wait for the commit: the ids of msgs are looked up
+// and reserved, the messages to append are queued, and the PendingAppend reports the outcome once their
+// commit is over and their ids are recorded (or released, when the commit failed). A goroutine waits for
+// the commit, whether or not Wait is called, since other appends of the same ids wait for that outcome.
+// AppendAsync itself blocks only while another append of one of msgs's ids is in flight.
+func (r *Registry) AppendAsync(t base.Topic, msgs []base.Message, queueFn QueueFunc) (base.PendingAppend, error) {
+	if len(msgs) == 0 {
+		return queueFn(msgs)
+	}
+	c, err := r.reserve(t, msgs)
+	if err != nil {
+		return nil, err
+	}
+	if c.appending == 0 {
+		pos, err := r.finish(c, nil, nil)
+		return base.Completed(pos, err), nil
+	}
+	pa, err := queueFn(c.toAppend())
+	if err != nil {
+		_, err = r.finish(c, nil, err)
+		return nil, err
+	}
+	p := &pending{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		pos, err := pa.Wait()
+		p.pos, p.err = r.finish(c, pos, err)
+	}()
+	return p, nil
+}
+
+// pending is an AppendAsync whose commit is under way.
+type pending struct {
+	done chan struct{} // closed once pos and err are set
+	pos  []base.Position
+	err  error
+}
+
+func (p *pending) Done() <-chan struct{} { return p.done }
+
+func (p *pending) Wait() ([]base.Position, error) {
+	<-p.done
+	return p.pos, p.err
+}
+
+// call is one Append between the reservation of its ids and their resolution.
+type call struct {
+	tb        *table
+	msgs      []base.Message
+	slots     []slot
+	out       []base.Position
+	appending int   // how many of msgs are to be appended
+	idx       []int // the indexes in msgs of those, when not all are
+}
+
+// toAppend returns the messages of c to append.
+func (c *call) toAppend() []base.Message {
+	if c.idx == nil {
+		return c.msgs
+	}
+	sub := make([]base.Message, len(c.idx))
+	for j, i := range c.idx {
+		sub[j] = c.msgs[i]
+	}
+	return sub
+}
+
+// reserve looks the ids of msgs up in t's table, answers the duplicates and reserves the ids of the
+// messages to append, waiting while another append of one of them is in flight.
+func (r *Registry) reserve(t base.Topic, msgs []base.Message) (*call, error) {
 	tb := r.table(t)
 	slots := make([]slot, len(msgs))
 	for i := range msgs {
@@ -125,7 +210,6 @@ func (r *Registry) Append(t base.Topic, msgs []base.Message, appendFn AppendFunc
 	}
 	owner := &slots[0] // identifies this call: its slots are its own
 	out := make([]base.Position, len(msgs))
-	appending := 0
 
 	tb.mu.Lock()
 	if !tb.rebuilt {
@@ -173,33 +257,33 @@ func (r *Registry) Append(t base.Topic, msgs []base.Message, appendFn AppendFunc
 	}
 	tb.mu.Unlock()
 
-	var idx []int
+	c := &call{tb: tb, msgs: msgs, slots: slots, out: out}
 	for i := range slots {
 		if slots[i].state == toAppend {
-			appending++
+			c.appending++
 		}
 	}
-	var pos []base.Position
-	var err error
-	switch {
-	case appending == len(msgs):
-		pos, err = appendFn(msgs)
-	case appending > 0:
-		idx = make([]int, 0, appending)
-		sub := make([]base.Message, 0, appending)
+	if c.appending > 0 && c.appending < len(msgs) {
+		c.idx = make([]int, 0, c.appending)
 		for i := range slots {
 			if slots[i].state == toAppend {
-				idx = append(idx, i)
-				sub = append(sub, msgs[i])
+				c.idx = append(c.idx, i)
 			}
 		}
-		pos, err = appendFn(sub)
 	}
+	return c, nil
+}
+
+// finish records the outcome of c's append, pos and err (for the messages c.toAppend returned), in the
+// table: the ids of durable messages get their positions, the others are released; and returns c's
+// positions and error in the order of its messages.
+func (r *Registry) finish(c *call, pos []base.Position, err error) ([]base.Position, error) {
+	tb, msgs, slots, out, appending := c.tb, c.msgs, c.slots, c.out, c.appending
 	index := func(j int) int { // the message of pos[j]
-		if idx == nil {
+		if c.idx == nil {
 			return j
 		}
-		return idx[j]
+		return c.idx[j]
 	}
 	var aerr *base.AppendError
 	durable := func(int) bool { return err == nil }
