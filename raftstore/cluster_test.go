@@ -1,12 +1,15 @@
 package raftstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,7 +75,7 @@ func startNode(t testing.TB, id, dir, addr string) *node {
 // stop shuts raft down and closes everything: what a node's clean stop does (the leader "killed" by
 // Shutdown, as the brief asks; kill -9 of real processes is issue 17 item 4).
 func (n *node) stop(t testing.TB) {
-	if err := n.raft.Shutdown().Error(); err != nil {
+	if err := await(t, n.id+": raft Shutdown", time.Minute, n.raft.Shutdown().Error); err != nil {
 		t.Fatal(err)
 	}
 	n.trans.Close()
@@ -98,6 +101,32 @@ func (n *node) values(t *testing.T) []string {
 			t.Fatal(err)
 		}
 		out = append(out, string(rec.Value))
+	}
+}
+
+// errNoAnswer is what await returns for a future that did not answer in time.
+var errNoAnswer = errors.New("no answer")
+
+// await runs wait (a raft future's Error) and returns its error, or, if it has not returned within d,
+// errNoAnswer after logging every goroutine's stack under step's name. A raft future can wait for ever:
+// the timeouts of Apply and Barrier bound only their hand-off to raft's loop, not the commit, and
+// Shutdown waits for raft's goroutines. The CI run of stop 21 hung in this package under -race until the
+// binary's 8-minute timeout, with nothing saying which step; with await a hang names itself, and a
+// producer treats an Apply that does not answer as a client does a request that timed out: not
+// acknowledged, perhaps in the log, tried again as a new value.
+func await(t testing.TB, step string, d time.Duration, wait func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- wait() }()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+		var buf bytes.Buffer
+		_ = pprof.Lookup("goroutine").WriteTo(&buf, 2)
+		t.Logf("%s: no answer within %v; goroutines:\n%s", step, d, buf.String())
+		return fmt.Errorf("%s: %w within %v", step, errNoAnswer, d)
 	}
 }
 
@@ -132,6 +161,13 @@ func appendRetrying(t *testing.T, leader func() *node, prefix string, writers, c
 	var mu sync.Mutex
 	var acked []string
 	var wg sync.WaitGroup
+	var noAnswer atomic.Int64
+	deadline := time.Now().Add(3 * time.Minute) // a guard against a hang, not a speed assertion
+	defer func() {
+		if n := noAnswer.Load(); n > 0 {
+			t.Logf("%s: %d applies did not answer within 20 s (counted as not acknowledged)", prefix, n)
+		}
+	}()
 	for w := range writers {
 		wg.Add(1)
 		go func() {
@@ -140,15 +176,18 @@ func appendRetrying(t *testing.T, leader func() *node, prefix string, writers, c
 				for attempt := 0; ; attempt++ {
 					v := fmt.Sprintf("%s-%04d-%d", prefix, i, attempt)
 					f := leader().raft.Apply(EncodeCommand([]byte(v)), 10*time.Second)
-					err := f.Error() // (first: Response is valid only once Error has returned)
-					if res, ok := f.Response().(ApplyResult); err == nil && ok && res.Err == nil {
+					// (Error first: Response is valid only once Error has returned.)
+					err := await(t, "Apply "+v, 20*time.Second, f.Error)
+					if errors.Is(err, errNoAnswer) {
+						noAnswer.Add(1)
+					} else if res, ok := f.Response().(ApplyResult); err == nil && ok && res.Err == nil {
 						mu.Lock()
 						acked = append(acked, v)
 						mu.Unlock()
 						break
 					}
 					// Not acknowledged (leadership lost): it may or may not be in the log.
-					if !retry || attempt == 1000 {
+					if !retry || attempt == 1000 || time.Now().After(deadline) {
 						break
 					}
 				}
@@ -164,13 +203,23 @@ func leaderOf(t *testing.T, nodes []*node) func() *node {
 	return func() *node { return waitLeader(t, nodes) }
 }
 
-// waitApplied waits until every node's partition holds the leader's last index.
-func waitApplied(t *testing.T, leader *node, nodes []*node) {
+// waitApplied waits until every node's partition holds the current leader's last index. A Barrier on a
+// leader that lost its leadership meanwhile (a restarted node may call an election), or that did not
+// answer, is tried again on the leader then.
+func waitApplied(t *testing.T, nodes []*node) {
 	t.Helper()
-	if err := leader.raft.Barrier(30 * time.Second).Error(); err != nil {
-		t.Fatal(err)
+	var want uint64
+	for attempt := 0; ; attempt++ {
+		leader := waitLeader(t, nodes)
+		err := await(t, leader.id+": Barrier", 20*time.Second, leader.raft.Barrier(10*time.Second).Error)
+		if err == nil {
+			want = leader.raft.LastIndex()
+			break
+		}
+		if attempt == 10 || !(errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrNotLeader) || errors.Is(err, errNoAnswer)) {
+			t.Fatal(err)
+		}
 	}
-	want := leader.raft.LastIndex()
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		done := true
 		for _, n := range nodes {
@@ -244,8 +293,8 @@ func TestClusterFailover(t *testing.T) {
 	if len(acked) != count {
 		t.Fatalf("%d of %d appends acknowledged", len(acked), count)
 	}
+	waitApplied(t, nodes)
 	leader := waitLeader(t, nodes)
-	waitApplied(t, leader, nodes)
 	checkSame(t, nodes, acked)
 
 	// The leader goes, with appends in flight.
@@ -271,13 +320,12 @@ func TestClusterFailover(t *testing.T) {
 		t.Fatalf("%d of %d appends acknowledged after the failover", len(after), count/2)
 	}
 	acked = append(acked, after...)
-	leader = waitLeader(t, alive)
-	waitApplied(t, leader, alive)
+	waitApplied(t, alive)
 	checkSame(t, alive, acked)
 
 	// The old leader comes back from its store and catches up.
 	nodes[old] = startNode(t, fmt.Sprintf("n%d", old), oldDir, oldAddr)
-	waitApplied(t, leader, append(alive, nodes[old]))
+	waitApplied(t, append(alive, nodes[old]))
 	checkSame(t, append(alive, nodes[old]), acked)
 	t.Logf("%d appends acknowledged across a failover and a restart, on 3 nodes", len(acked))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -68,16 +69,23 @@ const listGroupsKey int16 = 16
 // coordinator has no group keys).
 func (b *brokerClient) supports(ctx context.Context, key int16) (bool, error) {
 	if b.versions == nil {
+		// (every broker the metadata lists is asked; the first that answers, in node order, is used: a
+		// cluster's nodes run one build, and one that is down must not fail the command)
 		all, err := b.adm.ApiVersions(ctx)
 		if err != nil {
 			return false, fmt.Errorf("broker %s: %w", b.addr, err)
 		}
-		for _, v := range all {
+		var first error
+		for _, v := range all.Sorted() {
 			if v.Err != nil {
-				return false, fmt.Errorf("broker %s: %w", b.addr, v.Err)
+				first = cmp.Or(first, v.Err)
+				continue
 			}
 			b.versions = &v
 			break
+		}
+		if b.versions == nil && first != nil {
+			return false, fmt.Errorf("broker %s: %w", b.addr, first)
 		}
 		if b.versions == nil {
 			return false, fmt.Errorf("broker %s: no ApiVersions answer", b.addr)
@@ -85,6 +93,56 @@ func (b *brokerClient) supports(ctx context.Context, key int16) (bool, error) {
 	}
 	_, ok := b.versions.KeyMaxVersion(key)
 	return ok, nil
+}
+
+// brokerRetryWait is the pause between two tries of a request that could not reach a broker.
+const brokerRetryWait = 200 * time.Millisecond
+
+// retried calls fn until it returns an error other than unreachableErr's, or brokerTimeout after the first
+// try, refreshing the client's metadata between tries. franz-go sends an admin request such as
+// FindCoordinator to any broker its metadata lists and fails the request at once when that broker
+// refuses the connection; a Kafka cluster lists a broker that died until its session times out, and a
+// replicated mqlog's follower lists every voter. So after a node is killed, a command through a node
+// that is still up would fail on a broker it never named. A dial error means the request was not sent:
+// retrying it is safe for any request, CreateTopic and DeleteGroup included.
+func retried[T any](ctx context.Context, b *brokerClient, fn func() (T, error)) (T, error) {
+	deadline := time.Now().Add(brokerTimeout)
+	for {
+		v, err := fn()
+		if !unreachableErr(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			return v, err
+		}
+		b.cl.ForceMetadataRefresh()
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(brokerRetryWait):
+		}
+	}
+}
+
+// unreachableErr reports whether err says that a request did not reach a broker that can serve it: a
+// refused or failed dial (never a context's end), or, for a request sent to several brokers, only such
+// failures; or an error whose code means the broker asked is not (or not yet) the one to ask
+// (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE), which
+// franz-go returns once its own retries end.
+func unreachableErr(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if se, ok := errors.AsType[*kadm.ShardErrors](err); ok {
+		for _, e := range se.Errs {
+			if !unreachableErr(e.Err) {
+				return false
+			}
+		}
+		return len(se.Errs) > 0
+	}
+	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, kerr.NotCoordinator) || errors.Is(err, kerr.CoordinatorNotAvailable) ||
+		errors.Is(err, kerr.NotLeaderForPartition) || errors.Is(err, kerr.LeaderNotAvailable)
 }
 
 // Close closes the client.
@@ -275,7 +333,7 @@ type brokerTopic struct {
 
 // topic returns the partition count of topic, and whether it exists.
 func (b *brokerClient) topic(ctx context.Context, name string) (brokerTopic, error) {
-	topics, err := b.adm.ListTopics(ctx, name)
+	topics, err := retried(ctx, b, func() (kadm.TopicDetails, error) { return b.adm.ListTopics(ctx, name) })
 	if err != nil {
 		return brokerTopic{}, fmt.Errorf("broker %s: %w", b.addr, err)
 	}
@@ -291,7 +349,7 @@ func (b *brokerClient) topic(ctx context.Context, name string) (brokerTopic, err
 
 // topicNames lists the broker's topics, sorted.
 func (b *brokerClient) topicNames(ctx context.Context) ([]string, error) {
-	topics, err := b.adm.ListTopics(ctx)
+	topics, err := retried(ctx, b, func() (kadm.TopicDetails, error) { return b.adm.ListTopics(ctx) })
 	if err != nil {
 		return nil, fmt.Errorf("broker %s: %w", b.addr, err)
 	}

@@ -142,6 +142,7 @@ func (a *app) consumeGroupThrough(ctx context.Context, cl *kgo.Client, assignmen
 
 	printer.w = bufio.NewWriter(a.stdout)
 	var printed int64
+	var unreachableSince time.Time // the first of a run of fetch errors unreachableErr calls transient
 	for o.count == 0 || printed < o.count {
 		if !o.follow && atEnd() {
 			return nil
@@ -163,9 +164,11 @@ func (a *app) consumeGroupThrough(ctx context.Context, cl *kgo.Client, assignmen
 			return fmt.Errorf("broker %s: client closed", b.addr)
 		}
 		var fetchErr error
+		transient := true
 		fetches.EachError(func(topic string, partition int32, err error) {
 			if !isCancelled(err) && fetchErr == nil {
 				fetchErr = fmt.Errorf("broker %s: %s partition %d: %w", b.addr, topic, partition, brokerError(err, ""))
+				transient = unreachableErr(err)
 			}
 		})
 		var batch []*kgo.Record
@@ -184,7 +187,12 @@ func (a *app) consumeGroupThrough(ctx context.Context, cl *kgo.Client, assignmen
 			return err // not committed: these records are delivered again
 		}
 		if len(batch) > 0 {
-			if err := cl.CommitRecords(context.WithoutCancel(ctx), batch...); err != nil {
+			// (printed records are committed even when interrupted; a commit that could not reach the
+			// coordinator is tried again, as retried does: committing the same offsets twice is harmless)
+			commitCtx := context.WithoutCancel(ctx)
+			if _, err := retried(commitCtx, b, func() (struct{}, error) {
+				return struct{}{}, cl.CommitRecords(commitCtx, batch...)
+			}); err != nil {
 				return fmt.Errorf("broker %s: commit: %w", b.addr, err)
 			}
 			for _, r := range batch {
@@ -192,8 +200,26 @@ func (a *app) consumeGroupThrough(ctx context.Context, cl *kgo.Client, assignmen
 			}
 		}
 		printed += int64(len(batch))
-		if fetchErr != nil {
+		switch {
+		case fetchErr == nil:
+			unreachableSince = time.Time{}
+		case !transient:
 			return fetchErr
+		case unreachableSince.IsZero():
+			unreachableSince = time.Now()
+		case time.Since(unreachableSince) > brokerTimeout:
+			return fetchErr
+		}
+		if fetchErr != nil {
+			// The group's coordinator or a partition's leader could not be reached (a node of a cluster
+			// that went down, still named by the metadata): franz-go keeps trying to join and fetch, and
+			// says so in the fetches; the command waits for it as retried does, then gives up.
+			cl.ForceMetadataRefresh()
+			select {
+			case <-ctx.Done():
+				return nil // interrupted
+			case <-time.After(brokerRetryWait):
+			}
 		}
 	}
 	return nil

@@ -103,13 +103,13 @@ func (g *brokerGroups) fail(err error) error { return fmt.Errorf("broker %s: %w"
 
 // Groups lists the groups that have committed offsets, as DB.Groups does.
 func (g *brokerGroups) Groups() ([]string, error) {
-	listed, err := g.b.adm.ListGroups(g.ctx)
+	listed, err := retried(g.ctx, g.b, func() (kadm.ListedGroups, error) { return g.b.adm.ListGroups(g.ctx) })
 	if err != nil {
 		return nil, g.fail(err)
 	}
 	var out []string
 	for _, name := range listed.Groups() {
-		offsets, err := g.b.adm.FetchOffsets(g.ctx, name)
+		offsets, err := retried(g.ctx, g.b, func() (kadm.OffsetResponses, error) { return g.b.adm.FetchOffsets(g.ctx, name) })
 		if err != nil {
 			return nil, g.fail(err)
 		}
@@ -135,8 +135,18 @@ func (g *brokerGroups) DescribeGroup(group string) (mqlog.GroupDescription, erro
 	}
 	req := kmsg.NewPtrDescribeGroupsRequest()
 	req.Groups = []string{group}
-	resp, err := req.RequestWith(g.ctx, g.b.cl)
-	if err != nil {
+	resp, err := retried(g.ctx, g.b, func() (*kmsg.DescribeGroupsResponse, error) {
+		resp, err := req.RequestWith(g.ctx, g.b.cl)
+		if err == nil {
+			for _, rg := range resp.Groups { // (a coordinator that moved is asked again, as a dial refused)
+				if e := kerr.ErrorForCode(rg.ErrorCode); unreachableErr(e) {
+					return resp, e
+				}
+			}
+		}
+		return resp, err
+	})
+	if err != nil && resp == nil {
 		return mqlog.GroupDescription{}, g.fail(err)
 	}
 	d := mqlog.GroupDescription{Group: group, State: mqlog.GroupStateDead}
@@ -158,7 +168,7 @@ func (g *brokerGroups) DescribeGroup(group string) (mqlog.GroupDescription, erro
 
 // GroupOffsets is the group's committed offsets, clamped to what each partition holds, with their lag.
 func (g *brokerGroups) GroupOffsets(group string) ([]mqlog.GroupOffset, error) {
-	fetched, err := g.b.adm.FetchOffsets(g.ctx, group)
+	fetched, err := retried(g.ctx, g.b, func() (kadm.OffsetResponses, error) { return g.b.adm.FetchOffsets(g.ctx, group) })
 	if err != nil {
 		return nil, g.fail(err)
 	}
@@ -213,11 +223,11 @@ func (g *brokerGroups) Partitions(name string) ([]mqlog.PartitionInfo, error) {
 	if !t.exists {
 		return nil, fmt.Errorf("%w: %s", mqlog.ErrTopicNotFound, name)
 	}
-	starts, err := g.b.adm.ListStartOffsets(g.ctx, name)
+	starts, err := retried(g.ctx, g.b, func() (kadm.ListedOffsets, error) { return g.b.adm.ListStartOffsets(g.ctx, name) })
 	if err != nil {
 		return nil, g.fail(err)
 	}
-	ends, err := g.b.adm.ListEndOffsets(g.ctx, name)
+	ends, err := retried(g.ctx, g.b, func() (kadm.ListedOffsets, error) { return g.b.adm.ListEndOffsets(g.ctx, name) })
 	if err != nil {
 		return nil, g.fail(err)
 	}
@@ -265,7 +275,7 @@ func (g *brokerGroups) reset(group, topic string, to resetSpec, execute bool) ([
 		}
 		var byTime kadm.ListedOffsets
 		if to.kind == "time" {
-			if byTime, err = g.b.adm.ListOffsetsAfterMilli(g.ctx, to.ms, name); err != nil {
+			if byTime, err = retried(g.ctx, g.b, func() (kadm.ListedOffsets, error) { return g.b.adm.ListOffsetsAfterMilli(g.ctx, to.ms, name) }); err != nil {
 				return nil, g.fail(err)
 			}
 		}
@@ -304,7 +314,7 @@ func (g *brokerGroups) reset(group, topic string, to resetSpec, execute bool) ([
 	if len(d.Members) > 0 {
 		return nil, fmt.Errorf("%w: %s", mqlog.ErrGroupActive, group)
 	}
-	resp, err := g.b.adm.CommitOffsets(g.ctx, group, offsets)
+	resp, err := retried(g.ctx, g.b, func() (kadm.OffsetResponses, error) { return g.b.adm.CommitOffsets(g.ctx, group, offsets) })
 	if err != nil {
 		return nil, g.fail(err)
 	}
@@ -319,7 +329,7 @@ func (g *brokerGroups) reset(group, topic string, to resetSpec, execute bool) ([
 
 // DeleteGroup deletes a group through the broker, with DB.DeleteGroup's errors.
 func (g *brokerGroups) DeleteGroup(group string) error {
-	resp, err := g.b.adm.DeleteGroup(g.ctx, group)
+	resp, err := retried(g.ctx, g.b, func() (kadm.DeleteGroupResponse, error) { return g.b.adm.DeleteGroup(g.ctx, group) })
 	if resp.Err != nil {
 		if errors.Is(resp.Err, kerr.NonEmptyGroup) {
 			return fmt.Errorf("%w: %s", mqlog.ErrGroupActive, group)
@@ -335,7 +345,9 @@ func (g *brokerGroups) DeleteGroup(group string) error {
 // OffsetForTime is the offset of the first record of the partition at or after t (ListOffsets by
 // timestamp), or its high watermark when there is none, as DB.OffsetForTime.
 func (g *brokerGroups) OffsetForTime(topic string, partition int32, t time.Time) (int64, error) {
-	listed, err := g.b.adm.ListOffsetsAfterMilli(g.ctx, t.UnixMilli(), topic)
+	listed, err := retried(g.ctx, g.b, func() (kadm.ListedOffsets, error) {
+		return g.b.adm.ListOffsetsAfterMilli(g.ctx, t.UnixMilli(), topic)
+	})
 	if err != nil {
 		return 0, g.fail(err)
 	}
@@ -349,7 +361,7 @@ func (g *brokerGroups) OffsetForTime(topic string, partition int32, t time.Time)
 	if o.Offset >= 0 {
 		return o.Offset, nil
 	}
-	ends, err := g.b.adm.ListEndOffsets(g.ctx, topic)
+	ends, err := retried(g.ctx, g.b, func() (kadm.ListedOffsets, error) { return g.b.adm.ListEndOffsets(g.ctx, topic) })
 	if err != nil {
 		return 0, g.fail(err)
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mqlog/mqlog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -89,10 +92,26 @@ func (p *brokerAppender) topicExists(ctx context.Context, topic string) (bool, e
 }
 
 func (p *brokerAppender) createTopic(ctx context.Context, topic string) (int, error) {
-	resp, err := p.b.adm.CreateTopic(ctx, -1, -1, nil, topic)
+	resp, err := retried(ctx, p.b, func() (kadm.CreateTopicResponse, error) { return p.b.adm.CreateTopic(ctx, -1, -1, nil, topic) })
 	p.b.cl.PurgeTopicsFromClient(topic) // its cached metadata said it did not exist
 	if err != nil && resp.Err == nil {
 		return 0, fmt.Errorf("broker %s: %w", p.b.addr, err)
+	}
+	if errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+		// Created meanwhile (by another producer, or by the leader of a cluster whose node that said it was
+		// missing had not applied the creation yet): produce to it, once this client's broker knows it.
+		deadline := time.Now().Add(brokerTimeout)
+		for {
+			t, err := p.b.topic(ctx, topic)
+			if err != nil || t.exists || time.Now().After(deadline) {
+				return t.partitions, err
+			}
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
 	}
 	if err := brokerError(resp.Err, resp.ErrMessage); err != nil {
 		return 0, err

@@ -91,7 +91,9 @@ func (t *brokerTopics) CreateTopic(name string, cfg mqlog.TopicConfig) error {
 	if want.SegmentMs != 0 {
 		configs["segment.ms"] = strPtr(strconv.FormatInt(want.SegmentMs, 10))
 	}
-	resp, err := t.b.adm.CreateTopic(t.ctx, int32(want.Partitions), -1, configs, name)
+	resp, err := retried(t.ctx, t.b, func() (kadm.CreateTopicResponse, error) {
+		return t.b.adm.CreateTopic(t.ctx, int32(want.Partitions), -1, configs, name)
+	})
 	t.b.cl.PurgeTopicsFromClient(name)
 	if resp.Err != nil {
 		return brokerError(resp.Err, resp.ErrMessage)
@@ -167,7 +169,7 @@ func (t *brokerTopics) AlterTopic(name string, alt mqlog.TopicAlteration) (mqlog
 }
 
 func (t *brokerTopics) AddPartitions(name string, n int) (mqlog.TopicConfig, error) {
-	resp, err := t.b.adm.UpdatePartitions(t.ctx, n, name)
+	resp, err := retried(t.ctx, t.b, func() (kadm.CreatePartitionsResponses, error) { return t.b.adm.UpdatePartitions(t.ctx, n, name) })
 	t.b.cl.PurgeTopicsFromClient(name)
 	if err != nil {
 		return mqlog.TopicConfig{}, fmt.Errorf("broker %s: %w", t.b.addr, err)
@@ -275,11 +277,11 @@ func (a *app) describeDeletionThrough(b *brokerClient, name string) (topicDelete
 			return doc, b.groupsWithPositions(a.ctx, name, &doc)
 		}
 	}
-	starts, err := b.adm.ListStartOffsets(a.ctx, name)
+	starts, err := retried(a.ctx, b, func() (kadm.ListedOffsets, error) { return b.adm.ListStartOffsets(a.ctx, name) })
 	if err != nil {
 		return doc, fmt.Errorf("broker %s: %w", b.addr, err)
 	}
-	ends, err := b.adm.ListEndOffsets(a.ctx, name)
+	ends, err := retried(a.ctx, b, func() (kadm.ListedOffsets, error) { return b.adm.ListEndOffsets(a.ctx, name) })
 	if err != nil {
 		return doc, fmt.Errorf("broker %s: %w", b.addr, err)
 	}
@@ -296,12 +298,12 @@ func (b *brokerClient) groupsWithPositions(ctx context.Context, topic string, do
 	if ok, err := b.supports(ctx, listGroupsKey); err != nil || !ok {
 		return err // a server without the group keys has no groups to show
 	}
-	listed, err := b.adm.ListGroups(ctx)
+	listed, err := retried(ctx, b, func() (kadm.ListedGroups, error) { return b.adm.ListGroups(ctx) })
 	if err != nil {
 		return fmt.Errorf("broker %s: %w", b.addr, err)
 	}
 	for _, g := range listed.Groups() {
-		offsets, err := b.adm.FetchOffsets(ctx, g)
+		offsets, err := retried(ctx, b, func() (kadm.OffsetResponses, error) { return b.adm.FetchOffsets(ctx, g) })
 		if err != nil {
 			return fmt.Errorf("broker %s: group %s: %w", b.addr, g, err)
 		}
@@ -315,7 +317,7 @@ func (b *brokerClient) groupsWithPositions(ctx context.Context, topic string, do
 
 // deleteTopic deletes a topic through the broker.
 func (b *brokerClient) deleteTopic(ctx context.Context, name string) error {
-	resp, err := b.adm.DeleteTopic(ctx, name)
+	resp, err := retried(ctx, b, func() (kadm.DeleteTopicResponse, error) { return b.adm.DeleteTopic(ctx, name) })
 	b.cl.PurgeTopicsFromClient(name)
 	if resp.Err != nil {
 		return brokerError(resp.Err, resp.ErrMessage)

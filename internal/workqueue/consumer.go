@@ -1,8 +1,10 @@
 package workqueue
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync/atomic"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/mqlog/mqlog/index"
 	"github.com/mqlog/mqlog/internal/base"
 	"github.com/mqlog/mqlog/internal/fanin"
+	"github.com/mqlog/mqlog/wal"
 )
 
 // Consumer is one competing consumer of a work-queue group. It is safe for concurrent use; so are its
@@ -118,6 +121,19 @@ func (c *Consumer) Close() error {
 	return nil
 }
 
+// deletedErr returns ErrTopicNotFound once g's topic is deleted, nil before. The registry's TopicDeleted
+// makes it g's sticky error too, but only after the catalog has closed the topic's logs (and, on a
+// replicated node, in a goroutine of its own): in between, a delivery must not go on from what was read
+// ahead, nor fail with the closed log's ErrClosed.
+func (g *group) deletedErr() error {
+	select {
+	case <-g.topic.Deleted():
+		return fmt.Errorf("%w: %s was deleted", base.ErrTopicNotFound, g.topic.Name())
+	default:
+		return nil
+	}
+}
+
 // deliver leases the next deliverable message to c, or says what to wait for when there is none.
 func (g *group) deliver(ctx context.Context, c *Consumer) (*Message, *wait, error) {
 	g.mu.Lock()
@@ -133,6 +149,9 @@ func (g *group) deliver(ctx context.Context, c *Consumer) (*Message, *wait, erro
 func (g *group) deliverLocked(ctx context.Context, c *Consumer) (*Message, *wait, error) {
 	for {
 		if err := g.mu.err; err != nil {
+			return nil, nil, err
+		}
+		if err := g.deletedErr(); err != nil {
 			return nil, nil, err
 		}
 		if c.closed.Load() {
@@ -269,6 +288,9 @@ func (g *group) readNewLocked(w *wait, now time.Time) (*pendingMessage, *partiti
 				continue
 			}
 			if err != nil {
+				if errors.Is(err, wal.ErrClosed) {
+					err = cmp.Or(g.deletedErr(), err) // (the catalog closes a deleted topic's logs)
+				}
 				return nil, nil, err
 			}
 			if rec.Offset > expected && p.acks.addRange(expected, rec.Offset) > 0 {
