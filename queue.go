@@ -105,7 +105,9 @@ func (db *DB) Queue(topic, group string, opts QueueOptions) (*Queue, error) {
 
 // Next delivers the next message: one due again (nak'd, or whose AckWait passed) first, the one due
 // earliest first, else the next unacked message of the topic, taking partitions in turn. It blocks until
-// there is one or ctx is done, waking on appends, acks and lease deadlines without polling.
+// there is one or ctx is done, waking on appends, acks and lease deadlines without polling. Once ctx is
+// done it returns ctx's error and leases nothing, even when a message is ready: a delivery counts toward
+// MaxDeliver.
 func (q *Queue) Next(ctx context.Context) (*QueueMessage, error) {
 	m, err := q.c.Next(ctx)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,6 +101,8 @@ type ledger struct {
 	enqueued   map[string]time.Time
 	waits      [2]waitStat // by priority level
 	report     *Report
+	phase      int                 // 0 before the restart, 1 after
+	trail      map[string][]string // per notification: its attempts and acks, for notDone
 }
 
 // waitStat sums the waits from enqueue to first attempt.
@@ -127,7 +131,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{}
 	l := &ledger{byID: map[string]notification{}, sends: map[string]int{}, acked: map[string]bool{},
 		sentBefore: map[string]bool{}, inFlight: map[string]bool{}, lastSeq: map[string]int{},
-		enqueued: map[string]time.Time{}, report: rep}
+		enqueued: map[string]time.Time{}, report: rep, trail: map[string][]string{}}
 	plan := makePlan(cfg)
 	for _, n := range plan {
 		l.byID[n.ID] = n
@@ -155,6 +159,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				retries = append(retries, plan[i])
 			}
 		}
+		l.mu.Lock()
+		l.phase = phase
+		l.mu.Unlock()
 		err = runPhase(ctx, db, cfg, l, part, retries, phase == 1)
 		if cerr := db.Close(); err == nil {
 			err = cerr
@@ -292,7 +299,7 @@ func runPhase(ctx context.Context, db *mqlog.DB, cfg Config, l *ledger, part, re
 			case err := <-errs:
 				return err
 			case <-ctx.Done():
-				return ctx.Err()
+				return fmt.Errorf("%w: %s", ctx.Err(), l.notDone(db))
 			case <-time.After(20 * time.Millisecond):
 			}
 		}
@@ -391,7 +398,11 @@ func send(ctx context.Context, pq *mqlog.PriorityQueue, l *ledger, cfg Config, r
 			}
 			continue
 		}
-		if err := m.Ack(); err != nil {
+		err = m.Ack()
+		l.mu.Lock()
+		l.trail[n.ID] = append(l.trail[n.ID], fmt.Sprintf("phase %d ack: %v", l.phase, err))
+		l.mu.Unlock()
+		if err != nil {
 			if errors.Is(err, mqlog.ErrClosed) {
 				return nil
 			}
@@ -440,6 +451,7 @@ func (l *ledger) attempt(n notification, m *mqlog.QueueMessage, succeed bool) bo
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.inFlight[k] = false
+	l.trail[n.ID] = append(l.trail[n.ID], fmt.Sprintf("phase %d delivery %d sent %v", l.phase, m.Deliveries, ok))
 	if ok {
 		l.sends[n.ID]++
 	} else {
@@ -449,6 +461,27 @@ func (l *ledger) attempt(n notification, m *mqlog.QueueMessage, succeed bool) bo
 }
 
 // allDone reports whether every notification of the run is acked or dead-lettered.
+// notDone says what a run that did not finish left: the notifications not acked (at most 10, with their
+// successful sends), and the senders group's state of each partition.
+func (l *ledger) notDone(db *mqlog.DB) string {
+	l.mu.Lock()
+	var left []string
+	for id, n := range l.byID {
+		if !n.Poison && !l.acked[id] {
+			left = append(left, fmt.Sprintf("%s (%s, urgent %v, reminder %v, sent %d: %s)", id, topicOf(n), n.Urgent,
+				!n.DeliverAt.IsZero(), l.sends[id], strings.Join(l.trail[id], "; ")))
+		}
+	}
+	l.mu.Unlock()
+	sort.Strings(left)
+	more := ""
+	if len(left) > 10 {
+		left, more = left[:10], fmt.Sprintf(" and %d more", len(left)-10)
+	}
+	states, err := db.QueueGroupState("senders")
+	return fmt.Sprintf("not acked: %s%s; the senders group: %+v (%v)", strings.Join(left, ", "), more, states, err)
+}
+
 func (l *ledger) allDone(db *mqlog.DB) bool {
 	l.mu.Lock()
 	acked := 0
