@@ -61,7 +61,7 @@ func (db *DB) PriorityQueue(group string, levels []string, opts QueueOptions, po
 
 // Next delivers the next message by priority; QueueMessage.Priority says its level. It blocks until a
 // level has a message or ctx is done, waking on appends, acks and due times without polling. Once ctx is
-// done it returns ctx's error and leases nothing, as Queue.Next.
+// done while it waits it returns ctx's error and leases nothing, as Queue.Next.
 func (pq *PriorityQueue) Next(ctx context.Context) (*QueueMessage, error) {
 	m, err := pq.pc.Next(ctx)
 	if err != nil {

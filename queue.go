@@ -105,9 +105,10 @@ func (db *DB) Queue(topic, group string, opts QueueOptions) (*Queue, error) {
 
 // Next delivers the next message: one due again (nak'd, or whose AckWait passed) first, the one due
 // earliest first, else the next unacked message of the topic, taking partitions in turn. It blocks until
-// there is one or ctx is done, waking on appends, acks and lease deadlines without polling. Once ctx is
-// done it returns ctx's error and leases nothing, even when a message is ready: a delivery counts toward
-// MaxDeliver.
+// there is one or ctx is done, waking on appends, acks and lease deadlines without polling. With a ctx
+// that is already done it takes a message only if one is ready now (a take that does not block); once it
+// has waited, the end of ctx ends it with ctx's error and nothing leased, even when a message became
+// ready at the same moment: a delivery counts toward MaxDeliver.
 func (q *Queue) Next(ctx context.Context) (*QueueMessage, error) {
 	m, err := q.c.Next(ctx)
 	if err != nil {

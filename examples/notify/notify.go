@@ -375,6 +375,11 @@ func produce(ctx context.Context, db *mqlog.DB, cfg Config, l *ledger, part, ret
 // provider, acks what was sent, and naks what failed (the queue's back-off spaces the retries).
 func send(ctx context.Context, pq *mqlog.PriorityQueue, l *ledger, cfg Config, rng *rand.Rand) error {
 	for {
+		if ctx.Err() != nil {
+			// Stopped: take nothing more (a Next with a done ctx still takes a ready message, and one
+			// taken for nobody would count a delivery toward MaxDeliver).
+			return nil
+		}
 		m, err := pq.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -60,8 +60,10 @@ func (r *Registry) waitFor(ctx context.Context, w *wait) error {
 
 // Next delivers the next message: one due again (nak'd, or whose AckWait passed) first, else the next
 // message not done of the topic, taking partitions in turn. It blocks until there is one or ctx is done,
-// waking on appends, acks and lease deadlines without polling. Once ctx is done it returns ctx's error and
-// leases nothing.
+// waking on appends, acks and lease deadlines without polling. With a ctx that is already done it takes a
+// message only if one is ready now (a take that does not block); once it has waited, the end of ctx ends
+// it with ctx's error and nothing leased, even when a message became ready at the same moment, because a
+// delivery's count, saved before Next returns, counts toward MaxDeliver.
 func (c *Consumer) Next(ctx context.Context) (*Message, error) {
 	for {
 		msg, w, err := c.g.deliver(ctx, c)
@@ -70,6 +72,9 @@ func (c *Consumer) Next(ctx context.Context) (*Message, error) {
 		}
 		if err := c.g.r.waitFor(ctx, w); err != nil {
 			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err // (see Next's doc)
 		}
 	}
 }
@@ -107,6 +112,9 @@ func (m *Message) AckNext(ctx context.Context) (*Message, error) {
 	}
 	if err := g.r.waitFor(ctx, w); err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // (see Next's doc)
 	}
 	return m.consumer.Next(ctx)
 }
@@ -147,15 +155,7 @@ func (g *group) deliver(ctx context.Context, c *Consumer) (*Message, *wait, erro
 // What goes out first: a pending message that is due (a redelivery, or one made pending below); then,
 // while fewer than MaxAckPending are pending, the next message of a key whose turn came (OrderedKeys),
 // a scheduled message whose time came, and the next message not yet read, in that order.
-//
-// A caller whose ctx is done takes nothing: a delivery would count toward MaxDeliver (its count is saved
-// before Next returns) for a message nobody will process. The check is made once, under g.mu (so that a
-// lease another consumer releases after the cancel is not taken), and not again after the saves made on
-// the way, so that a short ctx still gets a message that a save made due.
 func (g *group) deliverLocked(ctx context.Context, c *Consumer) (*Message, *wait, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, nil, err
-	}
 	for {
 		if err := g.mu.err; err != nil {
 			return nil, nil, err

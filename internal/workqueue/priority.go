@@ -108,6 +108,9 @@ func (pc *PriorityConsumer) Next(ctx context.Context) (*Message, error) {
 		if err := pc.levels[0].g.r.waitFor(ctx, &w); err != nil {
 			return nil, err
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, err // (as Consumer.Next)
+		}
 	}
 }
 
