@@ -2,15 +2,11 @@ package workqueue
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqlog/mqlog/index"
-	"github.com/mqlog/mqlog/internal/base"
-	"github.com/mqlog/mqlog/internal/catalog"
 )
 
 // gatedStore is an index store whose queue-state saves can be held: while gate is set, a save signals
@@ -49,26 +45,8 @@ func (s *gatedStore) holdNext() (entered <-chan struct{}, release func()) {
 // ran) one more save covering the other consumer's ack, so that concurrent AckNext workers shared saves
 // about half as well as Ack did (msgs/save 2.4 against 4.5 at 8 workers).
 func TestAckNextWaitsOnlyForItsOwnSave(t *testing.T) {
-	fs := vfs.NewMem()
-	logger := slog.New(slog.DiscardHandler)
-	idx, err := index.Open("/d/index", index.Options{FS: fs, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
-	cat, err := catalog.Open(catalog.Options{FS: fs, Dir: "/d", Index: idx, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
-	topic, _, err := cat.Create("t", base.TopicConfig{Partitions: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs := []base.Message{{Value: []byte("0")}, {Value: []byte("1")}, {Value: []byte("2")}}
-	if _, err := topic.Append(msgs); err != nil {
-		t.Fatal(err)
-	}
+	tt := openTestTopic(t, "0", "1", "2")
+	idx, cat, topic, logger := tt.idx, tt.cat, tt.topic, tt.logger
 	store := &gatedStore{Store: idx}
 	reg := New(store, cat, nil, logger)
 	opts := Options{AckWait: time.Hour, MaxAckPending: 10}

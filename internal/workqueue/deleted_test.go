@@ -3,14 +3,10 @@ package workqueue
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/mqlog/mqlog/index"
 	"github.com/mqlog/mqlog/internal/base"
-	"github.com/mqlog/mqlog/internal/catalog"
 )
 
 // A consumer that reads a topic deleted a moment ago, before the registry is told (TopicDeleted runs after
@@ -19,25 +15,8 @@ import (
 // cluster's TestQueueTopicChangesWhileOpen failed so about one run in four under load ("Next on a
 // deleted topic: mqlog: log closed").
 func TestNextOnADeletedTopicBeforeTheRegistryKnows(t *testing.T) {
-	fs := vfs.NewMem()
-	logger := slog.New(slog.DiscardHandler)
-	idx, err := index.Open("/d/index", index.Options{FS: fs, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
-	cat, err := catalog.Open(catalog.Options{FS: fs, Dir: "/d", Index: idx, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
-	topic, _, err := cat.Create("t", base.TopicConfig{Partitions: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := topic.Append([]base.Message{{Value: []byte("0")}, {Value: []byte("1")}}); err != nil {
-		t.Fatal(err)
-	}
+	tt := openTestTopic(t, "0", "1")
+	idx, cat, topic, logger := tt.idx, tt.cat, tt.topic, tt.logger
 	reg := New(idx, cat, nil, logger) // (not the catalog's observer: TopicDeleted is never called)
 	c, err := reg.Open(topic, "g", Options{AckWait: time.Hour, MaxAckPending: 10})
 	if err != nil {
@@ -63,25 +42,8 @@ func TestNextOnADeletedTopicBeforeTheRegistryKnows(t *testing.T) {
 // stopped by one cancel, took each other's released messages as they left, for nobody, and a message
 // that had failed twice reached MaxDeliver: TestNotify failed so about once in 200 runs under load).
 func TestNextWithDoneContext(t *testing.T) {
-	fs := vfs.NewMem()
-	logger := slog.New(slog.DiscardHandler)
-	idx, err := index.Open("/d/index", index.Options{FS: fs, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
-	cat, err := catalog.Open(catalog.Options{FS: fs, Dir: "/d", Index: idx, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
-	topic, _, err := cat.Create("t", base.TopicConfig{Partitions: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := topic.Append([]base.Message{{Value: []byte("0")}}); err != nil {
-		t.Fatal(err)
-	}
+	tt := openTestTopic(t, "0")
+	idx, cat, topic, logger := tt.idx, tt.cat, tt.topic, tt.logger
 	reg := New(idx, cat, nil, logger)
 	c, err := reg.Open(topic, "g", Options{AckWait: time.Hour, MaxAckPending: 10, MaxDeliver: 2})
 	if err != nil {
