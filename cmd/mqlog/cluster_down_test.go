@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,17 +30,7 @@ func TestClusterCommandsWithANodeDown(t *testing.T) {
 	}
 	root := t.TempDir()
 	addrs := freePorts(t, 6)
-	var nodes []*faultNode
-	var peers []string
-	for i := range 3 {
-		n := &faultNode{id: int32(i + 1), dir: filepath.Join(root, fmt.Sprint("node", i+1)), kafka: addrs[i], raft: addrs[3+i]}
-		peers = append(peers, fmt.Sprintf("%d@%s/%s", n.id, n.raft, n.kafka))
-		nodes = append(nodes, n)
-	}
-	for _, n := range nodes {
-		n.args = []string{"--dir", n.dir, "serve", "--listen", n.kafka, "--no-auto-create",
-			"--raft-id", strconv.Itoa(int(n.id)), "--raft-bind", n.raft, "--raft-peers", strings.Join(peers, ",")}
-	}
+	nodes := threeRaftNodes(root, addrs, "--no-auto-create")
 	startFaultNodes(t, root, bin, nodes)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

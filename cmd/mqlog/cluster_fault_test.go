@@ -89,6 +89,23 @@ func (n *faultNode) terminate(t *testing.T) {
 	}
 }
 
+// threeRaftNodes returns the three nodes of a cluster under root, not started: node i+1 serves Kafka on
+// addrs[i] and raft on addrs[3+i], with `serve` flags extra and every node as a raft peer.
+func threeRaftNodes(root string, addrs []string, extra ...string) []*faultNode {
+	var nodes []*faultNode
+	var peers []string
+	for i := range 3 {
+		n := &faultNode{id: int32(i + 1), dir: filepath.Join(root, fmt.Sprint("node", i+1)), kafka: addrs[i], raft: addrs[3+i]}
+		peers = append(peers, fmt.Sprintf("%d@%s/%s", n.id, n.raft, n.kafka))
+		nodes = append(nodes, n)
+	}
+	for _, n := range nodes {
+		n.args = append(append([]string{"--dir", n.dir, "serve", "--listen", n.kafka}, extra...),
+			"--raft-id", strconv.Itoa(int(n.id)), "--raft-bind", n.raft, "--raft-peers", strings.Join(peers, ","))
+	}
+	return nodes
+}
+
 // freePorts returns n loopback addresses that were free a moment ago.
 func freePorts(t *testing.T, n int) []string {
 	t.Helper()
@@ -402,17 +419,7 @@ func TestClusterKillFault(t *testing.T) {
 	const topic, partitions = "fault", 2
 	root := t.TempDir()
 	addrs := freePorts(t, 6)
-	var nodes []*faultNode
-	var peers []string
-	for i := range 3 {
-		n := &faultNode{id: int32(i + 1), dir: filepath.Join(root, fmt.Sprint("node", i+1)), kafka: addrs[i], raft: addrs[3+i]}
-		peers = append(peers, fmt.Sprintf("%d@%s/%s", n.id, n.raft, n.kafka))
-		nodes = append(nodes, n)
-	}
-	for _, n := range nodes {
-		n.args = []string{"--dir", n.dir, "serve", "--listen", n.kafka, "--partitions", strconv.Itoa(partitions),
-			"--raft-id", strconv.Itoa(int(n.id)), "--raft-bind", n.raft, "--raft-peers", strings.Join(peers, ",")}
-	}
+	nodes := threeRaftNodes(root, addrs, "--partitions", strconv.Itoa(partitions))
 	startFaultNodes(t, root, bin, nodes)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rounds)*time.Minute+time.Minute)
 	t.Cleanup(cancel) // after the clients stop, before the nodes do
