@@ -48,7 +48,14 @@ func (s *Store) AddEntries(topic string, partition int32, entries []Entry) error
 	for _, e := range entries {
 		_ = b.Set(entryKey(topic, partition, e.Offset), encodeEntryValue(e.Position, e.Timestamp), nil)
 	}
-	return commit(b, pebble.NoSync, fmt.Sprintf("add entries %s-%d", topic, partition))
+	err = b.Commit(pebble.NoSync) // (as commit does, with the message built only on failure: this is on the append path)
+	if closeErr := b.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		return fmt.Errorf("mqlog/index: add entries %s-%d: %w", topic, partition, err)
+	}
+	return nil
 }
 
 // FloorEntry returns the entry of a partition with the greatest Offset <= offset, or ok false when there

@@ -164,7 +164,7 @@ func (l *Log) commitOrLeaveLocked() {
 	default:
 		// No flush in progress: commit it (and anything queued with it) here, without waking the flusher
 		// and waiting to be woken in turn.
-		l.flushQueued(true)
+		l.flushQueued()
 	}
 }
 

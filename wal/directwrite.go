@@ -22,5 +22,5 @@ func (l *Log) commitsAloneLocked() bool {
 // commitsAloneLocked under the same hold of l.mu and did not copy own into the queue.
 func (l *Log) commitAloneLocked(own []byte) {
 	l.startBackgroundLocked()
-	l.flushQueuedFrom(true, own)
+	l.flushQueuedFrom(own)
 }

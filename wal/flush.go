@@ -34,15 +34,15 @@ type flusherState struct {
 
 // flushLoop is the flusher: it takes everything queued, writes it with one write per segment, fsyncs once
 // and releases every appender waiting on that generation. A failure is sticky. An appender that finds no
-// flush in progress does the same work itself (Append), and leaves the sparse index entries to the flusher.
+// flush in progress does the same work itself (Append), sparse index entries included.
 func (l *Log) flushLoop() {
 	defer close(l.flusherDone)
 	for {
 		l.mu.Lock()
-		for l.mu.flushing || (len(l.mu.frames) == 0 && !l.mu.syncRequested && !l.mu.entriesPending && !l.mu.closing) {
+		for l.mu.flushing || (len(l.mu.frames) == 0 && !l.mu.syncRequested && !l.mu.closing) {
 			l.mu.cond.Wait()
 		}
-		if len(l.mu.frames) == 0 && !l.mu.syncRequested && !l.mu.entriesPending {
+		if len(l.mu.frames) == 0 && !l.mu.syncRequested {
 			l.mu.Unlock()
 			return // closing, nothing queued, no flush in progress
 		}
@@ -50,7 +50,7 @@ func (l *Log) flushLoop() {
 			l.mu.Unlock() // a Roll took the writer's role meanwhile
 			continue
 		}
-		l.flushQueued(false)
+		l.flushQueued()
 	}
 }
 
@@ -105,27 +105,31 @@ func (l *Log) waitForGroupLocked() {
 }
 
 // flushQueued is one group commit. Called with l.mu held and no flush in progress, it takes everything
-// queued, releases l.mu, writes and syncs what it took, and releases the appenders waiting on it. Then the
-// flusher goroutine (byAppender false) stores the sparse index entries of what was published (derived data,
-// DESIGN.md decision 2: off the appenders' latency); an appender leading the flush itself (byAppender true)
-// hands them to the flusher goroutine instead, so that its own Append returns at once.
-func (l *Log) flushQueued(byAppender bool) {
-	l.flushQueuedFrom(byAppender, nil)
+// queued, releases l.mu, writes and syncs what it took, releases the appenders waiting on it, and then
+// stores the sparse index entries of what it published (derived data, DESIGN.md decision 2: after the
+// waiters are released, so that they do not wait for it). Whoever leads the commit stores them: the
+// flusher goroutine, or an appender that found no commit in progress.
+// An appender used to hand its entries to the flusher goroutine instead, and that cost a lone producer
+// more than the store it moved (docs/BENCH.md, "Round 5"): the flusher was woken after almost every
+// commit, since the entries stayed pending while the next commit held the writer's role, and each
+// wake-up took a core from the producer.
+func (l *Log) flushQueued() {
+	l.flushQueuedFrom(nil)
 }
 
 // flushQueuedFrom is flushQueued where the queued frames' bytes are own rather than l.mu.pending when own
 // is not nil: an appender leading its own commit with nothing else queued writes its encoding buffer as it
 // is, without copying it into the queue (directwrite.go). l.mu.pending is then empty and stays the queue.
-func (l *Log) flushQueuedFrom(byAppender bool, own []byte) {
+func (l *Log) flushQueuedFrom(own []byte) {
 	f := &l.flusher
 	l.mu.flushing = true
 	buf, frames, gen := l.mu.pending, l.mu.frames, l.mu.gen
 	syncRequested := l.mu.syncRequested
 	if own != nil {
 		buf = own
-		l.mu.frames, l.mu.syncRequested, l.mu.entriesPending = f.spareFrames[:0], false, false
+		l.mu.frames, l.mu.syncRequested = f.spareFrames[:0], false
 	} else {
-		l.mu.pending, l.mu.frames, l.mu.syncRequested, l.mu.entriesPending = f.spare[:0], f.spareFrames[:0], false, false
+		l.mu.pending, l.mu.frames, l.mu.syncRequested = f.spare[:0], f.spareFrames[:0], false
 	}
 	l.mu.gen = newFlushGeneration()
 	if len(frames) > 0 {
@@ -134,7 +138,7 @@ func (l *Log) flushQueuedFrom(byAppender bool, own []byte) {
 	err := l.mu.err
 	l.mu.Unlock()
 
-	if err == nil && (len(frames) > 0 || syncRequested) { // (a wake-up for entries alone writes nothing)
+	if err == nil && (len(frames) > 0 || syncRequested) { // (a wake-up to close writes nothing)
 		if err = l.flush(buf, frames, syncRequested); err != nil {
 			l.setErr(err)
 		}
@@ -145,7 +149,7 @@ func (l *Log) flushQueuedFrom(byAppender bool, own []byte) {
 		f.spare = buf[:0]
 	}
 	f.spareFrames = frames[:0]
-	if err == nil && !byAppender {
+	if err == nil {
 		if err := l.flushEntries(); err != nil {
 			l.setErr(err)
 		}
@@ -153,12 +157,8 @@ func (l *Log) flushQueuedFrom(byAppender bool, own []byte) {
 	l.mu.Lock()
 	l.mu.flushing = false
 	// Wake the flusher goroutine only when it has work (BENCH.md, phase 2 item 1: a wake-up after every
-	// commit cost a lone producer 9-11 µs per append): appends queued meanwhile, a sync asked for, or
-	// entries to store (moot after a failure). Entries are handed over at once, not gathered: the last
-	// stored entry is the durable point recovery trusts (recover.go), and it must not lag behind the
-	// acknowledged batches.
-	l.mu.entriesPending = l.mu.err == nil && len(f.entries) > 0
-	if len(l.mu.frames) > 0 || l.mu.syncRequested || l.mu.entriesPending || l.mu.closing {
+	// commit cost a lone producer 9-11 µs per append): appends queued meanwhile or a sync asked for.
+	if len(l.mu.frames) > 0 || l.mu.syncRequested || l.mu.closing {
 		l.mu.cond.Signal()
 	}
 	l.mu.Unlock()

@@ -55,12 +55,10 @@ type Log struct {
 		groupTarget   int
 		groupWait     uint64
 		groupTimedOut bool
-		// entriesPending asks the flusher goroutine to store sparse index entries left by an appender's flush.
-		entriesPending bool
-		nextOffset     int64 // offset the next queued batch gets
-		pending        []byte
-		frames         []pendingFrame
-		gen            *flushGeneration // the generation that pending will be flushed in
+		nextOffset    int64 // offset the next queued batch gets
+		pending       []byte
+		frames        []pendingFrame
+		gen           *flushGeneration // the generation that pending will be flushed in
 	}
 
 	// state is the durable state as last saved. Every save goes through saveStateLocked with state held,

@@ -54,7 +54,7 @@ func killedLog(t *testing.T, n, valueSize int) (*vfs.MemFS, *memIndex, []int64) 
 func (l *Log) stopFlusherForTest() {
 	for {
 		l.mu.Lock()
-		busy := l.mu.flushing || l.mu.entriesPending || len(l.mu.frames) > 0
+		busy := l.mu.flushing || len(l.mu.frames) > 0
 		l.mu.Unlock()
 		if !busy {
 			return
