@@ -86,6 +86,9 @@ type Result struct {
 	RatioRaw         *float64 `json:"ratio_raw,omitempty"`
 	RatioPrealloc    *float64 `json:"ratio_prealloc,omitempty"`
 	RatioOneProducer *float64 `json:"ratio_one_producer,omitempty"` // concurrent producers (committers) over one
+	// RatioIdeal is concurrent producers' group commit over its ideal: one producer writing batches of as
+	// many messages as there are producers (raw-prealloc at batch N, the row after), in the same round.
+	RatioIdeal *float64 `json:"ratio_ideal,omitempty"`
 
 	// Consume: bytes on disk per payload byte once the log is written: allocated blocks, and file sizes.
 	DiskPerPayload      float64 `json:"disk_bytes_per_payload_byte,omitempty"`
@@ -133,6 +136,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 			if *res.RatioOneProducer >= 10 {
 				note = fmt.Sprintf("×%.0f", *res.RatioOneProducer) // (the table stays within 100 columns)
 			}
+			if res.RatioIdeal != nil {
+				note += fmt.Sprintf(" %.2f", *res.RatioIdeal)
+			}
 		case res.Note != "":
 			notes = append(notes, fmt.Sprintf("[%d] %s %s: %s", len(notes)+1, res.Workload, res.System, res.Note))
 			note = fmt.Sprintf("[%d]", len(notes))
@@ -148,7 +154,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		"same round, median of rounds (1.00 = as fast). mqlog: SyncAlways unless named. mqlog async N: one "+
 		"producer pipelining with DB.AppendAsync, at most N batches in flight (a Kafka producer's "+
 		"max.in.flight), each counted once durable; raw and the other rows keep 1 in flight. ×N: msgs/s over one "+
-		"producer (committer) in the same round. end-to-end: latency from Append to Consumer.Next; commit: msgs/s are commits/s, prod are "+
+		"producer (committer) in the same round, then over the ideal of N producers' group commit: one producer "+
+		"writing batches of N (the raw-prealloc row of batch N). end-to-end: latency from Append to Consumer.Next; commit: msgs/s are commits/s, prod are "+
 		"committers. Every figure (MB/s, p99.9, max, msgs/fsync, disk/B, peak RSS): the wide table, "+
 		"`--out DIR`.")
 	for _, n := range notes {
@@ -202,6 +209,9 @@ func (r *Report) WriteWideTable(w io.Writer) error {
 		note := res.Note
 		if res.RatioOneProducer != nil {
 			note = fmt.Sprintf("x%.2f vs 1 producer", *res.RatioOneProducer)
+			if res.RatioIdeal != nil {
+				note += fmt.Sprintf(", %.2f of the ideal (batch %d)", *res.RatioIdeal, res.Producers)
+			}
 		}
 		disk, rss := "-", "-"
 		if res.DiskPerPayload > 0 {

@@ -13,7 +13,7 @@ func TestTableWidthWithWideFigures(t *testing.T) {
 	rep := &Report{Results: []Result{
 		{Workload: WorkloadAppendConcurrent, System: SystemMQLog, Size: 1024, Batch: 256, Producers: 64,
 			Sync: "interval", MsgsPerSec: 12345678, Latency: lat, RatioRaw: &ratio, RatioPrealloc: &ratio,
-			RatioOneProducer: &one},
+			RatioOneProducer: &one, RatioIdeal: &ratio},
 		{Workload: WorkloadAppendConcurrent, System: SystemRawPrealloc, Size: 1024, Batch: 256, Producers: 64,
 			Sync: "fdatasync", MsgsPerSec: 12345678, Latency: lat},
 	}}

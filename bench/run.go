@@ -47,6 +47,10 @@ type benchCase struct {
 	// oneProducer is the mqlog variant with one producer (or committer) that concurrent variants are
 	// compared with, or -1.
 	oneProducer int
+	// ideal is the variant concurrent producers' group commit is compared with, or -1 (0 is never one):
+	// one producer writing batches of as many messages as there are producers, one write and one
+	// fdatasync each, into a preallocated file (raw-prealloc at batch N).
+	ideal int
 }
 
 const syncFdatasync = "fdatasync"
@@ -67,7 +71,7 @@ func (c Config) cases() []benchCase {
 	}
 	for _, size := range c.Sizes {
 		for _, batch := range c.Batches {
-			bc := benchCase{workload: WorkloadAppend, size: size, raw: 1, prealloc: 2, oneProducer: -1,
+			bc := benchCase{workload: WorkloadAppend, size: size, raw: 1, prealloc: 2, oneProducer: -1, ideal: -1,
 				variants: []variant{
 					v(WorkloadAppend, SystemMQLog, size, batch, 1, policies[0]),
 					v(WorkloadAppend, SystemRaw, size, batch, 1, 0),
@@ -87,12 +91,13 @@ func (c Config) cases() []benchCase {
 	if c.Producers > 1 {
 		for _, size := range c.Sizes {
 			cases = append(cases, benchCase{
-				workload: WorkloadAppendConcurrent, size: size, raw: 2, prealloc: 3, oneProducer: 1,
+				workload: WorkloadAppendConcurrent, size: size, raw: 2, prealloc: 3, oneProducer: 1, ideal: 4,
 				variants: []variant{
 					v(WorkloadAppendConcurrent, SystemMQLog, size, 1, c.Producers, mqlog.SyncAlways),
 					v(WorkloadAppendConcurrent, SystemMQLog, size, 1, 1, mqlog.SyncAlways),
 					v(WorkloadAppendConcurrent, SystemRaw, size, 1, 1, 0),
 					v(WorkloadAppendConcurrent, SystemRawPrealloc, size, 1, 1, 0),
+					v(WorkloadAppendConcurrent, SystemRawPrealloc, size, c.Producers, 1, 0),
 				},
 			})
 		}
@@ -103,7 +108,7 @@ func (c Config) cases() []benchCase {
 			workloads = append(workloads, WorkloadConsumeCold)
 		}
 		for _, w := range workloads {
-			bc := benchCase{workload: w, size: c.ConsumeSize, raw: 1, prealloc: -1, oneProducer: -1}
+			bc := benchCase{workload: w, size: c.ConsumeSize, raw: 1, prealloc: -1, oneProducer: -1, ideal: -1}
 			for _, sys := range []System{SystemMQLog, SystemRaw} {
 				vv := v(w, sys, c.ConsumeSize, 0, 1, mqlog.SyncAlways)
 				vv.spec.Messages, vv.spec.Cold, vv.sync = c.ConsumeMessages, w == WorkloadConsumeCold, ""
@@ -113,14 +118,14 @@ func (c Config) cases() []benchCase {
 		}
 	}
 	if c.EndToEnd {
-		bc := benchCase{workload: WorkloadEndToEnd, size: c.Sizes[0], raw: -1, prealloc: -1, oneProducer: -1}
+		bc := benchCase{workload: WorkloadEndToEnd, size: c.Sizes[0], raw: -1, prealloc: -1, oneProducer: -1, ideal: -1}
 		for _, batch := range []int{1, 16} {
 			bc.variants = append(bc.variants, v(WorkloadEndToEnd, SystemMQLog, max(8, c.Sizes[0]), batch, 1, mqlog.SyncAlways))
 		}
 		cases = append(cases, bc)
 	}
 	if len(c.Committers) > 0 {
-		bc := benchCase{workload: WorkloadCommit, raw: -1, prealloc: -1, oneProducer: -1}
+		bc := benchCase{workload: WorkloadCommit, raw: -1, prealloc: -1, oneProducer: -1, ideal: -1}
 		for i, n := range c.Committers {
 			if n == 1 {
 				bc.oneProducer = i
@@ -134,7 +139,7 @@ func (c Config) cases() []benchCase {
 	if c.Compaction {
 		vv := v(WorkloadCompaction, SystemMQLog, c.ConsumeSize, 0, 1, mqlog.SyncAlways)
 		vv.spec.Messages, vv.sync = c.ConsumeMessages, ""
-		cases = append(cases, benchCase{workload: WorkloadCompaction, size: c.ConsumeSize, raw: -1, prealloc: -1, oneProducer: -1, variants: []variant{vv}})
+		cases = append(cases, benchCase{workload: WorkloadCompaction, size: c.ConsumeSize, raw: -1, prealloc: -1, oneProducer: -1, ideal: -1, variants: []variant{vv}})
 	}
 	return cases
 }
@@ -258,6 +263,7 @@ func (c benchCase) results(runs [][]Measurement, notes []string) []Result {
 		}
 		if s.Producers > 1 {
 			res.RatioOneProducer = ratio(i, c.oneProducer)
+			res.RatioIdeal = ratio(i, c.ideal)
 		}
 		out[i] = res
 	}

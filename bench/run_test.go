@@ -32,9 +32,10 @@ func TestRunEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 2 append cases x 3 systems, 1 concurrent case x 4 variants, 1 consume case x 2 systems.
-	if len(rep.Results) != 12 {
-		t.Fatalf("%d results, want 12", len(rep.Results))
+	// 2 append cases x 3 systems, 1 concurrent case x 5 variants (the last the ideal, raw-prealloc at
+	// batch 4), 1 consume case x 2 systems.
+	if len(rep.Results) != 13 {
+		t.Fatalf("%d results, want 13", len(rep.Results))
 	}
 	for _, r := range rep.Results {
 		if r.MsgsPerSec <= 0 || r.MBPerSec <= 0 || r.Messages <= 0 || r.Rounds != 2 {
@@ -47,8 +48,11 @@ func TestRunEndToEnd(t *testing.T) {
 		if r.Workload != WorkloadConsume && r.Latency == nil {
 			t.Errorf("%s %s: no latency", r.Workload, r.System)
 		}
-		if r.Workload == WorkloadAppendConcurrent && r.Producers > 1 && r.RatioOneProducer == nil {
-			t.Errorf("concurrent: no ratio to one producer")
+		if r.Workload == WorkloadAppendConcurrent && r.Producers > 1 && (r.RatioOneProducer == nil || r.RatioIdeal == nil) {
+			t.Errorf("concurrent: no ratio to one producer or to the ideal")
+		}
+		if r.Workload == WorkloadAppendConcurrent && r.System == SystemRawPrealloc && r.Batch == cfg.Producers && r.Producers != 1 {
+			t.Errorf("the ideal row has %d producers, want 1", r.Producers)
 		}
 		if r.Workload == WorkloadConsume && r.Messages != cfg.ConsumeMessages {
 			t.Errorf("consume %s read %d messages, want %d", r.System, r.Messages, cfg.ConsumeMessages)
@@ -96,8 +100,8 @@ func TestRunSelectsWorkloads(t *testing.T) {
 			t.Errorf("a %s result, not selected", r.Workload)
 		}
 	}
-	if len(rep.Results) != 4+2 {
-		t.Errorf("%d results, want 4 concurrent and 2 consume", len(rep.Results))
+	if len(rep.Results) != 5+2 {
+		t.Errorf("%d results, want 5 concurrent and 2 consume", len(rep.Results))
 	}
 	cfg.Workloads = []string{"apend"}
 	if err := cfg.Check(); err == nil || !strings.Contains(err.Error(), "apend") {
