@@ -9,8 +9,10 @@ import (
 const readAhead = 64 << 10
 
 // Reader iterates the verified batches of one segment file, from a byte position up to a readable end. Reads
-// are buffered: one ReadAt fetches readAhead bytes (or a whole frame, if larger), not one per batch, and the
-// buffer never exceeds max(readAhead, MaxBatchBytes). A Reader is not safe for concurrent use.
+// are buffered: one ReadAt fetches readAhead bytes, or as many as the last frame read held when that is
+// more (so that a log of large batches reads each with one ReadAt, from its header on, and moves no
+// bytes within the buffer), or a whole frame, if larger; not one per batch, and the buffer never exceeds
+// max(readAhead, MaxBatchBytes). A Reader is not safe for concurrent use.
 type Reader struct {
 	file   io.ReaderAt
 	path   string
@@ -20,6 +22,9 @@ type Reader struct {
 	pos      int64  // position of the next frame
 	buf      []byte // file bytes from bufStart; Frame of the last batch aliases it
 	bufStart int64
+	// lastFrame is the size of the last frame Next returned (at most MaxBatchBytes): fill reads at least
+	// that much, since the next frame is likely about as large.
+	lastFrame int
 	// whole says buf is the whole file (NewBytesReader, e.g. a read-only mapping): never read into or
 	// used as scratch.
 	whole bool
@@ -93,6 +98,7 @@ func (r *Reader) Next() (pos int64, b Batch, err error) {
 		return pos, Batch{}, r.corrupt(pos, err)
 	}
 	r.pos += size
+	r.lastFrame = int(size)
 	return pos, b, nil
 }
 
@@ -110,7 +116,8 @@ func (r *Reader) corrupt(pos int64, err error) error {
 }
 
 // fill makes the buffer hold the file's bytes from r.pos, at least need of them (need <= end-pos) unless the
-// file ends first, and returns them. It reads ahead up to readAhead bytes, never past end.
+// file ends first, and returns them. It reads ahead up to max(readAhead, the last frame's size) bytes, never
+// past end.
 func (r *Reader) fill(need int) ([]byte, error) {
 	off := int(r.pos - r.bufStart)
 	if r.whole {
@@ -122,8 +129,11 @@ func (r *Reader) fill(need int) ([]byte, error) {
 	if len(r.buf)-off >= need {
 		return r.buf[off:], nil
 	}
-	want := int(min(int64(max(need, readAhead)), r.end-r.pos))
-	have := copy(r.buf, r.buf[off:]) // keep what is buffered already
+	want := int(min(int64(max(need, readAhead, r.lastFrame)), r.end-r.pos))
+	have := len(r.buf) - off // keep what is buffered already, moved to the front
+	if off > 0 {
+		copy(r.buf, r.buf[off:])
+	}
 	if cap(r.buf) < want {
 		grown := make([]byte, want)
 		copy(grown, r.buf[:have])

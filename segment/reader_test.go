@@ -72,6 +72,43 @@ func TestReaderFromFile(t *testing.T) {
 	}
 }
 
+// TestReaderLargeFramesOneReadEach: frames larger than readAhead are read with one ReadAt each, from
+// the header on (the reader reads as much as the last frame held), not a readAhead-sized read for the
+// header followed by a second one for the rest of the frame.
+func TestReaderLargeFramesOneReadEach(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), 1000)
+	var data []byte
+	const n = 20
+	for i := range n {
+		records := make([]Record, 200) // about 200 KB per frame: three times readAhead
+		for j := range records {
+			records[j] = Record{Value: big, Timestamp: int64(i)}
+		}
+		data = mustAppend(t, data, records, EncodeOptions{BaseOffset: int64(i * 200)})
+	}
+	counting := &countingReaderAt{r: bytes.NewReader(data)}
+	r := NewReader(counting, "large", 0, int64(len(data)), Limits{})
+	for i := 0; ; i++ {
+		_, b, err := r.Next()
+		if err == io.EOF {
+			if i != n {
+				t.Fatalf("EOF after %d batches, want %d", i, n)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Header.BaseOffset != int64(i*200) {
+			t.Fatalf("batch %d has base %d", i, b.Header.BaseOffset)
+		}
+	}
+	// The first frame takes two reads (readAhead for its header, then its rest); every later one, one.
+	if counting.calls > n+1 {
+		t.Fatalf("%d ReadAt calls for %d frames of %d bytes, want at most %d", counting.calls, n, len(data)/n, n+1)
+	}
+}
+
 func TestReaderFromMiddleAndEnd(t *testing.T) {
 	data, positions := buildSegment(t, 10, 10, 4, CompressionLZ4)
 	r := NewReader(bytes.NewReader(data), "seg", positions[3], positions[7], Limits{})
