@@ -9,10 +9,11 @@
 // (SyncAlways) and releases every waiting appender (after Pebble's record.LogWriter). An appender that
 // finds no commit in progress runs it itself, so a lone producer pays no goroutine hand-off; one that
 // finds a commit in progress queues and wakes the flusher goroutine, which takes the next group once the
-// current commit ends, and also stores the sparse index entries after the appenders are released. A
+// current commit ends. Whoever leads a commit stores its sparse index entries, after the appenders it
+// carried are released (a lone producer's commits never wake the flusher goroutine to store them). A
 // failed write or fsync is sticky (fail-stop, DESIGN.md decision 5): every later Append returns it until
 // the log is reopened; fsync is never retried. The flusher goroutine is woken only when it has work
-// (appends queued behind a commit, once that commit ends; a sync asked for; entries to store), not after
+// (appends queued behind a commit, once that commit ends; a sync asked for; Close), not after
 // every commit; it starts, with the SyncInterval syncer, at the first append. An appender that leads a
 // commit holding only its own frames writes them from its encoding buffer, without the copy into the
 // queue (directwrite.go); AppendFrame's caller's buffer is always copied.
