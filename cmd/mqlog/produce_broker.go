@@ -100,18 +100,7 @@ func (p *brokerAppender) createTopic(ctx context.Context, topic string) (int, er
 	if errors.Is(resp.Err, kerr.TopicAlreadyExists) {
 		// Created meanwhile (by another producer, or by the leader of a cluster whose node that said it was
 		// missing had not applied the creation yet): produce to it, once this client's broker knows it.
-		deadline := time.Now().Add(brokerTimeout)
-		for {
-			t, err := p.b.topic(ctx, topic)
-			if err != nil || t.exists || time.Now().After(deadline) {
-				return t.partitions, err
-			}
-			select {
-			case <-ctx.Done():
-				return 0, ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
+		return waitListed(ctx, topic, brokerTimeout, func() (brokerTopic, error) { return p.b.topic(ctx, topic) })
 	}
 	if err := brokerError(resp.Err, resp.ErrMessage); err != nil {
 		return 0, err
@@ -196,3 +185,24 @@ func countPartitions(positions []mqlog.Position) int {
 }
 
 func (p *brokerAppender) Close() error { return p.b.Close() }
+
+// waitListed polls lookup until it lists topic, which the broker said exists, and returns its partition
+// count; it fails when lookup does, when ctx ends, or when timeout passes with the topic still missing.
+func waitListed(ctx context.Context, topic string, timeout time.Duration, lookup func() (brokerTopic, error)) (int, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		t, err := lookup()
+		if err != nil || t.exists {
+			return t.partitions, err
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%w: %s: the broker answered that it exists (TOPIC_ALREADY_EXISTS) but did not list it within %v",
+				mqlog.ErrTopicNotFound, topic, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
