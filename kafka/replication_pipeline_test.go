@@ -25,10 +25,10 @@ func (n *heldNode) AppendBatch(ctx context.Context, topic string, partition int3
 	n.entered = append(n.entered, release)
 	i := len(n.entered) - 1
 	n.mu.Unlock()
+	n.arrived <- i // (before ordered: once it returns, the next append may start and report its own number)
 	if ordered != nil {
 		ordered() // (its place is taken: the next append may start)
 	}
-	n.arrived <- i
 	select {
 	case <-release:
 	case <-ctx.Done():
