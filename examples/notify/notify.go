@@ -465,7 +465,6 @@ func (l *ledger) attempt(n notification, m *mqlog.QueueMessage, succeed bool) bo
 	return ok
 }
 
-// allDone reports whether every notification of the run is acked or dead-lettered.
 // notDone says what a run that did not finish left: the notifications not acked (at most 10, with their
 // successful sends), and the senders group's state of each partition.
 func (l *ledger) notDone(db *mqlog.DB) string {
@@ -487,6 +486,7 @@ func (l *ledger) notDone(db *mqlog.DB) string {
 	return fmt.Sprintf("not acked: %s%s; the senders group: %+v (%v)", strings.Join(left, ", "), more, states, err)
 }
 
+// allDone reports whether every notification of the run is acked or dead-lettered.
 func (l *ledger) allDone(db *mqlog.DB) bool {
 	l.mu.Lock()
 	acked := 0
